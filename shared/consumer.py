@@ -1,0 +1,149 @@
+"""The live side of a projection: a durable JetStream pull consumer per (projection, source).
+
+Order of operations per batch: fetch → apply + checkpoint in one transaction → commit → ack.
+A crash between commit and ack only causes a redelivery, which the checkpoint absorbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import nats.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from . import telemetry
+from .bus import Bus, BusNames
+from .envelope import Envelope
+from .projection import Applier, Delivery, Outcome, Projection
+
+log = logging.getLogger(__name__)
+
+
+def _retry_delay(deliveries: int) -> float:
+    return min(0.2 * 2 ** max(deliveries - 1, 0), 10.0)
+
+
+class ProjectionConsumer:
+    def __init__(
+        self, pool: asyncpg.Pool, bus: Bus, names: BusNames, projection: Projection, source: str,
+        service: str, batch_size: int = 256, max_deliveries: int = 5, ack_wait: float = 30.0,
+    ) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.names = names
+        self.projection = projection
+        self.source = source
+        self.service = service
+        self.batch_size = batch_size
+        self.ack_wait = ack_wait
+        self.applier = Applier(projection, max_deliveries)
+        self.durable = names.consumer(f"{projection.name}")
+        self.lag: int | None = None
+        self.applied = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                if not await self.bus.wait_connected(timeout=1.0):
+                    continue
+                sub = await self._subscribe()
+                backoff = 0.2
+                await self._consume(sub, stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS or PostgreSQL away: back off and resubscribe
+                log.warning("projection %s consumer error: %s", self.projection.name, exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 5.0)
+
+    async def _subscribe(self):
+        js = self.bus.js()
+        config = ConsumerConfig(
+            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait, max_deliver=-1, max_ack_pending=self.batch_size * 4,
+            filter_subject=self.names.subjects(self.source),
+        )
+        return await js.pull_subscribe(
+            self.names.subjects(self.source), durable=self.durable,
+            stream=self.names.stream(self.source), config=config,
+        )
+
+    async def _consume(self, sub, stop: asyncio.Event) -> None:
+        polls = 0
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self.batch_size, timeout=1.0)
+            except (nats.errors.TimeoutError, TimeoutError):
+                msgs = []
+            if polls % 10 == 0 or not msgs:
+                await self._report_lag(sub)
+            polls += 1
+            if msgs:
+                await self.handle(msgs)
+
+    async def handle(self, msgs: list) -> None:
+        parsed: list[tuple[object, Delivery]] = []
+        for msg in msgs:
+            try:
+                env = Envelope.from_json(msg.data)
+            except Exception:
+                # Not an envelope at all: no retry can ever apply it. Terminate and log.
+                log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
+                await msg.term()
+                continue
+            parsed.append((msg, Delivery(env, msg.metadata.num_delivered)))
+        if not parsed:
+            return
+        try:
+            outcomes = await self.applier.apply(self.pool, [d for _, d in parsed])
+        except Exception:
+            for msg, d in parsed:
+                await msg.nak(delay=_retry_delay(d.deliveries))
+            raise
+        for (msg, d), outcome in zip(parsed, outcomes, strict=True):
+            if outcome.settled:
+                await msg.ack()
+            elif outcome is Outcome.EARLY:
+                await msg.nak(delay=0.2)
+            else:
+                await msg.nak(delay=_retry_delay(d.deliveries))
+        n = sum(o is Outcome.APPLIED for o in outcomes)
+        self.applied += n
+        telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(n)
+
+    async def _report_lag(self, sub) -> None:
+        try:
+            info = await sub.consumer_info()
+        except Exception:
+            return
+        self.lag = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        telemetry.PROJECTION_LAG.labels(service=self.service, projection=self.projection.name).set(self.lag)
+
+
+async def stream_source(bus: Bus, names: BusNames, source: str, batch: int = 500) -> AsyncIterator[list[Envelope]]:
+    """Every event still held in `source`'s stream, from its first message (for rebuilds)."""
+    js = bus.js()
+    sub = await js.pull_subscribe(
+        names.subjects(source), durable=None, stream=names.stream(source),
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                              inactive_threshold=60.0),
+    )
+    try:
+        while True:
+            info = await sub.consumer_info()
+            if not info.num_pending:
+                return
+            try:
+                msgs = await sub.fetch(min(batch, info.num_pending), timeout=2.0)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            yield [Envelope.from_json(m.data) for m in msgs]
+    finally:
+        await sub.unsubscribe()

@@ -1,0 +1,96 @@
+"""PostgreSQL plumbing: pools with JSON codecs, database creation, SQL-file migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
+# Arbitrary but fixed: every replica that starts at once queues here instead of racing DDL.
+_MIGRATION_LOCK = 0x7474_6D69_6772
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # orjson both ways: jsonb in and out of the event store is the hottest serialisation path.
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typ, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
+        )
+
+
+async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database (keeps host, socket dir, options)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in `url` if the server lacks it (local and test setups)."""
+    name = database_name(url)
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another process won the race; fine
+    finally:
+        await admin.close()
+
+
+async def drop_database(url: str) -> None:
+    name = database_name(url)
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def migrate(conn: asyncpg.Connection, *dirs: Path) -> list[str]:
+    """Apply *.sql files from the kernel and the given folders, each once, in name order.
+
+    Files are applied in one transaction each; the advisory lock makes concurrent starts safe.
+    Names must be unique across folders (prefix service files with the service name).
+    """
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        files = [p for d in (KERNEL_MIGRATIONS, *dirs) for p in sorted(d.glob("*.sql"))]
+        for path in files:
+            name = f"{path.parent.parent.name}/{path.name}" if path.parent.name == "migrations" else path.name
+            if name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(path.read_text(encoding="utf-8"))
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            applied.append(name)
+            log.info("applied migration %s", name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied

@@ -1,0 +1,196 @@
+"""The event envelope: CloudEvents 1.0 attributes plus the audit and tracing extensions
+every event in this system carries (correlationid, causationid, actor, traceparent).
+
+Envelopes are immutable once recorded. A schema change bumps `schemaversion` and registers an
+upcaster; readers only ever see the newest shape (upcasting happens on load, never on disk).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+SPEC_VERSION = "1.0"
+DATA_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event a command decided on, before the store gives it a stream version."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 1
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: uuid.UUID
+    source: str  # the owning service, e.g. "/enrollment"
+    type: str
+    subject: str  # the stream id, e.g. "project-<uuid>"
+    time: datetime
+    data: dict[str, Any]
+    schema_version: int = 1
+    stream_version: int = 0
+    position: int = 0
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    actor: dict[str, Any] | None = None
+    traceparent: str | None = None
+
+    @property
+    def category(self) -> str:
+        """Aggregate kind, taken from the stream id prefix ("project-…" → "project")."""
+        return self.subject.split("-", 1)[0]
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        ce: dict[str, Any] = {
+            "specversion": SPEC_VERSION,
+            "id": str(self.id),
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat(),
+            "datacontenttype": DATA_CONTENT_TYPE,
+            "schemaversion": self.schema_version,
+            "streamversion": self.stream_version,
+            "position": self.position,
+            "data": self.data,
+        }
+        if self.correlation_id:
+            ce["correlationid"] = self.correlation_id
+        if self.causation_id:
+            ce["causationid"] = self.causation_id
+        if self.actor:
+            ce["actor"] = self.actor
+        if self.traceparent:
+            ce["traceparent"] = self.traceparent
+        return ce
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_cloudevent())
+
+    @classmethod
+    def from_cloudevent(cls, ce: dict[str, Any]) -> Envelope:
+        missing = {"id", "source", "type", "subject", "time", "data"} - ce.keys()
+        if missing:
+            raise ValueError(f"not a CloudEvent of ours, missing {sorted(missing)}")
+        return cls(
+            id=uuid.UUID(ce["id"]),
+            source=ce["source"],
+            type=ce["type"],
+            subject=ce["subject"],
+            time=datetime.fromisoformat(ce["time"]),
+            data=ce["data"],
+            schema_version=int(ce.get("schemaversion", 1)),
+            stream_version=int(ce.get("streamversion", 0)),
+            position=int(ce.get("position", 0)),
+            correlation_id=ce.get("correlationid"),
+            causation_id=ce.get("causationid"),
+            actor=ce.get("actor"),
+            traceparent=ce.get("traceparent"),
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Envelope:
+        return cls.from_cloudevent(orjson.loads(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """What a command knows about why it runs; stamped on every event it records."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    actor: dict[str, Any] | None = None
+    traceparent: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in {
+            "correlationid": self.correlation_id,
+            "causationid": self.causation_id,
+            "actor": self.actor,
+            "traceparent": self.traceparent,
+        }.items() if v is not None}
+
+    @classmethod
+    def caused_by(cls, event: Envelope, actor: dict[str, Any] | None = None) -> Metadata:
+        """Metadata for an event a projection or policy emits in reaction to `event`."""
+        return cls(
+            correlation_id=event.correlation_id or str(event.id),
+            causation_id=str(event.id),
+            actor=actor or event.actor,
+            traceparent=event.traceparent,
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class UnknownEventType(KeyError):
+    pass
+
+
+class EventRegistry:
+    """Known event types, their current schema version and the upcasters from older ones.
+
+    Registering is explicit so a typo in a type string fails at import time, not in a
+    consumer three services away.
+    """
+
+    def __init__(self) -> None:
+        self._current: dict[str, int] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+
+    def register(self, type_: str, version: int = 1) -> None:
+        if self._current.get(type_, 0) > version:
+            raise ValueError(f"{type_} already registered at a newer version")
+        self._current[type_] = version
+
+    def upcaster(self, type_: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Decorator: turns `data` of `from_version` into `from_version + 1`."""
+
+        def deco(fn: Upcaster) -> Upcaster:
+            self._upcasters[(type_, from_version)] = fn
+            return fn
+
+        return deco
+
+    def current_version(self, type_: str) -> int:
+        try:
+            return self._current[type_]
+        except KeyError:
+            raise UnknownEventType(type_) from None
+
+    def knows(self, type_: str) -> bool:
+        return type_ in self._current
+
+    @property
+    def types(self) -> list[str]:
+        return sorted(self._current)
+
+    def upcast(self, env: Envelope) -> Envelope:
+        target = self._current.get(env.type)
+        if target is None or env.schema_version >= target:
+            return env
+        data, version = env.data, env.schema_version
+        while version < target:
+            step = self._upcasters.get((env.type, version))
+            if step is None:
+                raise LookupError(f"no upcaster for {env.type} v{version} → v{version + 1}")
+            data, version = step(data), version + 1
+        return replace(env, data=data, schema_version=version)
+
+    def new(self, type_: str, data: dict[str, Any]) -> NewEvent:
+        return NewEvent(type=type_, data=data, schema_version=self.current_version(type_))

@@ -1,0 +1,159 @@
+"""Event store on PostgreSQL.
+
+Why a commit-ordering lock
+--------------------------
+`position` comes from an identity sequence, and sequence values are handed out when a row is
+inserted, not when its transaction commits. Without care, transaction T1 can draw position 10,
+T2 draw 11 and commit first; a reader tailing "everything after 9" sees 11, moves its cursor
+there, and never sees 10 when T1 commits a moment later. That silently loses events for the
+feed, rebuilds, and anything else that reads by position.
+
+Every append therefore takes one transaction-scoped advisory lock (per database, i.e. per
+service) *before* drawing positions, and holds it until commit. PostgreSQL makes a committed
+transaction visible before it releases its locks, so when the next appender gets the lock and
+draws position 11, position 10 is already visible to everyone. Positions become visible in
+order; a reader can never observe a later position while an earlier one is still pending.
+The price is that appends serialise on commit — keep `append` the last statement of a
+command's transaction. tests/test_eventstore.py holds a transaction open to prove the order.
+
+Optimistic concurrency per stream: the insert only happens if the stream is at the expected
+version (checked in the same statement), and UNIQUE (stream_id, version) backs it up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from .envelope import Envelope, EventRegistry, Metadata, NewEvent
+
+COMMIT_ORDER_LOCK = 0x7474_6576_656E  # "tteven"
+
+ANY_VERSION = -1  # append regardless of the stream's version
+NO_STREAM = 0  # the stream must not exist yet
+
+_APPEND = """
+WITH cur AS (
+    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
+), ok AS (
+    SELECT v FROM cur WHERE $2::int < 0 OR v = $2::int
+), ins AS (
+    INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
+    SELECT $1, ok.v + e.ord, e.event_id, e.type, e.schema_version, e.data, $7::jsonb
+    FROM ok, unnest($3::uuid[], $4::text[], $5::int[], $6::jsonb[])
+         WITH ORDINALITY AS e(event_id, type, schema_version, data, ord)
+    ORDER BY e.ord
+    RETURNING position, version, event_id, recorded_at
+), queued AS (
+    INSERT INTO outbox (position) SELECT position FROM ins
+)
+SELECT position, version, event_id, recorded_at, (SELECT v FROM cur) AS previous FROM ins
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, (SELECT v FROM cur) WHERE NOT EXISTS (SELECT 1 FROM ok)
+ORDER BY position
+"""
+
+_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since the caller read it. The API answers 409 (412 with If-Match)."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
+        super().__init__(f"stream {stream_id}: expected version {expected}, found {actual}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[Envelope]
+    next: int  # the position to pass as `after` next time
+
+
+class EventStore:
+    def __init__(self, source: str, registry: EventRegistry | None = None) -> None:
+        self.source = source if source.startswith("/") else "/" + source
+        self.registry = registry or EventRegistry()
+
+    async def append(
+        self,
+        conn: asyncpg.Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        metadata: Metadata | None = None,
+    ) -> list[Envelope]:
+        """Append inside the caller's transaction; also queues the events in the outbox."""
+        if not events:
+            return []
+        if not conn.is_in_transaction():
+            raise RuntimeError("append must run inside the caller's transaction")
+        meta = metadata or Metadata()
+        # The NOTIFY is delivered at commit and wakes the relay wherever it runs; folding it
+        # into the lock statement keeps the append at two round trips.
+        await conn.execute("SELECT pg_advisory_xact_lock($1), pg_notify('outbox', '')", COMMIT_ORDER_LOCK)
+        try:
+            rows = await conn.fetch(
+                _APPEND,
+                stream_id,
+                expected_version,
+                [e.event_id for e in events],
+                [e.type for e in events],
+                [e.schema_version for e in events],
+                [e.data for e in events],
+                meta.as_json(),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_stream_version":
+                raise ConcurrencyError(stream_id, expected_version, None) from exc
+            raise
+        if rows and rows[0]["position"] is None:
+            raise ConcurrencyError(stream_id, expected_version, rows[0]["previous"])
+        return [
+            Envelope(
+                id=row["event_id"], source=self.source, type=ev.type, subject=stream_id,
+                time=row["recorded_at"], data=ev.data, schema_version=ev.schema_version,
+                stream_version=row["version"], position=row["position"],
+                correlation_id=meta.correlation_id, causation_id=meta.causation_id,
+                actor=meta.actor, traceparent=meta.traceparent,
+            )
+            for row, ev in zip(rows, events, strict=True)
+        ]
+
+    async def load(self, conn: asyncpg.Connection, stream_id: str, after_version: int = 0) -> list[Envelope]:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version",
+            stream_id, after_version,
+        )
+        return [self._envelope(r) for r in rows]
+
+    async def read_after(self, conn: asyncpg.Connection, after: int, limit: int = 500) -> Page:
+        """Everything after `after`, in position order. Safe to tail: see the module docstring."""
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2", after, limit
+        )
+        events = [self._envelope(r) for r in rows]
+        return Page(events, events[-1].position if events else after)
+
+    async def head(self, conn: asyncpg.Connection) -> int:
+        return await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+
+    async def by_ids(self, conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[Envelope]:
+        rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE event_id = ANY($1) ORDER BY position", ids)
+        return [self._envelope(r) for r in rows]
+
+    def _envelope(self, row: asyncpg.Record) -> Envelope:
+        meta = row["metadata"] or {}
+        env = Envelope(
+            id=row["event_id"], source=self.source, type=row["type"], subject=row["stream_id"],
+            time=row["recorded_at"], data=row["data"], schema_version=row["schema_version"],
+            stream_version=row["version"], position=row["position"],
+            correlation_id=meta.get("correlationid"), causation_id=meta.get("causationid"),
+            actor=meta.get("actor"), traceparent=meta.get("traceparent"),
+        )
+        return self.registry.upcast(env)

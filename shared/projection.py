@@ -1,0 +1,220 @@
+"""Projections: read models kept from event streams, exactly once in effect.
+
+A projection applies events and records, per source stream, the last version it applied —
+in the same transaction as its read-model rows. A duplicate or redelivered event (version at
+or below the checkpoint) changes nothing; an event that arrives ahead of its predecessor
+(version beyond checkpoint + 1, e.g. after a nak) is handed back to be redelivered later, so
+every aggregate's events apply in their recorded order.
+
+Each batch runs under a transaction-level advisory lock on the projection's name, so replicas
+and a concurrent rebuild never apply the same event twice.
+
+A handler that keeps failing is not allowed to stall the stream: after `max_deliveries` the
+event goes to `dead_letters`, the checkpoint moves past it, and later events apply.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from opentelemetry import trace
+
+from . import telemetry
+from .envelope import Envelope
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+
+class Projection:
+    """Subclass per read model: set `name`, `sources`, optionally `handles`; implement apply/reset."""
+
+    name: str = ""
+    sources: tuple[str, ...] = ()  # services whose streams this follows, e.g. ("enrollment",)
+    handles: frozenset[str] | None = None  # event types it cares about; None = all
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        raise NotImplementedError
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        """Empty the read model before a rebuild."""
+        raise NotImplementedError
+
+    def wants(self, event: Envelope) -> bool:
+        return self.handles is None or event.type in self.handles
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # already applied: ack and forget
+    EARLY = "early"  # a predecessor is missing: redeliver later
+    FAILED = "failed"  # handler raised: redeliver with backoff
+    DEAD = "dead"  # failed too often: dead-lettered, checkpoint moved on
+
+    @property
+    def settled(self) -> bool:
+        return self in (Outcome.APPLIED, Outcome.DUPLICATE, Outcome.DEAD)
+
+
+@dataclass
+class Delivery:
+    event: Envelope
+    deliveries: int = 1
+
+
+class _HandlerFailed(Exception):
+    pass
+
+
+def checkpoint_key(event: Envelope) -> str:
+    # Stream ids are unique per owner only; qualify them with the owner.
+    return f"{event.source}:{event.subject}"
+
+
+class Applier:
+    def __init__(self, projection: Projection, max_deliveries: int = 5) -> None:
+        self.projection = projection
+        self.max_deliveries = max_deliveries
+
+    async def apply(self, pool: asyncpg.Pool, batch: Sequence[Delivery]) -> list[Outcome]:
+        """Apply a batch in one transaction with its checkpoints. Raises only on infrastructure
+        errors (the caller naks everything and retries)."""
+        if not batch:
+            return []
+        try:
+            # Fast path: one transaction, no savepoints. Almost every batch takes it.
+            return await self._run(pool, batch, isolate=False)
+        except _HandlerFailed:
+            # Some handler raised: redo with a savepoint per event so one bad event does
+            # not cost the others.
+            return await self._run(pool, batch, isolate=True)
+
+    async def _run(self, pool: asyncpg.Pool, batch: Sequence[Delivery], isolate: bool) -> list[Outcome]:
+        name = self.projection.name
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", name)
+            keys = list({checkpoint_key(d.event) for d in batch})
+            rows = await conn.fetch(
+                "SELECT stream_id, version FROM projection_checkpoints WHERE projection = $1 AND stream_id = ANY($2)",
+                name, keys,
+            )
+            seen = {r["stream_id"]: r["version"] for r in rows}
+            moved: dict[str, int] = {}
+            outcomes: list[Outcome] = []
+            last_position = 0
+            applied = 0
+            for d in batch:
+                ev, key = d.event, checkpoint_key(d.event)
+                at = moved.get(key, seen.get(key, 0))
+                if ev.stream_version <= at:
+                    outcomes.append(Outcome.DUPLICATE)
+                    continue
+                if ev.stream_version > at + 1:
+                    outcomes.append(Outcome.EARLY)
+                    continue
+                outcome = await self._apply_one(conn, d, isolate)
+                outcomes.append(outcome)
+                if outcome in (Outcome.APPLIED, Outcome.DEAD):
+                    moved[key] = ev.stream_version
+                    last_position = max(last_position, ev.position)
+                    applied += outcome is Outcome.APPLIED
+            if moved:
+                await conn.execute(
+                    """INSERT INTO projection_checkpoints (projection, stream_id, version)
+                       SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)
+                       ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version""",
+                    name, list(moved), list(moved.values()),
+                )
+                await conn.execute(
+                    """INSERT INTO projection_state (projection, last_position, applied, updated_at)
+                       VALUES ($1, $2, $3, now())
+                       ON CONFLICT (projection) DO UPDATE SET
+                         last_position = greatest(projection_state.last_position, EXCLUDED.last_position),
+                         applied = projection_state.applied + EXCLUDED.applied, updated_at = now()""",
+                    name, last_position, applied,
+                )
+            return outcomes
+
+    async def _apply_one(self, conn: asyncpg.Connection, d: Delivery, isolate: bool) -> Outcome:
+        if not self.projection.wants(d.event):
+            return Outcome.APPLIED  # not ours to model, but the checkpoint still moves past it
+        # Each applied event continues the trace of the command that recorded it.
+        with _tracer.start_as_current_span(
+            f"apply {self.projection.name} {d.event.type}", kind=trace.SpanKind.CONSUMER,
+            context=telemetry.context_from_traceparent(d.event.traceparent),
+        ):
+            return await self._apply_traced(conn, d, isolate)
+
+    async def _apply_traced(self, conn: asyncpg.Connection, d: Delivery, isolate: bool) -> Outcome:
+        if not isolate:
+            try:
+                await self.projection.apply(conn, d.event)
+            except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+                raise
+            except Exception as exc:
+                raise _HandlerFailed() from exc
+            return Outcome.APPLIED
+        try:
+            async with conn.transaction():  # savepoint
+                await self.projection.apply(conn, d.event)
+            return Outcome.APPLIED
+        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+            raise
+        except Exception as exc:
+            if d.deliveries < self.max_deliveries:
+                log.warning("projection %s failed on %s (delivery %d): %s",
+                            self.projection.name, d.event.id, d.deliveries, exc)
+                return Outcome.FAILED
+            log.error("projection %s dead-letters %s after %d deliveries: %s",
+                      self.projection.name, d.event.id, d.deliveries, exc)
+            await conn.execute(
+                """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope,
+                                             error, deliveries)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, event_id) DO NOTHING""",
+                self.projection.name, d.event.id, checkpoint_key(d.event), d.event.stream_version,
+                d.event.type, d.event.to_cloudevent(), f"{type(exc).__name__}: {exc}"[:2000], d.deliveries,
+            )
+            return Outcome.DEAD
+
+
+async def rebuild(
+    pool: asyncpg.Pool, projection: Projection, source: AsyncIterator[list[Envelope]], max_deliveries: int = 5,
+) -> int:
+    """Reset the read model and re-apply every event from `source` (a feed or a stream).
+
+    Events the live consumer applies meanwhile are serialised by the projection lock and
+    deduplicated by the checkpoints, so a rebuild can run while the service is live.
+    Returns the number of events read.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
+        await projection.reset(conn)
+        await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", projection.name)
+        await conn.execute("DELETE FROM projection_state WHERE projection = $1", projection.name)
+        await conn.execute("DELETE FROM dead_letters WHERE projection = $1", projection.name)
+    applier = Applier(projection, max_deliveries)
+    total = 0
+    async for events in source:
+        # A rebuild has no second delivery: a failing handler dead-letters at once.
+        await applier.apply(pool, [Delivery(e, max_deliveries) for e in events])
+        total += len(events)
+    return total
+
+
+async def replay_dead_letter(pool: asyncpg.Pool, projection: Projection, dead_letter_id: int) -> bool:
+    """Apply a dead-lettered event again (after the handler or data was fixed)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
+        row = await conn.fetchrow(
+            "SELECT envelope FROM dead_letters WHERE id = $1 AND projection = $2 AND replayed_at IS NULL FOR UPDATE",
+            dead_letter_id, projection.name,
+        )
+        if row is None:
+            return False
+        await projection.apply(conn, Envelope.from_cloudevent(row["envelope"]))
+        await conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id)
+        return True

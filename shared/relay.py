@@ -1,0 +1,171 @@
+"""Outbox relay: moves committed events from the outbox table to JetStream.
+
+- A row is deleted only after its PubAck, so a crash anywhere re-publishes, never loses.
+- Re-publishes carry `Nats-Msg-Id = event id`, so JetStream drops them inside its duplicate
+  window, and projections drop them anyway by stream version.
+- One relay per service publishes at a time: it holds a session-level advisory lock on a
+  dedicated connection. A standby replica polls for the lock and takes over when the holder's
+  connection dies (PostgreSQL releases session locks when the session ends).
+- While NATS is down it backs off and keeps the rows; commands keep committing meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+from opentelemetry import trace
+
+from . import telemetry
+from .bus import Bus, BusNames
+from .db import connect
+from .eventstore import EventStore
+
+log = logging.getLogger(__name__)
+RELAY_LOCK = 0x7474_7265_6C61  # "ttrela"
+NOTIFY_CHANNEL = "outbox"
+
+_PENDING = """
+SELECT e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data,
+       e.metadata, e.recorded_at
+FROM outbox o JOIN events e ON e.position = o.position
+ORDER BY o.position LIMIT $1
+"""
+
+
+class OutboxRelay:
+    def __init__(
+        self, dsn: str, store: EventStore, bus: Bus, names: BusNames, service: str,
+        batch_size: int = 500, publish_timeout: float = 5.0, idle_poll: float = 1.0,
+    ) -> None:
+        self.dsn = dsn
+        self.store = store
+        self.bus = bus
+        self.names = names
+        self.service = service
+        self.batch_size = batch_size
+        self.publish_timeout = publish_timeout
+        self.idle_poll = idle_poll
+        self.is_leader = False
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._tracer = trace.get_tracer(__name__)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+                backoff = 0.2
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay lost its database connection: %s", exc)
+            self.is_leader = False
+            await _sleep_unless(stop, backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        conn = await connect(self.dsn)
+        try:
+            while not stop.is_set():
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                    break
+                await _sleep_unless(stop, self.idle_poll)  # standby: another replica leads
+            else:
+                return
+            self.is_leader = True
+            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            await self._drain_loop(conn, stop)
+        finally:
+            await conn.close(timeout=2)
+
+    async def _drain_loop(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        nats_backoff = 0.2
+        while not stop.is_set():
+            self._wake.clear()
+            await self._report_depth(conn)
+            if not self.bus.connected:
+                await _wait_any(stop, self._wake, nats_backoff)
+                nats_backoff = min(nats_backoff * 2, 5.0)
+                continue
+            sent, complete = await self.publish_batch(conn)
+            if not complete:
+                # NATS refused or timed out: keep the rows, back off, try again.
+                await _wait_any(stop, None, nats_backoff)
+                nats_backoff = min(nats_backoff * 2, 5.0)
+                continue
+            nats_backoff = 0.2
+            if sent < self.batch_size:
+                await _wait_any(stop, self._wake, self.idle_poll)
+
+    async def publish_batch(self, conn: asyncpg.Connection) -> tuple[int, bool]:
+        """Publish one batch; returns (rows removed from the outbox, whether all were acked)."""
+        rows = await conn.fetch(_PENDING, self.batch_size)
+        if not rows:
+            return 0, True
+        js = self.bus.js()
+        futures = []
+        try:
+            for row in rows:
+                env = self.store._envelope(row)
+                subject = self.names.subject(self.service, env.category, env.type)
+                headers = {"Nats-Msg-Id": str(env.id), "Ce-Type": env.type}
+                parent = telemetry.context_from_traceparent(env.traceparent)
+                with self._tracer.start_as_current_span(
+                    f"publish {env.type}", context=parent, kind=trace.SpanKind.PRODUCER
+                ):
+                    telemetry.inject_headers(headers)
+                futures.append(await js.publish_async(subject, env.to_json(), headers=headers))
+        except Exception as exc:  # connection dropped mid-batch: whatever got acked still counts
+            log.warning("relay publish interrupted: %s", exc)
+        acked: list[int] = []
+        if futures:
+            done, pending = await asyncio.wait(futures, timeout=self.publish_timeout)
+            for fut in pending:
+                fut.cancel()
+            for row, fut in zip(rows, futures, strict=False):
+                if fut in done and not fut.cancelled() and fut.exception() is None:
+                    acked.append(row["position"])
+        if acked:
+            await self._remove(conn, acked)
+            self.published += len(acked)
+            telemetry.RELAY_PUBLISHED.labels(service=self.service).inc(len(acked))
+        failed = len(rows) - len(acked)
+        if failed:
+            telemetry.RELAY_PUBLISH_ERRORS.labels(service=self.service).inc(failed)
+        return len(acked), failed == 0
+
+    async def _remove(self, conn: asyncpg.Connection, positions: list[int]) -> None:
+        await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", positions)
+
+    async def _report_depth(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM outbox")
+        telemetry.OUTBOX_DEPTH.labels(service=self.service).set(row["n"])
+        age = 0.0 if row["oldest"] is None else max(0.0, time.time() - row["oldest"].timestamp())
+        telemetry.OUTBOX_OLDEST_AGE.labels(service=self.service).set(age)
+
+
+async def outbox_depth(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM outbox")
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,170 @@
+"""One bootstrap for all four services: pool, migrations, NATS, relay, projections, health,
+metrics, errors, auth. A service only brings its routers, migrations and projections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from . import telemetry
+from .auth import Authenticated, JwtVerifier, require_role
+from .bus import Bus, BusNames, ensure_stream
+from .consumer import ProjectionConsumer
+from .db import create_pool, ensure_database, migrate
+from .envelope import EventRegistry
+from .eventstore import ConcurrencyError, EventStore
+from .feed import feed_router
+from .problems import Problem, install_problem_handlers, problem_response
+from .projection import Projection
+from .relay import OutboxRelay
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    routers: list[APIRouter] = field(default_factory=list)
+    migrations: Path | None = None
+    projections: list[Projection] = field(default_factory=list)
+    registry: EventRegistry = field(default_factory=EventRegistry)
+    owns_events: bool = True
+
+
+def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings(service_name=spec.name)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        telemetry.setup_logging(spec.name, settings.log_level)
+        telemetry.setup_tracing(spec.name)
+        await ensure_database(settings.database_url)
+        pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+        async with pool.acquire() as conn:
+            await migrate(conn, *([spec.migrations] if spec.migrations else []))
+        names = BusNames(settings.bus_namespace)
+        bus = Bus(settings.nats_url, f"{spec.name}")
+        bus.start()
+        store = EventStore(spec.name, spec.registry)
+        stop = asyncio.Event()
+        app.state.pool, app.state.store, app.state.bus, app.state.names = pool, store, bus, names
+        tasks = [asyncio.create_task(_provision(bus, names, spec, settings, stop), name="provision")]
+        if spec.owns_events:
+            relay = OutboxRelay(settings.database_url, store, bus, names, spec.name, settings.relay_batch_size)
+            app.state.relay = relay
+            tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+        app.state.consumers = [
+            ProjectionConsumer(pool, bus, names, p, source, spec.name, settings.projection_batch_size,
+                               settings.projection_max_deliveries)
+            for p in spec.projections for source in p.sources
+        ]
+        tasks += [asyncio.create_task(c.run(stop), name=f"consume-{c.durable}") for c in app.state.consumers]
+        try:
+            yield
+        finally:
+            stop.set()
+            _, pending = await asyncio.wait(tasks, timeout=5)
+            for t in pending:
+                t.cancel()
+            await bus.close()
+            await pool.close()
+
+    app = FastAPI(title=spec.title, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.spec = spec
+    app.state.verifier = JwtVerifier(settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience)
+    install_problem_handlers(app)
+
+    @app.exception_handler(ConcurrencyError)
+    async def _conflict(request: Request, exc: ConcurrencyError) -> JSONResponse:
+        if request.headers.get("if-match") is not None:
+            p = Problem(412, "precondition_failed", "版本已变更 Version changed",
+                        f"{exc.stream_id} is no longer at the version in If-Match")
+        else:
+            p = Problem(409, "concurrency_conflict", "并发冲突 Concurrent change",
+                        f"{exc.stream_id} changed meanwhile; reload and retry")
+        return problem_response(p, request.url.path)
+
+    app.include_router(_ops_router(spec))
+    if spec.owns_events:
+        app.include_router(feed_router())
+    for router in spec.routers:
+        app.include_router(router)
+    telemetry.instrument_app(app, spec.name)
+    return app
+
+
+async def _provision(bus: Bus, names: BusNames, spec: ServiceSpec, settings: Settings, stop: asyncio.Event) -> None:
+    """Create our stream and those we consume, whenever NATS first becomes reachable."""
+    wanted = ({spec.name} if spec.owns_events else set()) | {s for p in spec.projections for s in p.sources}
+    backoff = 0.2
+    while not stop.is_set():
+        if await bus.wait_connected(timeout=1.0):
+            try:
+                for service in sorted(wanted):
+                    await ensure_stream(bus.js(), names, service, settings.nats_duplicate_window_s,
+                                        settings.nats_stream_replicas)
+                return
+            except Exception as exc:
+                log.warning("stream provisioning failed, retrying: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+def _ops_router(spec: ServiceSpec) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"status": "ok", "service": spec.name}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        checks = {"database": False, "nats": False}
+        pool: asyncpg.Pool | None = getattr(request.app.state, "pool", None)
+        if pool is not None:
+            try:
+                async with asyncio.timeout(2):
+                    async with pool.acquire() as conn:
+                        checks["database"] = await conn.fetchval("SELECT true")
+            except Exception:
+                checks["database"] = False
+        bus: Bus | None = getattr(request.app.state, "bus", None)
+        checks["nats"] = bool(bus and bus.connected)
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return telemetry.metrics_response()
+
+    @router.get("/v1/projections", summary="Projections of this service and their lag")
+    async def projections(request: Request, principal: Authenticated) -> dict:
+        require_role(principal, "service", "province_admin")
+        async with request.app.state.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT projection, last_position, applied, updated_at FROM projection_state")
+            dead = dict(await conn.fetch(
+                "SELECT projection, count(*) FROM dead_letters WHERE replayed_at IS NULL GROUP BY projection"))
+        state = {r["projection"]: r for r in rows}
+        out = []
+        for c in request.app.state.consumers:
+            r = state.get(c.projection.name)
+            out.append({
+                "projection": c.projection.name, "source": c.source, "lag": c.lag,
+                "last_position": r["last_position"] if r else 0, "applied": r["applied"] if r else 0,
+                "dead_letters": dead.get(c.projection.name, 0),
+            })
+        return {"projections": out}
+
+    return router

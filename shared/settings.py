@@ -1,0 +1,50 @@
+"""Service configuration, read only from the environment (pydantic-settings).
+
+Every service reads the same variable names, so one ConfigMap shape fits all four; a
+service-specific database is selected by giving each process its own DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / ".data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    service_name: str = "service"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Prefixes every JetStream stream name and subject. Tests give each module its own
+    # namespace so streams never leak between tests; production leaves it empty.
+    bus_namespace: str = ""
+    # JetStream duplicate window: a relay that crashed after publishing but before deleting
+    # its outbox row re-publishes within this window and the server drops the copy.
+    nats_duplicate_window_s: float = 120.0
+    nats_stream_replicas: int = 1
+
+    # JWT verification. Public keys as a JWKS file (kid-selected) or a PEM file.
+    jwt_public_keys: Path = Field(default=DEFAULT_DATA_DIR / "keys" / "jwks.json")
+    jwt_issuer: str = "teacher-training-dev"
+    jwt_audience: str = "teacher-training"
+
+    # Base URLs of the other services' /v1/events feeds, for projection rebuilds.
+    enrollment_url: str = "http://127.0.0.1:8001"
+    credits_url: str = "http://127.0.0.1:8002"
+    funding_url: str = "http://127.0.0.1:8003"
+    reporting_url: str = "http://127.0.0.1:8004"
+    # Token the service presents to the other services' feeds (role=service).
+    service_token: str = ""
+
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    relay_batch_size: int = 500
+    projection_batch_size: int = 256
+    projection_max_deliveries: int = 5
+    log_level: str = "INFO"

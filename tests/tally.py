@@ -1,0 +1,47 @@
+"""A minimal projection for the kernel tests: per stream, the count and sum of `Counted`
+events and the ids it applied (so a double application is visible, not just a bigger sum)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from shared.envelope import Envelope, NewEvent
+from shared.projection import Projection
+
+
+def counted(n: int) -> NewEvent:
+    return NewEvent("Counted", {"n": n})
+
+
+class PoisonError(RuntimeError):
+    pass
+
+
+class Tally(Projection):
+    handles = frozenset({"Counted", "Poison"})
+
+    def __init__(self, name: str, sources: tuple[str, ...] = ("enrollment",)) -> None:
+        self.name = name
+        self.sources = sources
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        if event.type == "Poison":
+            raise PoisonError(f"cannot apply {event.id}")
+        await conn.execute(
+            """INSERT INTO tally (projection, stream_id, events, total, seen) VALUES ($1, $2, 1, $3, ARRAY[$4::uuid])
+               ON CONFLICT (projection, stream_id) DO UPDATE SET events = tally.events + 1,
+                 total = tally.total + EXCLUDED.total, seen = tally.seen || EXCLUDED.seen""",
+            self.name, event.subject, event.data["n"], event.id,
+        )
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("DELETE FROM tally WHERE projection = $1", self.name)
+
+
+async def snapshot(pool: asyncpg.Pool, name: str) -> dict[str, tuple[int, int, list]]:
+    rows = await pool.fetch("SELECT stream_id, events, total, seen FROM tally WHERE projection = $1", name)
+    return {r["stream_id"]: (r["events"], r["total"], sorted(map(str, r["seen"]))) for r in rows}
+
+
+async def applied_count(pool: asyncpg.Pool, name: str) -> int:
+    return await pool.fetchval("SELECT coalesce(sum(events), 0) FROM tally WHERE projection = $1", name)

@@ -1,0 +1,139 @@
+"""Event store against real PostgreSQL: appends, optimistic concurrency, and tailing by
+position without ever skipping a transaction that commits late."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from shared.envelope import EventRegistry, Metadata, NewEvent
+from shared.eventstore import NO_STREAM, ConcurrencyError, EventStore
+from tests.tally import counted
+
+store = EventStore("enrollment")
+
+
+async def append(pool: asyncpg.Pool, stream: str, expected: int, *events: NewEvent):
+    async with pool.acquire() as conn, conn.transaction():
+        return await store.append(conn, stream, expected, list(events), Metadata(actor={"sub": "t"}))
+
+
+async def test_append_then_load_keeps_order_versions_and_metadata(pool):
+    stream = f"project-{uuid.uuid4()}"
+    first = await append(pool, stream, NO_STREAM, counted(1), counted(2))
+    await append(pool, stream, 2, counted(3))
+    async with pool.acquire() as conn:
+        loaded = await store.load(conn, stream)
+    assert [e.stream_version for e in loaded] == [1, 2, 3]
+    assert [e.data["n"] for e in loaded] == [1, 2, 3]
+    assert loaded[0].id == first[0].id and loaded[0].actor == {"sub": "t"}
+    assert loaded[0].position < loaded[1].position < loaded[2].position
+    assert loaded[0].to_cloudevent()["specversion"] == "1.0"
+
+
+async def test_wrong_expected_version_raises_and_writes_nothing(pool):
+    stream = f"project-{uuid.uuid4()}"
+    await append(pool, stream, NO_STREAM, counted(1))
+    for wrong in (0, 2, 5):
+        with pytest.raises(ConcurrencyError):
+            await append(pool, stream, wrong, counted(9))
+    async with pool.acquire() as conn:
+        assert [e.stream_version for e in await store.load(conn, stream)] == [1]
+        assert await conn.fetchval(
+            "SELECT count(*) FROM outbox o JOIN events e USING (position) WHERE e.stream_id = $1", stream) == 1
+
+
+async def test_append_outside_a_transaction_is_refused(pool):
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError):
+            await store.append(conn, "project-x", NO_STREAM, [counted(1)])
+
+
+async def test_twenty_concurrent_appends_at_one_version_exactly_one_wins(pool):
+    stream = f"project-{uuid.uuid4()}"
+    await append(pool, stream, NO_STREAM, counted(0))
+    results = await asyncio.gather(*(append(pool, stream, 1, counted(i)) for i in range(20)),
+                                   return_exceptions=True)
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    losses = [r for r in results if isinstance(r, BaseException)]
+    assert len(wins) == 1
+    assert len(losses) == 19 and all(isinstance(e, ConcurrencyError) for e in losses)
+    async with pool.acquire() as conn:
+        versions = [e.stream_version for e in await store.load(conn, stream)]
+    assert versions == [1, 2]
+
+
+async def test_a_late_commit_is_never_skipped_by_a_reader_tailing_positions(pool):
+    """T1 draws a position and stays open while five later appends are attempted. A reader
+    tails by position the whole time; after T1 commits, it has seen every event exactly once
+    and in position order."""
+    async with pool.acquire() as conn:
+        start = await store.head(conn)
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def tail() -> None:
+        after = start
+        while True:
+            finished = done.is_set()  # read before the page: a last pass after the writers end
+            async with pool.acquire() as conn:
+                page = await store.read_after(conn, after, 100)
+            seen.extend(e.position for e in page.events)
+            after = page.next
+            if finished and not page.events:
+                return
+            await asyncio.sleep(0.01)
+
+    reader = asyncio.create_task(tail())
+    held = await pool.acquire()
+    tx = held.transaction()
+    await tx.start()
+    early = await store.append(held, f"project-{uuid.uuid4()}", NO_STREAM, [counted(1)])
+    later = [asyncio.create_task(append(pool, f"project-{uuid.uuid4()}", NO_STREAM, counted(2)))
+             for _ in range(5)]
+    await asyncio.sleep(0.3)  # give the later appends every chance to overtake T1
+    assert not seen, "nothing may become visible while an earlier position is uncommitted"
+    await tx.commit()
+    await pool.release(held)
+    await asyncio.gather(*later)
+    done.set()
+    await asyncio.wait_for(reader, 10)
+    expected = [early[0].position] + sorted(t.result()[0].position for t in later)
+    assert seen == sorted(seen) == expected
+
+
+async def test_feed_page_limits_and_next_cursor(pool):
+    async with pool.acquire() as conn:
+        start = await store.head(conn)
+    await append(pool, f"project-{uuid.uuid4()}", NO_STREAM, *(counted(i) for i in range(7)))
+    async with pool.acquire() as conn:
+        p1 = await store.read_after(conn, start, 4)
+        p2 = await store.read_after(conn, p1.next, 4)
+        p3 = await store.read_after(conn, p2.next, 4)
+    assert [len(p1.events), len(p2.events), len(p3.events)] == [4, 3, 0]
+    assert p3.next == p2.next == p2.events[-1].position
+
+
+def test_upcasters_turn_old_schema_versions_into_the_current_one():
+    reg = EventRegistry()
+    reg.register("TeacherNominated", 3)
+
+    @reg.upcaster("TeacherNominated", 1)
+    def v1_to_v2(data):
+        out = {k: v for k, v in data.items() if k != "region"}
+        return {**out, "region_code": data["region"]}
+
+    @reg.upcaster("TeacherNominated", 2)
+    def v2_to_v3(data):
+        return {**data, "source": "legacy"}
+
+    from shared.envelope import Envelope, utcnow
+
+    old = Envelope(id=uuid.uuid4(), source="/enrollment", type="TeacherNominated", subject="enrollment-1",
+                   time=utcnow(), data={"region": "610102"}, schema_version=1)
+    new = reg.upcast(old)
+    assert new.schema_version == 3 and new.data == {"region_code": "610102", "source": "legacy"}
+    assert reg.new("TeacherNominated", {}).schema_version == 3

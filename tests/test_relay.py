@@ -1,0 +1,112 @@
+"""Outbox relay against real PostgreSQL and NATS: crash between PubAck and delete, NATS
+outage under load, a single leader among replicas."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.bus import BusNames
+from shared.relay import OutboxRelay, outbox_depth
+from tests.conftest import eventually
+from tests.kernel import append_streams, background, connected_bus, consumer, expected_tally, relay
+from tests.tally import Tally, applied_count, snapshot
+
+
+@pytest.fixture(autouse=True)
+async def empty_outbox(pool):
+    await pool.execute("DELETE FROM outbox")
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfterPublish(OutboxRelay):
+    """Dies like a killed process: after the PubAcks arrived, before the rows are deleted."""
+
+    async def _remove(self, conn, positions):
+        raise Crash(f"killed holding {len(positions)} acked rows")
+
+
+async def test_relay_killed_after_publish_before_delete_republishes_once_in_effect(pool, db_url, nats_url, namespace):
+    names = BusNames(namespace)
+    by_stream = await append_streams(pool, streams=5, per_stream=4)
+    async with connected_bus(nats_url, names) as bus:
+        doomed = relay(db_url, bus, names, cls=CrashAfterPublish)
+        with pytest.raises(Crash):
+            async with background(doomed):
+                await eventually(lambda: _stream_messages(bus, names, 20), message="first publish")
+        assert await _depth(pool) == 20  # nothing was deleted
+        projection = Tally(f"p_{namespace}")
+        async with background(relay(db_url, bus, names), consumer(pool, bus, names, projection)):
+            await eventually(lambda: _depth_is(pool, 0), message="outbox drained by the new relay")
+            await eventually(lambda: _applied(pool, projection.name, 20), message="projection caught up")
+        info = await bus.js().stream_info(names.stream("enrollment"))
+        assert info.state.messages == 20, "JetStream must drop the re-published copies (Nats-Msg-Id)"
+        assert await snapshot(pool, projection.name) == expected_tally(by_stream)
+
+
+async def test_nats_down_while_500_events_are_appended_then_all_arrive_once(
+        pool, db_url, namespace, nats_proxy):
+    names = BusNames(namespace)
+    projection = Tally(f"p_{namespace}")
+    async with connected_bus(nats_proxy.url, names) as bus:
+        live_relay = relay(db_url, bus, names)
+        async with background(live_relay, consumer(pool, bus, names, projection)):
+            nats_proxy.cut()
+            await eventually(lambda: _disconnected(bus), message="client notices the outage")
+            by_stream = await append_streams(pool, streams=50, per_stream=10)
+            assert await _depth(pool) == 500, "commands commit while NATS is down; rows wait in the outbox"
+            assert await applied_count(pool, projection.name) == 0
+            nats_proxy.restore()
+            await eventually(lambda: _applied(pool, projection.name, 500), timeout=60,
+                             message="all 500 events projected")
+            await eventually(lambda: _depth_is(pool, 0), message="outbox drained")
+    assert await snapshot(pool, projection.name) == expected_tally(by_stream)
+
+
+async def test_only_one_relay_publishes_at_a_time(pool, db_url, nats_url, namespace):
+    names = BusNames(namespace)
+    async with connected_bus(nats_url, names) as bus:
+        a, b = relay(db_url, bus, names), relay(db_url, bus, names)
+        async with background(a, b):
+            await eventually(_async(lambda: a.is_leader or b.is_leader), message="a leader")
+            await append_streams(pool, streams=10, per_stream=3)
+            await eventually(lambda: _depth_is(pool, 0), message="drained")
+            assert a.is_leader != b.is_leader
+            assert {a.published, b.published} == {0, 30}
+            survivor = b if a.is_leader else a
+        # The leader goes away; the standby takes over and publishes what comes next.
+        async with background(survivor):
+            await eventually(_async(lambda: survivor.is_leader), message="standby takes the lock")
+            await append_streams(pool, streams=2, per_stream=1)
+            await eventually(lambda: _depth_is(pool, 0), message="drained by the standby")
+        assert survivor.published == 2
+
+
+def _async(fn):
+    async def check():
+        return fn()
+    return check
+
+
+async def _depth(pool) -> int:
+    async with pool.acquire() as conn:
+        return await outbox_depth(conn)
+
+
+async def _depth_is(pool, n: int) -> bool:
+    return await _depth(pool) == n
+
+
+async def _applied(pool, name: str, n: int) -> bool:
+    return await applied_count(pool, name) >= n
+
+
+async def _disconnected(bus) -> bool:
+    return not bus.connected
+
+
+async def _stream_messages(bus, names, n: int) -> bool:
+    info = await bus.js().stream_info(names.stream("enrollment"))
+    return info.state.messages >= n
