@@ -111,7 +111,7 @@ class CommandContext:
             if key is not None:
                 # Serialise attempts with the same key; the loser sees the winner's record.
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
-                                   f"{self.principal.sub}\x00{key}")
+                                   f"{self.principal.sub}\n{key}")  # keys are printable: no \n inside
                 row = await conn.fetchrow(
                     "SELECT request_hash, status, body, headers FROM idempotency_keys"
                     " WHERE principal = $1 AND key = $2", self.principal.sub, key,

@@ -48,6 +48,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         telemetry.setup_logging(spec.name, settings.log_level)
         telemetry.setup_tracing(spec.name)
+        # Keys load at start, not at import: a missing key file stops the pod, loudly.
+        app.state.verifier = JwtVerifier(settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience)
         await ensure_database(settings.database_url)
         pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
         async with pool.acquire() as conn:
@@ -82,7 +84,6 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=spec.title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.spec = spec
-    app.state.verifier = JwtVerifier(settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience)
     install_problem_handlers(app)
 
     @app.exception_handler(ConcurrencyError)

@@ -1,0 +1,161 @@
+"""The HTTP side of the kernel on a real service app: Idempotency-Key, problem+json,
+409/412 from optimistic concurrency, health endpoints — against real PostgreSQL and NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, Field
+
+from shared.commands import Command
+from shared.envelope import NewEvent
+from shared.eventstore import NO_STREAM
+from shared.service import ServiceSpec, create_app
+from tests.conftest import running
+
+
+class WidgetCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+    size: int = Field(ge=1, le=100)
+
+
+class WidgetRename(BaseModel):
+    name: str = Field(min_length=1, max_length=50)
+
+
+def widget_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/widgets", status_code=201)
+    async def create(body: WidgetCreate, cmd: Command):
+        async with cmd.begin() as tx:
+            if tx.replay:
+                return tx.replay
+            wid = uuid.uuid4()
+            [ev] = await tx.append(f"widget-{wid}", NO_STREAM, [NewEvent("WidgetMade", body.model_dump())])
+            return await tx.respond(201, {"id": str(wid), "version": ev.stream_version},
+                                    headers={"ETag": f'"{ev.stream_version}"'})
+
+    @router.post("/v1/widgets/{wid}/rename")
+    async def rename(wid: uuid.UUID, body: WidgetRename, cmd: Command,
+                     if_match: Annotated[str | None, Header()] = None):
+        async with cmd.begin() as tx:
+            if tx.replay:
+                return tx.replay
+            expected = cmd.if_match()
+            if expected is None:
+                expected = await tx.conn.fetchval(
+                    "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", f"widget-{wid}")
+            [ev] = await tx.append(f"widget-{wid}", expected, [NewEvent("WidgetRenamed", body.model_dump())])
+            return await tx.respond(200, {"version": ev.stream_version}, headers={"ETag": f'"{ev.stream_version}"'})
+
+    return router
+
+
+@pytest.fixture
+async def client(settings_for, token):
+    app = create_app(ServiceSpec(name="enrollment", title="t", routers=[widget_router()]),
+                     settings_for("enrollment"))
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc",
+                                     headers={"Authorization": f"Bearer {token('county_admin', '610102')}"}) as c:
+            c.app = app
+            yield c
+
+
+async def _events(pool, stream_prefix="widget-") -> int:
+    return await pool.fetchval("SELECT count(*) FROM events WHERE stream_id LIKE $1 || '%'", stream_prefix)
+
+
+async def test_same_idempotency_key_and_body_replays_the_response_without_a_second_event(client, pool):
+    before = await _events(pool)
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = await client.post("/v1/widgets", json={"name": "黑板", "size": 3}, headers=headers)
+    again = await client.post("/v1/widgets", json={"name": "黑板", "size": 3}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and again.headers["ETag"] == '"1"'
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await _events(pool) == before + 1
+
+
+async def test_same_key_other_body_is_422_and_writes_nothing(client, pool):
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    assert (await client.post("/v1/widgets", json={"name": "a", "size": 1}, headers=headers)).status_code == 201
+    before = await _events(pool)
+    other = await client.post("/v1/widgets", json={"name": "b", "size": 1}, headers=headers)
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert await _events(pool) == before
+
+
+async def test_concurrent_retries_with_one_key_record_one_event(client, pool):
+    before = await _events(pool)
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    replies = await asyncio.gather(*(client.post("/v1/widgets", json={"name": "c", "size": 2}, headers=headers)
+                                     for _ in range(10)))
+    assert {r.status_code for r in replies} == {201}
+    assert len({r.json()["id"] for r in replies}) == 1
+    assert await _events(pool) == before + 1
+
+
+async def test_no_key_means_no_dedup(client, pool):
+    before = await _events(pool)
+    for _ in range(2):
+        assert (await client.post("/v1/widgets", json={"name": "d", "size": 2})).status_code == 201
+    assert await _events(pool) == before + 2
+
+
+@pytest.mark.parametrize("body", [{"name": "", "size": 1}, {"name": "x", "size": 10**30}, {"size": 1},
+                                  "not json", {"name": "x", "size": "大"}])
+async def test_bad_input_is_422_problem_json_and_writes_nothing(client, pool, body):
+    before = await _events(pool)
+    kwargs = {"content": body, "headers": {"content-type": "application/json"}} if isinstance(body, str) \
+        else {"json": body}
+    resp = await client.post("/v1/widgets", **kwargs)
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    doc = resp.json()
+    assert doc["code"] == "validation_error" and doc["status"] == 422 and doc["errors"]
+    assert await _events(pool) == before
+
+
+async def test_stale_if_match_is_412_and_a_lost_race_is_409(client):
+    created = (await client.post("/v1/widgets", json={"name": "e", "size": 1})).json()
+    url = f"/v1/widgets/{created['id']}/rename"
+    ok = await client.post(url, json={"name": "f"}, headers={"If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.headers["ETag"] == '"2"'
+    stale = await client.post(url, json={"name": "g"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
+    # Without If-Match, twenty concurrent renames read the same version; losers get 409.
+    replies = await asyncio.gather(*(client.post(url, json={"name": f"n{i}"}) for i in range(20)))
+    codes = sorted(r.status_code for r in replies)
+    assert 200 in codes and set(codes) <= {200, 409}
+    assert all(r.json()["code"] == "concurrency_conflict" for r in replies if r.status_code == 409)
+
+
+async def test_missing_or_bad_token_is_401_problem(client):
+    resp = await client.post("/v1/widgets", json={"name": "x", "size": 1}, headers={"Authorization": ""})
+    assert resp.status_code == 401 and resp.json()["code"] == "missing_token"
+    resp = await client.post("/v1/widgets", json={"name": "x", "size": 1},
+                             headers={"Authorization": "Bearer not.a.jwt"})
+    assert resp.status_code == 401 and resp.json()["code"] == "invalid_token"
+
+
+async def test_unknown_route_is_404_problem(client):
+    resp = await client.get("/v1/nothing-here")
+    assert resp.status_code == 404 and resp.json()["code"] == "not_found"
+
+
+async def test_actor_and_correlation_are_recorded_on_the_event(client, pool):
+    created = await client.post("/v1/widgets", json={"name": "h", "size": 1},
+                                headers={"X-Correlation-Id": "corr-42"})
+    meta = await pool.fetchval("SELECT metadata FROM events WHERE stream_id = $1", f"widget-{created.json()['id']}")
+    assert meta["actor"] == {"sub": "dev-county_admin-610102", "role": "county_admin", "org": "610102"}
+    assert meta["correlationid"] == "corr-42"
