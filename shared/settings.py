@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Token the service presents to the other services' feeds (role=service).
     service_token: str = ""
 
+    # Enrollment: base64 of 32 random bytes. Encrypts national ID numbers (AES-GCM) and keys
+    # their look-up hash (HMAC-SHA256). `make run` generates one under .data/keys.
+    pii_key: str = ""
+
     db_pool_min: int = 2
     db_pool_max: int = 10
     relay_batch_size: int = 500

@@ -78,8 +78,21 @@ async def pool(db_url: str):
 
 
 @pytest.fixture
-def namespace() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+async def namespace(nats_url: str) -> AsyncIterator[str]:
+    """A fresh JetStream namespace; its streams are deleted afterwards, so a shared NATS
+    (this machine's, or CI's) does not collect test streams."""
+    ns = f"t{uuid.uuid4().hex[:10]}"
+    yield ns
+    import nats
+
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        for name in await js.streams_info():
+            if name.config.name.startswith(ns.upper() + "_"):
+                await js.delete_stream(name.config.name)
+    finally:
+        await nc.close()
 
 
 @pytest.fixture

@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
+from services.enrollment.api import enrollments, orgs, projects, teachers
+from services.enrollment.events import registry
 from shared.service import ServiceSpec, create_app
 
 spec = ServiceSpec(
     name="enrollment",
     title="Enrollment 培训项目与报名",
     migrations=Path(__file__).parent / "migrations",
-    owns_events=True,
+    routers=[orgs.router, teachers.router, projects.router, enrollments.router],
+    registry=registry,
 )
 app = create_app(spec)

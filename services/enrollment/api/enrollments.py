@@ -1,0 +1,5 @@
+"""HTTP routes: enrollments (placeholder until built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["enrollments"])

@@ -1,0 +1,5 @@
+"""HTTP routes: teachers (placeholder until built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["teachers"])

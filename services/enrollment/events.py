@@ -1,0 +1,18 @@
+"""Every event the enrollment service publishes (API.md), with its current schema version.
+
+Events carry internal ids only — never a national ID number or a phone number.
+"""
+
+from shared.envelope import EventRegistry
+
+registry = EventRegistry()
+
+for _type in (
+    "OrgRegistered", "HostRegistered", "TeacherRegistered",
+    "ProjectDrafted", "ProjectPlanSubmitted", "ProjectApproved", "ProjectOpened", "ProjectStarted",
+    "ProjectClosed", "ProjectCancelled", "QuotaAllocated",
+    "TeacherNominated", "NomineeReplaced", "EnrollmentWithdrawn", "TeacherCheckedIn", "AttendanceRecorded",
+    "AssessmentRecorded", "EnrollmentCompleted", "EnrollmentFailed", "NoShowRecorded", "EvaluationSubmitted",
+    "BulletinSubmitted",
+):
+    registry.register(_type, 1)

@@ -1,0 +1,37 @@
+-- Query tables of the enrollment service, kept in the same transaction as the events that
+-- change them (so the owner reads its own writes). The event store stays the record.
+
+CREATE TABLE IF NOT EXISTS orgs (
+    code         text PRIMARY KEY,          -- GB/T 2260 code, or a school code under a county
+    name         text NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('province', 'city', 'county', 'school')),
+    parent_code  text REFERENCES orgs (code),
+    version      integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orgs_parent ON orgs (parent_code);
+
+CREATE TABLE IF NOT EXISTS hosts (                 -- 承办单位
+    id             uuid PRIMARY KEY,
+    name           text NOT NULL,
+    province_code  text NOT NULL,
+    version        integer NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS teachers (
+    id               uuid PRIMARY KEY,
+    name             text NOT NULL,
+    -- The national ID number is never stored in clear: a keyed hash for uniqueness and
+    -- look-ups, AES-GCM ciphertext for the rare lawful need, and the masked form for display.
+    national_id_hash bytea NOT NULL UNIQUE,
+    national_id_enc  bytea NOT NULL,
+    national_id_masked text NOT NULL,
+    birth_date       date NOT NULL,
+    school_code      text NOT NULL REFERENCES orgs (code),
+    subject          text,
+    stage            text,
+    title            text,
+    hired_on         date,
+    registered_at    timestamptz NOT NULL DEFAULT now(),
+    version          integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS teachers_school ON teachers (school_code);
