@@ -280,8 +280,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.cmd == "run":
         # SIGTERM (kill, docker stop) and SIGHUP (terminal closed) take Ctrl-C's path, so `finally`
-        # stops everything. Handlers, unlike the blocked mask of the first draft, reset on exec: the
-        # children still get default signal behaviour.
+        # stops everything. SIGINT is set explicitly because a shell starts background jobs with it
+        # ignored, while uvicorn always handles it: the services would stop and we would not.
+        # Handlers, unlike the blocked mask of the first draft, reset on exec, so children are unaffected.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGHUP, _interrupt)
         sys.exit(run(args.data_dir.resolve()))

@@ -4,8 +4,10 @@ from pathlib import Path
 
 from services.enrollment.api import enrollments, orgs, projects, teachers
 from services.enrollment.events import registry
+from services.enrollment.projector import load_handlers
 from shared.service import ServiceSpec, create_app
 
+load_handlers()
 spec = ServiceSpec(
     name="enrollment",
     title="Enrollment 培训项目与报名",

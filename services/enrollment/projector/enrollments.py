@@ -1,0 +1,1 @@
+"""Projector handlers: enrollments (placeholder until built)."""

@@ -1,0 +1,1 @@
+"""Projector handlers: projects (placeholder until built)."""

@@ -1,0 +1,1 @@
+"""Projector handlers: roster (placeholder until built)."""
