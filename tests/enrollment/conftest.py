@@ -21,12 +21,12 @@ def module_namespace() -> str:
 
 
 @pytest.fixture(scope="module")
-async def enrollment_app(db_url, nats_url, keys_dir, module_namespace):
+async def enrollment_app(db_url, nats_url, keys_dir, module_namespace, pii_key):
     from shared.settings import Settings
 
     settings = Settings(service_name="enrollment", database_url=db_url, nats_url=nats_url,
                         bus_namespace=module_namespace, jwt_public_keys=keys_dir / "jwks.json",
-                        db_pool_min=1, db_pool_max=20)
+                        db_pool_min=1, db_pool_max=20, pii_key=pii_key)
     app = create_app(spec, settings)
     async with running(app):
         yield app
