@@ -98,7 +98,7 @@ class ProjectionConsumer:
                 log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
                 await msg.term()
                 continue
-            parsed.append((msg, Delivery(env, msg.metadata.num_delivered)))
+            parsed.append((msg, Delivery(env, msg.metadata.num_delivered, (msg.headers or {}).get("traceparent"))))
         if not parsed:
             return
         try:

@@ -64,6 +64,8 @@ class Outcome(enum.Enum):
 class Delivery:
     event: Envelope
     deliveries: int = 1
+    # The relay's publish span, from the NATS headers; continues the command's trace.
+    traceparent: str | None = None
 
 
 class _HandlerFailed(Exception):
@@ -145,7 +147,7 @@ class Applier:
         # Each applied event continues the trace of the command that recorded it.
         with _tracer.start_as_current_span(
             f"apply {self.projection.name} {d.event.type}", kind=trace.SpanKind.CONSUMER,
-            context=telemetry.context_from_traceparent(d.event.traceparent),
+            context=telemetry.context_from_traceparent(d.traceparent or d.event.traceparent),
         ):
             return await self._apply_traced(conn, d, isolate)
 
