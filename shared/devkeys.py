@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -87,6 +88,21 @@ def ensure_dev_keys(keys_dir: Path) -> Path:
     if not jwks_path.exists() or jwks_path.read_bytes() != jwks:
         _write_atomic(jwks_path, jwks, exclusive=False)
     return jwks_path
+
+
+def ensure_pii_key(keys_dir: Path) -> str:
+    """A local PII key (base64 of 32 random bytes), created once and kept with the dev keys.
+
+    Production supplies PII_KEY from a secret; losing it makes stored ID numbers unreadable.
+    """
+    path = Path(keys_dir) / "pii.key"
+    if not path.exists():
+        Path(keys_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            _write_atomic(path, base64.b64encode(secrets.token_bytes(32)) + b"\n", exclusive=True)
+        except FileExistsError:
+            pass  # created concurrently
+    return path.read_text().strip()
 
 
 def mint_token(

@@ -201,7 +201,7 @@ Ctrl-C stops everything."""
 
 
 def run(data_dir: Path, host: str = "127.0.0.1") -> int:
-    from .devkeys import ensure_dev_keys, mint_token
+    from .devkeys import ensure_dev_keys, ensure_pii_key, mint_token
 
     started = time.monotonic()
     ports = {name: int(os.environ.get(f"{name.upper()}_PORT", port)) for name, port in SERVICES.items()}
@@ -227,7 +227,8 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
         peers = {f"{name.upper()}_URL": url for name, url in urls.items()}
         for name in SERVICES:
             env = {**os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": db_urls[name], "NATS_URL": nats_url,
-                   "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token}
+                   "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token,
+                   "PII_KEY": os.environ.get("PII_KEY") or ensure_pii_key(data_dir / "keys")}
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", host,
                  "--port", str(ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5"],

@@ -89,7 +89,8 @@ class OutboxRelay:
             self._wake.clear()
             await self._report_depth(conn)
             if not self.bus.connected:
-                await _wait_any(stop, self._wake, nats_backoff)
+                # Not woken by new rows: during an outage they only add to the backlog.
+                await _wait_any(stop, None, nats_backoff)
                 nats_backoff = min(nats_backoff * 2, 5.0)
                 continue
             sent, complete = await self.publish_batch(conn)

@@ -20,7 +20,7 @@ import pytest
 
 from shared.db import create_pool, drop_database, ensure_database, migrate, with_database
 from shared.devkeys import ensure_dev_keys, mint_token
-from shared.devstack import start_nats, start_postgres
+from shared.devstack import start_nats, start_postgres, stop_postgres
 from shared.settings import Settings
 from tests.chaos import ChaosProxy
 
@@ -33,7 +33,11 @@ def workdir() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server_url(workdir: Path) -> str:
-    return os.environ.get("DATABASE_URL") or start_postgres(workdir)
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    yield start_postgres(workdir)
+    stop_postgres(workdir)  # before `workdir` is deleted, or the server outlives the session
 
 
 @pytest.fixture(scope="session")
