@@ -177,7 +177,7 @@ class JwtVerifier:
         return Principal(sub=sub, role=role, org=org, claims=claims)
 
 
-def _subtree_prefix(code: str) -> str | None:
+def subtree_prefix(code: str) -> str | None:
     """The prefix every code in `code`'s subtree starts with; None if it has no subtree."""
     if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None  # schools (longer codes) and non-GB codes cover only themselves
@@ -191,7 +191,7 @@ def _subtree_prefix(code: str) -> str | None:
 def org_within(code: str, ancestor: str) -> bool:
     if code == ancestor:
         return True
-    prefix = _subtree_prefix(ancestor)
+    prefix = subtree_prefix(ancestor)
     if prefix is None or len(code) < 6 or not (code.isascii() and code.isdigit()):
         return False
     return code.startswith(prefix)

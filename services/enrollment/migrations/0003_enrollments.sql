@@ -1,21 +1,35 @@
+-- One row per enrollment stream (enrollment-<id>), written only by
+-- services/enrollment/projector/enrollments.py. Dates come from the events, never now(), so a
+-- rebuild from the event store reproduces the table exactly.
 CREATE TABLE IF NOT EXISTS enrollments (
-    id              uuid PRIMARY KEY,
-    project_id      uuid NOT NULL REFERENCES projects (id),
-    teacher_id      uuid NOT NULL REFERENCES teachers (id),
-    region_code     text NOT NULL REFERENCES orgs (code),
-    status          text NOT NULL,   -- nominated, checked_in, completed, failed, no_show, withdrawn
-    nominated_at    timestamptz NOT NULL DEFAULT now(),
-    checked_in_at   timestamptz,
-    version         integer NOT NULL
+    id                 uuid PRIMARY KEY,
+    project_id         uuid NOT NULL REFERENCES projects (id),
+    teacher_id         uuid NOT NULL REFERENCES teachers (id),
+    region_code        text NOT NULL REFERENCES orgs (code),
+    level              text NOT NULL,   -- copied from the project at nomination (selection rules need them)
+    category           text NOT NULL,
+    year               integer NOT NULL,
+    status             text NOT NULL
+        CHECK (status IN ('nominated', 'checked_in', 'completed', 'failed', 'no_show', 'withdrawn')),
+    nominated_on       date,
+    checked_in_on      date,
+    finished_on        date,            -- completed, failed, withdrawn or no-show
+    reason             text,            -- withdrawal or failure reason
+    special_reason     boolean,         -- no-show only
+    barred_until_year  integer,         -- no-show only
+    version            integer NOT NULL
 );
 CREATE INDEX IF NOT EXISTS enrollments_project ON enrollments (project_id, region_code);
 CREATE INDEX IF NOT EXISTS enrollments_teacher ON enrollments (teacher_id);
+CREATE INDEX IF NOT EXISTS enrollments_region ON enrollments (region_code);
 -- A teacher holds at most one live enrollment per project.
 CREATE UNIQUE INDEX IF NOT EXISTS enrollments_one_per_project
     ON enrollments (project_id, teacher_id) WHERE status NOT IN ('withdrawn');
 
--- 004 §3.1: at most one 国培 project per teacher per year. One row per live national
--- enrollment, written in the nominating transaction: the primary key is the race-free guard.
+-- 004 §3.1: at most one 国培 project per teacher per year. One row per national enrollment
+-- holding the year's place, written in the nominating transaction: the primary key is the
+-- race-free guard. A withdrawal frees it, a replacement (换人) moves it to the new teacher;
+-- completion, failure and no-show keep it (the year's place was used).
 CREATE TABLE IF NOT EXISTS national_slots (
     teacher_id     uuid NOT NULL,
     year           integer NOT NULL,

@@ -1,0 +1,216 @@
+"""The enrollment decider: one teacher's place in one project, from nomination (报送) through
+check-in (报到), attendance and assessment to completion (结业), failure (不予结业) or no-show.
+
+Pure: `evolve(state, type, data)` folds events; each `decide_*` takes the state, the command's
+values and the facts it needs (the project, today's date) and returns [(event type, data)] or
+raises `Refused`. Cross-stream rules (quota, one 国培 a year, ...) are in selection.py and the
+projector, which enforces them race-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from .errors import Refused
+from .selection import DEFAULT_RULES, SelectionRules, barred_until
+
+NOMINATED, CHECKED_IN, COMPLETED, FAILED, NO_SHOW, WITHDRAWN = (
+    "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn")
+TERMINAL = frozenset({COMPLETED, FAILED, NO_SHOW, WITHDRAWN})
+ATTENDANCE_STATUSES = ("present", "absent", "leave")
+ASSESSMENT_KINDS = ("process", "final")
+
+
+@dataclass(frozen=True)
+class CompletionRules:
+    # 002 §4.1.3 "90学时及以上的培训项目均设有结业考核环节": from this many hours a passed final
+    # assessment is required to graduate.
+    final_assessment_min_hours: float = 90
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    project_id: str
+    status: str  # drafted, plan_submitted, approved, open, started, closed, cancelled
+    level: str
+    category: str
+    year: int
+    hours: float
+    hour_category: str
+    host_id: str | None
+    organizer_code: str
+    starts_on: date
+    ends_on: date
+    cross_year: bool = False
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    enrollment_id: str | None = None
+    project_id: str | None = None
+    teacher_id: str | None = None
+    region_code: str | None = None
+    status: str | None = None  # None: the stream does not exist
+    checked_in_on: str | None = None
+    attendance: dict[str, tuple[str, float]] = field(default_factory=dict)  # session date → (status, hours)
+    assessments: dict[str, bool] = field(default_factory=dict)  # kind → passed
+    evaluated: bool = False
+
+
+INITIAL = Enrollment()
+
+_STATUS_AFTER = {"EnrollmentWithdrawn": WITHDRAWN, "EnrollmentCompleted": COMPLETED,
+                 "EnrollmentFailed": FAILED, "NoShowRecorded": NO_SHOW}
+
+
+def evolve(state: Enrollment, type_: str, data: dict[str, Any]) -> Enrollment:
+    if type_ == "TeacherNominated":
+        return replace(state, enrollment_id=data["enrollment_id"], project_id=data["project_id"],
+                       teacher_id=data["teacher_id"], region_code=data["region_code"], status=NOMINATED)
+    if type_ == "NomineeReplaced":
+        return replace(state, teacher_id=data["teacher_id"])
+    if type_ == "TeacherCheckedIn":
+        return replace(state, status=CHECKED_IN, checked_in_on=data["checked_in_on"])
+    if type_ == "AttendanceRecorded":  # a second record for the same date replaces the first
+        return replace(state, attendance={**state.attendance, data["session_date"]: (data["status"], data["hours"])})
+    if type_ == "AssessmentRecorded":  # likewise per kind: the latest result counts
+        return replace(state, assessments={**state.assessments, data["kind"]: bool(data["passed"])})
+    if type_ == "EvaluationSubmitted":
+        return replace(state, evaluated=True)
+    if type_ in _STATUS_AFTER:
+        return replace(state, status=_STATUS_AFTER[type_])
+    return state
+
+
+def _ids(state: Enrollment) -> dict[str, Any]:
+    return {"enrollment_id": state.enrollment_id, "project_id": state.project_id, "teacher_id": state.teacher_id}
+
+
+def _before_check_in(state: Enrollment) -> None:
+    if state.status == CHECKED_IN or state.checked_in_on is not None:
+        raise Refused("already_checked_in", "the nominee has already checked in")
+    if state.status != NOMINATED:
+        raise Refused("invalid_transition", f"enrollment is {state.status}")
+
+
+def _after_check_in(state: Enrollment) -> None:
+    if state.status == NOMINATED:
+        raise Refused("not_checked_in", "the teacher has not checked in")
+    if state.status != CHECKED_IN:
+        raise Refused("invalid_transition", f"enrollment is {state.status}")
+
+
+def _project_in(project: ProjectFacts, statuses: tuple[str, ...], code: str) -> None:
+    if project.status not in statuses:
+        raise Refused(code, f"project is {project.status}; needs {' or '.join(statuses)}")
+
+
+def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
+                    project: ProjectFacts, teacher_in_region: bool, has_quota: bool,
+                    today: date) -> list[tuple[str, dict]]:
+    if state.status is not None:
+        raise Refused("invalid_transition", "enrollment already exists")
+    _project_in(project, ("open",), "project_not_open")
+    if not teacher_in_region:
+        raise Refused("teacher_not_in_region", f"the teacher's school is not in region {region_code}", 422)
+    if not has_quota:
+        raise Refused("no_quota", f"region {region_code} has no quota in this project")
+    return [("TeacherNominated", {
+        "enrollment_id": enrollment_id, "project_id": project.project_id, "teacher_id": teacher_id,
+        "region_code": region_code, "level": project.level, "category": project.category, "year": project.year,
+        "nominated_on": today.isoformat()})]
+
+
+def decide_replace(state: Enrollment, *, teacher_id: str, teacher_in_region: bool,
+                   project: ProjectFacts) -> list[tuple[str, dict]]:
+    _before_check_in(state)
+    _project_in(project, ("open", "started"), "project_not_open")
+    if teacher_id == state.teacher_id:
+        raise Refused("already_nominated", "that teacher already holds this enrollment")
+    if not teacher_in_region:  # 换人 stays within the nominating region (DOMAIN.md)
+        raise Refused("not_same_region", f"the new teacher's school is not in region {state.region_code}", 422)
+    return [("NomineeReplaced", {
+        "enrollment_id": state.enrollment_id, "project_id": state.project_id, "old_teacher_id": state.teacher_id,
+        "teacher_id": teacher_id, "region_code": state.region_code})]
+
+
+def decide_withdraw(state: Enrollment, *, reason: str, project: ProjectFacts) -> list[tuple[str, dict]]:
+    _before_check_in(state)
+    _project_in(project, ("open", "started"), "project_not_open")
+    return [("EnrollmentWithdrawn", {**_ids(state), "region_code": state.region_code, "reason": reason})]
+
+
+def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date) -> list[tuple[str, dict]]:
+    # Mobile clients retry: a check-in that already happened is a harmless no-op (no event).
+    if state.checked_in_on is not None and state.status in (CHECKED_IN, COMPLETED, FAILED):
+        return []
+    if state.status != NOMINATED:
+        raise Refused("invalid_transition", f"enrollment is {state.status}")
+    _project_in(project, ("open", "started"), "project_not_open")
+    return [("TeacherCheckedIn", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
+                                  "checked_in_on": today.isoformat()})]
+
+
+def decide_attendance(state: Enrollment, *, session_date: date, status: str, hours: float,
+                      project: ProjectFacts) -> list[tuple[str, dict]]:
+    _after_check_in(state)
+    if status not in ATTENDANCE_STATUSES:
+        raise Refused("invalid_status", f"status must be one of {', '.join(ATTENDANCE_STATUSES)}", 422)
+    if not project.starts_on <= session_date <= project.ends_on:
+        raise Refused("session_out_of_range", f"session date {session_date} is outside the project's dates "
+                                              f"{project.starts_on}..{project.ends_on}", 422)
+    return [("AttendanceRecorded", {**_ids(state), "session_date": session_date.isoformat(), "status": status,
+                                    "hours": hours})]
+
+
+def decide_assessment(state: Enrollment, *, kind: str, score: float | None, passed: bool) -> list[tuple[str, dict]]:
+    _after_check_in(state)
+    if kind not in ASSESSMENT_KINDS:
+        raise Refused("invalid_kind", f"kind must be one of {', '.join(ASSESSMENT_KINDS)}", 422)
+    return [("AssessmentRecorded", {**_ids(state), "kind": kind, "score": score, "passed": passed})]
+
+
+def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
+                    rules: CompletionRules = CompletionRules()) -> list[tuple[str, dict]]:
+    _after_check_in(state)
+    _project_in(project, ("started", "closed"), "project_not_started")
+    # 004 §2.4: failing the process or the final assessment means 不予结业.
+    if any(passed is False for passed in state.assessments.values()):
+        raise Refused("assessment_failed", "a failed assessment does not graduate (004 §2.4)")
+    if project.hours >= rules.final_assessment_min_hours and not state.assessments.get("final"):
+        raise Refused("final_assessment_required", f"programs of {rules.final_assessment_min_hours:g} hours or "
+                                                   "more need a passed final assessment (002 §4.1.3)")
+    return [("EnrollmentCompleted", {
+        **_ids(state), "region_code": state.region_code, "host_id": project.host_id, "level": project.level,
+        "year": project.year, "hours": project.hours, "hour_category": project.hour_category,
+        "completed_on": today.isoformat()})]
+
+
+def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today: date) -> list[tuple[str, dict]]:
+    _after_check_in(state)
+    _project_in(project, ("started", "closed"), "project_not_started")
+    return [("EnrollmentFailed", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
+                                  "reason": reason, "failed_on": today.isoformat()})]
+
+
+def decide_no_show(state: Enrollment, *, special_reason: bool, project: ProjectFacts,
+                   rules: SelectionRules = DEFAULT_RULES) -> list[tuple[str, dict]]:
+    _before_check_in(state)
+    _project_in(project, ("started",), "project_not_started")
+    return [("NoShowRecorded", {
+        **_ids(state), "region_code": state.region_code, "special_reason": special_reason,
+        "barred_until_year": barred_until(project.level, project.year, special_reason, rules)})]
+
+
+def decide_evaluate(state: Enrollment, *, satisfied: bool, score: int, comment: str | None,
+                    project: ProjectFacts) -> list[tuple[str, dict]]:
+    if state.evaluated:
+        raise Refused("already_evaluated", "this enrollment has already been evaluated")
+    if state.checked_in_on is None or state.status not in (CHECKED_IN, COMPLETED, FAILED):
+        raise Refused("not_checked_in", "only a teacher who checked in can evaluate the training")
+    if not 1 <= score <= 5:
+        raise Refused("invalid_score", "score must be 1–5", 422)
+    return [("EvaluationSubmitted", {**_ids(state), "host_id": project.host_id, "satisfied": satisfied,
+                                     "score": score, "comment": comment})]

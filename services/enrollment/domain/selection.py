@@ -1,0 +1,69 @@
+"""Selection rules (遴选) for national projects, as data plus pure checks.
+
+The values differ between provinces and programmes, so they live in `SelectionRules` with
+defaults cited to their source; the checks take a snapshot of a teacher's national history.
+The projector (services/enrollment/projector/enrollments.py) loads that snapshot under a
+per-teacher lock and writes `national_slots` in the nominating transaction, which is what makes
+the rules hold under concurrency; the functions here only decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Refused
+
+
+@dataclass(frozen=True)
+class SelectionRules:
+    # The levels these rules apply to: 国培 (004 is the 国培计划 notice).
+    national_levels: frozenset[str] = frozenset({"national"})
+    # 004 §4.1 "无特殊情况不参加培训的学员,三年内不得再次参加国培项目". Read as three calendar
+    # years counted from the missed project's own year: a 2023 no-show is barred for 2023–2025.
+    bar_years: int = 3
+    # 004 §3.1 "凡参加过'国培计划'同类项目的学员不得重复选派" ...
+    no_repeat_category: bool = True
+    # ... "除实行跨年度培训的项目外": a cross-year project is exempt from the repeat rule.
+    cross_year_exempt_from_repeat: bool = True
+    # 004 §3.1 "每位教师年度内参加国培项目不超过1项". The race-free guard is the primary key
+    # (teacher_id, year) of national_slots, so only the value 1 is supported.
+    national_projects_per_year: int = field(default=1, init=False)
+
+    def is_national(self, level: str) -> bool:
+        return level in self.national_levels
+
+
+DEFAULT_RULES = SelectionRules()
+
+
+@dataclass(frozen=True)
+class NationalHistory:
+    """What the rules need to know about one teacher, read from the query tables."""
+
+    slot_years: frozenset[int] = frozenset()  # years in which the teacher holds a national place
+    attended_categories: frozenset[str] = frozenset()  # national categories checked in to
+    bars: tuple[tuple[int, int], ...] = ()  # (from_year, until_year), both inclusive
+
+
+def barred_until(level: str, year: int, special_reason: bool, rules: SelectionRules = DEFAULT_RULES) -> int | None:
+    """The last year a no-show is barred from national projects, or None if no bar applies."""
+    if special_reason or not rules.is_national(level) or rules.bar_years <= 0:
+        return None
+    return year + rules.bar_years - 1
+
+
+def check_nominee(level: str, category: str, year: int, cross_year: bool, history: NationalHistory,
+                  rules: SelectionRules = DEFAULT_RULES) -> None:
+    """Refuse a national nomination (or replacement nominee) the rules forbid; others pass."""
+    if not rules.is_national(level):
+        return
+    for from_year, until_year in history.bars:
+        if from_year <= year <= until_year:
+            raise Refused("barred", f"teacher is barred from national projects until {until_year} "
+                                    "(no-show without a special reason, 004 §4.1)")
+    repeat_applies = rules.no_repeat_category and not (cross_year and rules.cross_year_exempt_from_repeat)
+    if repeat_applies and category in history.attended_categories:
+        raise Refused("category_repeat", f"teacher already attended a national project of category {category!r} "
+                                         "(004 §3.1)")
+    if year in history.slot_years:
+        raise Refused("national_limit", f"teacher already holds a national project in {year} (004 §3.1)")

@@ -1,0 +1,114 @@
+"""Protection of national ID numbers at rest (DESIGN.md: no personal data on the bus).
+
+One configured secret (Settings.pii_key, base64 of 32 bytes) yields two sub-keys, so the
+look-up hash and the cipher never share a key:
+- `lookup`: HMAC-SHA256 of the normalised number — deterministic, so a UNIQUE index finds a
+  second registration of the same person; keyed, so a leaked table cannot be reversed by
+  hashing all ~10^10 plausible numbers.
+- `seal`/`open`: AES-256-GCM with a random 96-bit nonce, the teacher id as associated data (a
+  ciphertext copied onto another teacher's row does not decrypt).
+Without a key the service refuses teacher writes (503) instead of storing weakly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.enrollment.domain.errors import Refused
+from services.enrollment.domain.national_id import NationalId
+from shared.problems import Problem
+
+_NONCE = 12
+_LOOKUP_LABEL = b"tt/enrollment/national-id/lookup/v1"
+_SEAL_LABEL = b"tt/enrollment/national-id/seal/v1"
+
+
+class PiiKeyError(ValueError):
+    pass
+
+
+class PiiVault:
+    def __init__(self, key_b64: str) -> None:
+        if not key_b64:
+            raise PiiKeyError("PII_KEY is not set")
+        try:
+            master = base64.b64decode(key_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise PiiKeyError("PII_KEY is not base64") from None
+        if len(master) != 32:
+            raise PiiKeyError("PII_KEY must decode to 32 bytes")
+        # HMAC as a PRF for sub-key derivation (the HKDF-Expand step with one block).
+        self._lookup_key = hmac.digest(master, _LOOKUP_LABEL + b"\x01", hashlib.sha256)
+        self._aead = AESGCM(hmac.digest(master, _SEAL_LABEL + b"\x01", hashlib.sha256))
+
+    def __repr__(self) -> str:
+        return "PiiVault(<key>)"
+
+    def lookup(self, number: str) -> bytes:
+        return hmac.digest(self._lookup_key, number.encode("ascii"), hashlib.sha256)
+
+    def seal(self, number: str, teacher_id: uuid.UUID) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, number.encode("ascii"), teacher_id.bytes)
+
+    def open(self, sealed: bytes, teacher_id: uuid.UUID) -> str:
+        return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], teacher_id.bytes).decode("ascii")
+
+
+def vault_for(app_state) -> PiiVault:
+    """The vault from the app's settings, or a 503 problem when none is configured."""
+    key = getattr(app_state.settings, "pii_key", "")
+    cached = getattr(app_state, "_pii_vault", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        vault = PiiVault(key)
+    except PiiKeyError as exc:
+        code = "pii_key_missing"
+        raise Problem(503, code, "未配置身份证号加密密钥 PII key not configured",
+                      f"{exc}; teacher records are not written without it") from None
+    app_state._pii_vault = (key, vault)
+    return vault
+
+
+_CLAIM = """
+WITH ins AS (
+    INSERT INTO teacher_identities (teacher_id, name, national_id_hash, national_id_enc, national_id_masked,
+                                    birth_date)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::date[])
+    ON CONFLICT ON CONSTRAINT teacher_identities_national_id DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM ins
+"""
+
+
+async def claim_identities(conn: asyncpg.Connection, vault: PiiVault,
+                           people: Sequence[tuple[uuid.UUID, str, NationalId]]) -> None:
+    """Store each teacher's name and sealed ID number, in the command's transaction and before
+    its events: the UNIQUE hash is the race-free "one registration per person" guard (a
+    concurrent registration of the same number waits on the index entry, then conflicts)."""
+    cols: list[list] = [[], [], [], [], [], []]
+    for teacher_id, name, nid in people:
+        row = (teacher_id, name, vault.lookup(nid.number), vault.seal(nid.number, teacher_id), nid.masked,
+               nid.birth_date)
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    if await conn.fetchval(_CLAIM, *cols) != len(people):
+        raise Refused("teacher_exists", "a teacher with this national ID number is already registered")
+
+
+async def registered(conn: asyncpg.Connection, hashes: Sequence[bytes]) -> set[bytes]:
+    """Which of these look-up hashes belong to teachers already on the roster."""
+    rows = await conn.fetch("SELECT national_id_hash FROM teacher_identities WHERE national_id_hash = ANY($1)",
+                            list(hashes))
+    return {bytes(r[0]) for r in rows}

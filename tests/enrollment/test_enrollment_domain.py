@@ -1,0 +1,250 @@
+"""The enrollment decider and the selection rules, in Given events / When command / Then events
+form. Pure: no database, no clock (today is a parameter)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from services.enrollment.domain import enrollment as d
+from services.enrollment.domain.errors import Refused
+from services.enrollment.domain.selection import NationalHistory, SelectionRules, barred_until, check_nominee
+
+TODAY = date(2023, 7, 10)
+E, P, T, T2, H = "e-1", "p-1", "t-1", "t-2", "h-1"
+PROJECT = d.ProjectFacts(project_id=P, status="open", level="national", category="农村骨干教师分层分类培训",
+                         year=2023, hours=90, hour_category="centralized", host_id=H, organizer_code="610000",
+                         starts_on=date(2023, 7, 15), ends_on=date(2023, 7, 30))
+STARTED = replace(PROJECT, status="started")
+IDS = {"enrollment_id": E, "project_id": P, "teacher_id": T}
+NOMINATED = ("TeacherNominated", {**IDS, "region_code": "610102", "level": "national", "category": PROJECT.category,
+                                  "year": 2023, "nominated_on": "2023-07-01"})
+CHECKED_IN = ("TeacherCheckedIn", {**IDS, "region_code": "610102", "host_id": H, "checked_in_on": "2023-07-15"})
+
+
+def given(*events: tuple[str, dict]) -> d.Enrollment:
+    state = d.INITIAL
+    for type_, data in events:
+        state = d.evolve(state, type_, data)
+    return state
+
+
+def refused(code: str, fn, *args, http: int = 409, **kwargs) -> None:
+    with pytest.raises(Refused) as exc:
+        fn(*args, **kwargs)
+    assert (exc.value.code, exc.value.status) == (code, http)
+
+
+def assessed(kind: str, passed: bool) -> tuple[str, dict]:
+    return ("AssessmentRecorded", {**IDS, "kind": kind, "score": 80 if passed else 40, "passed": passed})
+
+
+# Nomination (报送)
+
+def nominate(state=d.INITIAL, project=PROJECT, in_region=True, quota=True):
+    return d.decide_nominate(state, enrollment_id=E, teacher_id=T, region_code="610102", project=project,
+                             teacher_in_region=in_region, has_quota=quota, today=TODAY)
+
+
+def test_nominate_records_the_project_facts_the_selection_rules_need():
+    assert nominate() == [("TeacherNominated", {**IDS, "region_code": "610102", "level": "national",
+                                                "category": PROJECT.category, "year": 2023,
+                                                "nominated_on": "2023-07-10"})]
+
+
+@pytest.mark.parametrize("status", ["drafted", "plan_submitted", "approved", "started", "closed", "cancelled"])
+def test_nominate_needs_an_open_project(status):
+    refused("project_not_open", nominate, project=replace(PROJECT, status=status))
+
+
+def test_nominate_refuses_a_teacher_outside_the_region_and_a_region_without_quota():
+    refused("teacher_not_in_region", nominate, in_region=False, http=422)
+    refused("no_quota", nominate, quota=False)
+    refused("invalid_transition", nominate, state=given(NOMINATED))
+
+
+# Selection rules (004 §3.1, §4.1)
+
+def test_national_limit_category_repeat_and_bars():
+    cat = PROJECT.category
+    check_nominee("national", cat, 2023, False, NationalHistory())  # a clean record passes
+    with pytest.raises(Refused, match="national_limit"):
+        check_nominee("national", cat, 2023, False, NationalHistory(slot_years=frozenset({2023})))
+    check_nominee("national", cat, 2024, False, NationalHistory(slot_years=frozenset({2023})))
+    with pytest.raises(Refused, match="category_repeat"):
+        check_nominee("national", cat, 2024, False, NationalHistory(attended_categories=frozenset({cat})))
+    check_nominee("national", "其他类别", 2024, False, NationalHistory(attended_categories=frozenset({cat})))
+    with pytest.raises(Refused, match="barred"):
+        check_nominee("national", cat, 2025, False, NationalHistory(bars=((2023, 2025),)))
+    check_nominee("national", cat, 2026, False, NationalHistory(bars=((2023, 2025),)))
+
+
+def test_cross_year_projects_are_exempt_from_the_repeat_rule_only():
+    history = NationalHistory(attended_categories=frozenset({"c"}), slot_years=frozenset({2023}))
+    check_nominee("national", "c", 2024, True, history)
+    refused("category_repeat", check_nominee, "national", "c", 2024, True, history,
+            SelectionRules(cross_year_exempt_from_repeat=False))
+    refused("national_limit", check_nominee, "national", "c", 2023, True, history)
+
+
+def test_the_rules_apply_to_national_projects_only():
+    history = NationalHistory(slot_years=frozenset({2023}), attended_categories=frozenset({"c"}),
+                              bars=((2023, 2025),))
+    check_nominee("provincial", "c", 2023, False, history)
+
+
+def test_a_no_show_bar_covers_three_years_from_the_projects_year():
+    assert barred_until("national", 2023, special_reason=False) == 2025
+    assert barred_until("national", 2023, special_reason=True) is None
+    assert barred_until("provincial", 2023, special_reason=False) is None
+    assert barred_until("national", 2023, False, SelectionRules(bar_years=2)) == 2024
+
+
+# Replacement (换人) and withdrawal
+
+def test_replace_moves_the_place_to_another_teacher_of_the_region():
+    assert d.decide_replace(given(NOMINATED), teacher_id=T2, teacher_in_region=True, project=PROJECT) == [
+        ("NomineeReplaced", {**IDS, "old_teacher_id": T, "teacher_id": T2, "region_code": "610102"})]
+    assert given(NOMINATED, ("NomineeReplaced", {**IDS, "old_teacher_id": T, "teacher_id": T2})).teacher_id == T2
+
+
+def test_replace_refusals():
+    state = given(NOMINATED)
+    refused("not_same_region", d.decide_replace, state, teacher_id=T2, teacher_in_region=False, project=PROJECT,
+            http=422)
+    refused("already_nominated", d.decide_replace, state, teacher_id=T, teacher_in_region=True, project=PROJECT)
+    refused("already_checked_in", d.decide_replace, given(NOMINATED, CHECKED_IN), teacher_id=T2,
+            teacher_in_region=True, project=PROJECT)
+    refused("project_not_open", d.decide_replace, state, teacher_id=T2, teacher_in_region=True,
+            project=replace(PROJECT, status="closed"))
+    withdrawn = given(NOMINATED, ("EnrollmentWithdrawn", {**IDS, "reason": "x"}))
+    refused("invalid_transition", d.decide_replace, withdrawn, teacher_id=T2, teacher_in_region=True, project=PROJECT)
+
+
+def test_withdraw_before_check_in_only():
+    assert d.decide_withdraw(given(NOMINATED), reason="病假", project=PROJECT) == [
+        ("EnrollmentWithdrawn", {**IDS, "region_code": "610102", "reason": "病假"})]
+    refused("already_checked_in", d.decide_withdraw, given(NOMINATED, CHECKED_IN), reason="x", project=STARTED)
+    withdrawn = given(NOMINATED, ("EnrollmentWithdrawn", {**IDS, "reason": "x"}))
+    assert withdrawn.status == d.WITHDRAWN
+    refused("invalid_transition", d.decide_withdraw, withdrawn, reason="x", project=PROJECT)
+
+
+# Check-in (报到)
+
+def test_check_in_then_a_repeat_is_a_no_op():
+    assert d.decide_check_in(given(NOMINATED), project=STARTED, today=date(2023, 7, 15)) == [CHECKED_IN]
+    assert d.decide_check_in(given(NOMINATED, CHECKED_IN), project=STARTED, today=TODAY) == []
+    completed = given(NOMINATED, CHECKED_IN, ("EnrollmentCompleted", {**IDS}))
+    assert d.decide_check_in(completed, project=STARTED, today=TODAY) == []
+
+
+def test_check_in_refusals():
+    refused("project_not_open", d.decide_check_in, given(NOMINATED), project=replace(PROJECT, status="closed"),
+            today=TODAY)
+    refused("invalid_transition", d.decide_check_in, given(NOMINATED, ("NoShowRecorded", {**IDS})), project=STARTED,
+            today=TODAY)
+
+
+# Attendance and assessment
+
+def test_attendance_after_check_in_within_the_projects_dates_and_the_latest_wins():
+    state = given(NOMINATED, CHECKED_IN)
+    [(type_, data)] = d.decide_attendance(state, session_date=date(2023, 7, 16), status="leave", hours=0,
+                                          project=STARTED)
+    assert (type_, data) == ("AttendanceRecorded", {**IDS, "session_date": "2023-07-16", "status": "leave",
+                                                    "hours": 0})
+    again = {**data, "status": "present", "hours": 6}
+    assert given(NOMINATED, CHECKED_IN, (type_, data), (type_, again)).attendance == {"2023-07-16": ("present", 6)}
+
+
+def test_attendance_refusals():
+    refused("not_checked_in", d.decide_attendance, given(NOMINATED), session_date=date(2023, 7, 16),
+            status="present", hours=6, project=STARTED)
+    refused("session_out_of_range", d.decide_attendance, given(NOMINATED, CHECKED_IN),
+            session_date=date(2023, 7, 31), status="present", hours=6, project=STARTED, http=422)
+    refused("invalid_status", d.decide_attendance, given(NOMINATED, CHECKED_IN), session_date=date(2023, 7, 16),
+            status="late", hours=6, project=STARTED, http=422)
+    done = given(NOMINATED, CHECKED_IN, ("EnrollmentFailed", {**IDS}))
+    refused("invalid_transition", d.decide_attendance, done, session_date=date(2023, 7, 16), status="present",
+            hours=6, project=STARTED)
+
+
+def test_assessment_after_check_in():
+    assert d.decide_assessment(given(NOMINATED, CHECKED_IN), kind="process", score=88.5, passed=True) == [
+        ("AssessmentRecorded", {**IDS, "kind": "process", "score": 88.5, "passed": True})]
+    refused("not_checked_in", d.decide_assessment, given(NOMINATED), kind="final", score=None, passed=True)
+    refused("invalid_kind", d.decide_assessment, given(NOMINATED, CHECKED_IN), kind="oral", score=1, passed=True,
+            http=422)
+
+
+# Completion (结业), failure (不予结业), no-show
+
+def test_complete_awards_the_projects_hours():
+    state = given(NOMINATED, CHECKED_IN, assessed("process", True), assessed("final", True))
+    assert d.decide_complete(state, project=STARTED, today=date(2023, 7, 30)) == [("EnrollmentCompleted", {
+        **IDS, "region_code": "610102", "host_id": H, "level": "national", "year": 2023, "hours": 90,
+        "hour_category": "centralized", "completed_on": "2023-07-30"})]
+    assert d.decide_complete(state, project=replace(PROJECT, status="closed"), today=TODAY)
+
+
+def test_complete_refusals():
+    ok = (NOMINATED, CHECKED_IN)
+    refused("assessment_failed", d.decide_complete, given(*ok, assessed("process", False), assessed("final", True)),
+            project=STARTED, today=TODAY)
+    refused("assessment_failed", d.decide_complete, given(*ok, assessed("final", False)), project=STARTED, today=TODAY)
+    refused("final_assessment_required", d.decide_complete, given(*ok, assessed("process", True)), project=STARTED,
+            today=TODAY)
+    refused("project_not_started", d.decide_complete, given(*ok, assessed("final", True)), project=PROJECT,
+            today=TODAY)
+    refused("not_checked_in", d.decide_complete, given(NOMINATED), project=STARTED, today=TODAY)
+    refused("invalid_transition", d.decide_complete, given(*ok, ("EnrollmentCompleted", {**IDS})), project=STARTED,
+            today=TODAY)
+
+
+def test_short_programs_graduate_without_a_final_assessment_and_the_threshold_is_data():
+    state = given(NOMINATED, CHECKED_IN)
+    assert d.decide_complete(state, project=replace(STARTED, hours=60), today=TODAY)
+    assert d.decide_complete(state, project=STARTED, today=TODAY, rules=d.CompletionRules(120))
+
+
+def test_fail_after_check_in_while_the_project_runs():
+    assert d.decide_fail(given(NOMINATED, CHECKED_IN), reason="缺勤超过规定", project=STARTED, today=TODAY) == [
+        ("EnrollmentFailed", {**IDS, "region_code": "610102", "host_id": H, "reason": "缺勤超过规定",
+                              "failed_on": "2023-07-10"})]
+    refused("not_checked_in", d.decide_fail, given(NOMINATED), reason="x", project=STARTED, today=TODAY)
+    refused("project_not_started", d.decide_fail, given(NOMINATED, CHECKED_IN), reason="x", project=PROJECT,
+            today=TODAY)
+
+
+@pytest.mark.parametrize(("level", "special", "until"), [("national", False, 2025), ("national", True, None),
+                                                         ("provincial", False, None)])
+def test_no_show_bars_national_no_shows_without_a_special_reason(level, special, until):
+    [(type_, data)] = d.decide_no_show(given(NOMINATED), special_reason=special,
+                                       project=replace(STARTED, level=level))
+    assert (type_, data) == ("NoShowRecorded", {**IDS, "region_code": "610102", "special_reason": special,
+                                                "barred_until_year": until})
+
+
+def test_no_show_refusals():
+    refused("already_checked_in", d.decide_no_show, given(NOMINATED, CHECKED_IN), special_reason=False,
+            project=STARTED)
+    refused("project_not_started", d.decide_no_show, given(NOMINATED), special_reason=False, project=PROJECT)
+    refused("invalid_transition", d.decide_no_show, given(NOMINATED, ("NoShowRecorded", {**IDS})),
+            special_reason=False, project=STARTED)
+
+
+# Evaluation
+
+def test_evaluation_once_after_check_in():
+    state = given(NOMINATED, CHECKED_IN, ("EnrollmentCompleted", {**IDS}))
+    events = d.decide_evaluate(state, satisfied=True, score=5, comment="很好", project=STARTED)
+    assert events == [("EvaluationSubmitted", {**IDS, "host_id": H, "satisfied": True, "score": 5, "comment": "很好"})]
+    refused("already_evaluated", d.decide_evaluate, given(NOMINATED, CHECKED_IN, *events), satisfied=True, score=5,
+            comment=None, project=STARTED)
+    refused("not_checked_in", d.decide_evaluate, given(NOMINATED), satisfied=True, score=5, comment=None,
+            project=STARTED)
+    refused("invalid_score", d.decide_evaluate, state, satisfied=True, score=6, comment=None, project=STARTED,
+            http=422)
