@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint token clean-data help
+.PHONY: run test lint token bench clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
@@ -33,3 +33,7 @@ token: $(STAMP)
 
 clean-data:
 	rm -rf .data
+
+# Rewrites docs/benchmarks.md: our command path against a bare FastAPI + asyncpg insert.
+bench: $(STAMP)
+	$(PY) -m bench.run
