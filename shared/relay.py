@@ -50,6 +50,7 @@ class OutboxRelay:
         self.idle_poll = idle_poll
         self.is_leader = False
         self.published = 0
+        self._depth_reported = 0.0
         self._wake = asyncio.Event()
         self._tracer = trace.get_tracer(__name__)
 
@@ -144,6 +145,12 @@ class OutboxRelay:
         await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", positions)
 
     async def _report_depth(self, conn: asyncpg.Connection) -> None:
+        # count(*) over a table with constant insert/delete churn costs milliseconds; under load
+        # the relay wakes once per commit, so sample the depth at most once a second.
+        now = time.monotonic()
+        if now - self._depth_reported < 1.0:
+            return
+        self._depth_reported = now
         row = await conn.fetchrow("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM outbox")
         telemetry.OUTBOX_DEPTH.labels(service=self.service).set(row["n"])
         age = 0.0 if row["oldest"] is None else max(0.0, time.time() - row["oldest"].timestamp())

@@ -3,6 +3,8 @@ outage under load, a single leader among replicas."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.bus import BusNames
@@ -110,3 +112,65 @@ async def _disconnected(bus) -> bool:
 async def _stream_messages(bus, names, n: int) -> bool:
     info = await bus.js().stream_info(names.stream("enrollment"))
     return info.state.messages >= n
+
+
+async def test_relay_delivers_a_late_commit_once_it_commits_and_nothing_twice(pool, db_url, nats_url, namespace):
+    """T1 takes the earlier position and stays open while later appends are attempted; the
+    relay runs throughout. After T1 commits, JetStream holds every event exactly once."""
+    from shared.envelope import Metadata
+    from shared.eventstore import NO_STREAM
+    from tests.kernel import store
+    from tests.tally import counted
+
+    names = BusNames(namespace)
+    async with connected_bus(nats_url, names) as bus:
+        async with background(relay(db_url, bus, names)):
+            held = await pool.acquire()
+            tx = held.transaction()
+            await tx.start()
+            early = await store.append(held, "project-held", NO_STREAM, [counted(1)], Metadata())
+            later = asyncio.gather(*(append_streams(pool, streams=1, per_stream=1) for _ in range(5)))
+            await asyncio.sleep(0.3)  # the later appends and the relay get every chance to run ahead
+            assert await _stream_count(bus, names) == 0, "nothing may be published ahead of T1's position"
+            await tx.commit()
+            await pool.release(held)
+            published = [e for batch in await later for evs in batch.values() for e in evs] + early
+            await eventually(lambda: _stream_messages(bus, names, 6), message="all six published")
+            await eventually(lambda: _depth_is(pool, 0), message="outbox drained")
+        ids = await _published_ids(bus, names)
+    assert sorted(ids) == sorted(str(e.id) for e in published), "each event exactly once"
+
+
+async def test_nats_server_stopped_and_restarted_while_commands_arrive(pool, db_url, namespace, tmp_path):
+    """A real NATS process of our own (file storage) is stopped while 200 events are appended
+    and started again on the same port and store: every event reaches the projection once."""
+    from shared.devstack import free_port, start_nats
+
+    names = BusNames(namespace)
+    port = free_port()
+    server = start_nats(tmp_path, port)
+    projection = Tally(f"p_{namespace}")
+    try:
+        async with connected_bus(server.url, names) as bus:
+            async with background(relay(db_url, bus, names), consumer(pool, bus, names, projection)):
+                server.stop()
+                await eventually(lambda: _disconnected(bus), message="client notices the stop")
+                by_stream = await append_streams(pool, streams=20, per_stream=10)
+                assert await _depth(pool) == 200
+                server = start_nats(tmp_path, port)
+                await eventually(lambda: _applied(pool, projection.name, 200), timeout=60,
+                                 message="all 200 events projected after the restart")
+                await eventually(lambda: _depth_is(pool, 0), message="outbox drained")
+        assert await snapshot(pool, projection.name) == expected_tally(by_stream)
+    finally:
+        server.stop()
+
+
+async def _stream_count(bus, names) -> int:
+    return (await bus.js().stream_info(names.stream("enrollment"))).state.messages
+
+
+async def _published_ids(bus, names) -> list[str]:
+    from shared.consumer import stream_source
+
+    return [str(e.id) for batch in [b async for b in stream_source(bus, names, "enrollment")] for e in batch]
