@@ -2,7 +2,15 @@
 
 from pathlib import Path
 
-from services.enrollment.api import enrollments, orgs, projects, teachers
+from services.enrollment.api import (
+    attendance_import,
+    enrollment_progress,
+    enrollment_reads,
+    enrollments,
+    orgs,
+    projects,
+    teachers,
+)
 from services.enrollment.events import registry
 from services.enrollment.projector import load_handlers
 from shared.service import ServiceSpec, create_app
@@ -12,7 +20,9 @@ spec = ServiceSpec(
     name="enrollment",
     title="Enrollment 培训项目与报名",
     migrations=Path(__file__).parent / "migrations",
-    routers=[orgs.router, teachers.router, projects.router, enrollments.router],
+    # Order is route-matching order: keep it when adding a router.
+    routers=[orgs.router, teachers.router, projects.router, enrollments.router, enrollment_progress.router,
+             attendance_import.router, enrollment_reads.router],
     registry=registry,
 )
 app = create_app(spec)

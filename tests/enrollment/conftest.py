@@ -12,6 +12,10 @@ from services.enrollment.main import spec
 from shared.service import create_app
 from tests.conftest import running
 
+# The shared helpers assert (refused, problem, draft, ...): let pytest explain their failures as in a test module.
+pytest.register_assert_rewrite("tests.enrollment.seed", "tests.enrollment.seed_projects",
+                               "tests.enrollment.seed_teachers")
+
 
 @pytest.fixture(scope="module")
 def module_namespace() -> str:

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.enrollment.test_enrollments_api import COUNTY, nominate, seed_project, seed_teacher, seed_tree
+from tests.enrollment.seed import COUNTY, nominate, seed_project, seed_teacher, seed_tree
 
 
 @pytest.fixture(scope="module")
