@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.funding.domain.policy import SEED_POLICIES
-from services.funding.projector import LEDGER_TABLES, LedgerProjection
+from services.funding.projector import LEDGER_TABLES, ledger_projection
 from services.funding.projector.directory import PROJECTIONS
 from shared.consumer import stream_source
 from shared.devkeys import mint_token
@@ -137,7 +137,7 @@ async def test_every_read_model_rebuilds_to_the_same_rows(world, funding_app, en
     directory = ("orgs", "hosts", "teachers", "projects", "checkins")
     live = await snapshot(fpool, (*LEDGER_TABLES, *directory))
     assert live["funding_entries"] and len(live["checkins"]) == 5
-    await rebuild(fpool, LedgerProjection(), store_source(fpool, funding_app.state.store, limit=7))
+    await rebuild(fpool, ledger_projection(), store_source(fpool, funding_app.state.store, limit=7))
     token = mint_token(keys_dir, "service", sub="funding")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=enrollment_app), base_url="http://e") as client:
         for projection in PROJECTIONS:

@@ -12,43 +12,14 @@ refusal raised by a handler costs no event.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-
-import asyncpg
-
 from services.enrollment.events import registry
-from shared.envelope import Envelope, Metadata
-from shared.eventstore import EventStore
+from shared.inline import Handler, InlineProjector
 
-Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[None]]
-HANDLERS: dict[str, Handler] = {}
+inline = InlineProjector(registry)
+HANDLERS = inline.handlers
+handles, project, record = inline.handles, inline.project, inline.record
 
-
-def handles(*types: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        for t in types:
-            if t in HANDLERS:
-                raise ValueError(f"two projector handlers for {t}")
-            HANDLERS[t] = fn
-        return fn
-
-    return deco
-
-
-async def project(conn: asyncpg.Connection, stream_id: str, version: int, type_: str, data: dict[str, Any]) -> None:
-    handler = HANDLERS.get(type_)
-    if handler is not None:
-        await handler(conn, stream_id, version, data)
-
-
-async def record(
-    conn: asyncpg.Connection, store: EventStore, stream_id: str, expected_version: int,
-    events: Sequence[tuple[str, dict[str, Any]]], metadata: Metadata | None = None,
-) -> list[Envelope]:
-    for i, (type_, data) in enumerate(events, start=1):
-        await project(conn, stream_id, expected_version + i, type_, data)
-    return await store.append(conn, stream_id, expected_version, [registry.new(t, d) for t, d in events], metadata)
+__all__ = ["HANDLERS", "Handler", "handles", "load_handlers", "project", "record"]
 
 
 def load_handlers() -> None:

@@ -1,6 +1,6 @@
 -- Read models of the funding service's own events, written only by its inline projector
 -- (services/funding/projector/ledger.py) in the command's transaction, and rebuildable from
--- its event store (LedgerProjection). Money is integer fen (bigint) throughout.
+-- its event store (ledger_projection). Money is integer fen (bigint) throughout.
 
 -- Policy versions per jurisdiction; shares are exact decimals, never float.
 CREATE TABLE IF NOT EXISTS funding_policies (
