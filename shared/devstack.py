@@ -228,7 +228,9 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
         for name in SERVICES:
             env = {**os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": db_urls[name], "NATS_URL": nats_url,
                    "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token,
-                   "PII_KEY": os.environ.get("PII_KEY") or ensure_pii_key(data_dir / "keys")}
+                   "PII_KEY": os.environ.get("PII_KEY") or ensure_pii_key(data_dir / "keys"),
+                   # credits signs certificates with a key it keeps beside the dev keys
+                   "CREDITS_KEYS_DIR": str(data_dir / "keys"), "CREDITS_PUBLIC_URL": urls["credits"]}
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", host,
                  "--port", str(ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5"],

@@ -1,13 +1,69 @@
-"""ASGI entry point of the credits service: `uvicorn services.credits.main:app`."""
+"""ASGI entry point of the credits service: `uvicorn services.credits.main:app`.
+
+The credits service keeps each teacher's ledger of credit hours (学时) and credits (学分) under
+their jurisdiction's policy, from enrollment's completions and from reviewed claims; transcripts,
+per-org compliance and signed certificates are read from it.
+
+Read models and who writes them:
+- org_tree, teacher_schools — IntakeProjection (ENROLLMENT stream), which also turns each
+  EnrollmentCompleted into one HoursAwarded (projector/intake.py);
+- policies, entries, claims, certificates — the inline projector of our own events, in the
+  command's transaction (projector/ledger.py);
+- teacher_years — ComplianceProjection (our own CREDITS stream; projector/compliance.py).
+All rebuild from events: POST /v1/admin/rebuild (projector/rebuild.py).
+
+Decisions (see the domain modules for their sources):
+- school year: 1 September by default ("2023学年" = 2023-09-01..2024-08-31), a policy field;
+- an entry's credits follow the policy in force on the day it was earned; a period's target is
+  that of the policy in force on the earlier of as_of and the period's last day;
+- `as_of` is bitemporal: lines recorded and policy versions published after it are not seen;
+- a new teacher is one hired less than `induction_years` (default 1) ago; induction hours are all
+  hours earned since hiring within that window;
+- holders are shown as a masked teacher id: the credits service never receives names.
+"""
+
+from __future__ import annotations
 
 from pathlib import Path
 
-from shared.service import ServiceSpec, create_app
+from fastapi import FastAPI
 
-spec = ServiceSpec(
-    name="credits",
-    title="Credits 学时学分",
-    migrations=Path(__file__).parent / "migrations",
-    owns_events=True,
-)
-app = create_app(spec)
+from services.credits.api import admin, certificates, claims, compliance, entries, policies, transcripts
+from services.credits.config import CreditsSettings
+from services.credits.events import registry
+from services.credits.projector import load_handlers
+from services.credits.projector.compliance import ComplianceProjection
+from services.credits.projector.intake import IntakeProjection
+from shared.eventstore import EventStore
+from shared.service import ServiceSpec, create_app
+from shared.settings import Settings
+
+load_handlers()
+
+
+def build_spec() -> ServiceSpec:
+    # The intake projection appends awards through an EventStore of our own (the same source and
+    # registry as the app's), inside the consumer's transaction.
+    return ServiceSpec(
+        name="credits",
+        title="Credits 学时学分",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[policies.router, transcripts.router, compliance.router, claims.router, entries.router,
+                 certificates.router, admin.router],
+        projections=[IntakeProjection(EventStore("credits", registry)), ComplianceProjection()],
+        registry=registry,
+        owns_events=True,
+    )
+
+
+spec = build_spec()
+
+
+def build_app(settings: Settings | None = None, credits: CreditsSettings | None = None) -> FastAPI:
+    """The app; `credits` overrides the CREDITS_* environment (tests pass their own signing key)."""
+    app = create_app(spec, settings)
+    app.state.credits_settings = credits
+    return app
+
+
+app = build_app()

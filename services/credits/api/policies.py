@@ -1,0 +1,111 @@
+"""HTTP routes: credit-hour policies per jurisdiction, versioned by effective date.
+
+PUT publishes a version (201 for a new `effective_from`, 200 for a correction of an existing one,
+200 and no event for an identical repeat); province, city and county admins publish for their
+own jurisdiction or one inside it. GET returns the version in force on `as_of` (any date, default today) for
+the code — walking up the org tree when the code sets no policy of its own ("the nearest policy
+wins"), including versions published later with a retroactive effective date. (Transcripts'
+`as_of`, by contrast, only sees versions published by then.) Any authenticated caller reads:
+policies are public rules.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.credits.api.common import Today, expected_version, problem, refusal
+from services.credits.domain.errors import Refused
+from services.credits.domain.policies import decide_publish, evolve_policy, policy_to_data
+from services.credits.domain.policy import Category, Policy
+from services.credits.projector import record
+from services.credits.queries import chain_and_book
+from shared.aggregate import load_state
+from shared.auth import Authenticated, require_role, require_within
+from shared.commands import Command
+
+router = APIRouter(tags=["policies"])
+Hours = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=1, allow_inf_nan=False)]
+Code = Annotated[str, Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
+
+
+class CategoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_\-]+$")
+    name: str = Field(min_length=1, max_length=50)
+    min_hours: Hours | None = None
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    effective_from: date
+    hours_per_credit: Hours | None = None
+    annual_hours: Hours | None = None
+    cycle_years: int = Field(ge=1, le=10)
+    cycle_start_year: int = Field(ge=1990, le=2100)
+    cycle_hours: Hours | None = None
+    induction_hours: Hours | None = None
+    induction_years: int = Field(1, ge=1, le=5)
+    categories: list[CategoryIn] = Field(default_factory=list, max_length=20)
+    school_year_start: str = Field("09-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+    credit_decimals: int = Field(1, ge=0, le=2)
+
+    def to_policy(self, code: str) -> Policy:
+        month, day = (int(x) for x in self.school_year_start.split("-"))
+        return Policy(
+            jurisdiction_code=code, effective_from=self.effective_from, hours_per_credit=self.hours_per_credit,
+            annual_hours=self.annual_hours, cycle_years=self.cycle_years, cycle_start_year=self.cycle_start_year,
+            cycle_hours=self.cycle_hours, induction_hours=self.induction_hours, induction_years=self.induction_years,
+            categories=tuple(Category(c.code, c.name, c.min_hours) for c in self.categories),
+            school_year_start=(month, day), credit_decimals=self.credit_decimals)
+
+
+def _public(p: Policy, requested: str, version: int, **extra: Any) -> dict[str, Any]:
+    return {**policy_to_data(p), "requested_code": requested, "version": version, **extra}
+
+
+@router.put("/v1/policies/{jurisdiction_code}", status_code=201, summary="Publish a policy version (学分政策)")
+async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today):
+    require_role(cmd.principal, "province_admin", "city_admin", "county_admin")
+    require_within(cmd.principal, jurisdiction_code)
+    wanted = body.to_policy(jurisdiction_code)
+    stream = f"policy-{jurisdiction_code}"
+    async with cmd.begin() as tx:
+        if tx.replay:
+            return tx.replay
+        state, version = await load_state(tx.conn, cmd.store, stream, evolve_policy, ())
+        expected = expected_version(cmd.if_match(), stream, version)
+        try:
+            events = decide_publish(state, wanted, today)
+        except Refused as exc:
+            raise refusal(exc) from None
+        await record(tx.conn, cmd.store, stream, expected, events, tx.metadata)
+        now = version + len(events)
+        new = bool(events) and all(v.effective_from != wanted.effective_from for v in state)
+        published = evolve_policy(state, *events[0]) if events else state
+        current = next(v for v in published if v.effective_from == wanted.effective_from)
+        return await tx.respond(201 if new else 200, _public(current, jurisdiction_code, now), headers={
+            "ETag": f'"{now}"', "Location": f"/v1/policies/{jurisdiction_code}?as_of={wanted.effective_from}"})
+
+
+@router.get("/v1/policies/{jurisdiction_code}", summary="The policy in force on a date")
+async def get_policy(jurisdiction_code: Code, request: Request, principal: Authenticated, today: Today,
+                     as_of: date | None = Query(None, description="default: today (Asia/Shanghai)")):
+    on = as_of or today
+    async with request.app.state.pool.acquire() as conn:
+        chain, book = await chain_and_book(conn, jurisdiction_code)
+        p = book.for_chain(chain, on)
+        if p is None:
+            raise problem("policy_not_found", f"no policy in force for {jurisdiction_code} on {on}", 404)
+        version = await conn.fetchval("SELECT max(version) FROM policies WHERE jurisdiction_code = $1",
+                                      p.jurisdiction_code)
+    versions = [{"effective_from": v.effective_from.isoformat(),
+                 "published_on": v.published_on.isoformat() if v.published_on else None}
+                for v in book.versions(p.jurisdiction_code)]
+    return JSONResponse(_public(p, jurisdiction_code, version, as_of=on.isoformat(), versions=versions),
+                        headers={"ETag": f'"{version}"'})

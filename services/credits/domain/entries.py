@@ -1,0 +1,86 @@
+"""Ledger entries as aggregates: an award (`award-<entry_id>`) or an approved claim
+(`claim-<claim_id>`, see claims.py), and their revocation.
+
+An award is the credits side of EnrollmentCompleted: the project's hours, its hour category and
+the completion day (earned and recorded that day), the school year under the policy in force
+then. EnrollmentFailed awards nothing (001 §5.3: 考核不合格的教师,不能获得学分).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from .errors import Refused
+from .policy import Policy, school_year_of, to_hours
+
+UNSPECIFIED = "unspecified"
+
+
+def num(h: Decimal) -> int | float:
+    """Hours as a JSON number (events and API carry numbers; tenths are exact in a float's repr)."""
+    return int(h) if h == h.to_integral_value() else float(h)
+
+
+@dataclass(frozen=True)
+class EntryState:
+    entry_id: str
+    teacher_id: str
+    org_code: str | None
+    hours: Decimal
+    category: str
+    school_year: int
+    recorded_on: date
+    revoked: bool = False
+
+
+def decide_award(completed: dict[str, Any], *, source_event_id: str, entry_id: str, school_code: str | None,
+                 policy: Policy | None) -> list[tuple[str, dict[str, Any]]]:
+    hours = to_hours(completed["hours"])
+    if hours <= 0:
+        return []  # nothing earned, nothing to record
+    earned_on = date.fromisoformat(completed["completed_on"])
+    year = policy.school_year_of(earned_on) if policy else school_year_of(earned_on)
+    return [("HoursAwarded", {
+        "entry_id": entry_id, "teacher_id": completed["teacher_id"], "hours": num(hours),
+        "category": completed.get("hour_category") or UNSPECIFIED, "earned_on": earned_on.isoformat(),
+        "recorded_on": earned_on.isoformat(), "school_year": year,
+        "org_code": school_code or completed.get("region_code"),
+        "jurisdiction_code": policy.jurisdiction_code if policy else None,
+        "policy_effective_from": policy.effective_from.isoformat() if policy else None,
+        "source": {"type": "enrollment", "event_id": source_event_id, "enrollment_id": completed.get("enrollment_id"),
+                   "project_id": completed.get("project_id"), "level": completed.get("level"),
+                   "year": completed.get("year"), "host_id": completed.get("host_id")},
+    })]
+
+
+def entry_from_data(data: dict[str, Any]) -> EntryState:
+    """The entry an HoursAwarded or ClaimApproved describes."""
+    return EntryState(data["entry_id"], data["teacher_id"], data.get("org_code"), to_hours(data["hours"]),
+                      data["category"], int(data["school_year"]), date.fromisoformat(data["recorded_on"]))
+
+
+def evolve_award(state: EntryState | None, event_type: str, data: dict[str, Any]) -> EntryState | None:
+    if event_type == "HoursAwarded":
+        return entry_from_data(data)
+    if event_type == "EntryRevoked" and state is not None:
+        return replace(state, revoked=True)
+    return state
+
+
+def decide_revoke(entry: EntryState | None, *, reason: str, today: date) -> list[tuple[str, dict[str, Any]]]:
+    if entry is None:
+        raise Refused("entry_not_found", "no such ledger entry", 404)
+    if entry.revoked:
+        raise Refused("entry_already_revoked", f"entry {entry.entry_id} is already revoked")
+    reason = reason.strip()
+    if not reason:
+        raise Refused("reason_required", "a revocation needs a reason", 422)
+    # Never dated before the entry itself, whatever the clocks of the two services say.
+    on = max(today, entry.recorded_on)
+    return [("EntryRevoked", {
+        "entry_id": entry.entry_id, "teacher_id": entry.teacher_id, "org_code": entry.org_code,
+        "hours": num(entry.hours), "category": entry.category, "school_year": entry.school_year,
+        "reason": reason, "revoked_on": on.isoformat()})]

@@ -1,0 +1,134 @@
+"""Credit-hour policy per jurisdiction (学时学分政策), versioned by effective date.
+
+Every number that differs between provinces is a field here, never a constant in a rule:
+- Jiangxi (seed 001 §2.3): a 5-year cycle, 60 hours a year, 20 hours = 1 credit.
+- Jiyuan (seed 003 §4.3): 360 hours per 5-year cycle (2021–2025), 120 hours of induction for new
+  teachers; workshop study (工作坊研修) counts toward hours.
+- Others split an annual target into categories (public / professional / elective).
+
+Judgement rules (documented in the service README section of main.py):
+- A school year (学年) starts on `school_year_start` (default 1 September: "2023学年" is
+  2023-09-01..2024-08-31); a policy that counts calendar years sets it to (1, 1).
+- Credits = hours / hours_per_credit, rounded DOWN to `credit_decimals` places: a teacher is never
+  credited with hours not earned ("每20学时计算1个学分", 001 §2.3).
+- Without an explicit annual target (Jiyuan states only a cycle total), the annual yardstick is the
+  pro-rata share cycle_hours / cycle_years, rounded half-up to tenths of an hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from .errors import Refused
+
+TENTH = Decimal("0.1")
+DEFAULT_SCHOOL_YEAR_START = (9, 1)  # 中国学年: 9月1日 (e.g. 001 §5.4 records credits "分学年")
+MAX_HOURS = Decimal(2000)  # sanity bound on one entry or target; a whole cycle is 360 h (003 §4.3)
+
+
+def to_hours(value: Any, *, strict: bool = False) -> Decimal:
+    """Hours as Decimal tenths. `strict` refuses finer precision (API input); events round half-up."""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise Refused("invalid_hours", f"{value!r} is not a number of hours", 422) from None
+    if not d.is_finite():
+        raise Refused("invalid_hours", "hours must be finite", 422)
+    q = d.quantize(TENTH, rounding=ROUND_HALF_UP)
+    if strict and q != d:
+        raise Refused("hours_precision", "hours are recorded in tenths (one decimal place)", 422)
+    return q
+
+
+def tenths(h: Decimal) -> int:
+    return int(h / TENTH)
+
+
+def from_tenths(n: int) -> Decimal:
+    return (Decimal(n) * TENTH).quantize(TENTH)
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    min_hours: Decimal | None = None  # per school year, e.g. a public/professional/elective split
+
+
+@dataclass(frozen=True)
+class Policy:
+    jurisdiction_code: str
+    effective_from: date
+    cycle_years: int
+    cycle_start_year: int
+    hours_per_credit: Decimal | None = None
+    annual_hours: Decimal | None = None
+    cycle_hours: Decimal | None = None
+    induction_hours: Decimal | None = None
+    induction_years: int = 1  # a "new teacher" (新入职教师, 003 §4.3) is one hired less than N years ago
+    categories: tuple[Category, ...] = ()
+    school_year_start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START
+    credit_decimals: int = 1
+    published_on: date | None = field(default=None, compare=False)  # when it became known (as_of)
+
+    # --- calendar -----------------------------------------------------------------------
+    def school_year_of(self, d: date) -> int:
+        return school_year_of(d, self.school_year_start)
+
+    def year_bounds(self, year: int) -> tuple[date, date]:
+        return year_bounds(year, self.school_year_start)
+
+    def cycle_of(self, school_year: int) -> tuple[int, int]:
+        k = (school_year - self.cycle_start_year) // self.cycle_years  # floor: works before the start too
+        start = self.cycle_start_year + k * self.cycle_years
+        return start, start + self.cycle_years - 1
+
+    # --- targets ------------------------------------------------------------------------
+    def annual_target(self) -> tuple[Decimal | None, str | None]:
+        if self.annual_hours is not None:
+            return self.annual_hours, "annual"
+        if self.cycle_hours is not None:
+            share = (self.cycle_hours / self.cycle_years).quantize(TENTH, rounding=ROUND_HALF_UP)
+            return share, "pro_rata_cycle"
+        return None, None
+
+    def cycle_target(self) -> Decimal | None:
+        if self.cycle_hours is not None:
+            return self.cycle_hours
+        return self.annual_hours * self.cycle_years if self.annual_hours is not None else None
+
+    def credits(self, hours: Decimal) -> Decimal | None:
+        if self.hours_per_credit is None:
+            return None
+        step = Decimal(1).scaleb(-self.credit_decimals)
+        return (hours / self.hours_per_credit).quantize(step, rounding=ROUND_DOWN)
+
+    def category_codes(self) -> set[str]:
+        return {c.code for c in self.categories}
+
+    @property
+    def key(self) -> tuple[str, date]:
+        return self.jurisdiction_code, self.effective_from
+
+
+def school_year_of(d: date, start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START) -> int:
+    return d.year if (d.month, d.day) >= start else d.year - 1
+
+
+def year_bounds(year: int, start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START) -> tuple[date, date]:
+    first = date(year, *start)
+    return first, date(year + 1, *start) - timedelta(days=1)
+
+
+def year_label(year: int, start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START) -> str:
+    return f"{year}年" if start == (1, 1) else f"{year}学年"
+
+
+def add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)

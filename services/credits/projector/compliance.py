@@ -1,0 +1,45 @@
+"""Active hours per teacher and school year (`teacher_years`), the base of the per-org
+compliance roll-ups, kept from our own CREDITS stream by a kernel consumer.
+
+Why a consumer and not the inline projector: the intake projection appends awards while holding
+the commit-ordering lock for the rest of its batch; if commands also updated these shared
+per-teacher rows before appending, a command and the intake batch could each wait for the other.
+Here only this consumer writes the rows, exactly once per event (kernel checkpoints), so the
+updates can be plain increments. The events carry everything needed (EntryRevoked repeats the
+entry's hours, category and school year), so this model never reads another table.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from services.credits.domain.policy import tenths, to_hours
+from shared.envelope import Envelope
+from shared.projection import Projection
+
+_ADD = """
+INSERT INTO teacher_years (teacher_id, school_year, hours_tenths, by_category)
+VALUES ($1, $2, $3::bigint, jsonb_build_object($4::text, $3::bigint))
+ON CONFLICT (teacher_id, school_year) DO UPDATE SET
+    hours_tenths = teacher_years.hours_tenths + EXCLUDED.hours_tenths,
+    by_category = teacher_years.by_category || jsonb_build_object(
+        $4::text, coalesce((teacher_years.by_category ->> $4::text)::bigint, 0) + $3::bigint)
+"""
+
+
+class ComplianceProjection(Projection):
+    name = "credits_compliance"
+    sources = ("credits",)
+    handles = frozenset({"HoursAwarded", "ClaimApproved", "EntryRevoked"})
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        d = event.data
+        delta = tenths(to_hours(d["hours"]))
+        if event.type == "EntryRevoked":
+            delta = -delta
+        await conn.execute(_ADD, uuid.UUID(d["teacher_id"]), int(d["school_year"]), delta, d["category"])
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("TRUNCATE teacher_years")

@@ -1,0 +1,202 @@
+"""Credits projection benchmark, each figure against its baseline in the same run:
+
+1. apply: the intake projection consuming EnrollmentCompleted from JetStream (judge the policy,
+   record HoursAwarded with its entry, checkpoint, ack) vs raw nats-py JetStream pull-consume + ack
+   of the same messages;
+2. rebuild: the ledger read model rebuilt from N HoursAwarded in the event store (kernel rebuild,
+   checkpoints and all) vs PostgreSQL COPY of the same N entry rows into a bare table.
+
+    python -m tests.credits.benchmark                      # 20,000 completions, 1,000,000 events
+    python -m tests.credits.benchmark --apply 500 --rebuild 5000 --out table.md
+
+Uses DATABASE_URL / NATS_URL when set, else an embedded PostgreSQL and NATS (shared/devstack.py).
+Meant for bench/ (the lead wires it into `make bench`); no figure is asserted by a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import itertools
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+from services.credits.events import registry
+from services.credits.main import spec
+from services.credits.projector.intake import IntakeProjection
+from services.credits.projector.rebuild import LedgerProjection
+from shared.bus import Bus, BusNames, ensure_stream
+from shared.consumer import ProjectionConsumer
+from shared.db import connect, create_pool, drop_database, ensure_database, migrate, with_database
+from shared.devstack import start_nats, start_postgres, stop_postgres
+from shared.envelope import Envelope, utcnow
+from shared.eventstore import EventStore
+from shared.feed import store_source
+from shared.projection import rebuild
+
+SCHOOL = "360102001"
+POLICY = {"jurisdiction_code": "360000", "effective_from": "2018-02-06", "hours_per_credit": 20, "annual_hours": 60,
+          "cycle_years": 5, "cycle_start_year": 2018, "cycle_hours": 300, "published_on": "2018-02-06"}
+
+
+def _completions(n: int, teachers: list[str]) -> list[Envelope]:
+    out = []
+    for i in range(n):
+        eid = str(uuid.uuid4())
+        out.append(Envelope(uuid.uuid4(), "/enrollment", "EnrollmentCompleted", f"enrollment-{eid}", utcnow(), {
+            "enrollment_id": eid, "project_id": str(uuid.uuid4()), "teacher_id": teachers[i % len(teachers)],
+            "region_code": "360102", "host_id": None, "level": "provincial", "year": 2023, "hours": 60,
+            "hour_category": "online", "completed_on": "2023-07-14"}, stream_version=1))
+    return out
+
+
+async def _fresh_db(server: str) -> str:
+    url = with_database(server, f"bench_credits_{uuid.uuid4().hex[:8]}")
+    await ensure_database(url)
+    conn = await connect(url)
+    try:
+        await migrate(conn, spec.migrations)
+        await conn.execute("INSERT INTO policies VALUES ('360000', 1, '2018-02-06', '2018-02-06', $1)", POLICY)
+    finally:
+        await conn.close()
+    return url
+
+
+async def bench_apply(server: str, nats_url: str, n: int) -> tuple[float, float]:
+    """(raw consume+ack msgs/s, projection events/s) over the same n messages."""
+    names, db = BusNames(f"bench{uuid.uuid4().hex[:6]}"), await _fresh_db(server)
+    teachers = [str(uuid.uuid4()) for _ in range(max(1, n // 20))]
+    pool = await create_pool(db, 2, 8)
+    await pool.executemany("INSERT INTO teacher_schools VALUES ($1, $2, '2010-09-01')",
+                           [(uuid.UUID(t), SCHOOL) for t in teachers])
+    bus = Bus(nats_url, "bench")
+    bus.start()
+    await bus.wait_connected(10)
+    js = bus.js()
+    try:
+        await ensure_stream(js, names, "enrollment")
+        events = _completions(n, teachers)
+        for i in range(0, n, 1000):
+            await asyncio.gather(*(js.publish(names.subject("enrollment", e.category, e.type), e.to_json(),
+                                              headers={"Nats-Msg-Id": str(e.id)}) for e in events[i:i + 1000]))
+        # Baseline: a bare durable pull consumer, fetch 256, ack each.
+        sub = await js.pull_subscribe(names.subjects("enrollment"), durable="raw", stream=names.stream("enrollment"))
+        started, seen = time.perf_counter(), 0
+        while seen < n:
+            for m in await sub.fetch(256, timeout=5):
+                await m.ack()
+                seen += 1
+        raw = n / (time.perf_counter() - started)
+        # Ours: the live consumer of the credits service, on its own durable.
+        consumer = ProjectionConsumer(pool, bus, names, IntakeProjection(EventStore("credits", registry)),
+                                      "enrollment", "credits", batch_size=256)
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        task = asyncio.create_task(consumer.run(stop))
+        for _ in itertools.count():  # poll: the consumer has no completion signal
+            if await pool.fetchval("SELECT count(*) FROM entries") >= n:
+                break
+            await asyncio.sleep(0.05)
+        ours = n / (time.perf_counter() - started)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await js.delete_stream(names.stream("enrollment"))
+        return raw, ours
+    finally:
+        await bus.close()
+        await pool.close()
+        await drop_database(db)
+
+
+def _csv(rows: list[tuple]) -> io.BytesIO:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return io.BytesIO(buf.getvalue().encode())
+
+
+def _awards(count: int) -> tuple[list[tuple], list[tuple]]:
+    """(events rows, the entries rows a rebuild makes of them), as CSV-ready tuples."""
+    events, entries = [], []
+    for _ in range(count):
+        entry, teacher = str(uuid.uuid4()), str(uuid.uuid4())
+        data = {"entry_id": entry, "teacher_id": teacher, "hours": 60, "category": "online", "earned_on": "2023-07-14",
+                "recorded_on": "2023-07-14", "school_year": 2022, "org_code": SCHOOL, "jurisdiction_code": "360000",
+                "source": {"type": "enrollment"}}
+        events.append((f"award-{entry}", 1, str(uuid.uuid4()), "HoursAwarded", 1, orjson.dumps(data).decode(), "{}"))
+        entries.append((entry, teacher, "award", f"award-{entry}", SCHOOL, 600, "online", "2023-07-14", 2022,
+                        "2023-07-14", '{"type":"enrollment"}', None, None))
+    return events, entries
+
+
+async def bench_rebuild(server: str, n: int, chunk: int = 50_000) -> tuple[float, float]:
+    """(COPY rows/s, ledger rebuild events/s) for n HoursAwarded."""
+    db = await _fresh_db(server)
+    pool = await create_pool(db, 2, 8)
+    try:
+        copy_seconds = 0.0
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE TABLE copy_baseline (LIKE entries INCLUDING ALL)")
+            for i in range(0, n, chunk):
+                events, entries = _awards(min(chunk, n - i))
+                await conn.copy_to_table("events", source=_csv(events), format="csv", columns=[
+                    "stream_id", "version", "event_id", "type", "schema_version", "data", "metadata"])
+                started = time.perf_counter()
+                await conn.copy_to_table("copy_baseline", source=_csv(entries), format="csv")
+                copy_seconds += time.perf_counter() - started
+            await conn.execute("ANALYZE")
+        started = time.perf_counter()
+        total = await rebuild(pool, LedgerProjection(), store_source(pool, EventStore("credits", registry), limit=2000))
+        ours = total / (time.perf_counter() - started)
+        assert await pool.fetchval("SELECT count(*) FROM entries") == n
+        return n / copy_seconds, ours
+    finally:
+        await pool.close()
+        await drop_database(db)
+
+
+def table(apply_n: int, rebuild_n: int, raw: float, ours: float, copy: float, rebuilt: float) -> str:
+    return "\n".join([
+        f"Measured {date.today()} on {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "", "| figure | ours (events/s) | baseline (/s) | ratio | baseline |", "|---|---|---|---|---|",
+        f"| apply ({apply_n:,} completions → HoursAwarded) | {ours:,.0f} | {raw:,.0f} | {ours / raw:.3f} "
+        "| nats-py JetStream pull consume + ack |",
+        f"| rebuild ledger ({rebuild_n:,} events) | {rebuilt:,.0f} | {copy:,.0f} | {rebuilt / copy:.3f} "
+        "| PostgreSQL COPY of the same rows |", ""])
+
+
+async def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.credits.benchmark")
+    ap.add_argument("--apply", type=int, default=20_000)
+    ap.add_argument("--rebuild", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tt-credits-bench-") as d:
+        server = os.environ.get("DATABASE_URL") or start_postgres(Path(d))
+        nats_server = None if os.environ.get("NATS_URL") else start_nats(Path(d))
+        try:
+            raw, ours = await bench_apply(server, os.environ.get("NATS_URL") or nats_server.url, args.apply)
+            copy, rebuilt = await bench_rebuild(server, args.rebuild)
+        finally:
+            if nats_server:
+                nats_server.stop()
+            if not os.environ.get("DATABASE_URL"):
+                stop_postgres(Path(d))
+    text = table(args.apply, args.rebuild, raw, ours, copy, rebuilt)
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

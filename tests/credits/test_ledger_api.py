@@ -1,0 +1,166 @@
+"""Transcripts, revocation, certificates and compliance over HTTP on the real credits app, with
+enrollment's events applied through the real intake projection and our own events followed by
+the real compliance consumer over NATS."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import date
+
+import pytest
+
+from services.credits.ratelimit import TokenBucket
+from services.credits.signing import keys_from_jwks, verify_credential
+from tests.conftest import eventually
+from tests.credits.given import completed, given_enrollment, jiangxi_tree, ok, org, teacher
+from tests.credits.seeds import JIANGXI_2018, body
+
+SCHOOL = "360102001"
+
+
+@pytest.fixture(scope="module")
+async def world(credits_app, as_role, clock):
+    await given_enrollment(credits_app, *jiangxi_tree())
+    clock["today"] = date(2018, 2, 6)
+    await ok(await as_role("province_admin", "360000").put("/v1/policies/360000", json=body(JIANGXI_2018)), 201)
+    clock["today"] = date(2023, 10, 8)
+    return {}
+
+
+async def new_teacher(app, school: str = SCHOOL, *awards: tuple[float, str]) -> str:
+    t = teacher(school)
+    tid = t.data["teacher_id"]
+    await given_enrollment(app, t, *(completed(tid, h, on, school[:6]) for h, on in awards))
+    return tid
+
+
+async def test_transcript_of_awards_with_exact_hours_and_credits(world, credits_app, as_role):
+    tid = await new_teacher(credits_app, SCHOOL, (40, "2023-03-10"), (25, "2023-07-20"), (30, "2023-09-15"))
+    doc = await ok(await as_role("teacher", sub=tid).get(f"/v1/teachers/{tid}/transcript"))
+    years = {y["school_year"]: y for y in doc["years"]}
+    assert (years[2022]["hours"], years[2022]["credits"], years[2022]["target"], years[2022]["met"]) == (
+        65, 3.2, 60, True)  # 65 / 20 = 3.25 → 3.2, rounded down
+    assert (years[2023]["hours"], years[2023]["credits"], years[2023]["met"]) == (30, 1.5, False)
+    assert (doc["cycle"]["label"], doc["cycle"]["hours"], doc["cycle"]["target"], doc["cycle"]["progress"]) == (
+        "2023—2027周期", 30, 300, 0.1)
+    assert doc["compliance"]["annual"] == {"school_year": 2023, "target": 60, "met": False}
+    assert doc["policy"]["jurisdiction_code"] == "360000" and doc["induction"] is None
+    assert [e["hours"] for e in doc["entries"]] == [40, 25, 30]
+
+
+async def test_revocation_keeps_both_lines_and_as_of_shows_the_past(world, credits_app, as_role, cpool, clock):
+    tid = await new_teacher(credits_app, SCHOOL, (60, "2023-05-10"))
+    entry_id = str(await cpool.fetchval("SELECT entry_id FROM entries WHERE teacher_id = $1", uuid.UUID(tid)))
+    for role, org_code, status, code in (("school_admin", SCHOOL, 403, "forbidden_role"),
+                                         ("auditor", "360200", 403, "out_of_scope")):
+        resp = await as_role(role, org_code).post(f"/v1/entries/{entry_id}/revoke", json={"reason": "x"})
+        assert (resp.status_code, resp.json()["code"]) == (status, code)
+    clock["today"] = date(2023, 10, 9)
+    auditor = as_role("auditor", "360000")
+    done = await ok(await auditor.post(f"/v1/entries/{entry_id}/revoke", json={"reason": "重复登记"}))
+    assert (done["status"], done["revoked_on"], done["hours"]) == ("revoked", "2023-10-09", 60)
+    again = await auditor.post(f"/v1/entries/{entry_id}/revoke", json={"reason": "重复登记"})
+    assert (again.status_code, again.json()["code"]) == (409, "entry_already_revoked")
+    missing = await auditor.post(f"/v1/entries/{uuid.uuid4()}/revoke", json={"reason": "x"})
+    assert (missing.status_code, missing.json()["code"]) == (404, "entry_not_found")
+    now = await ok(await as_role("county_admin", "360102").get(f"/v1/teachers/{tid}/transcript"))
+    assert [(e["kind"], e["hours"], e["status"]) for e in now["entries"]] == [
+        ("entry", 60, "revoked"), ("revocation", -60, "revoked")]
+    assert now["years"][-2]["school_year"] == 2022 and now["years"][-2]["hours"] == 0
+    past = await ok(await auditor.get(f"/v1/teachers/{tid}/transcript?as_of=2023-10-08"))
+    assert [(e["kind"], e["status"]) for e in past["entries"]] == [("entry", "active")]
+    assert {y["school_year"]: y["hours"] for y in past["years"]}[2022] == 60
+    assert (await auditor.get(f"/v1/teachers/{tid}/transcript?as_of=2023-10-10")).json()["code"] == "as_of_in_future"
+    assert await cpool.fetchval("SELECT count(*) FROM entries WHERE teacher_id = $1", uuid.UUID(tid)) == 1
+
+
+@pytest.mark.parametrize(("role", "org_code", "own", "status"), [
+    ("teacher", None, True, 200), ("teacher", None, False, 403), ("school_admin", SCHOOL, False, 200),
+    ("school_admin", "360102002", False, 403), ("city_admin", "360200", False, 403), ("host", str(uuid.UUID(int=1)),
+                                                                                    False, 403),
+])
+async def test_who_reads_a_transcript(world, credits_app, as_role, role, org_code, own, status):
+    tid = await new_teacher(credits_app, SCHOOL)
+    resp = await as_role(role, org_code, sub=tid if own else str(uuid.uuid4())).get(f"/v1/teachers/{tid}/transcript")
+    assert resp.status_code == status, resp.text
+
+
+async def test_certificate_issue_verify_offline_and_invalid_after_revocation(world, credits_app, as_role, cpool):
+    tid = await new_teacher(credits_app, SCHOOL, (45, "2023-04-01"), (15, "2023-06-01"))
+    me = as_role("teacher", sub=tid)
+    cert = await ok(await me.post(f"/v1/teachers/{tid}/certificates", json={"year": 2022}), 201)
+    number = cert["certificate_no"]
+    assert number.startswith("JX-2022-") and (cert["hours"], cert["credits"], cert["valid"]) == (60, 3, True)
+    same = await me.post(f"/v1/teachers/{tid}/certificates", json={"year": 2022})
+    assert same.status_code == 200 and same.json()["certificate_no"] == number  # no second certificate
+    public = as_role(None)
+    shown = await ok(await public.get(f"/v1/certificates/{number}"))
+    assert shown["valid"] and shown["holder"] == f"{tid.replace('-', '')[:4]}****…****{tid[-4:]}"
+    assert tid not in (await public.get(f"/v1/certificates/{number}")).text  # no raw id, no personal data
+    keys = keys_from_jwks(await ok(await public.get("/v1/certificates/keys")))
+    assert verify_credential(shown["credential"], keys)
+    forged = copy.deepcopy(shown["credential"])
+    forged["credentialSubject"]["result"][0]["value"] = "120"
+    assert not verify_credential(forged, keys)
+    entry = await cpool.fetchval("SELECT entry_id FROM entries WHERE teacher_id = $1 AND hours_tenths = 150",
+                                 uuid.UUID(tid))
+    await ok(await as_role("auditor", "360000").post(f"/v1/entries/{entry}/revoke", json={"reason": "误录"}))
+    after = await ok(await public.get(f"/v1/certificates/{number}"))
+    assert (after["valid"], after["status"], after["invalid_reasons"]) == (False, "invalid", ["entry_revoked"])
+    assert verify_credential(after["credential"], keys)  # still authentic, no longer valid
+    short = await me.post(f"/v1/teachers/{tid}/certificates", json={"year": 2022})
+    assert (short.status_code, short.json()["code"]) == (409, "target_not_met")
+
+
+@pytest.mark.parametrize(("payload", "status", "code"), [
+    ({"year": 2022, "cycle": 2018}, 422, "validation_error"), ({"cycle": 2019}, 422, "not_a_cycle"),
+    ({"year": 2024}, 422, "period_not_started"), ({"cycle": 2018}, 409, "target_not_met"),
+])
+async def test_certificate_refusals(world, credits_app, as_role, payload, status, code):
+    tid = await new_teacher(credits_app, SCHOOL, (10, "2023-04-01"))
+    resp = await as_role("school_admin", SCHOOL).post(f"/v1/teachers/{tid}/certificates", json=payload)
+    assert (resp.status_code, resp.json()["code"]) == (status, code)
+
+
+async def test_public_verification_is_rate_limited_per_client(world, credits_app, as_role):
+    saved = credits_app.state.credits_limiter
+    credits_app.state.credits_limiter = TokenBucket(rate=0.01, burst=2)
+    try:
+        public = as_role(None)
+        codes = [(await public.get("/v1/certificates/JX-2022-AAAA-BBBB-CCCC-DDDD")).status_code for _ in range(3)]
+        assert codes == [404, 404, 429]
+        limited = await public.get("/v1/certificates/JX-2022-AAAA-BBBB-CCCC-DDDD")
+        assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+    finally:
+        credits_app.state.credits_limiter = saved
+
+
+async def test_compliance_rolls_up_from_schools_to_province(world, credits_app, as_role):
+    # A subtree of its own (city 360400) so other tests' teachers do not count here.
+    await given_enrollment(credits_app, org("360400", "city", "360000"), org("360402", "county", "360400"),
+                           org("360403", "county", "360400"), org("360402001", "school", "360402"),
+                           org("360402002", "school", "360402"), org("360403001", "school", "360403"))
+    await new_teacher(credits_app, "360402001", (60, "2023-05-01"))  # meets 60
+    await new_teacher(credits_app, "360402001", (59.5, "2023-05-01"))  # half an hour short
+    await new_teacher(credits_app, "360402002", (30, "2023-05-01"), (30, "2023-08-31"))  # meets, two awards
+    await new_teacher(credits_app, "360403001", (90, "2023-09-01"))  # counts in 2023, not 2022
+    await given_enrollment(credits_app, teacher("360403001", hired_on="2024-01-01"))  # not yet hired in 2022
+    city = as_role("city_admin", "360400")
+
+    async def caught_up() -> bool:
+        doc = (await city.get("/v1/orgs/360400/compliance?year=2022")).json()
+        return doc.get("meeting") == 2
+
+    await eventually(caught_up, message="compliance consumer caught up")
+    doc = await ok(await city.get("/v1/orgs/360400/compliance?year=2022"))
+    assert (doc["teachers"], doc["meeting"], doc["share"], doc["label"]) == (4, 2, 0.5, "2022学年")
+    assert [(c["code"], c["teachers"], c["meeting"], c["share"]) for c in doc["children"]] == [
+        ("360402", 3, 2, 0.6666), ("360403", 1, 0, 0)]
+    county = await ok(await as_role("county_admin", "360402").get("/v1/orgs/360402/compliance?year=2022"))
+    assert [(c["code"], c["meeting"]) for c in county["children"]] == [("360402001", 1), ("360402002", 1)]
+    province = await ok(await as_role("auditor", "360000").get("/v1/orgs/360000/compliance?year=2022"))
+    assert "360400" in [c["code"] for c in province["children"]] and province["teachers"] >= 4
+    for role, org_code, code in (("teacher", None, "forbidden_role"), ("county_admin", "360403", "out_of_scope")):
+        resp = await as_role(role, org_code, sub=str(uuid.uuid4())).get("/v1/orgs/360402/compliance?year=2022")
+        assert (resp.status_code, resp.json()["code"]) == (403, code)
