@@ -89,22 +89,35 @@ async def pool(db_url: str):
     await p.close()
 
 
-@pytest.fixture
-async def namespace(nats_url: str) -> AsyncIterator[str]:
-    """A fresh JetStream namespace; its streams are deleted afterwards, so a shared NATS
-    (this machine's, or CI's) does not collect test streams."""
-    ns = f"t{uuid.uuid4().hex[:10]}"
-    yield ns
+async def _drop_streams(nats_url: str, ns: str) -> None:
+    """Delete a test namespace's streams, so a shared NATS (this machine's, or CI's) does not
+    collect them."""
     import nats
 
     nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=1)
     try:
         js = nc.jetstream()
-        for name in await js.streams_info():
-            if name.config.name.startswith(ns.upper() + "_"):
-                await js.delete_stream(name.config.name)
+        for info in await js.streams_info():
+            if info.config.name.startswith(ns.upper() + "_"):
+                await js.delete_stream(info.config.name)
     finally:
         await nc.close()
+
+
+@pytest.fixture
+async def namespace(nats_url: str) -> AsyncIterator[str]:
+    """A fresh JetStream namespace for one test."""
+    ns = f"t{uuid.uuid4().hex[:10]}"
+    yield ns
+    await _drop_streams(nats_url, ns)
+
+
+@pytest.fixture(scope="module")
+async def module_namespace(nats_url: str) -> AsyncIterator[str]:
+    """A fresh JetStream namespace shared by the apps of one test module."""
+    ns = f"t{uuid.uuid4().hex[:10]}"
+    yield ns
+    await _drop_streams(nats_url, ns)
 
 
 @pytest.fixture

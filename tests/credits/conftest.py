@@ -25,11 +25,6 @@ from tests.conftest import running
 SIGNING_SEED = bytes(range(100, 132))  # tests pass their own key (CREDITS_SIGNING_KEY)
 
 
-@pytest.fixture(scope="module")
-def module_namespace() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
 def _settings(service: str, db: str, nats_url, keys_dir, ns: str, pii_key: str) -> Settings:
     return Settings(service_name=service, database_url=db, nats_url=nats_url, bus_namespace=ns,
                     jwt_public_keys=keys_dir / "jwks.json", db_pool_min=1, db_pool_max=20, pii_key=pii_key,

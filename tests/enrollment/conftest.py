@@ -18,13 +18,6 @@ pytest.register_assert_rewrite("tests.enrollment.seed", "tests.enrollment.seed_p
 
 
 @pytest.fixture(scope="module")
-def module_namespace() -> str:
-    import uuid
-
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture(scope="module")
 async def enrollment_app(db_url, nats_url, keys_dir, module_namespace, pii_key):
     from shared.settings import Settings
 

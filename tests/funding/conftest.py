@@ -5,7 +5,7 @@ the real enrollment app in-process on its own database and the same namespace.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -15,22 +15,6 @@ from shared.devkeys import mint_token
 from shared.service import create_app
 from shared.settings import Settings
 from tests.conftest import running
-
-
-@pytest.fixture(scope="module")
-async def module_namespace(nats_url) -> AsyncIterator[str]:
-    ns = f"t{uuid.uuid4().hex[:10]}"
-    yield ns
-    import nats
-
-    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=1)
-    try:
-        js = nc.jetstream()
-        for info in await js.streams_info():
-            if info.config.name.startswith(ns.upper() + "_"):
-                await js.delete_stream(info.config.name)
-    finally:
-        await nc.close()
 
 
 def _settings(service: str, database_url: str, nats_url, keys_dir, namespace, pii_key) -> Settings:
