@@ -227,6 +227,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to prove the harness works")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--skip-credits", action="store_true", help="leave out the credits projection figures")
+    parser.add_argument("--credits-apply", type=int, default=20_000)
+    parser.add_argument("--credits-rebuild", type=int, default=1_000_000)
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the enrollment service")
     args = parser.parse_args()
     global PROFILE
@@ -236,8 +239,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tt-bench-") as work:
         results = asyncio.run(measure(Path(work), args.requests, args.concurrency))
     command = "make bench" if not args.smoke else "python -m bench.run --smoke"
+    text = render(results, args.requests, args.concurrency, command)
+    if not args.smoke and not args.skip_credits:
+        from bench import credits
+
+        text += "\n## Credits projection\n\n" + credits.run_all(args.credits_apply, args.credits_rebuild)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results, args.requests, args.concurrency, command), encoding="utf-8")
+    args.out.write_text(text, encoding="utf-8")
     print(args.out.read_text(encoding="utf-8"))
     failed = {k: r.errors for k, r in results.items() if r.errors}
     if failed:

@@ -1,9 +1,9 @@
 """The credits benchmark at tiny sizes, so it cannot rot. No speed is asserted: figures come from
-`python -m tests.credits.benchmark` (full sizes), never from a test."""
+`python -m bench.credits` (full sizes), never from a test."""
 
 from __future__ import annotations
 
-from tests.credits.benchmark import bench_apply, bench_rebuild, table
+from bench.credits import bench_apply, bench_rebuild, table
 
 
 async def test_benchmark_runs_both_figures_against_their_baselines(pg_server_url, nats_url):

@@ -6,8 +6,8 @@
 2. rebuild: the ledger read model rebuilt from N HoursAwarded in the event store (kernel rebuild,
    checkpoints and all) vs PostgreSQL COPY of the same N entry rows into a bare table.
 
-    python -m tests.credits.benchmark                      # 20,000 completions, 1,000,000 events
-    python -m tests.credits.benchmark --apply 500 --rebuild 5000 --out table.md
+    python -m bench.credits                      # 20,000 completions, 1,000,000 events
+    python -m bench.credits --apply 500 --rebuild 5000 --out table.md
 
 Uses DATABASE_URL / NATS_URL when set, else an embedded PostgreSQL and NATS (shared/devstack.py).
 Meant for bench/ (the lead wires it into `make bench`); no figure is asserted by a test.
@@ -174,24 +174,33 @@ def table(apply_n: int, rebuild_n: int, raw: float, ours: float, copy: float, re
         "| PostgreSQL COPY of the same rows |", ""])
 
 
-async def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.credits.benchmark")
-    ap.add_argument("--apply", type=int, default=20_000)
-    ap.add_argument("--rebuild", type=int, default=1_000_000)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args(argv)
+async def _measure(apply_n: int, rebuild_n: int) -> str:
     with tempfile.TemporaryDirectory(prefix="tt-credits-bench-") as d:
         server = os.environ.get("DATABASE_URL") or start_postgres(Path(d))
         nats_server = None if os.environ.get("NATS_URL") else start_nats(Path(d))
         try:
-            raw, ours = await bench_apply(server, os.environ.get("NATS_URL") or nats_server.url, args.apply)
-            copy, rebuilt = await bench_rebuild(server, args.rebuild)
+            raw, ours = await bench_apply(server, os.environ.get("NATS_URL") or nats_server.url, apply_n)
+            copy, rebuilt = await bench_rebuild(server, rebuild_n)
         finally:
             if nats_server:
                 nats_server.stop()
             if not os.environ.get("DATABASE_URL"):
                 stop_postgres(Path(d))
-    text = table(args.apply, args.rebuild, raw, ours, copy, rebuilt)
+    return table(apply_n, rebuild_n, raw, ours, copy, rebuilt)
+
+
+def run_all(apply_n: int = 20_000, rebuild_n: int = 1_000_000) -> str:
+    """Both credits figures with their baselines (called by `make bench`)."""
+    return asyncio.run(_measure(apply_n, rebuild_n))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.credits")
+    ap.add_argument("--apply", type=int, default=20_000)
+    ap.add_argument("--rebuild", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    text = run_all(args.apply, args.rebuild)
     print(text)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
@@ -199,4 +208,4 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())
