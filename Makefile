@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(PY) -m shared.devstack run
 
 test: $(STAMP)
+	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,0 +1,1 @@
+"""Pure reporting rules (stdlib only): rates, obligations, the host ranking and their policy data."""

@@ -1,0 +1,103 @@
+"""Projection of the enrollment stream's reference data: orgs, hosts, teachers' schools, projects
+(with their lifecycle), quotas and bulletins.
+
+Exactly once in effect: the kernel's Applier records each source stream's last applied version
+with these rows in one transaction. The writes are upserts, and a project row keeps the version
+it was last moved to, so an event replayed without its checkpoint changes nothing either.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from shared.envelope import Envelope
+from shared.projection import Projection
+
+_STATUS = {"ProjectPlanSubmitted": "plan_submitted", "ProjectApproved": "approved", "ProjectOpened": "open",
+           "ProjectStarted": "started", "ProjectClosed": "closed", "ProjectCancelled": "cancelled"}
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(str(value)) if value else None
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+async def _org(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO orgs (code, name, kind, parent_code) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+               parent_code = EXCLUDED.parent_code""", d["code"], d["name"], d["kind"], d.get("parent_code"))
+
+
+async def _host(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO hosts (host_id, name, province_code) VALUES ($1, $2, $3)
+           ON CONFLICT (host_id) DO UPDATE SET name = EXCLUDED.name, province_code = EXCLUDED.province_code""",
+        _uuid(d["host_id"]), d["name"], d.get("province_code"))
+
+
+async def _teacher(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data  # no name, no ID number: only what compliance counts need
+    await conn.execute(
+        """INSERT INTO teachers (teacher_id, school_code, hired_on) VALUES ($1, $2, $3)
+           ON CONFLICT (teacher_id) DO UPDATE SET school_code = EXCLUDED.school_code, hired_on = EXCLUDED.hired_on""",
+        _uuid(d["teacher_id"]), d["school_code"], _date(d.get("hired_on")))
+
+
+async def _drafted(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO projects (project_id, code, name, level, category, year, host_id, organizer_code,
+                                 starts_on, ends_on, status, version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'drafted', $11)
+           ON CONFLICT (project_id) DO NOTHING""",
+        _uuid(d["project_id"]), d["code"], d["name"], d["level"], d.get("category"), int(d["year"]),
+        _uuid(d.get("host_id")), d["organizer_code"], _date(d["starts_on"]), _date(d["ends_on"]), e.stream_version)
+
+
+async def _moved(conn: asyncpg.Connection, e: Envelope) -> None:
+    await conn.execute(
+        "UPDATE projects SET status = $2, status_on = $3, version = $4 WHERE project_id = $1 AND version < $4",
+        _uuid(e.data["project_id"]), _STATUS[e.type], _date(e.data.get("on")), e.stream_version)
+
+
+async def _quota(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO quotas (project_id, region_code, places) VALUES ($1, $2, $3)
+           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places""",
+        _uuid(d["project_id"]), d["region_code"], int(d["places"]))
+
+
+async def _bulletin(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO bulletins (project_id, issue_no, title, published_on) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (project_id, issue_no) DO UPDATE SET title = EXCLUDED.title,
+               published_on = EXCLUDED.published_on""",
+        _uuid(d["project_id"]), int(d["issue_no"]), d["title"], _date(d["published_on"]))
+
+
+class DirectoryProjection(Projection):
+    # Durable consumer names are shared by every service following the enrollment stream: prefixed.
+    name = "reporting_directory"
+    sources = ("enrollment",)
+    _apply = {"OrgRegistered": _org, "HostRegistered": _host, "TeacherRegistered": _teacher, "ProjectDrafted": _drafted,
+              "QuotaAllocated": _quota, "BulletinSubmitted": _bulletin, **dict.fromkeys(_STATUS, _moved)}
+    handles = frozenset(_apply)
+    tables = ("orgs", "hosts", "teachers", "projects", "quotas", "bulletins")
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        await self._apply[event.type](conn, event)
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(f"TRUNCATE {', '.join(self.tables)}")

@@ -1,0 +1,85 @@
+"""Projection of enrollment streams: one row per enrollment (a place in a project) with the
+status the rates count (domain/rates.py), the failure reason and the learner's evaluation.
+
+Every update is guarded by the enrollment stream's version (`version < $n`), besides the
+kernel's checkpoint, so a replayed event can never count a replacement or a status twice.
+Events of one enrollment arrive in their recorded order (the Applier holds back an early one),
+so the row always exists when a later event of its stream is applied.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from shared.envelope import Envelope
+from shared.projection import Projection
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+_FINISHED = {  # event type → (status, date field)
+    "EnrollmentWithdrawn": ("withdrawn", None), "EnrollmentCompleted": ("completed", "completed_on"),
+    "EnrollmentFailed": ("failed", "failed_on"), "NoShowRecorded": ("no_show", None),
+}
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+async def _nominated(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO enrollments (enrollment_id, project_id, teacher_id, region_code, level, year, status,
+                                    nominated_on, version)
+           VALUES ($1, $2, $3, $4, $5, $6, 'nominated', $7, $8) ON CONFLICT (enrollment_id) DO NOTHING""",
+        _uuid(d["enrollment_id"]), _uuid(d["project_id"]), _uuid(d["teacher_id"]), d["region_code"], d.get("level"),
+        d.get("year"), _date(d.get("nominated_on")), e.stream_version)
+
+
+async def _update(conn: asyncpg.Connection, e: Envelope, assignments: str, *args: Any) -> None:
+    await conn.execute(f"UPDATE enrollments SET {assignments}, version = $2 WHERE enrollment_id = $1 AND version < $2",
+                       _uuid(e.data["enrollment_id"]), e.stream_version, *args)
+
+
+async def _replaced(conn: asyncpg.Connection, e: Envelope) -> None:
+    # The place stays with the enrollment (domain/rates.py); only its holder changes.
+    await _update(conn, e, "teacher_id = $3, replaced = replaced + 1", _uuid(e.data["teacher_id"]))
+
+
+async def _checked_in(conn: asyncpg.Connection, e: Envelope) -> None:
+    await _update(conn, e, "status = 'checked_in', checked_in_on = $3", _date(e.data["checked_in_on"]))
+
+
+async def _finished(conn: asyncpg.Connection, e: Envelope) -> None:
+    status, on = _FINISHED[e.type]
+    # Withdrawals and no-shows carry no date: the day they were recorded, on the Shanghai calendar.
+    on_date = _date(e.data.get(on)) if on else e.time.astimezone(SHANGHAI).date()
+    await _update(conn, e, "status = $3, finished_on = $4, reason = coalesce($5, reason)", status, on_date,
+                  e.data.get("reason"))
+
+
+async def _evaluated(conn: asyncpg.Connection, e: Envelope) -> None:
+    await _update(conn, e, "satisfied = $3, score = $4", bool(e.data["satisfied"]), e.data.get("score"))
+
+
+class EnrollmentProjection(Projection):
+    name = "reporting_enrollments"
+    sources = ("enrollment",)
+    _apply = {"TeacherNominated": _nominated, "NomineeReplaced": _replaced, "TeacherCheckedIn": _checked_in,
+              "EvaluationSubmitted": _evaluated, **dict.fromkeys(_FINISHED, _finished)}
+    handles = frozenset(_apply)
+    tables = ("enrollments",)
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        await self._apply[event.type](conn, event)
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("TRUNCATE enrollments")

@@ -1,0 +1,66 @@
+"""Given-events for reporting tests: enrollment (or funding) envelopes applied through the kernel's Applier to
+the reporting projections — the path a NATS delivery takes, minus NATS — and response helpers."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from services.reporting.projector import PROJECTIONS
+from shared.envelope import Envelope
+from shared.projection import Applier, Delivery
+
+
+class Given:
+    """Numbers each stream's events as the enrollment store would (versions, positions)."""
+
+    def __init__(self, pool, source: str = "/enrollment") -> None:
+        self.pool, self.source = pool, source
+        self.versions: dict[str, int] = defaultdict(int)
+        self.position = 0
+        self.log: list[Envelope] = []
+
+    async def __call__(self, stream_id: str, *events: tuple[str, dict[str, Any]]) -> list[Envelope]:
+        envs = []
+        for type_, data in events:
+            self.versions[stream_id] += 1
+            self.position += 1
+            envs.append(Envelope(id=uuid.uuid4(), source=self.source, type=type_, subject=stream_id,
+                                 time=datetime(2023, 7, 1, tzinfo=UTC), data=data,
+                                 stream_version=self.versions[stream_id], position=self.position))
+        await apply(self.pool, envs)
+        self.log += envs
+        return envs
+
+
+async def apply(pool, envs: list[Envelope]) -> None:
+    for projection in PROJECTIONS:
+        await Applier(projection).apply(pool, [Delivery(e) for e in envs])
+
+
+async def ok(response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if "json" in response.headers.get("content-type", "") else response
+
+
+def refused(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    doc = response.json()
+    assert doc["code"] == code and doc["status"] == status and doc["title"], doc
+
+
+async def at_head(app, owner, *projections: str) -> None:
+    """Until each named projection of `app` has applied `owner`'s last event (delivered over NATS)."""
+    from tests.conftest import eventually
+
+    head = await owner.state.pool.fetchval("SELECT max(position) FROM events")
+
+    async def done() -> bool:
+        rows = await app.state.pool.fetch(
+            "SELECT last_position FROM projection_state WHERE projection = ANY($1)", list(projections))
+        return len(rows) == len(projections) and all(r["last_position"] >= head for r in rows)
+
+    await eventually(done, timeout=60, message=f"{', '.join(projections)} at {owner.state.spec.name} position {head}")

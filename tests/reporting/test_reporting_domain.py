@@ -1,0 +1,109 @@
+"""The reporting rules, pure: rates and their zero denominators, bulletin obligations (004 §3.3),
+the host ranking formula and its tie-breaks, and the policy in force."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from services.reporting.domain.obligations import (
+    MET,
+    NOT_APPLICABLE,
+    OVERDUE,
+    PENDING,
+    Bulletin,
+    bulletin_duty,
+    close_out_due_by,
+    judged,
+)
+from services.reporting.domain.policy import ANY, ReportingPolicy, policy_for
+from services.reporting.domain.ranking import HostRecord, rank, score
+from services.reporting.domain.rates import Figures, ratio, shown
+
+POLICY = ReportingPolicy(effective_from=date.min)
+
+
+def test_rates_are_exact_strings_and_null_for_a_zero_denominator():
+    # Given nothing allocated and nothing nominated / When the figures are shown / Then every rate is null
+    empty = Figures().as_json()
+    assert {k: empty[k] for k in ("selection_rate", "check_in_rate", "completion_rate", "satisfaction_rate")} == \
+        dict.fromkeys(("selection_rate", "check_in_rate", "completion_rate", "satisfaction_rate"))
+    assert "NaN" not in json.dumps(empty) and "Infinity" not in json.dumps(empty)
+    # Given 6 of 7 places nominated, 4 checked in, 3 completed
+    f = Figures(quota=7, nominated=6, checked_in=4, completed=3).as_json()
+    assert (f["selection_rate"], f["check_in_rate"], f["completion_rate"]) == ("0.8571", "0.6667", "0.7500")
+
+
+def test_rounding_is_half_even_at_the_fifth_place():
+    assert ratio(1, 8) == "0.1250" and ratio(1, 16) == "0.0625"  # exact
+    assert ratio(5, 100000) == "0.0000" and ratio(15, 100000) == "0.0002"  # ties to even
+    assert ratio(3, 3) == "1.0000" and ratio(0, 5) == "0.0000" and ratio(1, 0) is None
+
+
+def test_below_compares_the_exact_fraction_and_never_names_an_undefined_rate():
+    f = Figures(quota=5, nominated=4, checked_in=0)
+    assert not f.below("selection_rate", Decimal("0.8"))  # 4/5 is exactly the threshold: not below
+    assert f.below("selection_rate", Decimal("0.8001"))
+    assert not f.below("completion_rate", Decimal("1"))  # 0 checked in: undefined, never below
+    # 0.66665 shows as 0.6666 or 0.6667, but the comparison is exact: 2/3 < 0.66667
+    assert Figures(quota=3, nominated=2).below("selection_rate", Decimal("0.66667"))
+
+
+def test_a_short_project_owes_two_bulletins_within_fifteen_days_of_its_end():
+    # Given a 10-day project (15–24 July) with issues on 20 July and 8 August (the last day)
+    issues = [Bulletin(1, "开班", date(2023, 7, 20)), Bulletin(2, "结业", date(2023, 8, 8))]
+    duty = bulletin_duty(date(2023, 7, 15), date(2023, 7, 24), issues, date(2023, 9, 1), POLICY)
+    # Then both are on time and the duty is met
+    assert (duty.duration_days, duty.required_min, duty.required_max, duty.due_by) == (10, 2, None, date(2023, 8, 8))
+    assert (duty.on_time, duty.status, duty.share) == (2, MET, 1)
+    assert close_out_due_by(date(2023, 7, 24), POLICY) == date(2023, 8, 23)
+
+
+def test_a_long_project_owes_three_and_a_late_issue_does_not_count():
+    # Given an 11-day project ending 11 August: due by 26 August; one issue on time, one on 27 August
+    issues = [Bulletin(1, "一", date(2023, 8, 5)), Bulletin(2, "二", date(2023, 8, 27))]
+    pending = bulletin_duty(date(2023, 8, 1), date(2023, 8, 11), issues, date(2023, 8, 26), POLICY)
+    overdue = bulletin_duty(date(2023, 8, 1), date(2023, 8, 11), issues, date(2023, 8, 27), POLICY)
+    assert (pending.required_min, pending.required_max, pending.on_time, pending.delivered) == (3, 5, 1, 2)
+    assert (pending.status, overdue.status) == (PENDING, OVERDUE)
+    assert not judged(pending, date(2023, 8, 26)) and judged(overdue, date(2023, 8, 27))
+    assert overdue.share == Fraction(1, 3)
+    cancelled = bulletin_duty(date(2023, 8, 1), date(2023, 8, 11), [], date(2024, 1, 1), POLICY, cancelled=True)
+    assert cancelled.status == NOT_APPLICABLE and not judged(cancelled, date(2024, 1, 1))
+
+
+def test_the_score_weighs_completion_satisfaction_and_bulletins():
+    # Given 3 of 4 completed, 3 of 4 satisfied, all bulletins on time
+    h = HostRecord("h1", Figures(checked_in=4, completed=3, evaluations=4, satisfied=3), (Fraction(1),))
+    assert score(h, POLICY) == Fraction(8, 10)
+    # An undefined term adds nothing: no check-in, no evaluation, one bulletin of two
+    empty = HostRecord("h3", Figures(), (Fraction(1, 2),))
+    assert shown(score(empty, POLICY)) == "0.1000"
+
+
+def test_ties_break_by_completion_then_satisfaction_then_bulletins_then_host_id():
+    f = Figures(checked_in=10, completed=5, evaluations=10, satisfied=5)
+    a = HostRecord("a", f, (Fraction(1, 2),))
+    b = HostRecord("b", f, (Fraction(1, 2),))  # identical to a: host_id decides
+    c = HostRecord("c", Figures(checked_in=10, completed=7, evaluations=10, satisfied=3), (Fraction(1, 2),))
+    d = HostRecord("0", Figures(checked_in=1, completed=0), ())  # lowest score whatever its id
+    # a, b and c all score 0.4·0.5 + 0.4·0.5 + 0.2·0.5 = 0.5; c completes more
+    assert [score(x, POLICY) for x in (a, b, c)] == [Fraction(1, 2)] * 3
+    assert [(r.rank, r.record.host_id) for r in rank([d, b, a, c], POLICY)] == [(1, "c"), (2, "a"), (3, "b"), (4, "0")]
+    assert [r.record.host_id for r in rank([a, b, c, d], POLICY)] == ["c", "a", "b", "0"]  # input order is irrelevant
+
+
+def test_the_policy_in_force_is_the_latest_version_of_the_province_else_the_default():
+    later = ReportingPolicy(effective_from=date(2025, 1, 1), weight_completion=Decimal("0.5"),
+                            weight_satisfaction=Decimal("0.3"))
+    policies = {ANY: (POLICY,), "610000": (later,)}
+    assert policy_for("610102001", date(2025, 3, 1), policies) is later  # a school in Shaanxi
+    assert policy_for("610102", date(2024, 12, 31), policies) is POLICY  # before the version took effect
+    assert policy_for("330106", date(2025, 3, 1), policies) is POLICY
+    assert policy_for(None, date(2023, 1, 1)).bulletin_window_days == 15
+    with pytest.raises(ValueError):
+        ReportingPolicy(effective_from=date.min, weight_bulletins=Decimal("0.3"))
