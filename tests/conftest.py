@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shared.db import create_pool, drop_database, ensure_database, migrate, with_database
@@ -152,6 +153,45 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def launch(pg_server_url, nats_url, keys_dir, module_namespace, pii_key):
+    """Start a real service app of this module: `async with launch("enrollment") as app:`.
+
+    All apps of a module share its bus namespace, so one service's relay feeds the others'
+    projections over real NATS. Without `database_url` the app gets a database of its own,
+    dropped afterwards.
+    """
+    import importlib
+
+    from shared.service import create_app
+
+    @contextlib.asynccontextmanager
+    async def start(service: str, database_url: str | None = None, **overrides):
+        url = database_url or with_database(pg_server_url, f"t_{service[:3]}_{uuid.uuid4().hex[:10]}")
+        settings = Settings(**{
+            "service_name": service, "database_url": url, "nats_url": nats_url, "bus_namespace": module_namespace,
+            "jwt_public_keys": keys_dir / "jwks.json", "db_pool_min": 1, "db_pool_max": 30, "pii_key": pii_key,
+            **overrides})
+        app = create_app(importlib.import_module(f"services.{service}.main").spec, settings)
+        async with running(app):
+            yield app
+        if database_url is None:
+            await drop_database(url)
+
+    return start
+
+
+def client_for(app, keys_dir: Path, base: str) -> Callable[..., httpx.AsyncClient]:
+    """`make(role, org, sub)` → an AsyncClient on `app` carrying a dev token for that role."""
+
+    def make(role: str, org: str | None = None, sub: str | None = None) -> httpx.AsyncClient:
+        token = mint_token(keys_dir, role, org=org, sub=sub or f"{role}-{org or 'x'}")
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
+                                 headers={"Authorization": f"Bearer {token}"})
+
+    return make
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,6 @@ its own database in the same bus namespace.
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 
@@ -17,7 +16,6 @@ import pytest
 from services.credits.api.common import shanghai_today
 from services.credits.config import CreditsSettings
 from services.credits.main import build_app
-from shared.db import drop_database, with_database
 from shared.devkeys import mint_token
 from shared.settings import Settings
 from tests.conftest import running
@@ -67,15 +65,9 @@ async def cpool(credits_app) -> AsyncIterator:
 
 
 @pytest.fixture(scope="module")
-async def enrollment_app(pg_server_url, nats_url, keys_dir, module_namespace, pii_key):
-    from services.enrollment.main import spec
-    from shared.service import create_app
-
-    db = with_database(pg_server_url, f"t_enr_{uuid.uuid4().hex[:10]}")
-    app = create_app(spec, _settings("enrollment", db, nats_url, keys_dir, module_namespace, pii_key))
-    async with running(app):
+async def enrollment_app(launch):
+    async with launch("enrollment") as app:
         yield app
-    await drop_database(db)
 
 
 @pytest.fixture(scope="module")

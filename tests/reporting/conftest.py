@@ -4,79 +4,44 @@ the real enrollment app in-process on its own database and the same namespace.""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from shared.db import drop_database, with_database
 from shared.devkeys import mint_token
-from shared.service import create_app
-from shared.settings import Settings
-from tests.conftest import running
+from tests.conftest import client_for
 
 pytest.register_assert_rewrite("tests.reporting.given", "tests.reporting.scenario")
 
 
-def settings(service: str, database_url: str, nats_url, keys_dir, namespace, pii_key) -> Settings:
-    return Settings(service_name=service, database_url=database_url, nats_url=nats_url, bus_namespace=namespace,
-                    jwt_public_keys=keys_dir / "jwks.json", db_pool_min=1, db_pool_max=20, pii_key=pii_key,
-                    enrollment_url="http://enrollment", service_token=mint_token(keys_dir, "service", sub="reporting"))
-
-
 @pytest.fixture(scope="module")
-async def reporting_app(db_url, nats_url, keys_dir, module_namespace, pii_key):
-    from services.reporting.main import spec
-
-    app = create_app(spec, settings("reporting", db_url, nats_url, keys_dir, module_namespace, pii_key))
-    async with running(app):
+async def reporting_app(db_url, launch, keys_dir):
+    # Rebuilds follow enrollment's feed, reached in-process at this base URL.
+    async with launch("reporting", database_url=db_url, enrollment_url="http://enrollment",
+                      service_token=mint_token(keys_dir, "service", sub="reporting")) as app:
         yield app
 
 
 @pytest.fixture(scope="module")
-async def enrollment_app(pg_server_url, nats_url, keys_dir, module_namespace, pii_key):
+async def enrollment_app(launch):
     """The enrollment service beside ours: its own database, the same bus namespace."""
-    from services.enrollment.main import spec
-
-    url = with_database(pg_server_url, f"t_enr_{uuid.uuid4().hex[:10]}")
-    app = create_app(spec, settings("enrollment", url, nats_url, keys_dir, module_namespace, pii_key))
-    async with running(app):
+    async with launch("enrollment") as app:
         yield app
-    await drop_database(url)
 
 
 @pytest.fixture(scope="module")
-async def funding_app(pg_server_url, nats_url, keys_dir, module_namespace, pii_key):
+async def funding_app(launch):
     """The funding service beside ours (end-to-end compliance checks): its own database."""
-    from services.funding.main import spec
-
-    url = with_database(pg_server_url, f"t_fun_{uuid.uuid4().hex[:10]}")
-    app = create_app(spec, settings("funding", url, nats_url, keys_dir, module_namespace, pii_key))
-    async with running(app):
+    async with launch("funding") as app:
         yield app
-    await drop_database(url)
 
 
 @pytest.fixture(scope="module")
-async def credits_app(pg_server_url, nats_url, keys_dir, module_namespace, pii_key):
+async def credits_app(launch):
     """The credits service beside ours (end-to-end compliance checks): its own database."""
-    from services.credits.main import spec
-
-    url = with_database(pg_server_url, f"t_cre_{uuid.uuid4().hex[:10]}")
-    app = create_app(spec, settings("credits", url, nats_url, keys_dir, module_namespace, pii_key))
-    async with running(app):
+    async with launch("credits") as app:
         yield app
-    await drop_database(url)
-
-
-def client_for(app, keys_dir, base: str) -> Callable[..., httpx.AsyncClient]:
-    def make(role: str, org: str | None = None, sub: str | None = None) -> httpx.AsyncClient:
-        token = mint_token(keys_dir, role, org=org, sub=sub or f"{role}-{org or 'x'}")
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
-                                 headers={"Authorization": f"Bearer {token}"})
-
-    return make
 
 
 @pytest.fixture(scope="module")
