@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.ratios import ratio as _ratio
+
 from .policy import FundingPolicy
 
 DISPLAY_PLACES = 4
@@ -39,14 +41,8 @@ class Figures:
 
 
 def ratio(num: int, den: int, places: int = DISPLAY_PLACES) -> str | None:
-    """num/den rounded half-even to `places` decimals, as a string; None when den is 0."""
-    if den <= 0:
-        return None
-    scale = 10 ** places
-    q, r = divmod(num * scale, den)
-    if 2 * r > den or (2 * r == den and q % 2 == 1):
-        q += 1
-    return str(Decimal(q).scaleb(-places).quantize(Decimal(1).scaleb(-places)))
+    """num/den rounded half-even to `places` decimals; None when den is 0 (shared/ratios.py)."""
+    return _ratio(num, den, places)
 
 
 def at_least(num: int, den: int, share: Decimal) -> bool:

@@ -25,6 +25,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from shared.ratios import ratio as _ratio
+
 PLACES = 4
 ROUNDING = "ROUND_HALF_EVEN, 4 decimal places; null when the denominator is 0"
 RATES = {  # name → (numerator, denominator)
@@ -77,14 +79,8 @@ class Figures:
 
 
 def ratio(num: int, den: int, places: int = PLACES) -> str | None:
-    """num/den rounded half-even to `places` decimals, as a string; None when den is 0."""
-    if den <= 0:
-        return None
-    scale = 10 ** places
-    q, r = divmod(num * scale, den)
-    if 2 * r > den or (2 * r == den and q % 2 == 1):
-        q += 1
-    return str(Decimal(q).scaleb(-places).quantize(Decimal(1).scaleb(-places)))
+    """num/den rounded half-even to `places` decimals; None when den is 0 (shared/ratios.py)."""
+    return _ratio(num, den, places)
 
 
 def shown(value: Fraction | None) -> str | None:
