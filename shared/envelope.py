@@ -121,13 +121,18 @@ class Metadata:
         }.items() if v is not None}
 
     @classmethod
-    def caused_by(cls, event: Envelope, actor: dict[str, Any] | None = None) -> Metadata:
-        """Metadata for an event a projection or policy emits in reaction to `event`."""
+    def caused_by(cls, event: Envelope, actor: dict[str, Any] | None = None,
+                  traceparent: str | None = None) -> Metadata:
+        """Metadata for an event a projection or policy emits in reaction to `event`.
+
+        `traceparent` is the reacting span (e.g. the projection's apply span), so the trace shows
+        command → relay → apply → the reaction's publish as one chain; without it the reaction
+        hangs off the original command's span."""
         return cls(
             correlation_id=event.correlation_id or str(event.id),
             causation_id=str(event.id),
             actor=actor or event.actor,
-            traceparent=event.traceparent,
+            traceparent=traceparent or event.traceparent,
         )
 
 

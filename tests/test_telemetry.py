@@ -187,3 +187,49 @@ def test_uvicorn_logs_go_through_the_json_root(restore_logging, capsys: pytest.C
     assert line["logger"] == "uvicorn.access"
     assert line["message"] == '127.0.0.1:1 - "GET /x HTTP/1.1" 200'
     assert "color_message" not in line
+
+
+def test_otlp_export_is_configured_by_the_standard_otel_variables() -> None:
+    """A fresh process with OTEL_EXPORTER_OTLP_ENDPOINT set sends its spans as OTLP/HTTP protobuf
+    to that endpoint's /v1/traces, under the service's name."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = ("from shared import telemetry\n"
+              "provider = telemetry.setup_tracing('enrollment')\n"
+              "with telemetry.tracer('t').start_as_current_span('nominate 王老师'):\n"
+              "    pass\n"
+              "provider.shutdown()\n")
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+           "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    env.pop("OTEL_TRACES_EXPORTER", None)
+    try:
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    finally:
+        server.shutdown()
+    [(path, body)] = received
+    assert path == "/v1/traces"
+    request = ExportTraceServiceRequest.FromString(body)
+    [resource_spans] = request.resource_spans
+    attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert attrs["service.name"] == "enrollment"
+    assert [s.name for ss in resource_spans.scope_spans for s in ss.spans] == ["nominate 王老师"]

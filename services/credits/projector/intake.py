@@ -19,6 +19,7 @@ import asyncpg
 from services.credits.domain.entries import decide_award
 from services.credits.projector import record
 from services.credits.queries import chain_and_book
+from shared import telemetry
 from shared.envelope import Envelope, Metadata
 from shared.eventstore import NO_STREAM, EventStore
 from shared.projection import Projection
@@ -76,7 +77,8 @@ class IntakeProjection(Projection):
                               policy=policy)
         if events:
             await record(conn, self.store, f"award-{entry_id}", NO_STREAM, events,
-                         Metadata.caused_by(event, SERVICE_ACTOR), event_ids=[event_id])
+                         Metadata.caused_by(event, SERVICE_ACTOR, telemetry.current_traceparent()),
+                         event_ids=[event_id])
 
     async def reset(self, conn: asyncpg.Connection) -> None:
         # Awards are not reset: they are our own events (the ledger read model rebuilds them).
