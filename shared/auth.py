@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ ROLES = (
 _SCOPED_ROLES = frozenset({"province_admin", "city_admin", "county_admin", "school_admin", "auditor"})
 LEEWAY_S = 30
 _MIN_RSA_BITS = 2048
+_VERIFIED_CACHE_SIZE = 10_000  # distinct live tokens remembered per process
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class JwtVerifier:
         # kid -> (key, alg); kid None means "the single PEM key", used whatever the header says.
         self._keys: dict[str | None, tuple[Any, str]] = {}
         self._mtime_ns: int | None = None
+        # token -> (principal, nbf, exp) for tokens that verified; see verify().
+        self._verified: dict[str, tuple[Principal, float, float]] = {}
         self.reload()
 
     @classmethod
@@ -90,6 +94,7 @@ class JwtVerifier:
         """Re-read the key file (key rotation). On error the old keys stay in force."""
         if self.keys_path is None:
             self._keys = self._parse_jwks(self._jwks or {})
+            self._verified = {}
             return
         mtime = self.keys_path.stat().st_mtime_ns
         raw = self.keys_path.read_bytes()
@@ -104,6 +109,7 @@ class JwtVerifier:
         if not keys:
             raise ValueError(f"{self.keys_path}: no usable verification keys")
         self._keys, self._mtime_ns = keys, mtime
+        self._verified = {}  # a rotated-out key must stop vouching for tokens it signed
 
     @staticmethod
     def _parse_jwks(jwks: dict) -> dict[str | None, tuple[Any, str]]:
@@ -144,6 +150,28 @@ class JwtVerifier:
         return found
 
     def verify(self, token: str) -> Principal:
+        # A mobile app sends the same token with every request for its lifetime; the signature
+        # check is most of verify()'s cost, and its outcome cannot change for the same bytes and
+        # keys. Only the clock can, so a remembered token is re-checked against nbf/exp here.
+        # Failures are never remembered.
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, nbf, exp = hit
+            now = time.time()
+            if now > exp + LEEWAY_S:
+                del self._verified[token]
+                raise _invalid("token expired")
+            if now < nbf - LEEWAY_S:
+                raise _invalid("token not yet valid")
+            return principal
+        principal = self._verify(token)
+        claims = principal.claims
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest: insertion order
+        self._verified[token] = (principal, float(claims.get("nbf", float("-inf"))), float(claims["exp"]))
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

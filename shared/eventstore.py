@@ -35,26 +35,9 @@ COMMIT_ORDER_LOCK = 0x7474_6576_656E  # "tteven"
 ANY_VERSION = -1  # append regardless of the stream's version
 NO_STREAM = 0  # the stream must not exist yet
 
-_APPEND = """
-WITH cur AS (
-    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
-), ok AS (
-    SELECT v FROM cur WHERE $2::int < 0 OR v = $2::int
-), ins AS (
-    INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
-    SELECT $1, ok.v + e.ord, e.event_id, e.type, e.schema_version, e.data, $7::jsonb
-    FROM ok, unnest($3::uuid[], $4::text[], $5::int[], $6::jsonb[])
-         WITH ORDINALITY AS e(event_id, type, schema_version, data, ord)
-    ORDER BY e.ord
-    RETURNING position, version, event_id, recorded_at
-), queued AS (
-    INSERT INTO outbox (position) SELECT position FROM ins
-)
-SELECT position, version, event_id, recorded_at, (SELECT v FROM cur) AS previous FROM ins
-UNION ALL
-SELECT NULL, NULL, NULL, NULL, (SELECT v FROM cur) WHERE NOT EXISTS (SELECT 1 FROM ok)
-ORDER BY position
-"""
+# Lock, then insert: one round trip through the tt_append function
+# (shared/migrations/0002_kernel_functions.sql), which must use the same lock key.
+_APPEND = "SELECT * FROM tt_append($1, $2, $3, $4, $5, $6, $7)"
 
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
 
@@ -94,9 +77,8 @@ class EventStore:
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         meta = metadata or Metadata()
-        # The NOTIFY is delivered at commit and wakes the relay wherever it runs; folding it
-        # into the lock statement keeps the append at two round trips.
-        await conn.execute("SELECT pg_advisory_xact_lock($1), pg_notify('outbox', '')", COMMIT_ORDER_LOCK)
+        # tt_append takes the commit-ordering lock, queues a NOTIFY (delivered at commit, it
+        # wakes the relay wherever it runs) and inserts events + outbox rows: one round trip.
         try:
             rows = await conn.fetch(
                 _APPEND,

@@ -153,6 +153,23 @@ def test_small_clock_skew_tolerated(keys_dir, verifier):
     assert verifier.verify(token).role == "teacher"
 
 
+def test_a_remembered_token_is_refused_once_it_expires(keys_dir, verifier, monkeypatch):
+    token = mint_token(keys_dir, "teacher", ttl_s=60)
+    assert verifier.verify(token).role == "teacher"
+    assert verifier.verify(token).role == "teacher"  # the second time from memory
+    later = time.time() + 60 + 31  # past exp and the 30 s leeway
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert_invalid(verifier, token, "expired")
+
+
+def test_a_remembered_token_is_not_valid_before_its_nbf(keys_dir, verifier, monkeypatch):
+    nbf = int(time.time()) + 20  # inside the leeway now, outside it at the earlier clock below
+    token = mint_token(keys_dir, "teacher", extra={"nbf": nbf})
+    assert verifier.verify(token).role == "teacher"
+    monkeypatch.setattr(time, "time", lambda: nbf - 31)
+    assert_invalid(verifier, token)
+
+
 def test_wrong_audience(keys_dir, verifier):
     assert_invalid(verifier, mint_token(keys_dir, "teacher", audience="other-system"), "audience")
 
@@ -219,12 +236,13 @@ def test_tampered_payload(keys_dir, verifier):
 
 def test_reload_picks_up_rotated_keys(tmp_path, keys_dir, verifier):
     old = mint_token(keys_dir, "teacher")
+    assert verifier.verify(old).role == "teacher"  # remembered as verified …
     new_dir = tmp_path / "rotated"
     ensure_dev_keys(new_dir)
     (keys_dir / "jwks.json").write_bytes((new_dir / "jwks.json").read_bytes())
     verifier.reload()
     assert verifier.verify(mint_token(new_dir, "teacher")).role == "teacher"
-    assert_invalid(verifier, old, "unknown signing key")
+    assert_invalid(verifier, old, "unknown signing key")  # … yet refused once its key is gone
 
 
 def test_unknown_kid_rereads_rotated_file(tmp_path, keys_dir, verifier):

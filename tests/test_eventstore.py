@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from shared.envelope import EventRegistry, Metadata, NewEvent
-from shared.eventstore import NO_STREAM, ConcurrencyError, EventStore
+from shared.eventstore import COMMIT_ORDER_LOCK, NO_STREAM, ConcurrencyError, EventStore
 from tests.tally import counted
 
 store = EventStore("enrollment")
@@ -103,6 +103,19 @@ async def test_a_late_commit_is_never_skipped_by_a_reader_tailing_positions(pool
     await asyncio.wait_for(reader, 10)
     expected = [early[0].position] + sorted(t.result()[0].position for t in later)
     assert seen == sorted(seen) == expected
+
+
+async def test_append_holds_the_commit_ordering_lock_that_bulk_writers_take(pool):
+    """tt_append (SQL) and writers that insert events themselves (services/enrollment/bulk.py,
+    via the Python constant) must take the same advisory lock, or positions could commit out of
+    order between them. Seen from another session while the append's transaction is open."""
+    async with pool.acquire() as conn, conn.transaction():
+        await store.append(conn, f"lock-{uuid.uuid4()}", NO_STREAM, [NewEvent("Happened", {})])
+        held = await pool.fetchval(
+            """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1
+               AND ((classid::bigint << 32) | objid::bigint) = $2 AND objsubid = 1""",
+            conn.get_server_pid(), COMMIT_ORDER_LOCK)
+    assert held == 1
 
 
 async def test_feed_page_limits_and_next_cursor(pool):

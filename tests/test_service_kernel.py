@@ -54,6 +54,17 @@ def widget_router() -> APIRouter:
             [ev] = await tx.append(f"widget-{wid}", expected, [NewEvent("WidgetRenamed", body.model_dump())])
             return await tx.respond(200, {"version": ev.stream_version}, headers={"ETag": f'"{ev.stream_version}"'})
 
+    @router.post("/v1/widgets/{wid}/paint")
+    async def paint(wid: uuid.UUID, body: WidgetRename, cmd: Command):
+        # The way service routes append: through cmd.store, deferred until respond().
+        async with cmd.begin() as tx:
+            if tx.replay:
+                return tx.replay
+            version = await tx.conn.fetchval(
+                "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", f"widget-{wid}")
+            await cmd.store.append(tx.conn, f"widget-{wid}", version, [NewEvent("WidgetPainted", body.model_dump())])
+            return await tx.respond(200, {"version": version + 1})
+
     return router
 
 
@@ -159,3 +170,22 @@ async def test_actor_and_correlation_are_recorded_on_the_event(client, pool):
     meta = await pool.fetchval("SELECT metadata FROM events WHERE stream_id = $1", f"widget-{created.json()['id']}")
     assert meta["actor"] == {"sub": "dev-county_admin-610102", "role": "county_admin", "org": "610102"}
     assert meta["correlationid"] == "corr-42"
+
+
+async def test_a_deferred_append_that_loses_its_race_is_409_and_leaves_no_idempotency_record(client, pool):
+    """Appends through cmd.store run at respond(), after the idempotency record is written: a
+    loser's 409 must roll that record back too, so its retry runs again instead of replaying."""
+    created = (await client.post("/v1/widgets", json={"name": "p", "size": 1})).json()
+    url = f"/v1/widgets/{created['id']}/paint"
+    keys = [f"paint-{uuid.uuid4()}" for _ in range(20)]
+    replies = await asyncio.gather(*(client.post(url, json={"name": f"色{i}"}, headers={"Idempotency-Key": k})
+                                     for i, k in enumerate(keys)))
+    codes = [r.status_code for r in replies]
+    assert 200 in codes and set(codes) <= {200, 409}
+    won = codes.count(200)
+    assert await _events(pool, f"widget-{created['id']}") == 1 + won
+    losers = [k for k, c in zip(keys, codes, strict=True) if c == 409]
+    assert losers, "twenty concurrent paints of one widget: some must lose"
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = ANY($1)", losers) == 0
+    retry = await client.post(url, json={"name": "色0"}, headers={"Idempotency-Key": losers[0]})
+    assert retry.status_code == 200 and "Idempotent-Replayed" not in retry.headers

@@ -64,7 +64,8 @@ def refusal(exc: Refused) -> Problem:
     return problem(exc.code, exc.message, exc.status)
 
 
-def shanghai_today() -> date:  # the calendar day dates are recorded in; tests override it
+# async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+async def shanghai_today() -> date:  # the calendar day dates are recorded in; tests override it
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 

@@ -23,8 +23,8 @@ from services.enrollment.api._enrollment_common import (
     StrictIn,
     authorize,
     is_host,
-    load_project,
     problem,
+    project_facts,
     pure,
     run_command,
 )
@@ -53,17 +53,30 @@ class WithdrawalCreate(StrictIn):
     reason: Reason
 
 
-async def _teacher_in_region(conn: asyncpg.Connection, teacher_id: uuid.UUID, region_code: str) -> bool:
-    """Whether the teacher's school lies in the region: by the org tree, or by GB/T 2260 prefix."""
-    school = await conn.fetchval("SELECT school_code FROM teachers WHERE id = $1", teacher_id)
-    if school is None:
-        raise problem("teacher_not_found", f"no teacher {teacher_id}", 404)
+async def _school_in_region(conn: asyncpg.Connection, school: str, region_code: str) -> bool:
+    """Whether the school lies in the region: by GB/T 2260 prefix, or else by the org tree."""
     return org_within(school, region_code) or await conn.fetchval(
         """WITH RECURSIVE up(code, parent, depth) AS (
                SELECT code, parent_code, 0 FROM orgs WHERE code = $1
                UNION ALL SELECT o.code, o.parent_code, up.depth + 1 FROM orgs o JOIN up ON o.code = up.parent
                WHERE up.depth < 8)
            SELECT EXISTS (SELECT 1 FROM up WHERE code = $2)""", school, region_code)
+
+
+async def _teacher_in_region(conn: asyncpg.Connection, teacher_id: uuid.UUID, region_code: str) -> bool:
+    school = await conn.fetchval("SELECT school_code FROM teachers WHERE id = $1", teacher_id)
+    if school is None:
+        raise problem("teacher_not_found", f"no teacher {teacher_id}", 404)
+    return await _school_in_region(conn, school, region_code)
+
+
+# Everything a nomination decides on, in one round trip: the project row, the teacher's school
+# and whether the region holds a quota in the project.
+_NOMINATION_FACTS = """
+SELECT p.*, (SELECT school_code FROM teachers WHERE id = $2) AS teacher_school,
+       EXISTS (SELECT 1 FROM project_quotas q WHERE q.project_id = p.id AND q.region_code = $3) AS has_quota
+FROM projects p WHERE p.id = $1
+"""
 
 
 def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts) -> None:
@@ -85,10 +98,13 @@ async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, 
     async with cmd.begin() as tx:
         if tx.replay:
             return tx.replay
-        project = await load_project(tx.conn, project_id)
-        in_region = await _teacher_in_region(tx.conn, body.teacher_id, body.region_code)
-        has_quota = await tx.conn.fetchval("SELECT EXISTS (SELECT 1 FROM project_quotas WHERE project_id = $1"
-                                           " AND region_code = $2)", project_id, body.region_code)
+        facts = await tx.conn.fetchrow(_NOMINATION_FACTS, project_id, body.teacher_id, body.region_code)
+        if facts is None:
+            raise problem("project_not_found", f"no project {project_id}", 404)
+        if facts["teacher_school"] is None:
+            raise problem("teacher_not_found", f"no teacher {body.teacher_id}", 404)
+        project, has_quota = project_facts(facts), facts["has_quota"]
+        in_region = await _school_in_region(tx.conn, facts["teacher_school"], body.region_code)
         try:
             events = domain.decide_nominate(
                 INITIAL, enrollment_id=str(enrollment_id), teacher_id=str(body.teacher_id),

@@ -41,11 +41,12 @@ def problem(e: Refused) -> Problem:
     return Problem(e.status, e.code, domain.TITLES.get(e.code, "请求被拒绝 Refused"), e.message)
 
 
-def shanghai_today() -> date:  # the calendar day 004's deadlines count in; tests override it
+# async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+async def shanghai_today() -> date:  # the calendar day 004's deadlines count in; tests override it
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
-def project_rules() -> ProjectRules:  # the one place to load a province's own values later
+async def project_rules() -> ProjectRules:  # the one place to load a province's own values later
     return DEFAULT_RULES
 
 

@@ -40,13 +40,24 @@ async def _lock_teacher(conn: asyncpg.Connection, teacher_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 31))", f"national-teacher:{teacher_id}")
 
 
-async def national_history(conn: asyncpg.Connection, teacher_id: str) -> NationalHistory:
-    """The teacher's national record as the selection rules see it (call under the teacher lock)."""
-    years = await conn.fetch("SELECT year FROM national_slots WHERE teacher_id = $1", teacher_id)
-    cats = await conn.fetch("SELECT DISTINCT category FROM national_attended WHERE teacher_id = $1", teacher_id)
-    bars = await conn.fetch("SELECT from_year, until_year FROM national_bars WHERE teacher_id = $1", teacher_id)
-    return NationalHistory(frozenset(r["year"] for r in years), frozenset(r["category"] for r in cats),
-                           tuple((r["from_year"], r["until_year"]) for r in bars))
+# One round trip for the facts the selection rules need, read after the teacher lock: a
+# separate statement from the lock, so its snapshot includes what the lock's previous holder
+# committed (READ COMMITTED takes a snapshot per statement).
+_NATIONAL_FACTS = """
+SELECT (SELECT cross_year FROM projects WHERE id = $2) AS cross_year,
+       ARRAY(SELECT year FROM national_slots WHERE teacher_id = $1) AS years,
+       ARRAY(SELECT DISTINCT category FROM national_attended WHERE teacher_id = $1) AS categories,
+       ARRAY(SELECT from_year FROM national_bars WHERE teacher_id = $1 ORDER BY from_year, until_year) AS bars_from,
+       ARRAY(SELECT until_year FROM national_bars WHERE teacher_id = $1 ORDER BY from_year, until_year) AS bars_until
+"""
+
+
+async def national_facts(conn: asyncpg.Connection, teacher_id: str, project_id: str) -> tuple[bool, NationalHistory]:
+    """(the project's cross_year, the teacher's national record) — call under the teacher lock."""
+    r = await conn.fetchrow(_NATIONAL_FACTS, teacher_id, project_id)
+    history = NationalHistory(frozenset(r["years"]), frozenset(r["categories"]),
+                              tuple(zip(r["bars_from"], r["bars_until"], strict=True)))
+    return bool(r["cross_year"]), history
 
 
 async def _check_and_take_slot(conn: asyncpg.Connection, teacher_id: str, enrollment_id: str,
@@ -54,8 +65,8 @@ async def _check_and_take_slot(conn: asyncpg.Connection, teacher_id: str, enroll
     if not RULES.is_national(level):
         return
     await _lock_teacher(conn, teacher_id)
-    cross_year = bool(await conn.fetchval("SELECT cross_year FROM projects WHERE id = $1", project_id))
-    check_nominee(level, category, year, cross_year, await national_history(conn, teacher_id), RULES)
+    cross_year, history = await national_facts(conn, teacher_id, project_id)
+    check_nominee(level, category, year, cross_year, history, RULES)
     try:
         if move:  # 换人: the slot follows the place to the new teacher
             await conn.execute("UPDATE national_slots SET teacher_id = $1 WHERE enrollment_id = $2",

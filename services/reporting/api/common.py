@@ -78,7 +78,8 @@ def decode_cursor(cursor: str | None) -> str | None:
     return sort
 
 
-def shanghai_today() -> date:  # 004's deadlines count calendar days in Asia/Shanghai; tests override it
+# async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+async def shanghai_today() -> date:  # 004's deadlines count calendar days in Asia/Shanghai; tests override it
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
