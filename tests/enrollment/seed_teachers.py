@@ -36,6 +36,12 @@ def new_id() -> str:
     return number
 
 
+def bad_check_digit() -> str:
+    """A well-formed number whose GB 11643 check digit is wrong (a fixed "0" is right 1 time in 11)."""
+    good = new_id()
+    return good[:17] + ("1" if good[17] != "1" else "2")
+
+
 def teacher(**over) -> dict:
     return {"name": "王芳", "national_id": new_id(), "school_code": "610102001", "subject": "数学",
             "stage": "初中", "title": "一级教师", "hired_on": "2010-09-01", **over}

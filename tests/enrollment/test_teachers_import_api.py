@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from tests.enrollment import seed_teachers
-from tests.enrollment.seed_teachers import EN, ZH, new_id, post, row, teacher, written
+from tests.enrollment.seed_teachers import EN, ZH, bad_check_digit, new_id, post, row, teacher, written
 from tests.enrollment.test_national_id import make_id
 
 roster_world = seed_teachers.roster_world  # module-scoped, autouse: the org tree and log capture
@@ -36,7 +36,7 @@ async def test_an_import_lists_every_bad_row_and_writes_nothing(as_role, epool):
         registered = teacher()
         assert (await post(c, "/v1/teachers", json=registered)).status_code == 201
         twice = new_id()
-        lines = [EN, row(), row(nid=new_id()[:17] + "0"), row(school="610102999"), row(nid=twice), row(nid=twice),
+        lines = [EN, row(), row(nid=bad_check_digit()), row(school="610102999"), row(nid=twice), row(nid=twice),
                  row(school="610103001"), row(nid=registered["national_id"]), row(hired="2999-01-01"),
                  'x,"' + new_id() + '",610102001,,小学,,2012-09-01']
         before = await written(epool)

@@ -15,7 +15,19 @@ import pytest
 
 from services.enrollment.pii import PiiVault
 from tests.enrollment import seed_teachers
-from tests.enrollment.seed_teachers import BODIES, EN, ISSUED, LOGS, PROBLEM, new_id, post, row, teacher, written
+from tests.enrollment.seed_teachers import (
+    BODIES,
+    EN,
+    ISSUED,
+    LOGS,
+    PROBLEM,
+    bad_check_digit,
+    new_id,
+    post,
+    row,
+    teacher,
+    written,
+)
 from tests.enrollment.test_national_id import make_id
 
 roster_world = seed_teachers.roster_world  # module-scoped, autouse: the org tree and log capture
@@ -102,7 +114,7 @@ async def test_an_idempotent_retry_replays_the_same_teachers(as_role, epool, csv
     ("county_admin", "610102", lambda: teacher(hired_on=20100901), 422, "validation_error"),
     ("county_admin", "610102", lambda: teacher(national_id=610102198503121234), 422, "validation_error"),
     ("county_admin", "610102", lambda: teacher(name=["王芳"]), 422, "validation_error"),
-    ("county_admin", "610102", lambda: teacher(national_id=new_id()[:17] + "0"), 422, "invalid_national_id"),
+    ("county_admin", "610102", lambda: teacher(national_id=bad_check_digit()), 422, "invalid_national_id"),
     ("county_admin", "610102", lambda: teacher(national_id=make_id(born="19990230")), 422, "invalid_national_id"),
     ("county_admin", "610102", lambda: teacher(national_id=new_id()[:16]), 422, "invalid_national_id"),
     ("county_admin", "610102", lambda: teacher(hired_on="2999-01-01"), 422, "invalid_teacher"),
@@ -144,7 +156,7 @@ async def test_without_a_pii_key_teacher_writes_are_refused_with_503(as_role, ep
 async def test_no_national_id_number_reaches_events_responses_or_logs(as_role, epool):
     async with as_role("county_admin", "610102") as c:
         assert (await post(c, "/v1/teachers", json=teacher(), headers={"Idempotency-Key": "pii-1"})).status_code == 201
-        bad = teacher(national_id=new_id()[:17] + "0")
+        bad = teacher(national_id=bad_check_digit())
         assert (await post(c, "/v1/teachers", json=bad)).status_code == 422
         csv = f"{EN}\n{row()}\n{row()}\n".encode()
         headers = {"content-type": "text/csv", "Idempotency-Key": "pii-2"}
