@@ -107,6 +107,13 @@ class ProjectionConsumer:
             for msg, d in parsed:
                 await msg.nak(delay=_retry_delay(d.deliveries))
             raise
+        settled = [d.event.position for (_, d), o in zip(parsed, outcomes, strict=True)
+                   if o.settled and d.event.position]
+        if settled:
+            telemetry.PROJECTION_LAST_POSITION.labels(service=self.service, projection=self.projection.name).set(
+                max(settled))
+        if any(o is Outcome.DEAD for o in outcomes):
+            await self._report_dead_letters()
         for (msg, d), outcome in zip(parsed, outcomes, strict=True):
             if outcome.settled:
                 await msg.ack()
@@ -125,6 +132,16 @@ class ProjectionConsumer:
             return
         self.lag = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
         telemetry.PROJECTION_LAG.labels(service=self.service, projection=self.projection.name).set(self.lag)
+        await self._report_dead_letters()  # also catches replays done elsewhere (ttadmin)
+
+    async def _report_dead_letters(self) -> None:
+        try:
+            n = await self.pool.fetchval(
+                "SELECT count(*) FROM dead_letters WHERE projection = $1 AND replayed_at IS NULL",
+                self.projection.name)
+        except Exception:  # the database is away: the gauge keeps its last value
+            return
+        telemetry.DEAD_LETTERS.labels(service=self.service, projection=self.projection.name).set(n)
 
 
 async def stream_source(bus: Bus, names: BusNames, source: str, batch: int = 500) -> AsyncIterator[list[Envelope]]:

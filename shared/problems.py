@@ -117,5 +117,10 @@ def _is_unavailable(exc: Exception) -> bool:
         exc,
         ConnectionError | OSError | asyncpg.exceptions.CannotConnectNowError
         | asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.exceptions.InterfaceError
-        | asyncpg.exceptions.AdminShutdownError | TimeoutError,
+        | asyncpg.exceptions.AdminShutdownError | TimeoutError
+        # A failover demoted the server under us: writes are refused until the pool reaches the
+        # new primary; nothing was written, so the client should retry.
+        | asyncpg.exceptions.ReadOnlySQLTransactionError
+        # PostgreSQL going down mid-query (fast shutdown, crash recovery).
+        | asyncpg.exceptions.OperatorInterventionError,
     )
