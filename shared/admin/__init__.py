@@ -1,0 +1,1 @@
+"""Operators' CLI (`ttadmin`): tokens, projections, rebuilds, dead letters, outbox depth."""
