@@ -107,6 +107,30 @@ class EventStore:
             for row, ev in zip(rows, events, strict=True)
         ]
 
+    async def append_new_streams(
+        self, conn: asyncpg.Connection, streams: Sequence[tuple[str, Sequence[NewEvent], Metadata | None]],
+    ) -> int:
+        """The first events of many streams that must not exist yet, in one round trip inside the
+        caller's transaction (tt_append_new): `(stream_id, events, metadata)` each, versions from 1.
+        Same lock, same outbox, same NO_STREAM guarantee as `append`. Returns the events written."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("append_new_streams must run inside the caller's transaction")
+        rows = [(sid, v, ev, (meta or Metadata()).as_json())
+                for sid, evs, meta in streams for v, ev in enumerate(evs, start=1)]
+        if not rows:
+            return 0
+        try:
+            return await conn.fetchval(
+                "SELECT tt_append_new($1, $2, $3, $4, $5, $6, $7)",
+                [r[0] for r in rows], [r[1] for r in rows], [r[2].event_id for r in rows],
+                [r[2].type for r in rows], [r[2].schema_version for r in rows], [r[2].data for r in rows],
+                [r[3] for r in rows],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_stream_version":
+                raise ConcurrencyError("(new streams)", NO_STREAM, None) from exc
+            raise
+
     async def load(self, conn: asyncpg.Connection, stream_id: str, after_version: int = 0) -> list[Envelope]:
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version",

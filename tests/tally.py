@@ -45,3 +45,25 @@ async def snapshot(pool: asyncpg.Pool, name: str) -> dict[str, tuple[int, int, l
 
 async def applied_count(pool: asyncpg.Pool, name: str) -> int:
     return await pool.fetchval("SELECT coalesce(sum(events), 0) FROM tally WHERE projection = $1", name)
+
+
+class BatchTally(Tally):
+    """Tally with a set-based `apply_batch`: one statement per batch. Counts the batches it
+    applied itself, so a test can tell the batch path from the one-by-one fallback."""
+
+    def __init__(self, name: str, sources: tuple[str, ...] = ("enrollment",)) -> None:
+        super().__init__(name, sources)
+        self.batches = 0
+
+    async def apply_batch(self, conn: asyncpg.Connection, items) -> None:
+        events = [item.event for item in items]
+        if any(e.type == "Poison" for e in events):
+            raise PoisonError("a poison event in the batch")
+        await conn.execute(
+            """INSERT INTO tally (projection, stream_id, events, total, seen)
+               SELECT $1, s, count(*), sum(n), array_agg(id ORDER BY ord)
+               FROM unnest($2::text[], $3::int[], $4::uuid[]) WITH ORDINALITY AS t(s, n, id, ord) GROUP BY s
+               ON CONFLICT (projection, stream_id) DO UPDATE SET events = tally.events + EXCLUDED.events,
+                 total = tally.total + EXCLUDED.total, seen = tally.seen || EXCLUDED.seen""",
+            self.name, [e.subject for e in events], [e.data["n"] for e in events], [e.id for e in events])
+        self.batches += 1

@@ -15,7 +15,19 @@ from shared.projection import replay_dead_letter
 from shared.service import ServiceSpec, create_app
 from tests.conftest import eventually, running
 from tests.kernel import append_streams, background, connected_bus, consumer, expected_tally, relay
-from tests.tally import Tally, applied_count, snapshot
+from tests.tally import BatchTally, Tally, applied_count, snapshot
+
+
+@pytest.fixture(params=["one_by_one", "batched"])
+def make_tally(request):
+    """Each runner test runs against a projection applied event by event and one with a
+    set-based apply_batch (whose failures fall back to event by event)."""
+    return Tally if request.param == "one_by_one" else BatchTally
+
+
+def used_batches(projection) -> None:
+    if isinstance(projection, BatchTally):
+        assert projection.batches > 0, "the batch path ran"
 
 
 @pytest.fixture(autouse=True)
@@ -31,11 +43,12 @@ async def _publish_raw(bus, names, envelopes, msg_id_prefix: str) -> None:
         await js.publish(subject, env.to_json(), headers={"Nats-Msg-Id": f"{msg_id_prefix}{env.id}"})
 
 
-async def test_every_message_delivered_twice_gives_the_single_delivery_read_model(pool, db_url, nats_url, namespace):
+async def test_every_message_delivered_twice_gives_the_single_delivery_read_model(
+        pool, db_url, nats_url, namespace, make_tally):
     names = BusNames(namespace)
     by_stream = await append_streams(pool, streams=8, per_stream=6)
     everything = sorted((e for evs in by_stream.values() for e in evs), key=lambda e: e.position)
-    projection = Tally(f"p_{namespace}")
+    projection = make_tally(f"p_{namespace}")
     async with connected_bus(nats_url, names) as bus:
         # Each event reaches the stream twice, under two message ids, so JetStream's own
         # de-duplication cannot help: only the projection's checkpoints can.
@@ -45,12 +58,13 @@ async def test_every_message_delivered_twice_gives_the_single_delivery_read_mode
         async with background(live):
             await eventually(lambda: _consumed(live), message="all 96 deliveries settled")
     assert await snapshot(pool, projection.name) == expected_tally(by_stream)
+    used_batches(projection)
 
 
-async def test_out_of_order_delivery_applies_each_stream_in_version_order(pool, nats_url, namespace):
+async def test_out_of_order_delivery_applies_each_stream_in_version_order(pool, nats_url, namespace, make_tally):
     names = BusNames(namespace)
     by_stream = await append_streams(pool, streams=3, per_stream=5)
-    projection = Tally(f"p_{namespace}")
+    projection = make_tally(f"p_{namespace}")
     async with connected_bus(nats_url, names) as bus:
         backwards = sorted((e for evs in by_stream.values() for e in evs), key=lambda e: -e.position)
         await _publish_raw(bus, names, backwards, "")
@@ -59,12 +73,15 @@ async def test_out_of_order_delivery_applies_each_stream_in_version_order(pool, 
     rows = await pool.fetch("SELECT stream_id, seen FROM tally WHERE projection = $1", projection.name)
     for row in rows:
         assert list(row["seen"]) == [e.id for e in by_stream[row["stream_id"]]]
+    used_batches(projection)
 
 
 async def test_poison_message_is_dead_lettered_after_n_deliveries_and_later_events_apply(
-        pool, db_url, nats_url, namespace):
+        pool, db_url, nats_url, namespace, make_tally):
+    """With a batch projection, the poison fails the whole batch: the runner redoes it event by
+    event, so the poison alone is retried and dead-lettered while its neighbours apply."""
     names = BusNames(namespace)
-    projection = Tally(f"p_{namespace}")
+    projection = make_tally(f"p_{namespace}")
     kinds = ["Counted", "Poison", "Counted", "Counted"]
     by_stream = await append_streams(
         pool, streams=1, per_stream=4, make=lambda i: NewEvent(kinds[i], {"n": i}))

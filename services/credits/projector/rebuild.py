@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from services.credits.projector import HANDLERS, project
 from services.credits.projector.compliance import ComplianceProjection
 from services.credits.projector.intake import IntakeProjection
-from services.credits.projector.ledger import TABLES
+from services.credits.projector.ledger import TABLES, insert_entries
 from shared.consumer import stream_source
 from shared.envelope import Envelope
 from shared.feed import feed_source, store_source
-from shared.projection import Projection, rebuild
+from shared.projection import Projection, Traced, rebuild
 
 READ_MODELS = ("ledger", "intake", "compliance")
 
@@ -44,6 +44,19 @@ class LedgerProjection(Projection):
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         await project(conn, event.subject, event.stream_version, event.type, event.data)
+
+    async def apply_batch(self, conn: asyncpg.Connection, items: list[Traced]) -> None:
+        # Awards are nearly all of a credits store: their ledger rows go in one statement per run.
+        awards: list[tuple[str, str, dict]] = []
+        for item in items:
+            ev = item.event
+            if ev.type == "HoursAwarded":
+                awards.append((ev.subject, "award", ev.data))
+                continue
+            await insert_entries(conn, awards)
+            awards = []
+            await self.apply(conn, ev)
+        await insert_entries(conn, awards)
 
     async def reset(self, conn: asyncpg.Connection) -> None:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
