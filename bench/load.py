@@ -1,6 +1,12 @@
-"""A closed-loop HTTP load generator: C concurrent clients, N requests in all, per-request
-latency recorded. The same generator drives our services and the baselines, so its own cost
-is in both sides of every ratio.
+"""HTTP load generators with per-request latency, shared by our services and the baselines, so
+the generator's own cost is in both sides of every ratio.
+
+- closed loop (`run_load`): C concurrent clients, N requests in all; each client sends its next
+  request when the previous one answered. Measures the throughput a server sustains.
+- open loop (`run_open_loop`): requests start on a fixed schedule (rate R), whether or not the
+  earlier ones have answered. Latency counts from the *scheduled* start, so a server (or a client)
+  that falls behind shows it in the percentiles instead of quietly lowering the load
+  (no coordinated omission). Measures latency at a given load.
 
 aiohttp, not httpx: on this 2-core machine httpx's pool tops out near 400 req/s and falls to
 ~170 req/s at 32 connections even against a no-op GET, which would hide the server in the
@@ -19,22 +25,28 @@ import aiohttp
 import orjson
 
 
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of `values` (0 when empty)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
 @dataclass
 class LoadResult:
     requests: int
     errors: int
     seconds: float
     latencies_ms: list[float]
+    offered_rate: float | None = None  # open loop: the schedule's rate (requests/s)
 
     @property
     def throughput(self) -> float:
         return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
 
     def pct(self, p: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return percentile(self.latencies_ms, p)
 
     @property
     def p50(self) -> float:
@@ -47,6 +59,16 @@ class LoadResult:
 
 # request(i) -> (method, url, json body or None, headers)
 RequestFactory = Callable[[int], tuple[str, str, Any, dict[str, str]]]
+# done(i, status, monotonic seconds when the response was read): open loop only
+DoneCallback = Callable[[int, int, float], None]
+
+
+def _encode(body: Any, headers: dict[str, str]) -> tuple[bytes | None, dict[str, str]]:
+    if body is None:
+        return None, headers
+    if isinstance(body, bytes):
+        return body, headers
+    return orjson.dumps(body), {**headers, "Content-Type": "application/json"}
 
 
 async def run_load(base_url: str, make_request: RequestFactory, total: int, concurrency: int,
@@ -57,14 +79,12 @@ async def run_load(base_url: str, make_request: RequestFactory, total: int, conc
     connector = aiohttp.TCPConnector(limit=concurrency)
 
     async with aiohttp.ClientSession(base_url, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=60)) as session:
+                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
         async def worker() -> None:
             nonlocal errors
             for i in counter:
                 method, url, body, headers = make_request(i)
-                data = orjson.dumps(body) if body is not None else None
-                if data is not None:
-                    headers = {**headers, "Content-Type": "application/json"}
+                data, headers = _encode(body, headers)
                 t0 = time.perf_counter()
                 async with session.request(method, url, data=data, headers=headers) as resp:
                     await resp.read()
@@ -77,3 +97,46 @@ async def run_load(base_url: str, make_request: RequestFactory, total: int, conc
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return LoadResult(total, errors, elapsed, latencies)
+
+
+async def run_open_loop(base_url: str, make_request: RequestFactory, rate: float, total: int,
+                        max_connections: int = 256, on_done: DoneCallback | None = None,
+                        ok: Callable[[int], bool] = lambda s: 200 <= s < 300) -> LoadResult:
+    """Start request i at t0 + i / rate. `seconds` runs from t0 to the last answer, so the
+    throughput is the rate actually achieved; with more requests in flight than
+    `max_connections` the rest wait in the client, and that wait counts in their latency."""
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=max_connections)
+    last_done = 0.0
+
+    async with aiohttp.ClientSession(base_url, connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=300)) as session:
+        async def one(i: int, scheduled: float) -> None:
+            nonlocal errors, last_done
+            method, url, body, headers = make_request(i)
+            data, headers = _encode(body, headers)
+            try:
+                async with session.request(method, url, data=data, headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError):
+                status = 0
+            done = time.perf_counter()
+            last_done = max(last_done, done)
+            latencies.append((done - scheduled) * 1000)
+            if not ok(status):
+                errors += 1
+            if on_done is not None:
+                on_done(i, status, done)
+
+        started = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            scheduled = started + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+    return LoadResult(total, errors, (last_done or time.perf_counter()) - started, latencies, offered_rate=rate)

