@@ -107,16 +107,22 @@ class EventStore:
             for row, ev in zip(rows, events, strict=True)
         ]
 
-    async def append_new_streams(
-        self, conn: asyncpg.Connection, streams: Sequence[tuple[str, Sequence[NewEvent], Metadata | None]],
+    async def append_many(
+        self, conn: asyncpg.Connection,
+        streams: Sequence[tuple[str, int, Sequence[NewEvent], Metadata | None]],
     ) -> int:
-        """The first events of many streams that must not exist yet, in one round trip inside the
-        caller's transaction (tt_append_new): `(stream_id, events, metadata)` each, versions from 1.
-        Same lock, same outbox, same NO_STREAM guarantee as `append`. Returns the events written."""
+        """Events for many streams in one round trip inside the caller's transaction
+        (tt_append_new): `(stream_id, expected_version, events, metadata)` each. Versions are
+        written explicitly (expected + 1, …), so UNIQUE (stream_id, version) is the optimistic
+        check: a stream that moved on since it was read fails the insert (ConcurrencyError) and
+        the caller's transaction rolls back. Same lock and outbox as `append`; no ANY_VERSION.
+        Returns the number of events written."""
         if not conn.is_in_transaction():
-            raise RuntimeError("append_new_streams must run inside the caller's transaction")
-        rows = [(sid, v, ev, (meta or Metadata()).as_json())
-                for sid, evs, meta in streams for v, ev in enumerate(evs, start=1)]
+            raise RuntimeError("append_many must run inside the caller's transaction")
+        if any(expected < 0 for _, expected, _, _ in streams):
+            raise ValueError("append_many needs each stream's expected version")
+        rows = [(sid, expected + i, ev, (meta or Metadata()).as_json())
+                for sid, expected, evs, meta in streams for i, ev in enumerate(evs, start=1)]
         if not rows:
             return 0
         try:
@@ -128,8 +134,24 @@ class EventStore:
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version":
-                raise ConcurrencyError("(new streams)", NO_STREAM, None) from exc
+                raise ConcurrencyError("(several streams)", NO_STREAM, None) from exc
             raise
+
+    async def append_new_streams(
+        self, conn: asyncpg.Connection, streams: Sequence[tuple[str, Sequence[NewEvent], Metadata | None]],
+    ) -> int:
+        """The first events of many streams that must not exist yet: `append_many` at NO_STREAM."""
+        return await self.append_many(conn, [(sid, NO_STREAM, evs, meta) for sid, evs, meta in streams])
+
+    async def load_many(self, conn: asyncpg.Connection, stream_ids: Sequence[str]) -> dict[str, list[Envelope]]:
+        """Every event of each stream, in version order, in one round trip (absent streams: [])."""
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
+            list(stream_ids))
+        out: dict[str, list[Envelope]] = {sid: [] for sid in stream_ids}
+        for r in rows:
+            out[r["stream_id"]].append(self._envelope(r))
+        return out
 
     async def load(self, conn: asyncpg.Connection, stream_id: str, after_version: int = 0) -> list[Envelope]:
         rows = await conn.fetch(

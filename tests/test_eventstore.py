@@ -150,3 +150,22 @@ def test_upcasters_turn_old_schema_versions_into_the_current_one():
     new = reg.upcast(old)
     assert new.schema_version == 3 and new.data == {"region_code": "610102", "source": "legacy"}
     assert reg.new("TeacherNominated", {}).schema_version == 3
+
+
+async def test_append_many_checks_each_streams_expected_version_and_writes_all_or_nothing(pool):
+    a, b, c = (f"many-{uuid.uuid4()}" for _ in range(3))
+    async with pool.acquire() as conn, conn.transaction():
+        await store.append(conn, a, NO_STREAM, [counted(1)])
+    async with pool.acquire() as conn, conn.transaction():
+        written = await store.append_many(conn, [(a, 1, [counted(2), counted(3)], None),
+                                                 (b, NO_STREAM, [counted(4)], None)])
+    assert written == 3
+    with pytest.raises(ConcurrencyError):  # a is at 3 now: expecting 1 is stale, and c must not be written either
+        async with pool.acquire() as conn, conn.transaction():
+            await store.append_many(conn, [(c, NO_STREAM, [counted(5)], None), (a, 1, [counted(6)], None)])
+    async with pool.acquire() as conn:
+        loaded = await store.load_many(conn, [a, b, c])
+    assert [e.stream_version for e in loaded[a]] == [1, 2, 3] and [e.data["n"] for e in loaded[a]] == [1, 2, 3]
+    assert [e.data["n"] for e in loaded[b]] == [4] and loaded[c] == []
+    assert await pool.fetchval(
+        "SELECT count(*) FROM outbox JOIN events USING (position) WHERE stream_id = ANY($1)", [a, b, c]) == 4

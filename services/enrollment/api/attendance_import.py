@@ -22,10 +22,11 @@ from services.enrollment.domain import enrollment as domain
 from services.enrollment.domain.enrollment import INITIAL, Enrollment, evolve
 from services.enrollment.domain.errors import Refused
 from services.enrollment.events import registry
-from services.enrollment.projector import project as project_event
-from shared.aggregate import load_state
+from services.enrollment.projector.enrollments import project_many
+from shared.aggregate import load_states
 from shared.auth import require_role
 from shared.commands import Command
+from shared.limits import UPLOAD
 from shared.problems import Problem
 
 router = APIRouter(tags=["enrollments"])
@@ -67,6 +68,13 @@ def _csv_row(raw: dict[str, str]) -> dict[str, Any]:
 def parse_attendance_csv(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
     """(line, row) pairs and per-line errors; English or Chinese headers (报名编号, 教师编号, 日期, 出勤状态, 学时)."""
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _parse_rows(reader)
+    except csv.Error as exc:  # e.g. a cell past csv.field_size_limit() (128 KiB)
+        raise problem("bad_csv", f"malformed CSV near line {reader.line_num}: {exc}", 422) from None
+
+
+def _parse_rows(reader: Any) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
     cols = [_COLUMNS.get(h.strip().lower()) for h in next(reader, [])]
     missing = {"session_date", "status", "hours"} - set(cols)
     if not {"enrollment_id", "teacher_id"} & set(cols):
@@ -101,10 +109,18 @@ async def _csv_text(request: Request) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise problem("bad_csv", "the file must be UTF-8 text", 422)
+    raise problem("bad_csv", "the file must be text in UTF-8 or GB18030 (GBK)", 422)
 
 
-@router.post("/v1/projects/{project_id}/attendance/import", summary="Import attendance from CSV, all or nothing")
+_IMPORT_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+}}} | UPLOAD
+
+
+@router.post("/v1/projects/{project_id}/attendance/import", openapi_extra=_IMPORT_BODY,
+             summary="Import attendance from CSV, all or nothing")
 async def import_attendance(project_id: uuid.UUID, request: Request, cmd: Command) -> Response:
     require_role(cmd.principal, "host", *ADMINS)
     rows, errors = parse_attendance_csv(await _csv_text(request))
@@ -113,15 +129,21 @@ async def import_attendance(project_id: uuid.UUID, request: Request, cmd: Comman
             return tx.replay
         project = await load_project(tx.conn, project_id)
         runner(cmd.principal, INITIAL, project)
-        streams: dict[str, tuple[Enrollment, int, list[tuple[str, dict]]]] = {}
+        # A few statements for the whole file, not a few per row: enrollments named by teacher
+        # resolved at once, every enrollment's events loaded at once, the attendance rows written
+        # at once, every stream appended at once (its expected version checked by the store).
+        named = [row["teacher_id"] for _, row in rows if not row.get("enrollment_id")]
+        by_teacher = {r["teacher_id"]: r["id"] for r in await tx.conn.fetch(
+            "SELECT teacher_id, id FROM enrollments WHERE project_id = $1 AND teacher_id = ANY($2::uuid[])"
+            " AND status <> 'withdrawn'", project_id, named)} if named else {}
+        eids = [row.get("enrollment_id") or by_teacher.get(row["teacher_id"]) for _, row in rows]
+        loaded = await load_states(tx.conn, cmd.store, sorted({f"enrollment-{e}" for e in eids if e is not None}),
+                                   evolve, INITIAL)
+        streams: dict[str, tuple[Enrollment, int, list[tuple[str, dict]]]] = {
+            sid: (state, version, []) for sid, (state, version) in loaded.items()}
         seen: set[tuple[Any, date]] = set()
-        for line, row in rows:
-            eid = row.get("enrollment_id") or await tx.conn.fetchval(
-                "SELECT id FROM enrollments WHERE project_id = $1 AND teacher_id = $2 AND status <> 'withdrawn'",
-                project_id, row["teacher_id"])
+        for (line, row), eid in zip(rows, eids, strict=True):
             stream = f"enrollment-{eid}"
-            if eid is not None and stream not in streams:
-                streams[stream] = (*await load_state(tx.conn, cmd.store, stream, evolve, INITIAL), [])
             state, version, events = streams.get(stream, (INITIAL, 0, []))
             try:
                 if state.project_id != str(project_id) or str(row.get("teacher_id", state.teacher_id)) != str(
@@ -138,16 +160,17 @@ async def import_attendance(project_id: uuid.UUID, request: Request, cmd: Comman
             for type_, data in new:
                 state = evolve(state, type_, data)
             streams[stream] = (state, version, events + new)
+        streams = {sid: st for sid, st in streams.items() if st[2]}
         if errors or not rows:
             raise problem("invalid_rows", f"{len(errors)} invalid rows; nothing was recorded" if errors
                           else "the file has no rows", 422, errors=sorted(errors, key=lambda e: e["line"]))
         try:  # project everything first, append last: the commit-order lock is held briefly
-            for stream, (_, version, events) in streams.items():
-                for i, (type_, data) in enumerate(events, start=1):
-                    await project_event(tx.conn, stream, version + i, type_, data)
-            for stream, (_, version, events) in streams.items():
-                await cmd.store.append(tx.conn, stream, version, [registry.new(t, d) for t, d in events],
-                                       tx.metadata)
+            await project_many(tx.conn, [(stream, version + i, type_, data)
+                                         for stream, (_, version, events) in streams.items()
+                                         for i, (type_, data) in enumerate(events, start=1)])
+            await cmd.store.append_many(tx.conn, [
+                (stream, version, [registry.new(t, d) for t, d in events], tx.metadata)
+                for stream, (_, version, events) in streams.items()])
         except Refused as e:
             raise problem(e.code, e.message, e.status) from None
         return await tx.respond(200, {"recorded": len(rows), "enrollments": len(streams)})

@@ -23,7 +23,7 @@ import asyncpg
 
 from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.selection import DEFAULT_RULES, NationalHistory, check_nominee
-from services.enrollment.projector import handles
+from services.enrollment.projector import handles, project
 
 RULES = DEFAULT_RULES
 
@@ -138,6 +138,25 @@ async def on_attendance(conn: asyncpg.Connection, stream_id: str, version: int, 
            ON CONFLICT (enrollment_id, session_date) DO UPDATE SET status = excluded.status, hours = excluded.hours""",
         d["enrollment_id"], _d(d["session_date"]), d["status"], d["hours"])
     await conn.execute("UPDATE enrollments SET version = $2 WHERE id = $1", d["enrollment_id"], version)
+
+
+async def project_many(conn: asyncpg.Connection, items: list[tuple[str, int, str, dict[str, Any]]]) -> None:
+    """(stream_id, version, type, data) in order, as `project` would one by one, with attendance
+    written in two statements for all of them (attendance imports)."""
+    attendance = [(v, d) for _, v, t, d in items if t == "AttendanceRecorded"]
+    if len(attendance) < len(items):  # anything else: the handlers, one by one, in order
+        for stream_id, version, type_, data in items:
+            await project(conn, stream_id, version, type_, data)
+        return
+    await conn.execute(
+        """INSERT INTO attendance (enrollment_id, session_date, status, hours)
+           SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::numeric[])
+           ON CONFLICT (enrollment_id, session_date) DO UPDATE SET status = excluded.status, hours = excluded.hours""",
+        [d["enrollment_id"] for _, d in attendance], [_d(d["session_date"]) for _, d in attendance],
+        [d["status"] for _, d in attendance], [d["hours"] for _, d in attendance])
+    latest = {d["enrollment_id"]: v for v, d in attendance}  # in order: the last version wins
+    await conn.execute("UPDATE enrollments e SET version = t.v FROM unnest($1::uuid[], $2::int[]) AS t(id, v)"
+                       " WHERE e.id = t.id", list(latest), list(latest.values()))
 
 
 @handles("AssessmentRecorded")
