@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from .personal import PersonalDataError, may_hold_national_id, paths_with_national_ids
+
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
 
@@ -27,6 +29,12 @@ class NewEvent:
     data: dict[str, Any]
     schema_version: int = 1
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        # Every event a service records is built here (routes, bulk imports, reactions), so this
+        # is the one gate between a pasted national ID number and the store, outbox and bus.
+        if may_hold_national_id(self.data) and (paths := paths_with_national_ids(self.data)):
+            raise PersonalDataError(self.type, paths)
 
 
 @dataclass(frozen=True, slots=True)

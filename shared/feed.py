@@ -15,7 +15,9 @@ from .auth import Authenticated, require_role
 from .envelope import Envelope
 from .eventstore import EventStore
 
-FEED_ROLES = ("service", "province_admin", "auditor")
+# System-to-system only: the feed is every event of the service, whatever org it concerns, so no
+# org-scoped role (an admin or auditor of one subtree) may read it (tests/security/test_authz_matrix.py).
+FEED_ROLES = ("service",)
 
 
 def feed_router() -> APIRouter:
@@ -25,7 +27,7 @@ def feed_router() -> APIRouter:
     async def events(
         request: Request,
         principal: Authenticated,
-        after: Annotated[int, Query(ge=0, description="last position already seen")] = 0,
+        after: Annotated[int, Query(ge=0, le=2**63 - 1, description="last position already seen")] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> Response:
         require_role(principal, *FEED_ROLES)

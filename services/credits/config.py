@@ -6,7 +6,7 @@
 | CREDITS_KEYS_DIR | <repo>/.data/keys | where a local key is generated when the variable is unset |
 | CREDITS_PUBLIC_URL | http://127.0.0.1:8002 | base URL printed in certificates for online checks |
 | CREDITS_VERIFY_RATE, CREDITS_VERIFY_BURST | 5 per s, 20 | per-client token bucket of public verification |
-| CREDITS_TRUST_FORWARDED_FOR | false | rate-limit by X-Forwarded-For (only behind a trusted proxy) |
+| CREDITS_TRUST_FORWARDED_FOR | false | rate-limit by the last X-Forwarded-For entry, the one a trusted proxy appends |
 
 Without CREDITS_SIGNING_KEY a seed is generated once into `<keys dir>/credits-signing.key` on
 first use (like shared/devkeys.py does for the JWT keys); production mounts the variable from a

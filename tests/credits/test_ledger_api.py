@@ -8,6 +8,7 @@ import copy
 import uuid
 from datetime import date
 
+import httpx
 import pytest
 
 from services.credits.ratelimit import TokenBucket
@@ -123,17 +124,57 @@ async def test_certificate_refusals(world, credits_app, as_role, payload, status
     assert (resp.status_code, resp.json()["code"]) == (status, code)
 
 
-async def test_public_verification_is_rate_limited_per_client(world, credits_app, as_role):
-    saved = credits_app.state.credits_limiter
-    credits_app.state.credits_limiter = TokenBucket(rate=0.01, burst=2)
+async def test_public_verification_is_rate_limited_per_client(world, credits_app):
+    """A token bucket per client address (CREDITS_VERIFY_RATE a second, CREDITS_VERIFY_BURST at
+    once): past it a client gets 429 problem+json with Retry-After, another client does not, and
+    the bucket refills with time (the limiter's clock is injected: no sleeping). X-Forwarded-For
+    counts only with CREDITS_TRUST_FORWARDED_FOR, and then only its last entry — the one the
+    trusted proxy appended — so a client cannot rotate the header for a fresh bucket."""
+    now = [1000.0]
+    saved = getattr(credits_app.state, "credits_limiter", None), credits_app.state.credits_settings
+    credits_app.state.credits_limiter = TokenBucket(rate=0.5, burst=2, clock=lambda: now[0])
+    url = "/v1/certificates/JX-2022-AAAA-BBBB-CCCC-DDDD"
+
+    def from_(address: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=credits_app, client=(address, 5000)),
+                                 base_url="http://credits")
+
+    async def codes(c: httpx.AsyncClient, n: int, **kw) -> list[int]:
+        return [(await c.get(url, **kw)).status_code for _ in range(n)]
+
     try:
-        public = as_role(None)
-        codes = [(await public.get("/v1/certificates/JX-2022-AAAA-BBBB-CCCC-DDDD")).status_code for _ in range(3)]
-        assert codes == [404, 404, 429]
-        limited = await public.get("/v1/certificates/JX-2022-AAAA-BBBB-CCCC-DDDD")
-        assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+        a, b = from_("203.0.113.7"), from_("198.51.100.9")
+        assert await codes(a, 3) == [404, 404, 429]
+        limited = await a.get(url)
+        assert limited.status_code == 429 and limited.headers["content-type"].startswith("application/problem+json")
+        assert limited.json()["code"] == "rate_limited" and 1 <= int(limited.headers["retry-after"]) <= 3
+        assert await codes(b, 2) == [404, 404]  # another client: its own bucket
+        # Not behind a trusted proxy: a header the client writes changes nothing.
+        assert [(await a.get(url, headers={"X-Forwarded-For": f"192.0.2.{i}"})).status_code
+                for i in range(3)] == [429, 429, 429]
+        now[0] += 1.0  # half a token
+        assert await codes(a, 1) == [429]
+        now[0] += 1.0  # one token: one request, then limited again
+        assert await codes(a, 2) == [404, 429]
+        now[0] += 60.0  # refilled to the burst, not beyond
+        assert await codes(a, 3) == [404, 404, 429]
+
+        # Behind a trusted proxy (10.0.0.2) every request comes from the proxy's address; the
+        # client is the entry the proxy appended, whatever the client put before it.
+        credits_app.state.credits_settings = saved[1].model_copy(update={"trust_forwarded_for": True})
+        credits_app.state.credits_limiter = TokenBucket(rate=0.5, burst=2, clock=lambda: now[0])
+        proxy = from_("10.0.0.2")
+        assert [(await proxy.get(url, headers={"X-Forwarded-For": f"192.0.2.{i}, 203.0.113.7"})).status_code
+                for i in range(3)] == [404, 404, 429]
+        assert await codes(proxy, 2, headers={"X-Forwarded-For": "198.51.100.9"}) == [404, 404]
+        assert await codes(proxy, 1) == [404]  # no header: the proxy's own address
+
+        # The limiter the app builds itself follows CREDITS_VERIFY_RATE and CREDITS_VERIFY_BURST.
+        credits_app.state.credits_settings = saved[1].model_copy(update={"verify_rate": 0.001, "verify_burst": 3})
+        credits_app.state.credits_limiter = None
+        assert await codes(from_("192.0.2.50"), 4) == [404, 404, 404, 429]
     finally:
-        credits_app.state.credits_limiter = saved
+        credits_app.state.credits_limiter, credits_app.state.credits_settings = saved
 
 
 async def test_compliance_rolls_up_from_schools_to_province(world, credits_app, as_role):
