@@ -22,7 +22,8 @@ from .db import create_pool, ensure_database, migrate
 from .envelope import EventRegistry
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
-from .problems import Problem, install_problem_handlers, problem_response
+from .limits import BodyLimitMiddleware
+from .problems import Problem, document_problems, install_problem_handlers, problem_response
 from .projection import Projection
 from .relay import OutboxRelay
 from .settings import Settings
@@ -107,8 +108,24 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         app.include_router(feed_router())
     for router in spec.routers:
         app.include_router(router)
+    # Before the telemetry middleware, which then sits outside it and counts the 413s too.
+    app.add_middleware(BodyLimitMiddleware, openapi=lambda: app.openapi(), max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
     telemetry.instrument_app(app, spec.name)
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """/openapi.json declares the problem+json errors every operation may answer (shared/problems.py)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _provision(bus: Bus, names: BusNames, spec: ServiceSpec, settings: Settings, stop: asyncio.Event) -> None:

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # false: a Job runs `python -m shared.migrate <service>` once per release instead.
     migrate_on_start: bool = True
 
+    # Request bodies (shared/limits.py): every request at most max_body_bytes; a route marked as
+    # an upload (spreadsheet imports) at most max_upload_bytes, its 20 MiB file plus multipart framing.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)
+
     db_pool_min: int = 2
     db_pool_max: int = 10
     relay_batch_size: int = 500

@@ -87,7 +87,9 @@ _COLUMNS = """certificate_no, teacher_id, kind, start_year, end_year, label, hou
               jurisdiction_code, entry_ids, issued_on, credential"""
 
 
-@router.post("/v1/teachers/{teacher_id}/certificates", status_code=201, summary="Issue a certificate")
+@router.post("/v1/teachers/{teacher_id}/certificates", status_code=201, summary="Issue a certificate",
+             responses={200: {"description": "already issued: the existing certificate",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def issue_certificate(teacher_id: uuid.UUID, body: CertificateCreate, cmd: Command, today: Today,
                             request: Request):
     require_role(cmd.principal, "teacher", *ADMINS, "auditor")  # service accounts read, never issue
@@ -134,7 +136,9 @@ async def certificate_keys(request: Request):
 
 def _client(request: Request) -> str:
     if credits_settings(request.app).trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        # The last entry is the one our proxy wrote (the address it saw); anything before it came
+        # from the client, which could rotate it to get a fresh bucket per request.
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
         if forwarded:
             return forwarded
     return request.client.host if request.client else "unknown"

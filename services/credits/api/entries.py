@@ -23,6 +23,7 @@ from services.credits.projector import record
 from shared.aggregate import load_state
 from shared.auth import Authenticated, can_read, require_role
 from shared.commands import Command
+from shared.inputs import Note
 
 router = APIRouter(tags=["entries"])
 REVOKERS = ("auditor", "county_admin", "city_admin", "province_admin")
@@ -30,7 +31,7 @@ REVOKERS = ("auditor", "county_admin", "city_admin", "province_admin")
 
 class Revocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Note = Field(min_length=1, max_length=500)
 
 
 _ENTRY = """SELECT entry_id, teacher_id, kind, stream_id, org_code, hours_tenths, category, earned_on, school_year,

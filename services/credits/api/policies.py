@@ -11,7 +11,6 @@ policies are public rules.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -28,6 +27,7 @@ from services.credits.queries import chain_and_book
 from shared.aggregate import load_state
 from shared.auth import Authenticated, require_role, require_within
 from shared.commands import Command
+from shared.inputs import IsoDate, Text
 
 router = APIRouter(tags=["policies"])
 Hours = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=1, allow_inf_nan=False)]
@@ -37,13 +37,13 @@ Code = Annotated[str, Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
 class CategoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_\-]+$")
-    name: str = Field(min_length=1, max_length=50)
+    name: Text = Field(min_length=1, max_length=50)
     min_hours: Hours | None = None
 
 
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    effective_from: date
+    effective_from: IsoDate
     hours_per_credit: Hours | None = None
     annual_hours: Hours | None = None
     cycle_years: int = Field(ge=1, le=10)
@@ -69,7 +69,9 @@ def _public(p: Policy, requested: str, version: int, **extra: Any) -> dict[str, 
     return {**policy_to_data(p), "requested_code": requested, "version": version, **extra}
 
 
-@router.put("/v1/policies/{jurisdiction_code}", status_code=201, summary="Publish a policy version (学分政策)")
+@router.put("/v1/policies/{jurisdiction_code}", status_code=201, summary="Publish a policy version (学分政策)",
+            responses={200: {"description": "an existing version corrected, or an identical repeat (no event)",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today):
     require_role(cmd.principal, "province_admin", "city_admin", "county_admin")
     require_within(cmd.principal, jurisdiction_code)
@@ -95,7 +97,7 @@ async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, toda
 
 @router.get("/v1/policies/{jurisdiction_code}", summary="The policy in force on a date")
 async def get_policy(jurisdiction_code: Code, request: Request, principal: Authenticated, today: Today,
-                     as_of: date | None = Query(None, description="default: today (Asia/Shanghai)")):
+                     as_of: IsoDate | None = Query(None, description="default: today (Asia/Shanghai)")):
     on = as_of or today
     async with request.app.state.pool.acquire() as conn:
         chain, book = await chain_and_book(conn, jurisdiction_code)

@@ -19,6 +19,7 @@ from services.credits.domain.ledger import Induction, Ledger, Line, Period
 from services.credits.domain.policies import PolicyBook, policy_to_data
 from services.credits.queries import chain_and_book, entry_org, teacher, teacher_entries
 from shared.auth import Authenticated, Principal
+from shared.inputs import IsoDate
 
 router = APIRouter(tags=["transcripts"])
 
@@ -94,7 +95,7 @@ def transcript_json(teacher_id: uuid.UUID, ledger: Ledger, row: Any) -> dict[str
 
 @router.get("/v1/teachers/{teacher_id}/transcript", summary="A teacher's transcript (学时档案)")
 async def get_transcript(teacher_id: uuid.UUID, request: Request, principal: Authenticated, today: Today,
-                         as_of: date | None = Query(None, description="the transcript as it stood on this date")):
+                         as_of: IsoDate | None = Query(None, description="the transcript as it stood on this date")):
     on = as_of_or_today(as_of, today)
     async with request.app.state.pool.acquire() as conn:
         ledger, row = await load_ledger(conn, principal, teacher_id, on)

@@ -19,6 +19,7 @@ from shared.aggregate import load_state
 from shared.auth import Principal, can_read
 from shared.commands import CommandContext
 from shared.eventstore import ConcurrencyError
+from shared.inputs import Note
 from shared.problems import Problem
 
 REGION_ADMINS = ("province_admin", "city_admin", "county_admin")
@@ -49,7 +50,7 @@ class StrictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
+Reason = Annotated[Note, Field(min_length=1, max_length=500)]
 
 
 def project_facts(row: asyncpg.Record) -> ProjectFacts:

@@ -137,10 +137,11 @@ async def import_attendance(project_id: uuid.UUID, request: Request, cmd: Comman
             "SELECT teacher_id, id FROM enrollments WHERE project_id = $1 AND teacher_id = ANY($2::uuid[])"
             " AND status <> 'withdrawn'", project_id, named)} if named else {}
         eids = [row.get("enrollment_id") or by_teacher.get(row["teacher_id"]) for _, row in rows]
-        loaded = await load_states(tx.conn, cmd.store, sorted({f"enrollment-{e}" for e in eids if e is not None}),
-                                   evolve, INITIAL)
+        # In the file's order (first row of each enrollment): the events are recorded in it.
+        order = list(dict.fromkeys(f"enrollment-{e}" for e in eids if e is not None))
+        loaded = await load_states(tx.conn, cmd.store, order, evolve, INITIAL)
         streams: dict[str, tuple[Enrollment, int, list[tuple[str, dict]]]] = {
-            sid: (state, version, []) for sid, (state, version) in loaded.items()}
+            sid: (*loaded[sid], []) for sid in order}
         seen: set[tuple[Any, date]] = set()
         for (line, row), eid in zip(rows, eids, strict=True):
             stream = f"enrollment-{eid}"

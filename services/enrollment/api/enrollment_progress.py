@@ -12,7 +12,6 @@ Attendance for a date already recorded replaces it (the latest record wins, an u
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -24,12 +23,13 @@ from services.enrollment.domain import enrollment as domain
 from services.enrollment.domain.enrollment import Enrollment, ProjectFacts
 from shared.auth import Principal, require_role
 from shared.commands import Command
+from shared.inputs import IsoDate, Note
 
 router = APIRouter(tags=["enrollments"])
 
 
 class AttendanceCreate(StrictIn):
-    session_date: date
+    session_date: IsoDate
     status: Literal["present", "absent", "leave"]
     hours: float = Field(ge=0, le=24, allow_inf_nan=False)
 
@@ -51,7 +51,7 @@ class NoShowCreate(StrictIn):
 class EvaluationCreate(StrictIn):
     satisfied: StrictBool
     score: StrictInt = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Note | None = Field(default=None, max_length=2000)
 
 
 def attendee(pr: Principal, s: Enrollment, p: ProjectFacts) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from services.enrollment.api._enrollment_common import authorize, problem
 from services.enrollment.projector.enrollments import list_enrollment_rows, load_enrollment_detail
 from shared.auth import Authenticated, Principal, can_read, subtree_prefix
+from shared.inputs import Text
 from shared.problems import Problem
 
 router = APIRouter(tags=["enrollments"])
@@ -75,7 +76,7 @@ def _uuid_or_nil(value: str | None) -> uuid.UUID:
 @router.get("/v1/enrollments", response_model=EnrollmentPage)
 async def list_enrollments(
     request: Request, principal: Authenticated, project_id: uuid.UUID | None = None,
-    teacher_id: uuid.UUID | None = None, region_code: Annotated[str | None, Query(max_length=32)] = None,
+    teacher_id: uuid.UUID | None = None, region_code: Annotated[Text | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
 ) -> EnrollmentPage:
     pr = principal

@@ -30,13 +30,15 @@ from shared.aggregate import load_state
 from shared.auth import Authenticated, Principal, can_read, org_within, require_role, require_within
 from shared.commands import Command, CommandContext
 from shared.eventstore import ConcurrencyError
+from shared.inputs import SINGLE_LINE
+from shared.inputs import Text as OneLine
 from shared.problems import Problem
 
 router = APIRouter(tags=["orgs"])
 
 ORG_ADMINS = ("province_admin", "city_admin", "county_admin")
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-CodeParam = Annotated[str, Path(min_length=1, max_length=12)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SINGLE_LINE]
+CodeParam = Annotated[OneLine, Path(min_length=1, max_length=12)]
 
 TITLES = {
     "invalid_org_code": "机构代码无效 Invalid org code",
@@ -65,7 +67,7 @@ def expected_version(cmd: CommandContext, stream_id: str, version: int) -> int:
 class OrgCreate(BaseModel):
     name: Text
     kind: Literal["province", "city", "county", "school"]
-    parent_code: str | None = Field(default=None, min_length=1, max_length=12)
+    parent_code: OneLine | None = Field(default=None, min_length=1, max_length=12)
 
 
 class OrgPublic(BaseModel):
@@ -83,7 +85,7 @@ class OrgPage(BaseModel):
 
 class HostCreate(BaseModel):
     name: Text
-    province_code: str = Field(min_length=6, max_length=6)
+    province_code: OneLine = Field(min_length=6, max_length=6)
 
 
 class HostPublic(BaseModel):
@@ -101,7 +103,8 @@ async def load_org(conn: asyncpg.Connection, code: str | None) -> Org | None:
     return Org(row["code"], row["name"], row["kind"], row["parent_code"]) if row else None
 
 
-@router.put("/v1/orgs/{code}", response_model=OrgPublic, status_code=201, summary="Register or rename an org")
+@router.put("/v1/orgs/{code}", response_model=OrgPublic, status_code=201, summary="Register or rename an org",
+            responses={200: {"model": OrgPublic, "description": "renamed, or an identical repeat"}})
 async def put_org(code: CodeParam, body: OrgCreate, cmd: Command):
     require_role(cmd.principal, *ORG_ADMINS)
     require_within(cmd.principal, code)  # a province registers itself; others only inside their subtree
@@ -144,7 +147,8 @@ WHERE ($1::text IS NULL OR code IN (SELECT code FROM sub)) AND code > $2 ORDER B
 
 
 @router.get("/v1/orgs", response_model=OrgPage, summary="Children of an org, or the caller's whole subtree")
-async def list_orgs(request: Request, principal: Authenticated, parent_code: str | None = Query(None, max_length=12),
+async def list_orgs(request: Request, principal: Authenticated,
+                    parent_code: OneLine | None = Query(None, max_length=12),
                     limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=100)):
     after = _decode_cursor(cursor)
     pool = request.app.state.pool
@@ -191,6 +195,7 @@ def _may_administer_host(principal: Principal, province_code: str) -> bool:
 
 
 @router.put("/v1/hosts/{host_id}", response_model=HostPublic, status_code=201,
+            responses={200: {"model": HostPublic, "description": "renamed, or an identical repeat"}},
             summary="Register or rename a host institution (承办单位)")
 async def put_host(host_id: uuid.UUID, body: HostCreate, cmd: Command):
     require_role(cmd.principal, "province_admin")

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.enrollment.domain import project as domain
@@ -27,12 +27,14 @@ from shared.aggregate import load_state
 from shared.auth import Authenticated, Principal, org_within, require_role
 from shared.commands import Command
 from shared.eventstore import ConcurrencyError
+from shared.inputs import IsoDate, Note
+from shared.inputs import Text as OneLine
 from shared.problems import Problem
 
 router = APIRouter(tags=["projects"])
 ADMINS = ("province_admin", "city_admin", "county_admin", "school_admin")
 Num = Annotated[float, Field(allow_inf_nan=False)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[OneLine, Field(min_length=1, max_length=200)]
 Level = Literal["national", "provincial", "municipal", "county", "school"]
 Act = Literal["organize", "approve", "report"]
 
@@ -58,23 +60,23 @@ class ModuleIn(BaseModel):
     name: Text
     hours: Num
     practical: bool = False
-    kind: str = Field("general", min_length=1, max_length=32, description='"ethics" marks the 师德 module')
+    kind: OneLine = Field("general", min_length=1, max_length=32, description='"ethics" marks the 师德 module')
 
 
 class ProjectBase(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
+    code: OneLine = Field(min_length=1, max_length=64)
     name: Text
     level: Level
     category: Text
     year: int = Field(ge=2000, le=2100)
     host_id: uuid.UUID | None = None
-    organizer_code: str = Field(min_length=1, max_length=32)
+    organizer_code: OneLine = Field(min_length=1, max_length=32)
     hours: Num
-    hour_category: str = Field(min_length=1, max_length=32)
-    starts_on: date
-    ends_on: date
+    hour_category: OneLine = Field(min_length=1, max_length=32)
+    starts_on: IsoDate
+    ends_on: IsoDate
     cross_year: bool = False
-    first_year_ends_on: date | None = None
+    first_year_ends_on: IsoDate | None = None
     practical_ratio: Num
     modules: list[ModuleIn] = Field(default_factory=list, max_length=100)
 
@@ -87,7 +89,7 @@ class ProjectCreate(ProjectBase):
 
 
 class ProjectCancel(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Note = Field(min_length=1, max_length=500)
 
 
 class QuotaSet(BaseModel):
@@ -97,7 +99,7 @@ class QuotaSet(BaseModel):
 class BulletinCreate(BaseModel):
     issue_no: int = Field(ge=1, le=10_000)
     title: Text
-    published_on: date
+    published_on: IsoDate
 
 
 class ProjectPublic(ProjectBase):
@@ -195,7 +197,8 @@ async def cancel_project(project_id: uuid.UUID, body: ProjectCancel, cmd: Comman
 
 
 @router.put("/v1/projects/{project_id}/quotas/{region_code}")
-async def allocate_quota(project_id: uuid.UUID, region_code: str, body: QuotaSet, cmd: Command) -> Response:
+async def allocate_quota(project_id: uuid.UUID, region_code: Annotated[OneLine, Path(min_length=1, max_length=32)],
+                         body: QuotaSet, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
 
     async def region_check(conn: Any, state: domain.ProjectState) -> None:
@@ -238,7 +241,7 @@ async def get_project(project_id: uuid.UUID, p: Authenticated, request: Request,
 @router.get("/v1/projects", response_model=ProjectPage)
 async def list_projects(p: Authenticated, request: Request, year: int | None = Query(None, ge=2000, le=2100),
                         level: Level | None = None,
-                        region: str | None = Query(None, min_length=1, max_length=32),
+                        region: OneLine | None = Query(None, min_length=1, max_length=32),
                         limit: int = Query(50, ge=1, le=500), cursor: str | None = None) -> Any:
     host = (p.org or "") if p.role == "host" else None  # a host lists only its own projects
     try:

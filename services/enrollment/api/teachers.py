@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from services.enrollment import pii
 from services.enrollment.api.orgs import load_org, refusal
@@ -26,6 +26,8 @@ from services.enrollment.projector.roster import teachers_registered
 from shared.aggregate import load_state
 from shared.auth import Authenticated, can_read, require_role, require_within
 from shared.commands import Command
+from shared.inputs import IsoDateAnyYear
+from shared.limits import UPLOAD
 from shared.problems import Problem
 
 router = APIRouter(tags=["teachers"])
@@ -38,16 +40,6 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-ex
 Short = Annotated[str, Field(max_length=200)]
 
 
-def _text_only(value: object) -> object:
-    # Lax pydantic would read 20100901 as a Unix timestamp; dates come as "YYYY-MM-DD".
-    if not isinstance(value, str):
-        raise ValueError("expected a date string YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_text_only)]
-
-
 class TeacherCreate(BaseModel):
     name: Short
     national_id: str = Field(max_length=40, repr=False, description="GB 11643-1999, 18 characters")
@@ -55,7 +47,7 @@ class TeacherCreate(BaseModel):
     subject: Short
     stage: Short
     title: Short | None = None
-    hired_on: IsoDate
+    hired_on: IsoDateAnyYear  # check_teacher bounds it, for the POST and the CSV alike
 
 
 class TeacherPublic(BaseModel):
@@ -163,7 +155,7 @@ _IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-}}}
+}}} | UPLOAD
 
 
 @router.post("/v1/teachers/import", status_code=201, response_model=ImportResult, openapi_extra=_IMPORT_BODY,

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from shared.inputs import text_issue
+from shared.personal import has_national_id
+
 from . import national_id
 from .errors import Refused
 from .orgs import Org
@@ -71,6 +74,10 @@ def check_teacher(raw: Mapping[str, object], today: date,
             issues.append((col, "必填 required"))
         elif len(value) > rules.max_text:
             issues.append((col, f"超过{rules.max_text}字 longer than {rules.max_text} characters"))
+        elif has_national_id(value):  # a shifted column: the number would ride TeacherRegistered
+            issues.append((col, "此列不应填写身份证号 a national ID number does not belong in this column"))
+        elif (bad := text_issue(value)) is not None:  # ESC, NUL, U+202E ... (shared/inputs.py)
+            issues.append((col, bad))
         text[col] = value
     nid = None
     try:

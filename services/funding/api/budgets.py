@@ -56,6 +56,7 @@ class BudgetPublic(BaseModel):
 
 
 @router.put("/v1/orgs/{code}/budgets/{year}", status_code=201, response_model=BudgetPublic,
+            responses={200: {"model": BudgetPublic, "description": "revised, or an identical repeat"}},
             summary="Declare or revise an org's budget for a year (the org's own administrator)")
 async def put_budget(code: CodeParam, year: YearParam, body: BudgetCreate, cmd: Command):
     require_role(cmd.principal, *ADMINS)

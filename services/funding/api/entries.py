@@ -50,9 +50,11 @@ from shared.aggregate import load_state
 from shared.auth import Authenticated, can_read, require_role, require_within
 from shared.commands import Command
 from shared.eventstore import NO_STREAM
+from shared.inputs import Note
+from shared.inputs import Text as OneLine
 
 router = APIRouter(tags=["ledger"])
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[OneLine, Field(min_length=1, max_length=200)]
 
 
 class AllocationCreate(In):
@@ -72,7 +74,7 @@ class DisbursementCreate(In):
 
 
 class ReversalCreate(In):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[Note, Field(min_length=1, max_length=500)]
 
 
 @router.post("/v1/allocations", status_code=201, summary="Allocate training funds to an org below (下拨)")

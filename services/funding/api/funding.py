@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -25,6 +24,7 @@ from fastapi import APIRouter, Path, Query, Request
 from services.funding.api import readmodel
 from services.funding.api.common import READERS, problem, subtree_clause
 from shared.auth import Authenticated, Principal, require_role, require_within, subtree_prefix
+from shared.inputs import IsoDate
 
 router = APIRouter(tags=["funding"])
 CodeParam = Annotated[str, Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
@@ -56,7 +56,7 @@ def _next(value: object) -> str:
 
 @router.get("/v1/orgs/{code}/funding", summary="Funding ratios and compliance of an org for a year")
 async def get_funding(code: CodeParam, request: Request, principal: Authenticated, year: YearQuery,
-                      as_of: date | None = Query(None, description="judge under the policy in force on this day; "
+                      as_of: IsoDate | None = Query(None, description="judge under the policy in force on this day; "
                                                                    "default 31 December of the year")):
     org = await _org(request, principal, code)
     async with request.app.state.pool.acquire() as conn:

@@ -28,6 +28,7 @@ from services.funding.projector import record
 from shared.aggregate import load_state
 from shared.auth import Authenticated, require_role, require_within
 from shared.commands import Command
+from shared.inputs import IsoDate, Text
 from shared.problems import Problem
 
 router = APIRouter(tags=["policies"])
@@ -45,13 +46,13 @@ Rule = Literal["school_public_funds_share", "district_payroll_share", "pass_down
 
 
 class PolicyCreate(In):
-    effective_from: date
+    effective_from: IsoDate
     school_public_funds_share: Share | None = None
     school_share_basis: Literal["public_funds_budget", "daily_public_funds"] = "public_funds_budget"
     district_payroll_share_min: Share | None = None
     district_payroll_share_max: Share | None = None
     pass_down_min: Share | None = None
-    sources: dict[Rule, Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=dict)
+    sources: dict[Rule, Annotated[Text, Field(min_length=1, max_length=200)]] = Field(default_factory=dict)
 
 
 class PolicyPublic(BaseModel):
@@ -82,6 +83,8 @@ Jurisdiction = Annotated[str, Path(min_length=6, max_length=6, pattern=r"^[0-9]{
 
 
 @router.put("/v1/policies/{jurisdiction_code}", status_code=201, response_model=PolicyPublic, openapi_extra=_BODY,
+            responses={200: {"model": PolicyPublic,
+                             "description": "an existing version corrected, or an identical repeat"}},
             summary="Publish a jurisdiction's funding policy version (versioned by effective date)")
 async def put_policy(jurisdiction_code: Jurisdiction, request: Request, cmd: Command):
     require_role(cmd.principal, *POLICY_ADMINS)
@@ -115,7 +118,7 @@ class PolicyVersions(BaseModel):
 @router.get("/v1/policies/{jurisdiction_code}", response_model=PolicyVersions,
             summary="A jurisdiction's policy versions and the one in force on as_of")
 async def get_policy(jurisdiction_code: Jurisdiction, request: Request, principal: Authenticated,
-                     as_of: date | None = Query(None, description="default: today")):
+                     as_of: IsoDate | None = Query(None, description="default: today")):
     # Policies are published rules: every signed-in caller may read them.
     async with request.app.state.pool.acquire() as conn:
         state, version = await load_state(conn, request.app.state.store, f"policy-{jurisdiction_code}",

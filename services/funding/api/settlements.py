@@ -52,7 +52,9 @@ async def participants(conn: asyncpg.Connection, project_id: uuid.UUID, county_c
         project_id, county_code)
 
 
-@router.post("/v1/settlements", status_code=201, summary="Settle a project's per-participant fee for a county")
+@router.post("/v1/settlements", status_code=201, summary="Settle a project's per-participant fee for a county",
+             responses={200: {"description": "already settled with these figures: nothing recorded",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def settle(body: SettlementCreate, cmd: Command):
     require_role(cmd.principal, "county_admin")
     require_within(cmd.principal, body.county_code)

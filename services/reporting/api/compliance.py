@@ -3,7 +3,6 @@ the funding and credits services' events, judged by those services' own rules.""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +13,7 @@ from services.reporting.api.rates import Code
 from services.reporting.domain import credits as credits_doc
 from services.reporting.domain import funding as funding_doc
 from shared.auth import Authenticated
+from shared.inputs import IsoDate
 
 router = APIRouter(tags=["reports"])
 Year = Annotated[int, Query(ge=2000, le=2100)]
@@ -38,7 +38,7 @@ async def get_funding(request: Request, principal: Authenticated, year: Year, re
 `year` is the school year (2023 = 2023学年). `total` covers the region (the reader's org by
 default); `items` each child region of it. `hours` is the sum of active hours (one decimal).""")
 async def get_credits(request: Request, principal: Authenticated, today: Today, year: Year,
-                      region_code: Code = None, as_of: date | None = None) -> dict:
+                      region_code: Code = None, as_of: IsoDate | None = None) -> dict:
     scope = scope_of(principal, "service", *ADMIN_READERS)
     async with request.app.state.pool.acquire() as conn:
         return await report_credits.credits(conn, year, scope.region_or_own(region_code), as_of or today)

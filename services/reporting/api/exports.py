@@ -18,6 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from services.reporting import report
@@ -56,7 +57,14 @@ def _filename(doc: dict[str, Any], ext: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename={name}; filename*=UTF-8''{quote('选送报到结业率-' + name)}"}
 
 
-@router.get("/v1/reports/rates.csv", summary="The rates report as CSV (UTF-8)", description=RATES_DOC)
+def _download(media_type: str, what: str) -> dict[str, Any]:
+    """The route's OpenAPI: a file of `media_type`, not JSON."""
+    return {"response_class": Response, "responses": {200: {
+        "description": what, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}}
+
+
+@router.get("/v1/reports/rates.csv", summary="The rates report as CSV (UTF-8)", description=RATES_DOC,
+            **_download("text/csv", "CSV, UTF-8 with a byte-order mark"))
 async def rates_csv(request: Request, principal: Authenticated, year: Year = None, region_code: Code = None,
                     level: Level | None = None, project_id: uuid.UUID | None = None,
                     group_by: Group = "project") -> Response:
@@ -70,7 +78,14 @@ async def rates_csv(request: Request, principal: Authenticated, year: Year = Non
                     headers=_filename(doc, "csv"))
 
 
-@router.get("/v1/reports/rates.xlsx", summary="The rates report as an Excel workbook", description=RATES_DOC)
+def _cell(value: Any) -> Any:
+    """XLSX (XML 1.0) cannot hold control characters: a name recorded with one before the
+    services refused them would otherwise fail the whole export."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+@router.get("/v1/reports/rates.xlsx", summary="The rates report as an Excel workbook", description=RATES_DOC,
+            **_download(XLSX, "an Excel workbook"))
 async def rates_xlsx(request: Request, principal: Authenticated, year: Year = None, region_code: Code = None,
                      level: Level | None = None, project_id: uuid.UUID | None = None,
                      group_by: Group = "project") -> Response:
@@ -82,7 +97,7 @@ async def rates_xlsx(request: Request, principal: Authenticated, year: Year = No
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([Decimal(row[f]) if f in RATES and row[f] is not None else row[f] for _, f in COLUMNS])
+        sheet.append([Decimal(row[f]) if f in RATES and row[f] is not None else _cell(row[f]) for _, f in COLUMNS])
     for col, (_, field) in enumerate(COLUMNS, start=1):
         if field in RATES:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +13,7 @@ from services.reporting.domain import obligations as obligations_doc
 from services.reporting.domain import ranking as ranking_doc
 from services.reporting.report_hosts import obligations, ranking
 from shared.auth import Authenticated, org_within
+from shared.inputs import IsoDate
 
 router = APIRouter(tags=["reports"])
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["reports"])
 Admins rank the hosts of projects organised in their subtree; a host sees its own row, ranked
 among all hosts; `as_of` (default: today, Asia/Shanghai) decides which bulletin deadlines have passed.""")
 async def get_hosts(request: Request, principal: Authenticated, today: Today,
-                    year: Annotated[int, Query(ge=2000, le=2100)], as_of: date | None = None) -> dict:
+                    year: Annotated[int, Query(ge=2000, le=2100)], as_of: IsoDate | None = None) -> dict:
     scope = scope_of(principal)
     async with request.app.state.pool.acquire() as conn:
         return await ranking(conn, year, scope.region, as_of or today, only_host=scope.host)
@@ -35,7 +35,7 @@ The failed learners' list carries enrollment and teacher ids only: reporting hol
 (`GET /v1/enrollments?project_id=`, `GET /v1/teachers/{id}`). An admin whose subtree holds the
 organiser sees the whole project; one whose subtree only sent learners sees its own part.""")
 async def get_project(request: Request, principal: Authenticated, project_id: uuid.UUID, today: Today,
-                      as_of: date | None = None) -> dict:
+                      as_of: IsoDate | None = None) -> dict:
     scope = scope_of(principal)
     async with request.app.state.pool.acquire() as conn:
         p = await reads.project(conn, project_id)
