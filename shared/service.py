@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from . import telemetry
 from .auth import Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
+from .commands import prune_idempotency_keys
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
 from .envelope import EventRegistry
@@ -78,6 +79,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             for p in spec.projections for source in p.sources
         ]
         tasks += [asyncio.create_task(c.run(stop), name=f"consume-{c.durable}") for c in app.state.consumers]
+        tasks.append(asyncio.create_task(_prune_keys(pool, settings, stop), name="prune-idempotency-keys"))
         try:
             yield
         finally:
@@ -114,6 +116,22 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     telemetry.instrument_app(app, spec.name)
     _document_errors(app)
     return app
+
+
+async def _prune_keys(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> None:
+    """Hourly (and once at start): expired Idempotency-Key records go. Every replica may run it;
+    the deletes are idempotent."""
+    while not stop.is_set():
+        try:
+            removed = await prune_idempotency_keys(pool, settings.idempotency_retention_hours * 3600)
+            if removed:
+                log.info("pruned %d expired idempotency keys", removed)
+        except Exception as exc:  # the database is away: try again next time
+            log.warning("pruning idempotency keys failed: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), 3600)
+        except TimeoutError:
+            pass
 
 
 def _document_errors(app: FastAPI) -> None:

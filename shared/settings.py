@@ -60,4 +60,8 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     projection_batch_size: int = 256
     projection_max_deliveries: int = 5
+    # How long a command's Idempotency-Key replays its first answer. Mobile clients retry for
+    # minutes or hours; a week covers a phone that was off over a weekend. Older keys are
+    # deleted (they would otherwise grow without bound: docs/scale.md).
+    idempotency_retention_hours: float = Field(default=168, gt=0)
     log_level: str = "INFO"

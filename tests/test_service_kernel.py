@@ -189,3 +189,19 @@ async def test_a_deferred_append_that_loses_its_race_is_409_and_leaves_no_idempo
     assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = ANY($1)", losers) == 0
     retry = await client.post(url, json={"name": "色0"}, headers={"Idempotency-Key": losers[0]})
     assert retry.status_code == 200 and "Idempotent-Replayed" not in retry.headers
+
+
+async def test_expired_idempotency_keys_are_pruned_and_fresh_ones_kept(client, pool):
+    from shared.commands import prune_idempotency_keys
+
+    old, fresh = f"old-{uuid.uuid4()}", f"fresh-{uuid.uuid4()}"
+    for key in (old, fresh):
+        resp = await client.post("/v1/widgets", json={"name": "k", "size": 1}, headers={"Idempotency-Key": key})
+        assert resp.status_code == 201
+    await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE key = $1", old)
+    assert await prune_idempotency_keys(pool, 7 * 86400, batch=1) >= 1  # batch=1: the loop runs
+    left = {r["key"] for r in await pool.fetch("SELECT key FROM idempotency_keys WHERE key = ANY($1)", [old, fresh])}
+    assert left == {fresh}
+    # The pruned key is free again: the same request executes anew instead of replaying.
+    again = await client.post("/v1/widgets", json={"name": "k", "size": 1}, headers={"Idempotency-Key": old})
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
