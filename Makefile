@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint token admin bench bench-province clean-data help
+.PHONY: run test test-faults lint token admin bench bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
 	@echo "make test   run the test suite against real PostgreSQL and NATS"
+	@echo "make test-faults   kill/stop services, NATS and PostgreSQL under load (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
 	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
 
@@ -25,6 +26,11 @@ run: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Issue 9's fault runs (~10 min): services killed with -9, NATS stopped 30 s, PostgreSQL restarted,
+# all under load; figures in test-output/faults/ (docs/reliability.md).
+test-faults: $(STAMP)
+	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,7 @@ poison messages, rebuilds from the stream and from the owner's HTTP feed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -10,11 +11,12 @@ import orjson
 import pytest
 
 from shared.bus import BusNames
-from shared.envelope import NewEvent
-from shared.projection import replay_dead_letter
+from shared.consumer import ProjectionConsumer
+from shared.envelope import Envelope, NewEvent
+from shared.projection import Delivery, Outcome, replay_dead_letter
 from shared.service import ServiceSpec, create_app
 from tests.conftest import eventually, running
-from tests.kernel import append_streams, background, connected_bus, consumer, expected_tally, relay
+from tests.kernel import SERVICE, append_streams, background, connected_bus, consumer, expected_tally, relay
 from tests.tally import BatchTally, Tally, applied_count, snapshot
 
 
@@ -147,3 +149,53 @@ async def _applied(pool, name: str, n: int) -> bool:
 async def _streams_done(pool, name, by_stream) -> bool:
     snap = await snapshot(pool, name)
     return all(s in snap and snap[s][0] == len(evs) for s, evs in by_stream.items())
+
+
+class _DiesBeforeAck(ProjectionConsumer):
+    """Dies like a killed process between the read-model commit and the acks: applies (and
+    commits) every batch it fetches, then stops dead without acking or nak'ing anything."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.committed = 0
+
+    async def handle(self, msgs: list) -> None:
+        deliveries = [Delivery(Envelope.from_json(m.data), m.metadata.num_delivered, None) for m in msgs]
+        outcomes = await self.applier.apply(self.pool, deliveries)  # commits
+        self.committed += sum(o is Outcome.APPLIED for o in outcomes)
+        raise asyncio.CancelledError  # killed: no ack reaches NATS
+
+
+async def test_projection_crashed_between_commit_and_ack_redelivery_changes_nothing(
+        pool, nats_url, namespace, make_tally):
+    names = BusNames(namespace)
+    by_stream = await append_streams(pool, streams=6, per_stream=5)
+    everything = sorted((e for evs in by_stream.values() for e in evs), key=lambda e: e.position)
+    projection = make_tally(f"p_{namespace}")
+    async with connected_bus(nats_url, names) as bus:
+        await _publish_raw(bus, names, everything, "")
+        doomed = _DiesBeforeAck(pool, bus, names, projection, SERVICE, SERVICE, ack_wait=2.0)
+        task = asyncio.create_task(doomed.run(asyncio.Event()))
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 20)
+        assert doomed.committed == 30, "the whole batch committed before the 'crash'"
+        assert await snapshot(pool, projection.name) == expected_tally(by_stream)
+        # The restarted consumer (same durable) gets all 30 again once ack_wait expires.
+        live = consumer(pool, bus, names, projection, ack_wait=2.0)
+        redelivered: list[int] = []
+        original = live.handle
+
+        async def counting(msgs):
+            redelivered.extend(m.metadata.num_delivered for m in msgs)
+            await original(msgs)
+
+        live.handle = counting
+        async with background(live):
+            await eventually(lambda: _all_acked(live, redelivered, 30), message="all 30 redelivered and acked")
+    assert len(redelivered) >= 30 and min(redelivered) >= 2, "every message came back at least once more"
+    assert live.applied == 0, "the redelivery applied nothing"
+    assert await snapshot(pool, projection.name) == expected_tally(by_stream)
+
+
+async def _all_acked(live, redelivered, n: int) -> bool:
+    return len(redelivered) >= n and live.lag == 0

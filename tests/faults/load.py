@@ -1,0 +1,102 @@
+"""The fault suite's client: commands sent as a mobile app sends them — each with an
+Idempotency-Key, retried with the SAME key after a 503 or a broken connection until it is
+acknowledged (2xx) — and a record of everything seen on the way.
+
+The promise under test is about acknowledged commands: every 2xx must be in the read models once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+RETRYABLE = {503}
+
+
+@dataclass
+class Sent:
+    path: str
+    status: int
+    body: Any
+    attempts: int
+    replayed: bool  # the 2xx came from the idempotency record (an earlier attempt had committed)
+
+
+@dataclass
+class Driver:
+    timeout: float = 10.0  # one attempt
+    give_up: float = 180.0  # one command, all attempts
+    statuses: Counter = field(default_factory=Counter)  # every attempt's status ("conn" = no HTTP answer)
+    problems_503: list[dict] = field(default_factory=list)  # a few 503 bodies and headers, for the checks
+    unexpected: list[tuple[str, int, str]] = field(default_factory=list)  # non-retryable, non-2xx answers
+    transport_errors: Counter = field(default_factory=Counter)
+    acked: int = 0
+    in_flight: int = 0  # requests sent and not yet answered
+    replayed: int = 0
+    retried: int = 0
+    client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Driver:
+        self.client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.client is not None
+        await self.client.aclose()
+
+    async def send(self, base: str, path: str, key: str, headers: dict[str, str], json: Any = None) -> Sent | None:
+        """POST until acknowledged; None if a non-retryable answer came (recorded in `unexpected`)."""
+        assert self.client is not None
+        started, attempts = time.monotonic(), 0
+        while True:
+            attempts += 1
+            self.in_flight += 1
+            try:
+                r = await self.client.post(f"{base}{path}", json=json, headers={**headers, "Idempotency-Key": key})
+            except httpx.TransportError as exc:  # refused, reset, or no answer within `timeout`
+                self.statuses["conn"] += 1
+                self.transport_errors[type(exc).__name__] += 1
+                r = None
+            finally:
+                self.in_flight -= 1
+            if r is not None:
+                self.statuses[r.status_code] += 1
+                if 200 <= r.status_code < 300:
+                    self.acked += 1
+                    replayed = r.headers.get("Idempotent-Replayed", "").lower() == "true"
+                    self.replayed += replayed
+                    self.retried += attempts > 1
+                    return Sent(path, r.status_code, r.json() if r.content else None, attempts, replayed)
+                if r.status_code == 503:
+                    if len(self.problems_503) < 20:
+                        self.problems_503.append({"content_type": r.headers.get("content-type"),
+                                                  "retry_after": r.headers.get("retry-after"), "body": r.text[:300]})
+                elif r.status_code not in RETRYABLE:
+                    self.unexpected.append((path, r.status_code, r.text[:300]))
+                    return None
+            if time.monotonic() - started > self.give_up:
+                self.unexpected.append((path, -1, f"gave up after {attempts} attempts"))
+                return None
+            # As the app does: wait what Retry-After says (a dead server says nothing: 0.5 s).
+            await asyncio.sleep(float(r.headers.get("retry-after", 0.5)) if r is not None else 0.5)
+
+    @property
+    def five_xx_not_503(self) -> dict:
+        return {s: n for s, n in self.statuses.items() if isinstance(s, int) and s >= 500 and s != 503}
+
+
+async def paced(count: int, rate: float, one) -> list:
+    """Start `one(i)` for i in range(count) at `rate` per second (open loop); gather the results."""
+    started = time.monotonic()
+    tasks = []
+    for i in range(count):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i)))
+    return await asyncio.gather(*tasks)
