@@ -16,7 +16,8 @@ Every request carries an Idempotency-Key, as the mobile app sends it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bench.load import LoadResult, run_load, run_open_loop
@@ -26,10 +27,26 @@ CLOSED = "closed"
 OPEN = "open"
 
 
+Cpu = Callable[[str], tuple[float, float]]  # URL -> CPU seconds so far (its process, PostgreSQL)
+
+
 @dataclass
 class CommandResults:
     baseline: dict[str, LoadResult]  # "closed" and, per command, "open <command>"
     ours: dict[str, dict[str, LoadResult]]  # command -> {"closed": ..., "open": ...}
+    # figure ("baseline" or a command) -> CPU ms per request of (the HTTP process, PostgreSQL),
+    # over its closed-loop run
+    cpu_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+async def _costed(cpu: Cpu, url: str, into: dict[str, tuple[float, float]], name: str, run) -> LoadResult:
+    """Run a closed-loop figure and record its CPU per request on `url`'s process and PostgreSQL."""
+    app0, pg0 = cpu(url)
+    result = await run
+    app1, pg1 = cpu(url)
+    n = max(1, result.requests)
+    into[name] = ((app1 - app0) * 1000 / n, (pg1 - pg0) * 1000 / n)
+    return result
 
 
 def _insert(i: int):
@@ -67,11 +84,12 @@ async def _nominated(world: World, teachers: list[str]) -> list[tuple[str, str]]
 
 
 async def measure(world: World, base_url: str, requests: int, concurrency: int, open_load: float,
-                  open_seconds: float) -> CommandResults:
+                  open_seconds: float, cpu: Cpu) -> CommandResults:
     warm = max(concurrency, requests // 10)
     base: dict[str, LoadResult] = {}
+    costs: dict[str, tuple[float, float]] = {}
     await run_load(base_url, _insert, warm, concurrency)
-    base[CLOSED] = await run_load(base_url, _insert, requests, concurrency)
+    base[CLOSED] = await _costed(cpu, base_url, costs, "baseline", run_load(base_url, _insert, requests, concurrency))
     ours: dict[str, dict[str, LoadResult]] = {"nominate": {}, "check-in": {}, "attendance": {}}
 
     def open_rate(closed: LoadResult) -> tuple[float, int]:
@@ -82,7 +100,8 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     await ensure_teachers(world, warm + requests)
     warm_t, closed_t = world.take_teachers(warm), world.take_teachers(requests)
     await run_load(world.url, nominate(world, warm_t), warm, concurrency)
-    ours["nominate"][CLOSED] = await run_load(world.url, nominate(world, closed_t), requests, concurrency)
+    ours["nominate"][CLOSED] = await _costed(cpu, world.url, costs, "nominate",
+                                             run_load(world.url, nominate(world, closed_t), requests, concurrency))
     rate, total = open_rate(ours["nominate"][CLOSED])
     await ensure_teachers(world, total)
     open_t = world.take_teachers(total)
@@ -92,7 +111,8 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     # check-in: each request checks in one of the enrollments just made
     warm_e, closed_e, open_e = [await _nominated(world, t) for t in (warm_t, closed_t, open_t)]
     await run_load(world.url, check_in(world, warm_e), len(warm_e), concurrency)
-    ours["check-in"][CLOSED] = await run_load(world.url, check_in(world, closed_e), len(closed_e), concurrency)
+    ours["check-in"][CLOSED] = await _costed(cpu, world.url, costs, "check-in",
+                                             run_load(world.url, check_in(world, closed_e), len(closed_e), concurrency))
     rate, total = open_rate(ours["check-in"][CLOSED])
     total = min(total, len(open_e))
     ours["check-in"][OPEN] = await run_open_loop(world.url, check_in(world, open_e), rate, total)
@@ -104,14 +124,14 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
 
     # attendance: one session's attendance per request, on checked-in enrollments
     await run_load(world.url, attendance(world, checked_in, 0), warm, concurrency)
-    ours["attendance"][CLOSED] = await run_load(world.url, attendance(world, checked_in[warm:], 0), requests,
-                                                concurrency)
+    ours["attendance"][CLOSED] = await _costed(cpu, world.url, costs, "attendance", run_load(
+        world.url, attendance(world, checked_in[warm:], 0), requests, concurrency))
     rate, total = open_rate(ours["attendance"][CLOSED])
     total = min(total, len(checked_in))
     ours["attendance"][OPEN] = await run_open_loop(world.url, attendance(world, checked_in, 1), rate, total)
     base["open attendance"] = await run_open_loop(base_url, _insert, rate, total)
     world.checked_in += checked_in
-    return CommandResults(base, ours)
+    return CommandResults(base, ours, costs)
 
 
 async def seed_checked_in(world: World, n: int, concurrency: int) -> None:

@@ -136,7 +136,7 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
     if "command" in only:
         async with run.phase("command path", cmd_rows):
             results = await command.measure(world, base_url, sizes.requests, sizes.concurrency, sizes.open_load,
-                                            sizes.open_seconds)
+                                            sizes.open_seconds, stack.cpu_seconds)
             base = results.baseline[command.CLOSED]
             lat = ["| command | ours req/s (closed) | ours p50 / p99 ms | baseline req/s (closed) | "
                    "baseline p50 / p99 ms | open-loop rate | ours p50 / p99 ms | baseline p50 / p99 ms |",
@@ -158,6 +158,13 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
                             f"arrival rate of {sizes.open_load:g} × our closed-loop throughput for "
                             f"{sizes.open_seconds:g} s on each side, latency from each request's scheduled start.",
                             "", *lat, ""]
+            app_b, pg_b = results.cpu_ms["baseline"]
+            rep.details += [
+                "CPU per request over each closed-loop run (user + system; the HTTP process and PostgreSQL's "
+                "postmaster with its backends): what the two cores must share with the load generator.", "",
+                "| figure | HTTP process ms | PostgreSQL ms | total ms | × baseline |", "|---|---|---|---|---|",
+                *(f"| {name} | {a:.2f} | {p:.2f} | {a + p:.2f} | {(a + p) / max(app_b + pg_b, 1e-9):.1f} |"
+                  for name, (a, p) in results.cpu_ms.items()), ""]
 
     att_name = f"attendance import ({sizes.attendance_imports} × {sizes.attendance_rows:,} rows)"
     if "imports" in only:

