@@ -46,7 +46,7 @@ admin: $(STAMP)
 clean-data:
 	rm -rf .data
 
-# Rewrites the generated block of docs/benchmarks.md: every issue-8 figure against its baseline (~20 min on 2 cores).
+# Rewrites the generated block of docs/benchmarks.md: every issue-8 figure against its baseline (about 5 min on an idle 2-core machine).
 bench: $(STAMP)
 	$(PY) -m bench.run
 
