@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import csv
 import io
-import itertools
 import os
 import platform
 import sys
@@ -31,12 +30,12 @@ from pathlib import Path
 
 import orjson
 
+from bench.consume import raw_then_projection
 from services.credits.events import registry
 from services.credits.main import spec
 from services.credits.projector.intake import IntakeProjection
 from services.credits.projector.rebuild import LedgerProjection
-from shared.bus import Bus, BusNames, ensure_stream
-from shared.consumer import ProjectionConsumer
+from shared.bus import BusNames
 from shared.db import connect, create_pool, drop_database, ensure_database, migrate, with_database
 from shared.devstack import start_nats, start_postgres, stop_postgres
 from shared.envelope import Envelope, utcnow
@@ -79,41 +78,16 @@ async def bench_apply(server: str, nats_url: str, n: int) -> tuple[float, float]
     pool = await create_pool(db, 2, 8)
     await pool.executemany("INSERT INTO teacher_schools VALUES ($1, $2, '2010-09-01')",
                            [(uuid.UUID(t), SCHOOL) for t in teachers])
-    bus = Bus(nats_url, "bench")
-    bus.start()
-    await bus.wait_connected(10)
-    js = bus.js()
+    events = _completions(n, teachers)
+
+    async def awarded(consumer) -> bool:
+        return await pool.fetchval("SELECT count(*) FROM entries") >= n
+
     try:
-        await ensure_stream(js, names, "enrollment")
-        events = _completions(n, teachers)
-        for i in range(0, n, 1000):
-            await asyncio.gather(*(js.publish(names.subject("enrollment", e.category, e.type), e.to_json(),
-                                              headers={"Nats-Msg-Id": str(e.id)}) for e in events[i:i + 1000]))
-        # Baseline: a bare durable pull consumer, fetch 256, ack each.
-        sub = await js.pull_subscribe(names.subjects("enrollment"), durable="raw", stream=names.stream("enrollment"))
-        started, seen = time.perf_counter(), 0
-        while seen < n:
-            for m in await sub.fetch(256, timeout=5):
-                await m.ack()
-                seen += 1
-        raw = n / (time.perf_counter() - started)
         # Ours: the live consumer of the credits service, on its own durable.
-        consumer = ProjectionConsumer(pool, bus, names, IntakeProjection(EventStore("credits", registry)),
-                                      "enrollment", "credits", batch_size=256)
-        stop = asyncio.Event()
-        started = time.perf_counter()
-        task = asyncio.create_task(consumer.run(stop))
-        for _ in itertools.count():  # poll: the consumer has no completion signal
-            if await pool.fetchval("SELECT count(*) FROM entries") >= n:
-                break
-            await asyncio.sleep(0.05)
-        ours = n / (time.perf_counter() - started)
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await js.delete_stream(names.stream("enrollment"))
-        return raw, ours
+        intake = IntakeProjection(EventStore("credits", registry))
+        return await raw_then_projection(nats_url, names, pool, events, intake, "credits", awarded)
     finally:
-        await bus.close()
         await pool.close()
         await drop_database(db)
 

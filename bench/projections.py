@@ -15,13 +15,12 @@ N entry rows into a bare table (bench/credits.py).
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 
 from bench import credits
+from bench.consume import raw_then_projection
 from services.reporting.projector.enrollments import EnrollmentProjection
-from shared.bus import Bus, BusNames, ensure_stream
+from shared.bus import BusNames
 from shared.consumer import ProjectionConsumer
 from shared.db import connect, create_pool, drop_database, ensure_database, migrate, with_database
 from shared.envelope import Envelope, utcnow
@@ -62,43 +61,18 @@ async def apply_reporting(server: str, nats_url: str, n: int) -> tuple[float, fl
     finally:
         await conn.close()
     pool = await create_pool(db, 2, 8)
-    bus = Bus(nats_url, "bench")
-    bus.start()
-    await bus.wait_connected(10)
-    js = bus.js()
+    events = enrollment_events(n)
     try:
-        await ensure_stream(js, names, "enrollment")
-        events = enrollment_events(n)
-        n = len(events)
-        for i in range(0, n, 1000):
-            await asyncio.gather(*(js.publish(names.subject("enrollment", e.category, e.type), e.to_json(),
-                                              headers={"Nats-Msg-Id": str(e.id)}) for e in events[i:i + 1000]))
-        sub = await js.pull_subscribe(names.subjects("enrollment"), durable="raw", stream=names.stream("enrollment"))
-        started, seen = time.perf_counter(), 0
-        while seen < n:
-            for m in await sub.fetch(256, timeout=5):
-                await m.ack()
-                seen += 1
-        raw = n / (time.perf_counter() - started)
-        consumer = ProjectionConsumer(pool, bus, names, EnrollmentProjection(), "enrollment", "reporting",
-                                      batch_size=256)
-        stop = asyncio.Event()
-        started = time.perf_counter()
-        task = asyncio.create_task(consumer.run(stop))
-        while consumer.applied < n:  # counted after each batch's commit
-            if task.done():
-                task.result()
-                raise RuntimeError("the reporting consumer stopped")
-            await asyncio.sleep(0.01)
-        ours = n / (time.perf_counter() - started)
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        raw, ours = await raw_then_projection(nats_url, names, pool, events, EnrollmentProjection(), "reporting",
+                                              lambda consumer: _applied(consumer, len(events)))
         done = await pool.fetchval("SELECT count(*) FROM enrollments WHERE status = 'completed'")
-        if done != n // 3:
-            raise RuntimeError(f"reporting applied {done} completions of {n // 3}")
-        await js.delete_stream(names.stream("enrollment"))
+        if done != len(events) // 3:
+            raise RuntimeError(f"reporting applied {done} completions of {len(events) // 3}")
         return raw, ours
     finally:
-        await bus.close()
         await pool.close()
         await drop_database(db)
+
+
+async def _applied(consumer: ProjectionConsumer, n: int) -> bool:
+    return consumer.applied >= n  # counted after each batch's commit
