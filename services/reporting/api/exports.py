@@ -73,7 +73,7 @@ async def rates_csv(request: Request, principal: Authenticated, year: Year = Non
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([h for h, _ in COLUMNS])
     for row in rows:
-        writer.writerow(["" if row[f] is None else row[f] for _, f in COLUMNS])
+        writer.writerow(["" if row[f] is None else _csv_text(row[f]) for _, f in COLUMNS])
     return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
                     headers=_filename(doc, "csv"))
 
@@ -82,6 +82,15 @@ def _cell(value: Any) -> Any:
     """XLSX (XML 1.0) cannot hold control characters: a name recorded with one before the
     services refused them would otherwise fail the whole export."""
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+# Text a spreadsheet would take for a formula (CSV injection): a project or org name such as
+# =HYPERLINK("http://…") must open in the official's Excel as the text it is, never run.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 @router.get("/v1/reports/rates.xlsx", summary="The rates report as an Excel workbook", description=RATES_DOC,
@@ -98,6 +107,9 @@ async def rates_xlsx(request: Request, principal: Authenticated, year: Year = No
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append([Decimal(row[f]) if f in RATES and row[f] is not None else _cell(row[f]) for _, f in COLUMNS])
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":  # openpyxl stores any text starting with "=" as a formula
+                cell.data_type = "s"
     for col, (_, field) in enumerate(COLUMNS, start=1):
         if field in RATES:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
