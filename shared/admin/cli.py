@@ -91,6 +91,21 @@ def _dump(data: Any) -> None:
     out.print_json(json.dumps(data, default=str, ensure_ascii=False))
 
 
+def _table(title: str, *columns: tuple[str, str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col, justify in columns:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    return table
+
+
+def _exit_on(errors: list[str]) -> None:
+    """Print per-service errors after the rows that could be read; exit non-zero if any."""
+    for e in errors:
+        err.print(f"[bold red]error:[/] {escape(e)}")
+    if errors:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def _ago(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -180,21 +195,16 @@ def projections(
     if as_json:
         _dump({"projections": rows, "errors": errors})
     elif rows:
-        table = Table(title="Projections", title_justify="left")
-        for col, just in (("service", "left"), ("projection", "left"), ("source", "left"), ("last pos", "right"),
-                          ("applied", "right"), ("idle", "right"), ("lag", "right"), ("dead", "right"),
-                          ("note", "left")):
-            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table = _table("Projections", ("service", "left"), ("projection", "left"), ("source", "left"),
+                       ("last pos", "right"), ("applied", "right"), ("idle", "right"), ("lag", "right"),
+                       ("dead", "right"), ("note", "left"))
         for r in rows:
             lag = "-" if r["lag"] is None else (f"[yellow]{r['lag']}[/]" if r["lag"] else "0")
             dead = f"[bold red]{r['dead_letters']}[/]" if r["dead_letters"] else "0"
             table.add_row(r["service"], r["projection"], r["source"], str(r["last_position"]), str(r["applied"]),
                           _ago(r["idle_seconds"]), lag, dead, escape(r.get("lag_note") or ""))
         out.print(table)
-    for e in errors:
-        err.print(f"[bold red]error:[/] {escape(e)}")
-    if errors:
-        raise typer.Exit(EXIT_FAILED)
+    _exit_on(errors)
 
 
 # ---------------------------------------------------------------- outbox
@@ -225,10 +235,8 @@ def outbox(
     if as_json:
         _dump({"outbox": rows, "errors": errors})
     elif rows:
-        table = Table(title="Outbox", title_justify="left")
-        for col, just in (("service", "left"), ("depth", "right"), ("oldest age", "right"),
-                          ("oldest position", "right"), ("relay leader", "left")):
-            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table = _table("Outbox", ("service", "left"), ("depth", "right"), ("oldest age", "right"),
+                       ("oldest position", "right"), ("relay leader", "left"))
         for r in rows:
             leader = r["relay_leader"]
             who = (f"pid {leader['pid']} {leader['client'] or 'local socket'}" if leader
@@ -236,10 +244,7 @@ def outbox(
             depth = f"[yellow]{r['depth']}[/]" if r["depth"] else "0"
             table.add_row(r["service"], depth, _ago(r["oldest_age_seconds"]), str(r["oldest_position"] or "-"), who)
         out.print(table)
-    for e in errors:
-        err.print(f"[bold red]error:[/] {escape(e)}")
-    if errors:
-        raise typer.Exit(EXIT_FAILED)
+    _exit_on(errors)
 
 
 # ---------------------------------------------------------------- rebuild
