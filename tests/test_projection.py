@@ -9,6 +9,7 @@ import uuid
 import httpx
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.bus import BusNames
 from shared.consumer import ProjectionConsumer
@@ -95,6 +96,10 @@ async def test_poison_message_is_dead_lettered_after_n_deliveries_and_later_even
                              message="events after the poison")
         dead = await pool.fetch("SELECT * FROM dead_letters WHERE projection = $1", projection.name)
     assert len(dead) == 1
+    # /metrics: the parked event and how far the projection got (the last event's store position).
+    labels = {"service": SERVICE, "projection": projection.name}
+    assert REGISTRY.get_sample_value("tt_dead_letters", labels) == 1
+    assert REGISTRY.get_sample_value("tt_projection_last_position", labels) == events[-1].position
     assert dead[0]["event_id"] == events[1].id and dead[0]["deliveries"] == 3
     assert "PoisonError" in dead[0]["error"]
     assert await snapshot(pool, projection.name) == {stream: (3, 0 + 2 + 3, sorted(
