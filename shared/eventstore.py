@@ -30,7 +30,7 @@ import asyncpg
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 
-COMMIT_ORDER_LOCK = 0x7474_6576_656E  # "tteven"
+COMMIT_ORDER_LOCK = 0x7474_6576_656E  # "tteven"; the SQL functions (migrations 0002, 0003) spell it 128043267286382
 
 ANY_VERSION = -1  # append regardless of the stream's version
 NO_STREAM = 0  # the stream must not exist yet

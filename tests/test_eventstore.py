@@ -105,12 +105,17 @@ async def test_a_late_commit_is_never_skipped_by_a_reader_tailing_positions(pool
     assert seen == sorted(seen) == expected
 
 
-async def test_append_holds_the_commit_ordering_lock_that_bulk_writers_take(pool):
-    """tt_append (SQL) and writers that insert events themselves (services/enrollment/bulk.py,
-    via the Python constant) must take the same advisory lock, or positions could commit out of
-    order between them. Seen from another session while the append's transaction is open."""
+@pytest.mark.parametrize("path", ["append", "append_many"])
+async def test_every_append_path_holds_the_one_commit_ordering_lock(pool, path):
+    """tt_append and tt_append_new (SQL, shared/migrations) each spell the lock key as a literal:
+    both must take the key COMMIT_ORDER_LOCK names, or positions could commit out of order
+    between the two paths. Seen from another session while the append's transaction is open."""
     async with pool.acquire() as conn, conn.transaction():
-        await store.append(conn, f"lock-{uuid.uuid4()}", NO_STREAM, [NewEvent("Happened", {})])
+        stream = f"lock-{uuid.uuid4()}"
+        if path == "append":
+            await store.append(conn, stream, NO_STREAM, [NewEvent("Happened", {})])
+        else:
+            await store.append_many(conn, [(stream, NO_STREAM, [NewEvent("Happened", {})], None)])
         held = await pool.fetchval(
             """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1
                AND ((classid::bigint << 32) | objid::bigint) = $2 AND objsubid = 1""",
