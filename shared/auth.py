@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, Request
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
+from shared.orgs import org_within
+from shared.orgs import subtree_prefix as subtree_prefix  # re-exported while callers move to shared.orgs
 from shared.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -203,26 +205,6 @@ class JwtVerifier:
         if org is not None and (not isinstance(org, str) or not org):
             raise _invalid("bad org claim")
         return Principal(sub=sub, role=role, org=org, claims=claims)
-
-
-def subtree_prefix(code: str) -> str | None:
-    """The prefix every code in `code`'s subtree starts with; None if it has no subtree."""
-    if len(code) != 6 or not (code.isascii() and code.isdigit()):
-        return None  # schools (longer codes) and non-GB codes cover only themselves
-    if code.endswith("0000"):
-        return code[:2]
-    if code.endswith("00"):
-        return code[:4]
-    return code
-
-
-def org_within(code: str, ancestor: str) -> bool:
-    if code == ancestor:
-        return True
-    prefix = subtree_prefix(ancestor)
-    if prefix is None or len(code) < 6 or not (code.isascii() and code.isdigit()):
-        return False
-    return code.startswith(prefix)
 
 
 def can_read(principal: Principal, org_code: str) -> bool:

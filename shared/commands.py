@@ -41,6 +41,7 @@ from .auth import Principal, current_principal
 from .envelope import Envelope, Metadata, NewEvent
 from .eventstore import EventStore
 from .problems import Problem
+from .unit_of_work import prune_idempotency_keys  # noqa: F401  (transitional re-export)
 
 MAX_KEY_LENGTH = 200
 _REPLAYED_HEADER = "Idempotent-Replayed"
@@ -167,24 +168,6 @@ class CommandContext:
                 await tx.flush()  # a block that appended but never called respond()
             finally:
                 self.store = store
-
-
-_PRUNE = """
-DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-    SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))
-"""
-
-
-async def prune_idempotency_keys(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> int:
-    """Delete idempotency records older than `older_than_s`, a batch per transaction so no
-    long lock is held; returns how many went. A retry after that gets a fresh execution."""
-    removed = 0
-    while True:
-        status = await pool.execute(_PRUNE, older_than_s, batch)
-        n = int(status.split()[-1])
-        removed += n
-        if n < batch:
-            return removed
 
 
 async def command_context(request: Request, principal: Annotated[Principal, Depends(current_principal)]

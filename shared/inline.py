@@ -1,28 +1,171 @@
-"""Inline projection: a service's own query tables, kept in the same transaction as the
-events that change them, so the owner always reads its own writes.
+"""Inline projections: a service's own tables, kept in the same transaction as the events that
+change them, so the owner always reads its own writes — and rebuilt from its event store.
 
-`record` is the one way a service's events enter its store: run the handlers first, append
-last. A handler may refuse race-free (a guarded UPDATE, a unique key) before any event exists,
-and appending last holds the store's commit-ordering lock (shared/eventstore.py) for the
-shortest time. Because handlers take only (stream id, version, type, data), the same handlers
-rebuild the tables from the store (`as_projection`) and tests can seed "given events" through
-exactly the production path.
+Two kinds, one mechanism (DESIGN.md "Inside a service"):
+- guards hold the facts that make cross-stream rules race-free (a region's places used, a
+  teacher's national slot of the year, an account's balance). A handler reads them under a lock,
+  the pure `decide` judges, and the guard projection writes the new facts from the events;
+- read models answer queries.
+Neither ever refuses: the decision was made before the events existed. A unique key that still
+fires is a race the handler's lock should have prevented; the kernel answers it 409.
+
+A handler takes (conn, stream_id, version, data) and is registered for event types with
+`@projection.handles(...)`. The unit of work (shared/unit_of_work.py) runs every inline projection
+of the service over the events a command records, just before appending them; `InlineReplay`,
+through the kernel's `rebuild`, replays the whole store through the same handlers, so live and
+rebuilt tables are equal by construction (tests/test_rebuild_all.py holds them to it).
+
+Rebuild safety: commands take INLINE_LOCK shared at their first statement; a rebuild holds it
+exclusively for its whole run, so no command projects into a table while it is being refilled.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 from .eventstore import EventStore
-from .projection import Projection
+from .projection import Projection, Traced
 
 Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[None]]
+# Commands hold it shared (tt_begin_command, shared/migrations/0004); a rebuild exclusively.
+INLINE_LOCK = 0x7474_696E_6C6E  # "ttinln"; the SQL (migration 0004) spells it 128043333872750
 
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An event on its way into the store: what inline handlers see of it."""
+
+    stream_id: str
+    version: int
+    type: str
+    data: dict[str, Any]
+
+
+BulkHandler = Callable[[asyncpg.Connection, Sequence[Pending]], Awaitable[None]]
+
+
+class InlineProjection:
+    """Handlers for a set of tables, by event type; `tables` are what a rebuild empties."""
+
+    def __init__(self, name: str, tables: Sequence[str]) -> None:
+        self.name = name
+        self.tables = tuple(tables)
+        self.handlers: dict[str, Handler] = {}
+        self.bulk: dict[str, BulkHandler] = {}
+
+    def handles(self, *types: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            for t in types:
+                if t in self.handlers:
+                    raise ValueError(f"{self.name}: two handlers for {t}")
+                self.handlers[t] = fn
+            return fn
+
+        return deco
+
+    def handles_many(self, type_: str) -> Callable[[BulkHandler], BulkHandler]:
+        """A set-based handler for a run of events of one type (bulk imports, rebuilds); it must
+        have exactly the effect of the one-event handler applied to each in turn."""
+        def deco(fn: BulkHandler) -> BulkHandler:
+            self.bulk[type_] = fn
+            return fn
+
+        return deco
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[Pending]) -> None:
+        """Apply events in order; runs of one type with a bulk handler go in one call."""
+        i = 0
+        while i < len(events):
+            ev = events[i]
+            bulk = self.bulk.get(ev.type)
+            if bulk is not None:
+                j = i
+                while j < len(events) and events[j].type == ev.type:
+                    j += 1
+                await bulk(conn, events[i:j])
+                i = j
+                continue
+            handler = self.handlers.get(ev.type)
+            if handler is not None:
+                await handler(conn, ev.stream_id, ev.version, ev.data)
+            i += 1
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        if self.tables:
+            await conn.execute(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY")
+
+
+async def project_and_append(
+    conn: asyncpg.Connection, store: EventStore, projections: Sequence[InlineProjection],
+    streams: Sequence[tuple[str, int, Sequence[NewEvent], Metadata | None]],
+) -> list[Envelope]:
+    """The one way events enter a service's store: inline projections first, then the append
+    (last, so the store's commit-ordering lock is held for the shortest time). One stream goes
+    through `append` (envelopes back); several, through one `append_many` round trip."""
+    pending = [Pending(sid, expected + i, e.type, e.data)
+               for sid, expected, evs, _ in streams for i, e in enumerate(evs, start=1)]
+    for p in projections:
+        await p.apply(conn, pending)
+    if len(streams) == 1:
+        sid, expected, evs, meta = streams[0]
+        return await store.append(conn, sid, expected, evs, meta)
+    await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs])
+    return []
+
+
+def new_events(registry: EventRegistry, events: Sequence[tuple[str, dict[str, Any]]],
+               event_ids: Sequence[uuid.UUID] | None = None) -> list[NewEvent]:
+    """Decided (type, data) pairs as NewEvents at the registry's current schema versions;
+    `event_ids` lets a reaction use deterministic ids (events.event_id is UNIQUE), so the same
+    source event can never be recorded twice."""
+    ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
+    return [NewEvent(t, d, registry.current_version(t), eid) for (t, d), eid in zip(events, ids, strict=True)]
+
+
+async def take_inline_lock(conn: asyncpg.Connection) -> None:
+    """For a writer outside a command (a projection recording reactions): hold INLINE_LOCK shared
+    for the rest of the transaction, as commands do, so a rebuild never runs under it."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", INLINE_LOCK)
+
+
+class InlineReplay(Projection):
+    """A service's inline projections as one Projection over its own store, for the kernel's
+    `rebuild` (the rebuild command, POST /v1/admin/rebuild, ttadmin). `exclusive_lock` makes the
+    rebuild hold INLINE_LOCK throughout: commands wait (their first statement takes it shared)
+    rather than project into half-refilled tables. Readers see the tables fill up again meanwhile;
+    a rebuild that fails part-way is simply run again."""
+
+    exclusive_lock = INLINE_LOCK
+
+    def __init__(self, service: str, projections: Sequence[InlineProjection]) -> None:
+        self.inline = list(projections)
+        self.name = f"{service}_inline"
+        self.sources = (service,)
+        self.tables = tuple(t for p in self.inline for t in p.tables)
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        await self._apply(conn, [event])
+
+    async def apply_batch(self, conn: asyncpg.Connection, items: list[Traced]) -> None:  # type: ignore[override]
+        await self._apply(conn, [item.event for item in items])
+
+    async def _apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+        pending = [Pending(e.subject, e.stream_version, e.type, e.data) for e in events]
+        for p in self.inline:
+            await p.apply(conn, pending)
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        for p in self.inline:
+            await p.reset(conn)
+
+
+# --- transitional: the pre-handler API, until every service records through UnitOfWork ---
 
 class InlineProjector:
     def __init__(self, registry: EventRegistry) -> None:

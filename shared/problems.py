@@ -4,6 +4,7 @@ stable machine-readable `code`, so clients branch on `code`, never on English te
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .personal import PersonalDataError, mask_in, mask_national_ids
+from .refusal import Refused
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -130,7 +132,16 @@ def _jsonable_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, titles: Mapping[str, str] | None = None) -> None:
+    """Every error as problem+json. `titles` are the service's bilingual titles of its refusal
+    codes (shared/refusal.py): a domain `Refused` leaves the API here, and nowhere else."""
+    titles = titles or {}
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        return problem_response(Problem(exc.status, exc.code, titles.get(exc.code, "请求被拒绝 Refused"), exc.message),
+                                request.url.path)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request.url.path)
@@ -171,6 +182,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     import asyncpg
     from asyncpg.exceptions import _base as asyncpg_base
+
+    async def _lost_race(request: Request, exc: Exception) -> JSONResponse:
+        # A unique or check constraint behind a guard fired: another command committed the same
+        # fact first, between our facts query and our write. Nothing was written; reload and retry.
+        log.info("constraint race on %s %s: %s", request.method, request.url.path, exc)
+        p = Problem(409, "concurrency_conflict", "并发冲突 Concurrent change",
+                    "another request changed the same records meanwhile; reload and retry")
+        return problem_response(p, request.url.path)
+
+    for race in (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.CheckViolationError,
+                 asyncpg.exceptions.ExclusionViolationError):
+        app.add_exception_handler(race, _lost_race)
 
     for db_error in (asyncpg.exceptions.CharacterNotInRepertoireError,
                      asyncpg.exceptions.UntranslatableCharacterError):

@@ -15,6 +15,7 @@ event goes to `dead_letters`, the checkpoint moves past it, and later events app
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -243,22 +244,37 @@ async def rebuild(
     """Reset the read model and re-apply every event from `source` (a feed or a stream).
 
     Events the live consumer applies meanwhile are serialised by the projection lock and
-    deduplicated by the checkpoints, so a rebuild can run while the service is live.
-    Returns the number of events read.
+    deduplicated by the checkpoints, so a rebuild can run while the service is live. A projection
+    that commands write in their own transaction (shared/inline.py) names an `exclusive_lock`
+    instead: the rebuild holds it for its whole run, and its checkpoints go when it is done, as no
+    live consumer keeps them. Returns the number of events read.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
-        await projection.reset(conn)
-        await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", projection.name)
-        await conn.execute("DELETE FROM projection_state WHERE projection = $1", projection.name)
-        await conn.execute("DELETE FROM dead_letters WHERE projection = $1", projection.name)
-    applier = Applier(projection, max_deliveries, traced=False)
-    total = 0
-    async for events in source:
-        # A rebuild has no second delivery: a failing handler dead-letters at once.
-        await applier.apply(pool, [Delivery(e, max_deliveries) for e in events])
-        total += len(events)
-    return total
+    exclusive: int | None = getattr(projection, "exclusive_lock", None)
+    async with contextlib.AsyncExitStack() as stack:
+        if exclusive is not None:
+            holder = await stack.enter_async_context(pool.acquire())
+            await holder.execute("SELECT pg_advisory_lock($1)", exclusive)
+            stack.push_async_callback(holder.execute, "SELECT pg_advisory_unlock($1)", exclusive)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
+            await projection.reset(conn)
+            await _forget(conn, projection.name)
+        applier = Applier(projection, max_deliveries, traced=False)
+        total = 0
+        async for events in source:
+            # A rebuild has no second delivery: a failing handler dead-letters at once.
+            await applier.apply(pool, [Delivery(e, max_deliveries) for e in events])
+            total += len(events)
+        if exclusive is not None:
+            async with pool.acquire() as conn:
+                await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", projection.name)
+        return total
+
+
+async def _forget(conn: asyncpg.Connection, name: str) -> None:
+    await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", name)
+    await conn.execute("DELETE FROM projection_state WHERE projection = $1", name)
+    await conn.execute("DELETE FROM dead_letters WHERE projection = $1", name)
 
 
 async def replay_dead_letter(pool: asyncpg.Pool, projection: Projection, dead_letter_id: int) -> bool:

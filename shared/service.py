@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,17 +17,18 @@ from fastapi.responses import JSONResponse, Response
 from . import telemetry
 from .auth import Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
-from .commands import prune_idempotency_keys
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
 from .envelope import EventRegistry
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
+from .inline import InlineProjection
 from .limits import BodyLimitMiddleware
 from .problems import Problem, document_problems, install_problem_handlers, problem_response
 from .projection import Projection
 from .relay import OutboxRelay
 from .settings import Settings
+from .unit_of_work import prune_idempotency_keys
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class ServiceSpec:
     projections: list[Projection] = field(default_factory=list)
     registry: EventRegistry = field(default_factory=EventRegistry)
     owns_events: bool = True
+    # The service's own tables kept in the command's transaction, guards first (shared/inline.py);
+    # the rebuild command replays the service's store through them.
+    inline: list[InlineProjection] = field(default_factory=list)
+    # Bilingual problem titles of the service's refusal codes (shared/refusal.py).
+    titles: Mapping[str, str] = field(default_factory=dict)
 
 
 def migration_dirs(spec: ServiceSpec) -> list[Path]:
@@ -93,7 +99,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=spec.title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.spec = spec
-    install_problem_handlers(app)
+    install_problem_handlers(app, spec.titles)
 
     @app.exception_handler(ConcurrencyError)
     async def _conflict(request: Request, exc: ConcurrencyError) -> JSONResponse:

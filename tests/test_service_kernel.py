@@ -12,11 +12,36 @@ import pytest
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from shared.commands import Command
-from shared.envelope import NewEvent
+from shared.envelope import EventRegistry
 from shared.eventstore import NO_STREAM
+from shared.inline import InlineProjection, InlineReplay
+from shared.projection import rebuild
+from shared.feed import store_source
+from shared.refusal import Refused
 from shared.service import ServiceSpec, create_app
-from tests.conftest import running
+from shared.unit_of_work import Command, Reply, UnitOfWork
+from tests.conftest import eventually, running
+
+REGISTRY = EventRegistry()
+for _type in ("WidgetMade", "WidgetRenamed", "WidgetPainted"):
+    REGISTRY.register(_type)
+
+# An inline projection as services declare theirs: a guard-like unique name and a read model.
+WIDGETS = InlineProjection("widgets", ("widgets",))
+MIGRATION = """CREATE TABLE IF NOT EXISTS widgets (id text PRIMARY KEY, name text NOT NULL, size int,
+                                                    version int NOT NULL);
+               CREATE UNIQUE INDEX IF NOT EXISTS widgets_unique_name ON widgets (name) WHERE name LIKE 'unique-%'"""
+
+
+@WIDGETS.handles("WidgetMade")
+async def _made(conn, stream_id: str, version: int, d: dict) -> None:
+    await conn.execute("INSERT INTO widgets (id, name, size, version) VALUES ($1, $2, $3, $4)",
+                       stream_id, d["name"], d["size"], version)
+
+
+@WIDGETS.handles("WidgetRenamed", "WidgetPainted")
+async def _renamed(conn, stream_id: str, version: int, d: dict) -> None:
+    await conn.execute("UPDATE widgets SET name = $2, version = $3 WHERE id = $1", stream_id, d["name"], version)
 
 
 class WidgetCreate(BaseModel):
@@ -28,50 +53,51 @@ class WidgetRename(BaseModel):
     name: str = Field(min_length=1, max_length=50)
 
 
+async def _version(uow: UnitOfWork, stream: str) -> int:
+    return await uow.conn.fetchval("SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", stream)
+
+
 def widget_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/v1/widgets", status_code=201)
     async def create(body: WidgetCreate, cmd: Command):
-        async with cmd.begin() as tx:
-            if tx.replay:
-                return tx.replay
+        async def handle(uow: UnitOfWork) -> Reply:
+            if body.name == "forbidden":
+                raise Refused("name_forbidden", "that name is reserved")
             wid = uuid.uuid4()
-            [ev] = await tx.append(f"widget-{wid}", NO_STREAM, [NewEvent("WidgetMade", body.model_dump())])
-            return await tx.respond(201, {"id": str(wid), "version": ev.stream_version},
-                                    headers={"ETag": f'"{ev.stream_version}"'})
+            uow.record(f"widget-{wid}", NO_STREAM, [("WidgetMade", body.model_dump())])
+            return Reply(201, {"id": str(wid), "version": 1}, {"ETag": '"1"'})
+        return await cmd.run(handle)
 
     @router.post("/v1/widgets/{wid}/rename")
     async def rename(wid: uuid.UUID, body: WidgetRename, cmd: Command,
                      if_match: Annotated[str | None, Header()] = None):
-        async with cmd.begin() as tx:
-            if tx.replay:
-                return tx.replay
-            expected = cmd.if_match()
-            if expected is None:
-                expected = await tx.conn.fetchval(
-                    "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", f"widget-{wid}")
-            [ev] = await tx.append(f"widget-{wid}", expected, [NewEvent("WidgetRenamed", body.model_dump())])
-            return await tx.respond(200, {"version": ev.stream_version}, headers={"ETag": f'"{ev.stream_version}"'})
+        async def handle(uow: UnitOfWork) -> Reply:
+            stream = f"widget-{wid}"
+            expected = uow.expect(stream, await _version(uow, stream))
+            uow.record(stream, expected, [("WidgetRenamed", body.model_dump())])
+            return Reply(200, {"version": expected + 1}, {"ETag": f'"{expected + 1}"'})
+        return await cmd.run(handle)
 
     @router.post("/v1/widgets/{wid}/paint")
     async def paint(wid: uuid.UUID, body: WidgetRename, cmd: Command):
-        # The way service routes append: through cmd.store, deferred until respond().
-        async with cmd.begin() as tx:
-            if tx.replay:
-                return tx.replay
-            version = await tx.conn.fetchval(
-                "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", f"widget-{wid}")
-            await cmd.store.append(tx.conn, f"widget-{wid}", version, [NewEvent("WidgetPainted", body.model_dump())])
-            return await tx.respond(200, {"version": version + 1})
+        # Recorded events append at the end of the command, after the idempotency record.
+        async def handle(uow: UnitOfWork) -> Reply:
+            version = await _version(uow, f"widget-{wid}")
+            uow.record(f"widget-{wid}", version, [("WidgetPainted", body.model_dump())])
+            return Reply(200, {"version": version + 1})
+        return await cmd.run(handle)
 
     return router
 
 
 @pytest.fixture
-async def client(settings_for, token):
-    app = create_app(ServiceSpec(name="enrollment", title="t", routers=[widget_router()]),
-                     settings_for("enrollment"))
+async def client(settings_for, token, tmp_path):
+    (tmp_path / "0001_widgets.sql").write_text(MIGRATION)
+    spec = ServiceSpec(name="enrollment", title="t", routers=[widget_router()], registry=REGISTRY,
+                       migrations=tmp_path, inline=[WIDGETS], titles={"name_forbidden": "名称保留 Name reserved"})
+    app = create_app(spec, settings_for("enrollment"))
     async with running(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc",
@@ -173,8 +199,8 @@ async def test_actor_and_correlation_are_recorded_on_the_event(client, pool):
 
 
 async def test_a_deferred_append_that_loses_its_race_is_409_and_leaves_no_idempotency_record(client, pool):
-    """Appends through cmd.store run at respond(), after the idempotency record is written: a
-    loser's 409 must roll that record back too, so its retry runs again instead of replaying."""
+    """Recorded events append at the end of the command, after the idempotency record is written:
+    a loser's 409 must roll that record back too, so its retry runs again instead of replaying."""
     created = (await client.post("/v1/widgets", json={"name": "p", "size": 1})).json()
     url = f"/v1/widgets/{created['id']}/paint"
     keys = [f"paint-{uuid.uuid4()}" for _ in range(20)]
@@ -192,7 +218,7 @@ async def test_a_deferred_append_that_loses_its_race_is_409_and_leaves_no_idempo
 
 
 async def test_expired_idempotency_keys_are_pruned_and_fresh_ones_kept(client, pool):
-    from shared.commands import prune_idempotency_keys
+    from shared.unit_of_work import prune_idempotency_keys
 
     old, fresh = f"old-{uuid.uuid4()}", f"fresh-{uuid.uuid4()}"
     for key in (old, fresh):
@@ -205,3 +231,67 @@ async def test_expired_idempotency_keys_are_pruned_and_fresh_ones_kept(client, p
     # The pruned key is free again: the same request executes anew instead of replaying.
     again = await client.post("/v1/widgets", json={"name": "k", "size": 1}, headers={"Idempotency-Key": old})
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+
+
+async def test_inline_projection_rows_come_with_the_events_and_a_refusal_writes_nothing(client, pool):
+    created = (await client.post("/v1/widgets", json={"name": "桌子", "size": 4})).json()
+    assert await pool.fetchrow("SELECT name, size, version FROM widgets WHERE id = $1",
+                               f"widget-{created['id']}") == ("桌子", 4, 1)
+    before = await _events(pool)
+    refused = await client.post("/v1/widgets", json={"name": "forbidden", "size": 4})
+    assert refused.status_code == 409 and refused.headers["content-type"].startswith("application/problem+json")
+    assert (refused.json()["code"], refused.json()["title"]) == ("name_forbidden", "名称保留 Name reserved")
+    assert await _events(pool) == before
+
+
+async def test_a_guard_constraint_that_fires_is_409_and_rolls_the_command_back(client, pool):
+    """Two commands racing past their facts query to write the same unique fact: the loser's
+    constraint violation is a 409 problem, and neither its event nor its idempotency record stays."""
+    first = await client.post("/v1/widgets", json={"name": "unique-1", "size": 1})
+    assert first.status_code == 201
+    before = await _events(pool)
+    dup = await client.post("/v1/widgets", json={"name": "unique-1", "size": 2}, headers={"Idempotency-Key": "dup-1"})
+    assert dup.status_code == 409 and dup.json()["code"] == "concurrency_conflict"
+    assert await _events(pool) == before
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'dup-1'") == 0
+
+
+async def test_rebuilding_the_inline_tables_equals_live_and_holds_commands_back_meanwhile(client, pool):
+    for i in range(30):
+        made = (await client.post("/v1/widgets", json={"name": f"w{i}", "size": i + 1})).json()
+        if i % 3 == 0:
+            await client.post(f"/v1/widgets/{made['id']}/rename", json={"name": f"r{i}"})
+    snap = "SELECT id, name, size, version FROM widgets ORDER BY id"
+    live = await pool.fetch(snap)
+    recorded = await pool.fetchval("SELECT count(*) FROM events")
+    replay = InlineReplay("enrollment", [WIDGETS])
+    store = client.app.state.store
+
+    gate = asyncio.Event()
+
+    async def slow_source():
+        async for batch in store_source(pool, store, limit=7):
+            await gate.wait()  # the first batch waits until a command is queued behind the rebuild
+            yield batch
+
+    rebuilding = asyncio.create_task(rebuild(pool, replay, slow_source()))
+    await eventually(lambda: _lock_held(pool), message="the rebuild holds the inline lock")
+    command = asyncio.create_task(client.post("/v1/widgets", json={"name": "during", "size": 1}))
+    await eventually(lambda: _waiting_on_lock(pool), message="the command waits for the rebuild")
+    assert not command.done()
+    gate.set()
+    assert await rebuilding == recorded
+    assert (await command).status_code == 201
+    rebuilt = await pool.fetch(snap)
+    assert [r for r in rebuilt if r["name"] != "during"] == live
+    assert await pool.fetchval("SELECT count(*) FROM projection_checkpoints WHERE projection = $1", replay.name) == 0
+
+
+async def _lock_held(pool) -> bool:
+    return await pool.fetchval("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                               " AND mode = 'ExclusiveLock' AND ((classid::bigint << 32) | objid::bigint) = $1",
+                               0x7474_696E_6C6E)
+
+
+async def _waiting_on_lock(pool) -> bool:
+    return await pool.fetchval("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")

@@ -1,0 +1,190 @@
+"""The unit of work of a command, and the one way a route runs a command handler.
+
+    @router.post("/v1/projects/{project_id}/nominations", status_code=201)
+    async def nominate(project_id: UUID, body: NominationIn, cmd: Command, today: Today) -> Response:
+        require_role(cmd.principal, *REGION_ADMINS)            # the route parses and authorizes
+        return await cmd.run(lambda uow: nominate_handler.handle(uow, ..., today=today))
+
+`CommandContext.run` opens one transaction and, in this order:
+1. `tt_begin_command` (shared/migrations/0004): the inline-rebuild lock, shared; with an
+   Idempotency-Key, the key's lock and the first attempt's record. A replay returns that stored
+   response here, once for every command — the handler never sees it;
+2. the handler: load facts (one query) → pure `decide` → `uow.record(...)` → a `Reply`;
+3. the idempotency record, then the service's inline projections (guards, read models) over the
+   recorded events, then the append, last: the append takes the store's commit-ordering lock
+   (shared/eventstore.py), which every command of the service queues on until the holder commits,
+   so whatever runs between it and COMMIT runs one command at a time;
+4. COMMIT, and the Reply as the HTTP response.
+Same key + same body → the same response and no second event holds across crashes and concurrent
+retries: the record commits with the events, and a retry arriving meanwhile waits on the key.
+A stream that moved on since it was read raises ConcurrencyError (→ 409, or 412 with If-Match)
+at the append; a domain `Refused` becomes problem+json in the kernel (shared/problems.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from fastapi import Depends, Request
+from fastapi.responses import Response
+
+from . import telemetry
+from .auth import Principal, current_principal
+from .envelope import Envelope, EventRegistry, Metadata, NewEvent
+from .eventstore import ConcurrencyError, EventStore
+from .inline import InlineProjection, project_and_append
+from .problems import Problem
+
+MAX_KEY_LENGTH = 200
+_REPLAYED_HEADER = "Idempotent-Replayed"
+Decided = Sequence[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler answers: the HTTP status, a JSON-able body, extra headers (ETag, Location)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class UnitOfWork:
+    """One command's transaction as a handler sees it: the connection to load facts on, and
+    `record` to queue decided events. Nothing is written until the handler returns."""
+
+    def __init__(self, conn: asyncpg.Connection, registry: EventRegistry, metadata: Metadata,
+                 principal: Principal, if_match: int | None) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.metadata = metadata
+        self.principal = principal
+        self._if_match = if_match
+        self._streams: list[tuple[str, int, list[NewEvent], Metadata | None]] = []
+        self.recorded: list[Envelope] = []  # filled at commit, for the rare caller that needs positions
+
+    def expect(self, stream_id: str, version: int) -> int:
+        """The version to append at, given the version just loaded: a client's If-Match naming
+        another version is a 412 (ConcurrencyError) before anything is decided."""
+        if self._if_match is not None and self._if_match != version:
+            raise ConcurrencyError(stream_id, self._if_match, version)
+        return version
+
+    def record(self, stream_id: str, expected_version: int, events: Decided,
+               event_ids: Sequence[uuid.UUID] | None = None) -> None:
+        """Queue decided (type, data) events for `stream_id`, expected at `expected_version`."""
+        if not events:
+            return
+        ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
+        new = [NewEvent(t, d, self.registry.current_version(t), eid) for (t, d), eid in zip(events, ids, strict=True)]
+        self._streams.append((stream_id, expected_version, new, self.metadata))
+
+    @property
+    def pending(self) -> int:
+        return sum(len(evs) for _, _, evs, _ in self._streams)
+
+    async def _commit(self, projections: Sequence[InlineProjection], store: EventStore) -> None:
+        if self._streams:
+            self.recorded = await project_and_append(self.conn, store, projections, self._streams)
+            self._streams = []
+
+
+Handler = Callable[[UnitOfWork], Awaitable[Reply]]
+
+
+class CommandContext:
+    """What a route knows about the command it is about to run: who asks, and how to run it."""
+
+    def __init__(self, request: Request, principal: Principal) -> None:
+        self.request = request
+        self.principal = principal
+
+    def metadata(self) -> Metadata:
+        return Metadata(
+            correlation_id=self.request.headers.get("x-correlation-id") or str(uuid.uuid4()),
+            actor=self.principal.actor(),
+            traceparent=telemetry.current_traceparent(),
+        )
+
+    def if_match(self) -> int | None:
+        """The aggregate version the client last saw (`If-Match: "3"`), if it sent one."""
+        raw = self.request.headers.get("if-match")
+        if raw is None:
+            return None
+        tag = raw.strip().removeprefix("W/").strip('"')
+        if not tag.isdigit():
+            raise Problem(400, "bad_if_match", "If-Match 无效 Invalid If-Match", "expected an ETag like \"3\"")
+        return int(tag)
+
+    async def _key_and_hash(self) -> tuple[str | None, bytes | None]:
+        key = self.request.headers.get("idempotency-key")
+        if key is None:
+            return None, None
+        if not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+            raise Problem(400, "bad_idempotency_key", "Idempotency-Key 无效 Invalid Idempotency-Key",
+                          f"1–{MAX_KEY_LENGTH} printable characters")
+        h = hashlib.sha256()
+        for part in (self.request.method.encode(), self.request.url.path.encode(), b"?",
+                     self.request.url.query.encode(), b"\n", await self.request.body()):
+            h.update(part)
+        return key, h.digest()
+
+    async def run(self, handler: Handler) -> Response:
+        key, request_hash = await self._key_and_hash()
+        if_match = self.if_match()
+        state = self.request.app.state
+        store: EventStore = state.store
+        projections: Sequence[InlineProjection] = state.spec.inline
+        async with state.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT * FROM tt_begin_command($1, $2)", self.principal.sub, key)
+            if row is not None:
+                if bytes(row["request_hash"]) != request_hash:
+                    raise Problem(422, "idempotency_key_reused", "幂等键已用于其他请求 Idempotency-Key reused",
+                                  "This Idempotency-Key was used with a different request.")
+                headers = dict(row["headers"] or {})
+                headers[_REPLAYED_HEADER] = "true"
+                return Response(bytes(row["body"]), status_code=row["status"], headers=headers,
+                                media_type="application/json")
+            uow = UnitOfWork(conn, store.registry, self.metadata(), self.principal, if_match)
+            reply = await handler(uow)
+            body = orjson.dumps(reply.body)
+            headers = dict(reply.headers)
+            if key is not None:
+                await conn.execute(
+                    """INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
+                       VALUES ($1, $2, $3, $4, $5, $6)""",
+                    self.principal.sub, key, request_hash, reply.status, body, headers)
+            await uow._commit(projections, store)  # last: see the module docstring
+        return Response(body, status_code=reply.status, headers=headers, media_type="application/json")
+
+
+_PRUNE = """
+DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))
+"""
+
+
+async def prune_idempotency_keys(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> int:
+    """Delete idempotency records older than `older_than_s`, a batch per transaction so no
+    long lock is held; returns how many went. A retry after that gets a fresh execution."""
+    removed = 0
+    while True:
+        status = await pool.execute(_PRUNE, older_than_s, batch)
+        n = int(status.split()[-1])
+        removed += n
+        if n < batch:
+            return removed
+
+
+async def command_context(request: Request, principal: Annotated[Principal, Depends(current_principal)]
+                          ) -> CommandContext:
+    return CommandContext(request, principal)
+
+
+Command = Annotated[CommandContext, Depends(command_context)]
