@@ -44,7 +44,7 @@ class Principal:
     role: str
     org: str | None
     # Excluded from eq/hash (dicts are unhashable) and repr (keeps claims out of logs).
-    claims: dict = field(default_factory=dict, compare=False, repr=False)
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def actor(self) -> dict[str, Any]:
         return {"sub": self.sub, "role": self.role, "org": self.org}
@@ -76,7 +76,7 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 
 class JwtVerifier:
     def __init__(self, keys_path: Path | None, issuer: str, audience: str,
-                 *, jwks: dict | None = None) -> None:
+                 *, jwks: dict[str, Any] | None = None) -> None:
         self.keys_path = Path(keys_path) if keys_path is not None else None
         self.issuer = issuer
         self.audience = audience
@@ -89,7 +89,7 @@ class JwtVerifier:
         self.reload()
 
     @classmethod
-    def from_jwks(cls, jwks: dict, issuer: str, audience: str) -> JwtVerifier:
+    def from_jwks(cls, jwks: dict[str, Any], issuer: str, audience: str) -> JwtVerifier:
         return cls(None, issuer, audience, jwks=jwks)
 
     def reload(self) -> None:
@@ -114,7 +114,7 @@ class JwtVerifier:
         self._verified = {}  # a rotated-out key must stop vouching for tokens it signed
 
     @staticmethod
-    def _parse_jwks(jwks: dict) -> dict[str | None, tuple[Any, str]]:
+    def _parse_jwks(jwks: dict[str, Any]) -> dict[str | None, tuple[Any, str]]:
         keys: dict[str | None, tuple[Any, str]] = {}
         for jwk in jwks.get("keys", []):
             kid, kty = jwk.get("kid"), jwk.get("kty")

@@ -50,7 +50,7 @@ class Bus:
         self.name = name
         self.nc: NATS | None = None
         self._connected = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -115,14 +115,14 @@ async def ensure_stream(
         num_replicas=replicas,
     )
     try:
-        info = await js.stream_info(config.name)
+        info = await js.stream_info(names.stream(service))
     except NotFoundError:
         try:
             await js.add_stream(config)
             return
         except Exception:
             # Another replica created it between our check and our add.
-            info = await js.stream_info(config.name)
+            info = await js.stream_info(names.stream(service))
     current = info.config
     if current.subjects != config.subjects or current.duplicate_window != config.duplicate_window:
         await js.update_stream(config)

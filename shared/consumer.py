@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from . import telemetry
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _retry_delay(deliveries: int) -> float:
-    return min(0.2 * 2 ** max(deliveries - 1, 0), 10.0)
+    return min(0.2 * 2.0 ** max(deliveries - 1, 0), 10.0)
 
 
 class ProjectionConsumer:
@@ -63,7 +65,7 @@ class ProjectionConsumer:
                     pass
                 backoff = min(backoff * 2, 5.0)
 
-    async def _subscribe(self):
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
         js = self.bus.js()
         config = ConsumerConfig(
             durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
@@ -75,7 +77,7 @@ class ProjectionConsumer:
             stream=self.names.stream(self.source), config=config,
         )
 
-    async def _consume(self, sub, stop: asyncio.Event) -> None:
+    async def _consume(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         polls = 0
         while not stop.is_set():
             try:
@@ -88,8 +90,8 @@ class ProjectionConsumer:
             if msgs:
                 await self.handle(msgs)
 
-    async def handle(self, msgs: list) -> None:
-        parsed: list[tuple[object, Delivery]] = []
+    async def handle(self, msgs: list[Msg]) -> None:
+        parsed: list[tuple[Msg, Delivery]] = []
         for msg in msgs:
             try:
                 env = Envelope.from_json(msg.data)
@@ -125,7 +127,7 @@ class ProjectionConsumer:
         self.applied += n
         telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(n)
 
-    async def _report_lag(self, sub) -> None:
+    async def _report_lag(self, sub: JetStreamContext.PullSubscription) -> None:
         try:
             info = await sub.consumer_info()
         except Exception:

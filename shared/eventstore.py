@@ -126,12 +126,13 @@ class EventStore:
         if not rows:
             return 0
         try:
-            return await conn.fetchval(
+            n: int = await conn.fetchval(
                 "SELECT tt_append_new($1, $2, $3, $4, $5, $6, $7)",
                 [r[0] for r in rows], [r[1] for r in rows], [r[2].event_id for r in rows],
                 [r[2].type for r in rows], [r[2].schema_version for r in rows], [r[2].data for r in rows],
                 [r[3] for r in rows],
             )
+            return n
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version":
                 raise ConcurrencyError("(several streams)", NO_STREAM, None) from exc
@@ -169,7 +170,8 @@ class EventStore:
         return Page(events, events[-1].position if events else after)
 
     async def head(self, conn: asyncpg.Connection) -> int:
-        return await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return head
 
     async def by_ids(self, conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[Envelope]:
         rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE event_id = ANY($1) ORDER BY position", ids)

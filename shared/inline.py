@@ -152,7 +152,7 @@ class InlineReplay(Projection):
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         await self._apply(conn, [event])
 
-    async def apply_batch(self, conn: asyncpg.Connection, items: list[Traced]) -> None:  # type: ignore[override]
+    async def apply_batch(self, conn: asyncpg.Connection, items: list[Traced]) -> None:
         await self._apply(conn, [item.event for item in items])
 
     async def _apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:

@@ -123,7 +123,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
-def _jsonable_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _jsonable_errors(errors: list[Any]) -> list[dict[str, Any]]:
     # Pydantic puts exception objects and raw bytes into `ctx`/`input`; keep what is
     # printable and drop the input itself, which may carry personal data (ID numbers).
     out = []
@@ -155,7 +155,8 @@ def install_problem_handlers(app: FastAPI, titles: Mapping[str, str] | None = No
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        p = Problem(422, "validation_error", "数据校验失败 Validation failed", errors=_jsonable_errors(exc.errors()))
+        p = Problem(422, "validation_error", "数据校验失败 Validation failed",
+                    errors=_jsonable_errors(list(exc.errors())))
         return problem_response(p, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
@@ -218,7 +219,7 @@ def install_problem_handlers(app: FastAPI, titles: Mapping[str, str] | None = No
         return problem_response(p, request.url.path)
 
     for unavailable in _unavailable_types():
-        app.add_exception_handler(unavailable, _unavailable)
+        app.add_exception_handler(unavailable, _unavailable)  # type: ignore[arg-type]
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

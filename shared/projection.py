@@ -178,8 +178,9 @@ class Applier:
             for d in wanted] if self.traced else []
         try:
             items = [Traced(d.event, _traceparent_of(spans[i]) if spans else None) for i, d in enumerate(wanted)]
-            if items:
-                await self.projection.apply_batch(conn, items)
+            batch_apply = self.projection.apply_batch
+            if items and batch_apply is not None:
+                await batch_apply(conn, items)
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
             raise
         except Exception as exc:

@@ -158,7 +158,8 @@ class OutboxRelay:
 
 
 async def outbox_depth(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval("SELECT count(*) FROM outbox")
+    depth: int = await conn.fetchval("SELECT count(*) FROM outbox")
+    return depth
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -144,7 +145,7 @@ def _document_errors(app: FastAPI) -> None:
     """/openapi.json declares the problem+json errors every operation may answer (shared/problems.py)."""
     generate = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_problems(generate())
         return app.openapi_schema
@@ -173,7 +174,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.name}
 
     @router.get("/readyz", include_in_schema=False)
@@ -202,7 +203,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         return telemetry.metrics_response()
 
     @router.get("/v1/projections", summary="Projections of this service and their lag")
-    async def projections(request: Request, principal: Authenticated) -> dict:
+    async def projections(request: Request, principal: Authenticated) -> dict[str, Any]:
         require_role(principal, "service", "province_admin")
         async with request.app.state.pool.acquire() as conn:
             rows = await conn.fetch("SELECT projection, last_position, applied, updated_at FROM projection_state")

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import time
+from typing import TextIO
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -60,9 +61,10 @@ def _exporter_from_env() -> SpanExporter | None:
     grpc_first = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "grpc"
     for transport in ("grpc", "http") if grpc_first else ("http", "grpc"):
         try:
-            return importlib.import_module(
+            exporter: SpanExporter = importlib.import_module(
                 f"opentelemetry.exporter.otlp.proto.{transport}.trace_exporter"
             ).OTLPSpanExporter()
+            return exporter
         except ImportError:
             continue
     log.warning("OTLP tracing requested but opentelemetry-exporter-otlp is not installed")
@@ -174,7 +176,7 @@ class _PrometheusMiddleware:
 
 def instrument_app(app: FastAPI, service_name: str) -> None:
     """Call at app construction: Starlette refuses new middleware once the app has started."""
-    if any(m.cls is _PrometheusMiddleware for m in app.user_middleware):
+    if any(m.cls is _PrometheusMiddleware for m in app.user_middleware):  # type: ignore[comparison-overlap]
         return  # a second middleware would count every request twice
     # No per-chunk "http send"/"http receive" child spans: two or three extra spans a request
     # that say nothing the server span does not, and cost ~10% of a command's CPU (bench profile).
@@ -186,15 +188,15 @@ def instrument_app(app: FastAPI, service_name: str) -> None:
 _HANDLER_NAME = "tt-json"
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # stdlib generic only in stubs
     """Looks up sys.stderr per record, so pytest's capsys (which swaps it) sees the output."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:
+    def stream(self, _value: object) -> None:
         pass
 
 

@@ -236,8 +236,6 @@ async def test_token_is_a_jwt_the_services_accept(keys_dir):
 async def test_usage_errors_exit_2_before_touching_anything():
     unknown = await ttadmin("rebuild", "credits", "no_such_model", "--yes")
     assert unknown.code == 2 and "credits_compliance" in unknown.err  # it lists what there is
-    ledger = await ttadmin("rebuild", "funding", "funding_ledger", "--yes")
-    assert ledger.code == 2 and "--commands-stopped" in ledger.err
     foreign_store = await ttadmin("rebuild", "reporting", "reporting_directory", "--source", "store", "--yes")
     assert foreign_store.code == 2 and "--source feed" in foreign_store.err
 

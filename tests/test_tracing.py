@@ -12,7 +12,7 @@ from shared.projection import Projection
 from shared.service import ServiceSpec, create_app
 from tests.conftest import eventually, running
 from tests.kernel import background, connected_bus, consumer
-from tests.test_service_kernel import widget_router
+from tests.test_service_kernel import REGISTRY, widget_router
 
 
 class WidgetNames(Projection):
@@ -33,7 +33,7 @@ async def test_command_trace_continues_through_relay_and_nats_into_the_projectio
         settings_for, token, nats_url, namespace, pool):
     exporter = InMemorySpanExporter()
     telemetry.setup_tracing("enrollment", exporter)
-    app = create_app(ServiceSpec(name="enrollment", title="t", routers=[widget_router()]),
+    app = create_app(ServiceSpec(name="enrollment", title="t", routers=[widget_router()], registry=REGISTRY),
                      settings_for("enrollment"))
     projection = WidgetNames(f"w_{namespace}")
     async with running(app), connected_bus(nats_url, BusNames(namespace)) as bus:

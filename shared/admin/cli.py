@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -41,6 +40,7 @@ from rich.table import Table
 from shared.auth import ROLES
 from shared.bus import BusNames
 from shared.devstack import SERVICES
+from shared.service import ServiceSpec
 from shared.settings import Settings
 
 from . import ops, targets
@@ -122,12 +122,12 @@ def _services(given: list[str] | None, database_url: str | None) -> list[str]:
     return services
 
 
-def _spec(service: str, spec_ref: str | None):
+def _spec(service: str, spec_ref: str | None) -> tuple[ServiceSpec, dict[str, targets.Entry]]:
     try:
         spec = targets.load_spec(service, spec_ref)
     except TargetError as exc:
         raise _fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED) from None
-    return spec, targets.catalog(spec, custom=spec_ref is not None)
+    return spec, targets.catalog(spec)
 
 
 # ---------------------------------------------------------------- token
@@ -177,7 +177,7 @@ def projections(
     names_ = _services(services, database_url)
     loaded = {s: _spec(s, spec) for s in names_}
 
-    async def collect() -> tuple[list[dict], list[str]]:
+    async def collect() -> tuple[list[dict[str, Any]], list[str]]:
         rows, errors = [], []
         names = BusNames(targets.namespace(namespace))
         async with ops.open_bus(targets.nats_url(nats_url), timeout=5) as bus:
@@ -221,7 +221,7 @@ def outbox(
         if s not in SERVICES and not database_url:
             raise _fail(f"unknown service {s!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
 
-    async def collect() -> tuple[list[dict], list[str]]:
+    async def collect() -> tuple[list[dict[str, Any]], list[str]]:
         rows, errors = [], []
         for service in names_:
             try:
@@ -309,9 +309,6 @@ def rebuild(
                          "/v1/events feeds (as POST /v1/admin/rebuild does); or store, stream, feed.")] = "auto",
     batch: Annotated[int, typer.Option("--batch", min=1, max=5000, help="Events per batch (one transaction)")] = 500,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    commands_stopped: Annotated[bool, typer.Option(
-        "--commands-stopped", help="Confirm the service's commands are stopped (required for funding_ledger).")]
-    = False,
     token_: Annotated[str | None, typer.Option("--token", help="Service token for feeds. Default: SERVICE_TOKEN, "
                                                                "else minted with the dev key.")] = None,
     database_url: DatabaseUrl = None, nats_url: NatsUrl = None, namespace: Namespace = None,
@@ -321,14 +318,12 @@ def rebuild(
 
     Runs here, against the service's database, while the service keeps running: the projection's
     advisory lock serialises this with the live consumer batch by batch, and checkpoints drop
-    whatever both apply. Readers see the tables empty and fill up again meanwhile."""
+    whatever both apply. An `<service>_inline` rebuild holds the service's commands back until it
+    is done (shared/inline.py). Readers see the tables empty and fill up again meanwhile."""
     spec_, entries = _spec(service, spec)
     entry = entries.get(projection)
     if entry is None:
         raise _fail(f"{service} has no projection {projection!r}; it has: {', '.join(entries) or 'none'}", EXIT_USAGE)
-    if entry.needs_commands_stopped and not commands_stopped:
-        raise _fail(f"{projection}: {entry.note}. Stop the service's commands, then pass --commands-stopped.",
-                    EXIT_USAGE)
     try:
         plans = ops.plan_sources(spec_, entry, source)
     except TargetError as exc:
@@ -406,7 +401,7 @@ def dead_letters_list(
     if service not in SERVICES and not database_url:
         raise _fail(f"unknown service {service!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
 
-    async def collect() -> list[dict]:
+    async def collect() -> list[dict[str, Any]]:
         async with ops.open_pool(targets.database_url(service, database_url)) as pool:
             return await ops.dead_letters(pool, projection, include_replayed, limit)
 
@@ -440,7 +435,7 @@ def dead_letters_show(
     if service not in SERVICES and not database_url:
         raise _fail(f"unknown service {service!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
 
-    async def fetch() -> dict | None:
+    async def fetch() -> dict[str, Any] | None:
         async with ops.open_pool(targets.database_url(service, database_url)) as pool:
             return await ops.dead_letter(pool, dead_letter_id)
 
@@ -503,4 +498,4 @@ def main() -> None:  # `python -m shared.admin`
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

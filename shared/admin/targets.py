@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from shared.db import database_name, with_database
 from shared.devstack import SERVICES
+from shared.inline import InlineReplay
 from shared.projection import Projection
 from shared.service import ServiceSpec
 from shared.settings import DEFAULT_DATA_DIR, Settings
@@ -109,7 +110,8 @@ def namespace(explicit: str | None) -> str:
 
 def feed_url(service: str) -> str:
     """Base URL of `service`'s /v1/events feed: <SERVICE>_URL, default as `make run` serves it."""
-    return getattr(Settings(), f"{service}_url")
+    url: str = getattr(Settings(), f"{service}_url")
+    return url
 
 
 def feed_token(explicit: str | None) -> str:
@@ -132,7 +134,6 @@ class Entry:
     projection: Projection
     live: bool  # run by a durable consumer inside the service
     note: str = ""
-    needs_commands_stopped: bool = False  # rebuilding it while commands run would double-apply
 
     @property
     def name(self) -> str:
@@ -153,23 +154,11 @@ def load_spec(service: str, spec_ref: str | None = None) -> ServiceSpec:
     return spec
 
 
-def _inline_entries(service: str) -> list[Entry]:
-    """Read models kept by a service's inline projector: no live consumer, but rebuildable."""
-    if service == "credits":
-        from services.credits.projector.rebuild import LedgerProjection
-
-        return [Entry(LedgerProjection(), live=False,
-                      note="inline projector (policies, entries, claims, certificates); idempotent handlers")]
-    if service == "funding":
-        from services.funding.projector import ledger_projection
-
-        return [Entry(ledger_projection(), live=False, needs_commands_stopped=True,
-                      note="inline projector (policies, accounts, entries); rebuild only with commands stopped")]
-    return []
-
-
-def catalog(spec: ServiceSpec, custom: bool = False) -> dict[str, Entry]:
+def catalog(spec: ServiceSpec) -> dict[str, Entry]:
+    """Every projection of the service: its live consumers, and its inline tables (guards and read
+    models kept by commands) as one `<service>_inline` entry rebuilt from its own store."""
     entries = [Entry(p, live=True) for p in spec.projections]
-    if not custom:
-        entries += _inline_entries(spec.name)
+    if spec.inline:
+        entries.append(Entry(InlineReplay(spec.name, spec.inline), live=False,
+                             note=f"inline tables ({', '.join(t for p in spec.inline for t in p.tables)})"))
     return {e.name: e for e in entries}

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from shared.inputs import text_issue
+from shared.text import text_issue
 from shared.personal import has_national_id
 
 from . import national_id
