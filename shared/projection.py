@@ -44,6 +44,7 @@ class Projection:
     name: str = ""
     sources: tuple[str, ...] = ()  # services whose streams this follows, e.g. ("enrollment",)
     handles: frozenset[str] | None = None  # event types it cares about; None = all
+    tables: tuple[str, ...] = ()  # the tables it alone writes and `reset` empties (rebuild coverage)
     apply_batch: Callable[[asyncpg.Connection, list[Traced]], Awaitable[None]] | None = None
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
