@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from services.funding.domain.policy import SEED_POLICIES
-from services.funding.projector import LEDGER_TABLES, ledger_projection
 from services.funding.projector.directory import PROJECTIONS
 from shared.consumer import stream_source
 from shared.devkeys import mint_token
 from shared.feed import feed_source, store_source
+from shared.inline import InlineReplay
 from shared.projection import rebuild
 from tests.conftest import eventually
 from tests.funding.enrollment_flow import COUNTY, S1, S2, S3, Enrollment
@@ -135,11 +135,12 @@ async def test_every_read_model_rebuilds_to_the_same_rows(world, funding_app, en
     """After the scenario: the ledger from the funding store, the enrollment copies from the
     enrollment service's /v1/events feed — reset and replayed, they equal the live tables."""
     directory = ("orgs", "hosts", "teachers", "projects", "checkins")
-    live = await snapshot(fpool, (*LEDGER_TABLES, *directory))
+    inline = InlineReplay("funding", funding_app.state.spec.inline)
+    live = await snapshot(fpool, (*inline.tables, *directory))
     assert live["funding_entries"] and len(live["checkins"]) == 5
-    await rebuild(fpool, ledger_projection(), store_source(fpool, funding_app.state.store, limit=7))
+    await rebuild(fpool, inline, store_source(fpool, funding_app.state.store, limit=7))
     token = mint_token(keys_dir, "service", sub="funding")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=enrollment_app), base_url="http://e") as client:
         for projection in PROJECTIONS:
             await rebuild(fpool, projection, feed_source("http://e", token, limit=11, client=client))
-    assert await snapshot(fpool, (*LEDGER_TABLES, *directory)) == live
+    assert await snapshot(fpool, (*inline.tables, *directory)) == live

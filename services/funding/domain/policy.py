@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .errors import Refused
+from shared.refusal import Refused
 
 SHARE_FIELDS = ("school_public_funds_share", "district_payroll_share_min", "district_payroll_share_max",
                 "pass_down_min")
