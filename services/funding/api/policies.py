@@ -109,13 +109,13 @@ async def get_policy(jurisdiction_code: Jurisdiction, request: Request, principa
     # Policies are published rules: every signed-in caller may read them.
     async with request.app.state.pool.acquire() as conn:
         state, version = await load_state(conn, request.app.state.store, f"policy-{jurisdiction_code}",
-                                          domain.evolve, {})
+                                          domain.evolve, domain.Versions())
     if version == 0:
         raise problem("policy_not_found", f"{jurisdiction_code} has published no funding policy", 404)
     day = as_of or today
     versions = sorted(state.values(), key=lambda p: p.effective_from)
     current = domain.in_force(versions, day)
-    doc = PolicyVersions(jurisdiction_code=jurisdiction_code, as_of=day,
-                         in_force=domain.to_data(current) if current else None,
-                         versions=[domain.to_data(p) for p in versions])
+    doc = PolicyVersions.model_validate({"jurisdiction_code": jurisdiction_code, "as_of": day,
+                                         "in_force": domain.to_data(current) if current else None,
+                                         "versions": [domain.to_data(p) for p in versions]})
     return JSONResponse(doc.model_dump(mode="json"), headers={"ETag": f'"{version}"'})

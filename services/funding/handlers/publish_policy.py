@@ -19,7 +19,7 @@ async def handle(uow: UnitOfWork, wanted: FundingPolicy) -> Reply:
         raise org_not_found(code)
     stream_id = f"policy-{code}"
     await lock_stream(uow.conn, stream_id)
-    state, version = await load_state(uow.conn, STORE, stream_id, policy.evolve, {})
+    state, version = await load_state(uow.conn, STORE, stream_id, policy.evolve, policy.Versions())
     expected = uow.expect(stream_id, version)
     events = policy.decide_publish(state, wanted, kind)
     uow.record(stream_id, expected, events)
