@@ -9,7 +9,8 @@ backstop: a violation means a handler took the wrong lock, and the kernel answer
 
 Lock order, for every command: an allocating org's row before the row of the org below it (the
 allocation handler locks the source; the receiver's row is written after it, here). Money only
-flows down the tree, so no two commands can wait on each other's rows in a cycle.
+flows down the tree, so no two commands can wait on each other's rows in a cycle
+(services/funding/handlers/facts.py).
 """
 
 from __future__ import annotations

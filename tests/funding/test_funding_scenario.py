@@ -7,7 +7,6 @@ exact fen and ratios, and each compliant flag flips exactly at its threshold."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from services.funding.domain.policy import SEED_POLICIES
 from services.funding.projector.directory import PROJECTIONS
@@ -16,28 +15,11 @@ from shared.devkeys import mint_token
 from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import rebuild
-from tests.conftest import eventually
-from tests.funding.enrollment_flow import COUNTY, S1, S2, S3, Enrollment
-from tests.funding.given import ok
+from tests.funding.enrollment_flow import COUNTY, S1, S2, S3
+from tests.funding.given import ok, projected_checkins
 
 FEE, YEAR = 50_000, 2023
 
-
-@pytest.fixture(scope="module")
-async def world(enrollment_app, funding_app, as_enrollment):
-    flow = Enrollment(enrollment_app, as_enrollment)
-    await flow.register()
-    await flow.open_project(places=7)
-    await flow.nominate_all()
-    yield flow
-    flow.close()
-
-
-async def projected_checkins(fpool, n: int) -> None:
-    async def done() -> bool:
-        return await fpool.fetchval("SELECT count(*) FROM checkins") == n and await fpool.fetchval(
-            "SELECT count(*) FROM teachers") == 7
-    await eventually(done, message=f"{n} check-ins projected from NATS")
 
 
 async def published(app) -> list:
@@ -124,7 +106,6 @@ async def test_a_district_and_its_three_schools_from_budget_to_settlement(world,
     assert [(p["spent_fen"], p["participants"], p["spent_per_participant_fen"]) for p in own["items"]] == [
         (100_000, 3, 33_333)]  # 33,333.33… rounded half-even to whole fen
     assert (await ok(await county.get(f"/v1/orgs/{COUNTY}/funding", params={"year": YEAR})))["spent_fen"] == 250_000
-
 
 
 async def snapshot(pool, tables) -> dict:

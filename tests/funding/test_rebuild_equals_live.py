@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
 from services.funding.domain.policy import SEED_POLICIES
 from services.funding.projector.directory import PROJECTIONS
@@ -22,36 +21,19 @@ from shared.devkeys import mint_token
 from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import rebuild
-from tests.conftest import eventually
 from tests.funding.enrollment_flow import COUNTY, PROVINCE, S1, S2, S3, Enrollment
-from tests.funding.given import ok, refused
+from tests.funding.given import ok, projected_checkins, refused
 
 YEAR = 2023
 KERNEL = {"events", "outbox", "idempotency_keys", "projection_checkpoints", "projection_state", "dead_letters",
           "schema_migrations"}
 
 
-@pytest.fixture(scope="module")
-async def world(enrollment_app, funding_app, as_enrollment):
-    flow = Enrollment(enrollment_app, as_enrollment)
-    await flow.register()
-    await flow.open_project(places=7)
-    await flow.nominate_all()
-    yield flow
-    flow.close()
-
-
-async def checkins(fpool, n: int) -> None:
-    async def done() -> bool:
-        return await fpool.fetchval("SELECT count(*) FROM checkins") == n and await fpool.fetchval(
-            "SELECT count(*) FROM teachers") == 7
-    await eventually(done, message=f"{n} check-ins projected from NATS")
-
 
 async def scenario(world: Enrollment, as_role, fpool) -> None:
     (t1, t2, t3), (t4, t5), (t6, _) = world.teachers[S1], world.teachers[S2], world.teachers[S3]
     await world.check_in(t1, t2, t4, t6)
-    await checkins(fpool, 4)
+    await projected_checkins(fpool, 4)
     province, county = as_role("province_admin", PROVINCE), as_role("county_admin", COUNTY)
     schools = {s: as_role("school_admin", s) for s in (S1, S2, S3)}
     district = {k: str(v) if hasattr(v, "as_tuple") else v for k, v in SEED_POLICIES["hangzhou_district"].items()}
@@ -84,7 +66,7 @@ async def scenario(world: Enrollment, as_role, fpool) -> None:
     settle = {"project_id": world.project_id, "county_code": COUNTY, "fee_per_participant_fen": 50_000}
     await ok(await county.post("/v1/settlements", json=settle), 201)
     await world.check_in(t3, t5)  # late arrivals: the next settlement pays the difference
-    await checkins(fpool, 6)
+    await projected_checkins(fpool, 6)
     await ok(await county.post("/v1/settlements", json=settle), 201)
     await ok(await county.post("/v1/settlements", json={**settle, "fee_per_participant_fen": 45_000}), 201)
 

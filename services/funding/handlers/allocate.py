@@ -1,6 +1,6 @@
 """Allocate training funds to an org below (下拨, POST /v1/allocations), by the allocating org's
 own administrator. Stream `allocation-<id>`. The allocating org's account is locked in the facts
-query, before the receiver's (facts.py: the lock order)."""
+query, the receiver's after it (facts.py: the lock order)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from shared import orgtree
 from shared.eventstore import NO_STREAM
 from shared.unit_of_work import Reply, UnitOfWork
 
-# $1: [from_code, to_code] — the lock order. The receiver's row is locked too, though only the
-# source's is judged: the guard writes both, and taking both here keeps the order explicit.
-
 
 async def handle(uow: UnitOfWork, from_code: str, to_code: str, year: int, amount_fen: int) -> Reply:
     allocation_id = str(uuid.uuid4())
-    facts = await load(uow.conn, [from_code, to_code], year)
+    # Only the source's account: it is the one judged, and the receiver's is locked by the guard's
+    # write once the domain has found the receiver below the source — so always in tree order.
+    facts = await load(uow.conn, year, orgs=[from_code, to_code], lock=[from_code])
     source = facts.org(from_code)
     require_own_admin(uow.principal.role, uow.principal.org, source)
     target = facts.org(to_code)

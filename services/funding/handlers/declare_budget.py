@@ -13,7 +13,7 @@ async def handle(uow: UnitOfWork, wanted: Budget) -> Reply:
     code, year = wanted.org_code, wanted.year
     stream_id = f"budget-{code}-{year}"
     await lock_stream(uow.conn, stream_id)
-    facts = await load(uow.conn, [code], year)
+    facts = await load(uow.conn, year, orgs=[code], lock=[code])
     require_own_admin(uow.principal.role, uow.principal.org, facts.org(code))
     state, version = facts.budget(code)
     expected = uow.expect(stream_id, version)

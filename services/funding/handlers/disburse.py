@@ -13,7 +13,7 @@ from shared.eventstore import NO_STREAM
 from shared.unit_of_work import Reply, UnitOfWork
 
 _FACTS = f"""
-WITH {locked_accounts()}
+WITH {locked_accounts(codes="$1")}
 SELECT {ORGS_AND_ACCOUNTS},
        (SELECT jsonb_build_object('year', year, 'host_id', host_id) FROM projects WHERE id = $3) AS project,
        EXISTS (SELECT 1 FROM hosts WHERE id = $4) AS host_known"""

@@ -4,8 +4,11 @@ of orgs and their accounts.
 Lock order inside a command (so no two commands wait on each other in a cycle):
 1. the aggregate's stream (`lock_stream`, an advisory transaction lock), at most one;
 2. account rows (`locked_accounts`, SELECT … FOR UPDATE inside the facts query), an allocating
-   org's row before the row of the org below it — money only flows down the tree, so the
-   order follows the tree, top down;
+   org's row before the row of the org below it: tree order, top down. Before the domain has
+   judged a command only the one row it draws on is locked (an allocation that names its orgs
+   upwards locks nothing out of order); the receiver's row is locked by the guard's write, after
+   the domain found it below the source; a reversal locks a recorded allocation's two rows,
+   which went down the tree when it was made (org parents are fixed);
 3. the store's commit-ordering lock, taken by the kernel's append, last.
 Under READ COMMITTED a row locked FOR UPDATE is returned as the previous holder committed it,
 so the domain judges the balance as it stands until this command commits.
@@ -35,15 +38,15 @@ async def lock_stream(conn: asyncpg.Connection, stream_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 23))", stream_id)
 
 
-def locked_accounts(year: str = "$2") -> str:
-    """A CTE `locked`: the accounts of the codes in $1 (text[]) for the year `year` (an SQL
+def locked_accounts(codes: str = "$3", year: str = "$2") -> str:
+    """A CTE `locked`: the accounts of `codes` (a text[] placeholder) for `year` (an SQL
     expression), locked in the order the codes are listed (ORDER BY runs before the row locks)."""
     return f"""locked AS (
-    SELECT * FROM funding_accounts WHERE org_code = ANY($1::text[]) AND year = {year}
-    ORDER BY array_position($1::text[], org_code) FOR UPDATE)"""
+    SELECT * FROM funding_accounts WHERE org_code = ANY({codes}::text[]) AND year = {year}
+    ORDER BY array_position({codes}::text[], org_code) FOR UPDATE)"""
 
 
-# The columns every facts query has: the registered orgs of $1 and the locked accounts, as JSON.
+# The columns every facts query has: the registered orgs of $1 (text[]) and the locked accounts.
 ORGS_AND_ACCOUNTS = """(SELECT jsonb_agg(to_jsonb(o)) FROM orgs o WHERE o.code = ANY($1::text[])) AS orgs,
        (SELECT jsonb_agg(to_jsonb(l)) FROM locked l) AS accounts"""
 
@@ -80,6 +83,9 @@ class Facts:
 _LOAD = f"WITH {locked_accounts()} SELECT {ORGS_AND_ACCOUNTS}"
 
 
-async def load(conn: asyncpg.Connection, codes: list[str], year: int) -> Facts:
-    """The registered orgs of `codes` and their accounts for `year`, locked in the order listed."""
-    return Facts(await conn.fetchrow(_LOAD, codes, year), year)
+async def load(conn: asyncpg.Connection, year: int, orgs: list[str], lock: list[str]) -> Facts:
+    """The registered orgs of `orgs`, and the accounts of `lock` for `year`, locked in the order
+    listed. Lock only rows the command has a right to lock in that order: an account is locked
+    before the domain has judged the command, so a command naming its orgs the wrong way round
+    (an allocation upwards) must not lock them the wrong way round."""
+    return Facts(await conn.fetchrow(_LOAD, orgs, year, lock), year)

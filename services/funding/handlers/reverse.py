@@ -28,8 +28,10 @@ async def handle(uow: UnitOfWork, kind: str, entry_id: uuid.UUID, reason: str) -
         raise problem(f"{kind}_not_found", f"no {kind} {entry_id}", 404)
     require_within(uow.principal, state.payer)
     receiver = state.data.get("to_code")
+    # A recorded allocation went down the tree (org parents are fixed), so payer-then-receiver is
+    # the tree order.
     codes = [state.payer, receiver] if receiver else [state.payer]
-    facts = await load(uow.conn, codes, state.data["year"])
+    facts = await load(uow.conn, state.data["year"], orgs=[state.payer], lock=codes)
     require_own_admin(uow.principal.role, uow.principal.org, facts.org(state.payer))
     expected = uow.expect(stream_id, version)
     events = decide_reverse(state, str(uuid.uuid4()), reason, facts.account(receiver) if receiver else None)

@@ -24,7 +24,7 @@ from shared.unit_of_work import Reply, UnitOfWork
 # $1: [county_code], $2: the project, $3: the county's code, $4: its subtree prefix.
 _FACTS = f"""
 WITH project AS (SELECT year, host_id FROM projects WHERE id = $2),
-     {locked_accounts(year="(SELECT year FROM project)")}
+     {locked_accounts(codes="$1", year="(SELECT year FROM project)")}
 SELECT {ORGS_AND_ACCOUNTS}, (SELECT year FROM project) AS year, (SELECT host_id FROM project) AS host_id,
        EXISTS (SELECT 1 FROM project) AS project_known,
        (SELECT count(DISTINCT c.teacher_id) FROM checkins c LEFT JOIN teachers t ON t.id = c.teacher_id
