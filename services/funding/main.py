@@ -1,25 +1,32 @@
 """ASGI entry point of the funding service: `uvicorn services.funding.main:app`.
 
-Commands record funding events through the inline projector (services/funding/projector);
-the enrollment stream feeds the org tree, teachers, projects and check-ins through kernel
-projections (services/funding/projector/directory.py)."""
+Commands run through the kernel's unit of work (api/ → handlers/ → domain/); their events keep
+the guard (guards.py: accounts) and the read models (projector/policies.py, projector/entries.py)
+in the same transaction, and the rebuild replays the store through the same projections
+(shared.inline.InlineReplay("funding", spec.inline)). The enrollment stream feeds the org tree,
+hosts, teachers, projects and check-ins through kernel consumer projections
+(projector/directory.py)."""
 
 from pathlib import Path
 
-from services.funding.api import budgets, entries, funding, policies, settlements
+from services.funding.api import budgets, entries, funding, policies, settlements, verdicts
 from services.funding.events import registry
-from services.funding.projector import load_handlers
+from services.funding.guards import ACCOUNTS
 from services.funding.projector.directory import PROJECTIONS
+from services.funding.projector.entries import ENTRIES
+from services.funding.projector.policies import POLICIES
+from services.funding.titles import TITLES
 from shared.service import ServiceSpec, create_app
 
-load_handlers()
 spec = ServiceSpec(
     name="funding",
     title="Funding 培训经费",
     migrations=Path(__file__).parent / "migrations",
-    routers=[policies.router, budgets.router, entries.router, settlements.router, funding.router],
+    routers=[policies.router, budgets.router, entries.router, settlements.router, funding.router, verdicts.router],
     projections=PROJECTIONS,
     registry=registry,
     owns_events=True,
+    inline=[ACCOUNTS, POLICIES, ENTRIES],  # the guard first, then the read models
+    titles=TITLES,
 )
 app = create_app(spec)

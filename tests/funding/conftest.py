@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import client_for
+from tests.funding.enrollment_flow import Enrollment
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +41,15 @@ def as_enrollment(enrollment_app, keys_dir) -> Callable[..., httpx.AsyncClient]:
 def fpool(funding_app):
     """The funding app's own pool, for asserting on what was (not) written."""
     return funding_app.state.pool
+
+
+@pytest.fixture(scope="module")
+async def world(enrollment_app, funding_app, as_enrollment):
+    """The enrollment side of an end-to-end module: the Hangzhou district registered, a project
+    open with seven places and all seven teachers nominated (tests/funding/enrollment_flow.py)."""
+    flow = Enrollment(enrollment_app, as_enrollment)
+    await flow.register()
+    await flow.open_project(places=7)
+    await flow.nominate_all()
+    yield flow
+    flow.close()

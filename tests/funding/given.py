@@ -16,6 +16,7 @@ from typing import Any
 from services.funding.projector.directory import PROJECTIONS
 from shared.envelope import Envelope
 from shared.projection import Applier, Delivery, Outcome
+from tests.conftest import eventually
 
 TREES = {
     "jiangxi": [("360000", "江西省", "province", None), ("360100", "南昌市", "city", "360000"),
@@ -97,6 +98,15 @@ def refused(response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == code, response.json()
+
+
+async def projected_checkins(fpool, n: int) -> None:
+    """Wait until funding has projected `n` check-ins (and the seven teachers of the enrollment
+    flow, tests/funding/enrollment_flow.py) from what enrollment published over NATS."""
+    async def done() -> bool:
+        return await fpool.fetchval("SELECT count(*) FROM checkins") == n and await fpool.fetchval(
+            "SELECT count(*) FROM teachers") == 7
+    await eventually(done, message=f"{n} check-ins projected from NATS")
 
 
 async def written(pool) -> tuple[int, int, int, list]:

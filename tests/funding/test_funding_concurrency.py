@@ -1,7 +1,7 @@
 """The over-spend check holds under concurrency, on real PostgreSQL through the real app
 (DESIGN.md: rules that span requests are enforced race-free and proven with concurrent tests):
-parallel disbursements, allocations racing the allocating org's own spending, and racing
-reversals of one entry."""
+parallel disbursements, allocations racing the allocating org's own spending, racing
+reversals of one entry, and an allocation's reversal racing the receiver's spending."""
 
 from __future__ import annotations
 
@@ -78,3 +78,25 @@ async def test_racing_reversals_of_one_disbursement_reverse_it_once(as_role, up,
     assert outcomes(replies) == {(200, None): 1, (409, "already_reversed"): 7}
     assert (await account(fpool, SCHOOLS[1], 2063))["spent_fen"] == 0
     assert await events(fpool, "FundsReversed", 2063) == 1
+
+
+async def test_reversing_an_allocation_races_the_receivers_spending_and_never_overdraws_it(as_role, up, fpool):
+    county, school = as_role("county_admin", COUNTY), as_role("school_admin", SCHOOLS[2])
+    await ok(await county.put(f"/v1/orgs/{COUNTY}/budgets/2064", json={
+        "public_funds_budget_fen": 0, "payroll_fen": 0, "training_budget_fen": 10_000}), 201)
+    alloc = await ok(await county.post("/v1/allocations", json={"from_code": COUNTY, "to_code": SCHOOLS[2],
+                                                                "year": 2064, "amount_fen": 10_000}), 201)
+    spend = [school.post("/v1/disbursements", json={"org_code": SCHOOLS[2], "year": 2064, "amount_fen": 3_000,
+                                                    "purpose": "培训费"}) for _ in range(5)]
+    back = county.post(f"/v1/allocations/{alloc['allocation_id']}/reverse", json={"reason": "错拨"})
+    *spent, reversal = await asyncio.gather(*spend, back)
+    paid = sum(r.status_code == 201 for r in spent)
+    assert {r.json()["code"] for r in spent if r.status_code != 201} <= {"insufficient_funds"}
+    # Either the reversal came first and nothing could be spent, or spending came first and the
+    # allocation could no longer be taken back: never both.
+    if reversal.status_code == 200:
+        assert paid == 0
+    else:
+        assert (reversal.status_code, reversal.json()["code"], paid) == (409, "allocation_committed", 3)
+    row = await account(fpool, SCHOOLS[2], 2064)
+    assert row["received_fen"] - row["spent_fen"] >= 0 and row["spent_fen"] == 3_000 * paid

@@ -7,37 +7,19 @@ exact fen and ratios, and each compliant flag flips exactly at its threshold."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from services.funding.domain.policy import SEED_POLICIES
-from services.funding.projector import LEDGER_TABLES, ledger_projection
 from services.funding.projector.directory import PROJECTIONS
 from shared.consumer import stream_source
 from shared.devkeys import mint_token
 from shared.feed import feed_source, store_source
+from shared.inline import InlineReplay
 from shared.projection import rebuild
-from tests.conftest import eventually
-from tests.funding.enrollment_flow import COUNTY, S1, S2, S3, Enrollment
-from tests.funding.given import ok
+from tests.funding.enrollment_flow import COUNTY, S1, S2, S3
+from tests.funding.given import ok, projected_checkins
 
 FEE, YEAR = 50_000, 2023
 
-
-@pytest.fixture(scope="module")
-async def world(enrollment_app, funding_app, as_enrollment):
-    flow = Enrollment(enrollment_app, as_enrollment)
-    await flow.register()
-    await flow.open_project(places=7)
-    await flow.nominate_all()
-    yield flow
-    flow.close()
-
-
-async def projected_checkins(fpool, n: int) -> None:
-    async def done() -> bool:
-        return await fpool.fetchval("SELECT count(*) FROM checkins") == n and await fpool.fetchval(
-            "SELECT count(*) FROM teachers") == 7
-    await eventually(done, message=f"{n} check-ins projected from NATS")
 
 
 async def published(app) -> list:
@@ -126,7 +108,6 @@ async def test_a_district_and_its_three_schools_from_budget_to_settlement(world,
     assert (await ok(await county.get(f"/v1/orgs/{COUNTY}/funding", params={"year": YEAR})))["spent_fen"] == 250_000
 
 
-
 async def snapshot(pool, tables) -> dict:
     return {t: sorted(tuple(r) for r in await pool.fetch(f"SELECT * FROM {t}")) for t in tables}
 
@@ -135,11 +116,12 @@ async def test_every_read_model_rebuilds_to_the_same_rows(world, funding_app, en
     """After the scenario: the ledger from the funding store, the enrollment copies from the
     enrollment service's /v1/events feed — reset and replayed, they equal the live tables."""
     directory = ("orgs", "hosts", "teachers", "projects", "checkins")
-    live = await snapshot(fpool, (*LEDGER_TABLES, *directory))
+    inline = InlineReplay("funding", funding_app.state.spec.inline)
+    live = await snapshot(fpool, (*inline.tables, *directory))
     assert live["funding_entries"] and len(live["checkins"]) == 5
-    await rebuild(fpool, ledger_projection(), store_source(fpool, funding_app.state.store, limit=7))
+    await rebuild(fpool, inline, store_source(fpool, funding_app.state.store, limit=7))
     token = mint_token(keys_dir, "service", sub="funding")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=enrollment_app), base_url="http://e") as client:
         for projection in PROJECTIONS:
             await rebuild(fpool, projection, feed_source("http://e", token, limit=11, client=client))
-    assert await snapshot(fpool, (*LEDGER_TABLES, *directory)) == live
+    assert await snapshot(fpool, (*inline.tables, *directory)) == live

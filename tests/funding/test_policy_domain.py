@@ -10,8 +10,8 @@ import pytest
 
 from services.funding.domain import compliance, policy
 from services.funding.domain.compliance import Figures
-from services.funding.domain.errors import Refused
 from services.funding.domain.policy import SEED_POLICIES, FundingPolicy
+from shared.refusal import Refused
 
 
 def given(*events) -> policy.Versions:

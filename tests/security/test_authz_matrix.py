@@ -230,6 +230,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                            **REGION_READ),
         ("GET", "/v1/orgs/{code}/funding/entries"): probe(f"/v1/orgs/{COUNTY}/funding/entries?year=2023",
                                                           **REGION_READ),
+        ("GET", "/v1/funding/orgs"): probe(f"/v1/funding/orgs?year=2023&region_code={COUNTY}", **REGION_READ),
     },
     "reporting": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS,

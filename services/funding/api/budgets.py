@@ -4,7 +4,7 @@ administrator: "a school admin declares its own budget") and GET of the declared
 A PUT declares, a later PUT revises (a new BudgetDeclared; the history stays in the stream
 `budget-<code>-<year>`); an identical PUT records nothing. Lowering the training budget below
 what the org has already allocated or spent of its own money is refused (409
-budget_below_committed) by the balance guard in the projector.
+budget_below_committed, domain/accounts.rebudget). The command: handlers/declare_budget.py.
 """
 
 from __future__ import annotations
@@ -12,28 +12,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from services.funding.api.common import (
-    ADMINS,
-    READERS,
-    FenOrZero,
-    In,
-    OrgCode,
-    Year,
-    expected_version,
-    load_org,
-    lock_stream,
-    problem,
-    refusals,
-    require_org_admin,
-)
-from services.funding.domain.ledger import Budget, decide_declare_budget, evolve_budget
-from services.funding.projector import record
-from shared.aggregate import load_state
+from services.funding.api.common import ADMINS, READERS, FenOrZero, In, OrgCode, Year
+from services.funding.domain.ledger import Budget
+from services.funding.handlers import declare_budget
+from services.funding.titles import problem
 from shared.auth import Authenticated, require_role, require_within
-from shared.commands import Command
+from shared.unit_of_work import Command
 
 router = APIRouter(tags=["budgets"])
 CodeParam = Annotated[str, Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
@@ -58,29 +45,15 @@ class BudgetPublic(BaseModel):
 @router.put("/v1/orgs/{code}/budgets/{year}", status_code=201, response_model=BudgetPublic,
             responses={200: {"model": BudgetPublic, "description": "revised, or an identical repeat"}},
             summary="Declare or revise an org's budget for a year (the org's own administrator)")
-async def put_budget(code: CodeParam, year: YearParam, body: BudgetCreate, cmd: Command):
+async def put_budget(code: CodeParam, year: YearParam, body: BudgetCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
     require_within(cmd.principal, code)
-    stream_id = f"budget-{code}-{year}"
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        require_org_admin(cmd.principal, await load_org(tx.conn, code))
-        await lock_stream(tx.conn, stream_id)
-        state, version = await load_state(tx.conn, cmd.store, stream_id, evolve_budget, None)
-        expected = expected_version(cmd, stream_id, version)
-        wanted = Budget(code, year, **body.model_dump())
-        with refusals():
-            events = decide_declare_budget(state, wanted)
-            await record(tx.conn, cmd.store, stream_id, expected, events, tx.metadata)
-        now = version + len(events)
-        out = BudgetPublic(org_code=code, year=year, version=now, **body.model_dump())
-        return await tx.respond(201 if version == 0 else 200, out.model_dump(mode="json"),
-                                headers={"ETag": f'"{now}"', "Location": f"/v1/orgs/{code}/budgets/{year}"})
+    wanted = Budget(code, year, body.public_funds_budget_fen, body.payroll_fen, body.training_budget_fen)
+    return await cmd.run(lambda uow: declare_budget.handle(uow, wanted))
 
 
 @router.get("/v1/orgs/{code}/budgets/{year}", response_model=BudgetPublic, summary="An org's declared budget")
-async def get_budget(code: CodeParam, year: YearParam, request: Request, principal: Authenticated):
+async def get_budget(code: CodeParam, year: YearParam, request: Request, principal: Authenticated) -> Response:
     require_role(principal, *READERS)
     require_within(principal, code)
     row = await request.app.state.pool.fetchrow(

@@ -5,31 +5,32 @@ PUT /v1/policies/{jurisdiction_code} publishes the version taking effect on `eff
 their own). Shares arrive as JSON numbers or decimal strings; the body is parsed with
 `parse_float=Decimal`, so 0.05 is the exact decimal 0.05 from the first byte — it is never a
 float. GET /v1/policies/{jurisdiction_code}?as_of= (an extension) returns every version and the
-one in force.
+one in force (default: today in Asia/Shanghai, shared/clock.py). The command:
+handlers/publish_policy.py.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from services.funding.api.common import In, expected_version, load_org, lock_stream, refusals
+from services.funding.api.common import In
 from services.funding.domain import policy as domain
 from services.funding.domain.policy import FundingPolicy
-from services.funding.projector import record
+from services.funding.handlers import publish_policy
+from services.funding.titles import problem
 from shared.aggregate import load_state
 from shared.auth import Authenticated, require_role, require_within
-from shared.commands import Command
+from shared.clock import Today
 from shared.inputs import IsoDate, Text
-from shared.problems import Problem
+from shared.unit_of_work import Command
 
 router = APIRouter(tags=["policies"])
 POLICY_ADMINS = ("province_admin", "city_admin", "county_admin")
@@ -86,26 +87,12 @@ Jurisdiction = Annotated[str, Path(min_length=6, max_length=6, pattern=r"^[0-9]{
             responses={200: {"model": PolicyPublic,
                              "description": "an existing version corrected, or an identical repeat"}},
             summary="Publish a jurisdiction's funding policy version (versioned by effective date)")
-async def put_policy(jurisdiction_code: Jurisdiction, request: Request, cmd: Command):
+async def put_policy(jurisdiction_code: Jurisdiction, request: Request, cmd: Command) -> Response:
     require_role(cmd.principal, *POLICY_ADMINS)
     require_within(cmd.principal, jurisdiction_code)
     body = await policy_body(request)
-    stream_id = f"policy-{jurisdiction_code}"
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        org = await load_org(tx.conn, jurisdiction_code)
-        await lock_stream(tx.conn, stream_id)
-        state, version = await load_state(tx.conn, cmd.store, stream_id, domain.evolve, {})
-        expected = expected_version(cmd, stream_id, version)
-        wanted = FundingPolicy(jurisdiction_code, **body.model_dump())
-        with refusals():
-            events = domain.decide_publish(state, wanted, org.kind)
-            await record(tx.conn, cmd.store, stream_id, expected, events, tx.metadata)
-        now = version + len(events)
-        new_version = body.effective_from not in state
-        return await tx.respond(201 if new_version and events else 200, domain.to_data(wanted),
-                                headers={"ETag": f'"{now}"', "Location": f"/v1/policies/{jurisdiction_code}"})
+    wanted = FundingPolicy(jurisdiction_code, **body.model_dump())
+    return await cmd.run(lambda uow: publish_policy.handle(uow, wanted))
 
 
 class PolicyVersions(BaseModel):
@@ -117,19 +104,18 @@ class PolicyVersions(BaseModel):
 
 @router.get("/v1/policies/{jurisdiction_code}", response_model=PolicyVersions,
             summary="A jurisdiction's policy versions and the one in force on as_of")
-async def get_policy(jurisdiction_code: Jurisdiction, request: Request, principal: Authenticated,
-                     as_of: IsoDate | None = Query(None, description="default: today")):
+async def get_policy(jurisdiction_code: Jurisdiction, request: Request, principal: Authenticated, today: Today,
+                     as_of: IsoDate | None = Query(None, description="default: today")) -> JSONResponse:
     # Policies are published rules: every signed-in caller may read them.
     async with request.app.state.pool.acquire() as conn:
         state, version = await load_state(conn, request.app.state.store, f"policy-{jurisdiction_code}",
-                                          domain.evolve, {})
+                                          domain.evolve, domain.Versions())
     if version == 0:
-        raise Problem(404, "policy_not_found", "未发布经费政策 No funding policy",
-                      f"{jurisdiction_code} has published no funding policy")
-    day = as_of or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        raise problem("policy_not_found", f"{jurisdiction_code} has published no funding policy", 404)
+    day = as_of or today
     versions = sorted(state.values(), key=lambda p: p.effective_from)
     current = domain.in_force(versions, day)
-    doc = PolicyVersions(jurisdiction_code=jurisdiction_code, as_of=day,
-                         in_force=domain.to_data(current) if current else None,
-                         versions=[domain.to_data(p) for p in versions])
+    doc = PolicyVersions.model_validate({"jurisdiction_code": jurisdiction_code, "as_of": day,
+                                         "in_force": domain.to_data(current) if current else None,
+                                         "versions": [domain.to_data(p) for p in versions]})
     return JSONResponse(doc.model_dump(mode="json"), headers={"ETag": f'"{version}"'})

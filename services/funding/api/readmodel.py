@@ -1,94 +1,138 @@
-"""The funding-ratio read model of one org and year, assembled from the projected tables.
+"""The funding read side: figures from the projected tables, judged at read time.
 
 The figures (accounts, entries, check-ins) are projections; ratios and verdicts are derived at
 read time from them and the policy in force on `as_of` (default: 31 December of the year — a
 year's accounts are judged at its close), so publishing a policy version re-judges past years
-without rewriting any row. Rolled up the org tree: the subtree's totals, and how many of its
-schools and counties meet every rule of their own policy (each org under its nearest
-jurisdiction's policy).
+without rewriting any row. Every verdict comes from the one judgement, `judged` below:
+domain/compliance.judge under the policy of the org's nearest jurisdiction (domain/policy.applicable)
+— for one org rolled up over its subtree (GET /v1/orgs/{code}/funding), and for every account of
+a region, published for other services (GET /v1/funding/orgs).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import asyncpg
 
-from services.funding.api.common import subtree_clause
 from services.funding.domain import compliance, policy
 from services.funding.domain.compliance import Figures
-from shared.auth import subtree_prefix
+from services.funding.domain.policy import FundingPolicy
+from shared import orgtree
+from shared.orgs import subtree_prefix
 
-_FIGURES = ("public_funds_budget_fen", "payroll_fen", "training_budget_fen", "received_fen", "allocated_fen",
-            "spent_fen")
+FIGURES = ("public_funds_budget_fen", "payroll_fen", "training_budget_fen", "received_fen", "allocated_fen",
+           "spent_fen")
 
 
-def _figures(row: asyncpg.Record | None) -> Figures:
+def figures(row: asyncpg.Record | None) -> Figures:
     if row is None:
         return Figures()
-    return Figures(**{k: row[k] for k in _FIGURES}, declared=row["budget_version"] > 0)
+    return Figures(**{k: row[k] for k in FIGURES}, declared=row["budget_version"] > 0)
 
 
-async def _policies(conn: asyncpg.Connection) -> dict[str, list[policy.FundingPolicy]]:
+@dataclass(frozen=True)
+class Policies:
+    """Every published version, by jurisdiction, and the policy stream's version of each."""
+
+    versions: dict[str, list[FundingPolicy]]
+    stream_version: dict[tuple[str, date], int]
+
+    def version_of(self, p: FundingPolicy) -> int:
+        return self.stream_version[(p.jurisdiction_code, p.effective_from)]
+
+
+async def policies(conn: asyncpg.Connection) -> Policies:
     # A handful of rows (one per jurisdiction and version): read them all.
-    out: dict[str, list[policy.FundingPolicy]] = {}
+    versions: dict[str, list[FundingPolicy]] = {}
+    stream_version: dict[tuple[str, date], int] = {}
     for r in await conn.fetch("SELECT * FROM funding_policies"):
-        p = policy.FundingPolicy(
+        p = FundingPolicy(
             r["jurisdiction_code"], r["effective_from"], r["school_public_funds_share"], r["school_share_basis"],
             r["district_payroll_share_min"], r["district_payroll_share_max"], r["pass_down_min"], dict(r["sources"]))
-        out.setdefault(p.jurisdiction_code, []).append(p)
-    return out
+        versions.setdefault(p.jurisdiction_code, []).append(p)
+        stream_version[(p.jurisdiction_code, p.effective_from)] = r["version"]
+    return Policies(versions, stream_version)
 
 
-def _chain(code: str, parents: dict[str, str | None]) -> list[str]:
-    chain, seen = [], set()
-    current: str | None = code
-    while current is not None and current not in seen:
-        chain.append(current)
-        seen.add(current)
-        current = parents.get(current)
-    return chain
+@dataclass(frozen=True)
+class Judged:
+    policy: FundingPolicy | None
+    rules: list[dict[str, Any]]
+    compliant: bool | None
+
+
+def judged(kind: str | None, f: Figures, chain: list[str], known: Policies, day: date) -> Judged:
+    """The verdicts on an org of `kind` (None: not in the directory, so no rule applies) with
+    figures `f`, under the policy of its nearest jurisdiction along `chain` in force on `day`."""
+    in_force = policy.applicable(chain, known.versions, day)
+    rules = compliance.judge(kind or "", f, in_force)
+    return Judged(in_force, rules, compliance.compliant(rules))
 
 
 async def funding(conn: asyncpg.Connection, org: asyncpg.Record, year: int, as_of: date | None) -> dict[str, Any]:
     code, day = org["code"], as_of or date(year, 12, 31)
-    prefix = subtree_prefix(code)
-    parents: dict[str, str | None] = {r["code"]: r["parent_code"] for r in await conn.fetch(
-        f"""WITH RECURSIVE up(code, parent_code, depth) AS (
-                SELECT code, parent_code, 0 FROM orgs WHERE code = $1
-                UNION ALL SELECT o.code, o.parent_code, up.depth + 1 FROM orgs o JOIN up ON o.code = up.parent_code
-                    WHERE up.depth < 10)
-            SELECT code, parent_code FROM up
-            UNION SELECT code, parent_code FROM orgs WHERE {subtree_clause("code", 1, 2)}""", code, prefix)}
-    versions = await _policies(conn)
     rows = await conn.fetch(
         f"""SELECT a.*, o.kind FROM funding_accounts a JOIN orgs o ON o.code = a.org_code
-            WHERE a.year = $3 AND {subtree_clause("a.org_code", 1, 2)}""", code, prefix, year)
+            WHERE a.year = $3 AND {orgtree.subtree_sql("a.org_code", "$1", "$2")}""", code, subtree_prefix(code), year)
+    chains = await orgtree.chains(conn, [code, *(r["org_code"] for r in rows)])
+    known = await policies(conn)
     own = next((r for r in rows if r["org_code"] == code), None)
-    figures = _figures(own)
-    in_force = policy.applicable(_chain(code, parents), versions, day)
-    rules = compliance.judge(org["kind"], figures, in_force)
-    tally: dict[str, Counter] = {"school": Counter(), "county": Counter()}
+    mine = figures(own)
+    verdict = judged(org["kind"], mine, chains[code], known, day)
+    tally: dict[str, Counter[str]] = {"school": Counter(), "county": Counter()}
     for r in rows:
         if r["kind"] in tally:
-            verdicts = compliance.judge(r["kind"], _figures(r), policy.applicable(
-                _chain(r["org_code"], parents), versions, day))
-            flag = compliance.compliant(verdicts)
+            flag = judged(r["kind"], figures(r), chains[r["org_code"]], known, day).compliant
             tally[r["kind"]]["compliant" if flag else "not_compliant" if flag is False else "not_judged"] += 1
-    totals = {k: sum(r[k] for r in rows) for k in _FIGURES}
-    available = figures.training_budget_fen + figures.received_fen - figures.allocated_fen - figures.spent_fen
+    totals = {k: sum(r[k] for r in rows) for k in FIGURES}
+    available = mine.training_budget_fen + mine.received_fen - mine.allocated_fen - mine.spent_fen
     return {
         "org_code": code, "name": org["name"], "kind": org["kind"], "year": year, "as_of": day.isoformat(),
-        "budget": {"declared": figures.declared, "version": own["budget_version"] if own else 0,
-                   **{k: getattr(figures, k) for k in _FIGURES[:3]}},
-        **{k: getattr(figures, k) for k in _FIGURES[3:]}, "available_fen": available,
-        "ratios": compliance.ratios(figures), "rounding": compliance.ROUNDING,
-        "policy": policy.to_data(in_force) if in_force else None,
-        "rules": rules, "compliant": compliance.compliant(rules),
-        "subtree": {"accounts": len(rows), **{k: totals[k] for k in _FIGURES if k != "received_fen"},
+        "budget": {"declared": mine.declared, "version": own["budget_version"] if own else 0,
+                   **{k: getattr(mine, k) for k in FIGURES[:3]}},
+        **{k: getattr(mine, k) for k in FIGURES[3:]}, "available_fen": available,
+        "ratios": compliance.ratios(mine), "rounding": compliance.ROUNDING,
+        "policy": policy.to_data(verdict.policy) if verdict.policy else None,
+        "rules": verdict.rules, "compliant": verdict.compliant,
+        "subtree": {"accounts": len(rows), **{k: totals[k] for k in FIGURES if k != "received_fen"},
                     "funding_ratio": compliance.ratio(totals["spent_fen"], totals["public_funds_budget_fen"]),
                     "compliance": {kind: {"compliant": c["compliant"], "not_compliant": c["not_compliant"],
                                           "not_judged": c["not_judged"]} for kind, c in tally.items()}},
     }
+
+
+_ACCOUNTS = f"""
+SELECT a.*, o.name, o.kind FROM funding_accounts a LEFT JOIN orgs o ON o.code = a.org_code
+WHERE a.year = $1 AND ($2::text IS NULL OR {orgtree.subtree_sql("a.org_code", "$2", "$3")}) AND a.org_code > $4
+ORDER BY a.org_code LIMIT $5
+"""
+
+
+async def verdicts(conn: asyncpg.Connection, year: int, region: str | None, as_of: date | None, after: str,
+                   limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Every account of `year` in `region`'s subtree (None: everywhere) after org code `after`, in
+    org-code order, with its figures and verdicts; and whether more follow."""
+    day = as_of or date(year, 12, 31)
+    rows: Sequence[asyncpg.Record] = await conn.fetch(
+        _ACCOUNTS, year, region, subtree_prefix(region) if region else None, after, limit + 1)
+    rows, more = rows[:limit], len(rows) > limit
+    chains = await orgtree.chains(conn, [r["org_code"] for r in rows])
+    known = await policies(conn)
+    items = []
+    for r in rows:
+        f = figures(r)
+        verdict = judged(r["kind"], f, chains[r["org_code"]], known, day)
+        p = verdict.policy
+        items.append({
+            "org_code": r["org_code"], "name": r["name"], "kind": r["kind"], "declared": f.declared,
+            **{k: getattr(f, k) for k in FIGURES}, **compliance.ratios(f),
+            "policy": None if p is None else {"jurisdiction_code": p.jurisdiction_code,
+                                              "effective_from": p.effective_from.isoformat(),
+                                              "version": known.version_of(p)},
+            "rules": verdict.rules, "compliant": verdict.compliant})
+    return items, more

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .errors import Refused
+from shared.refusal import Refused
 
 SHARE_FIELDS = ("school_public_funds_share", "district_payroll_share_min", "district_payroll_share_max",
                 "pass_down_min")
@@ -110,7 +110,11 @@ def _check(p: FundingPolicy) -> None:
         raise Refused("invalid_sources", f"sources name unknown rules: {', '.join(sorted(unknown))}", 422)
 
 
-def decide_publish(state: Versions, wanted: FundingPolicy, jurisdiction_kind: str) -> list[tuple[str, dict]]:
+def decide_publish(state: Versions, wanted: FundingPolicy,
+                   jurisdiction_kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """A jurisdiction above school level publishes its policy as data, versioned by effective date
+    (the seeds' jurisdictions: Jiangxi 001 §6.7, Jiyuan 003 §5.2, a Hangzhou district 002 §4.2.2);
+    a second publication for the same date corrects that version; an identical one is nothing."""
     if jurisdiction_kind == "school":
         raise Refused("invalid_jurisdiction", "a school follows its jurisdiction's policy; it publishes none", 422)
     _check(wanted)

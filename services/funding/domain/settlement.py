@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Refused
-from .ledger import MAX_FEN, check_amount
+from shared.refusal import Refused
+
+from .accounts import MAX_FEN, Account, check_amount, draw
+from .ledger import OrgFacts
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,12 @@ class Settled:
     count: int = 0  # SettlementCalculated events so far
 
 
+def require_county(org: OrgFacts) -> None:
+    """Online training fees are settled per county (001 §6.7), by the county itself."""
+    if org.kind != "county":
+        raise Refused("not_a_county", f"{org.code} is a {org.kind}", 422)
+
+
 def evolve(state: Settled, type_: str, data: dict[str, Any]) -> Settled:
     if type_ == "SettlementCalculated":
         return Settled(data["amount_fen"], data["participants"], data["fee_per_participant_fen"], state.count + 1)
@@ -34,7 +42,10 @@ def evolve(state: Settled, type_: str, data: dict[str, Any]) -> Settled:
 
 
 def decide_settle(state: Settled, *, settlement_id: str, project_id: str, county_code: str, host_id: str | None,
-                  year: int, participants: int, fee_per_participant_fen: int) -> list[tuple[str, dict]]:
+                  year: int, participants: int, fee_per_participant_fen: int,
+                  account: Account) -> list[tuple[str, dict[str, Any]]]:
+    """`account`: the county's, for the project's year; a positive difference is drawn from it
+    (`draw`), a negative one (a lower fee) credited back."""
     check_amount("fee_per_participant_fen", fee_per_participant_fen)
     if host_id is None:
         raise Refused("project_without_host", f"project {project_id} names no host to pay", 422)
@@ -46,6 +57,8 @@ def decide_settle(state: Settled, *, settlement_id: str, project_id: str, county
     delta = amount - state.settled_fen
     if delta == 0 and state.count and state.fee_per_participant_fen == fee_per_participant_fen:
         return []  # nothing new since the last settlement
+    if delta > 0:
+        draw(account, delta)
     return [("SettlementCalculated", {
         "settlement_id": settlement_id, "project_id": project_id, "county_code": county_code, "host_id": host_id,
         "year": year, "participants": participants, "fee_per_participant_fen": fee_per_participant_fen,

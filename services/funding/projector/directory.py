@@ -5,7 +5,7 @@ per-participant settlement counts (001 §6.7).
 Exactly once in effect: the kernel's Applier records each source stream's last applied version
 in the same transaction as these rows, so a redelivered or duplicated event is skipped; the
 writes are upserts / insert-or-ignore besides, so even a replay without checkpoints changes
-nothing. Both projections rebuild from the enrollment feed (`reset` empties their tables).
+nothing. Both projections rebuild from the enrollment feed (`reset` empties their `tables`).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class DirectoryProjection(Projection):
     # Durable consumer names share the enrollment stream with other services: prefix ours.
     name = "funding_directory"
     sources = ("enrollment",)
+    tables = ("orgs", "hosts", "teachers", "projects")
     _apply = {"OrgRegistered": _org, "HostRegistered": _host, "TeacherRegistered": _teacher,
               "ProjectDrafted": _project}
     handles = frozenset(_apply)
@@ -68,12 +69,13 @@ class DirectoryProjection(Projection):
         await self._apply[event.type](conn, event.data)
 
     async def reset(self, conn: asyncpg.Connection) -> None:
-        await conn.execute("TRUNCATE orgs, hosts, teachers, projects")
+        await conn.execute(f"TRUNCATE {', '.join(self.tables)}")
 
 
 class CheckinProjection(Projection):
     name = "funding_checkins"
     sources = ("enrollment",)
+    tables = ("checkins",)
     handles = frozenset({"TeacherCheckedIn"})
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
@@ -85,7 +87,7 @@ class CheckinProjection(Projection):
             _uuid(d.get("host_id")), date.fromisoformat(d["checked_in_on"]))
 
     async def reset(self, conn: asyncpg.Connection) -> None:
-        await conn.execute("TRUNCATE checkins")
+        await conn.execute(f"TRUNCATE {', '.join(self.tables)}")
 
 
 PROJECTIONS: list[Projection] = [DirectoryProjection(), CheckinProjection()]
