@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from shared.envelope import EventRegistry
 from shared.eventstore import NO_STREAM
+from shared.feed import store_source
 from shared.inline import InlineProjection, InlineReplay
 from shared.projection import rebuild
-from shared.feed import store_source
 from shared.refusal import Refused
 from shared.service import ServiceSpec, create_app
 from shared.unit_of_work import Command, Reply, UnitOfWork

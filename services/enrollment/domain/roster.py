@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from shared.text import text_issue
 from shared.personal import has_national_id
+from shared.text import text_issue
 
 from . import national_id
 from .errors import Refused
