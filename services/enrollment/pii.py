@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.national_id import NationalId
 from shared.problems import Problem
+from shared.refusal import Refused
 
 _NONCE = 12
 _LOOKUP_LABEL = b"tt/enrollment/national-id/lookup/v1"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from services.enrollment.domain import project as p
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.rules import ProjectRules
+from shared.refusal import Refused
 
 PID = "5b0c7a52-3f7e-4a55-9d4e-2a6d0c4b8e11"
 START = date(2025, 7, 1)

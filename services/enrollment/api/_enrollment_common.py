@@ -12,7 +12,6 @@ from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.enrollment.domain.enrollment import INITIAL, Enrollment, ProjectFacts, evolve
-from services.enrollment.domain.errors import Refused
 from services.enrollment.projector import record
 from services.enrollment.projector.projects import load_project_row
 from shared.aggregate import load_state
@@ -21,6 +20,7 @@ from shared.commands import CommandContext
 from shared.eventstore import ConcurrencyError
 from shared.inputs import Note
 from shared.problems import Problem
+from shared.refusal import Refused
 
 REGION_ADMINS = ("province_admin", "city_admin", "county_admin")
 ADMINS = (*REGION_ADMINS, "school_admin")

@@ -20,7 +20,6 @@ from fastapi import APIRouter, Request, Response
 from services.enrollment.api._enrollment_common import ADMINS, load_project, problem, runner
 from services.enrollment.domain import enrollment as domain
 from services.enrollment.domain.enrollment import INITIAL, Enrollment, evolve
-from services.enrollment.domain.errors import Refused
 from services.enrollment.events import registry
 from services.enrollment.projector.enrollments import project_many
 from shared.aggregate import load_states
@@ -28,6 +27,7 @@ from shared.auth import require_role
 from shared.commands import Command
 from shared.limits import UPLOAD
 from shared.problems import Problem
+from shared.refusal import Refused
 
 router = APIRouter(tags=["enrollments"])
 _COLUMNS = {"enrollment_id": "enrollment_id", "报名编号": "enrollment_id", "报名id": "enrollment_id",

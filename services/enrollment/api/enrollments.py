@@ -31,11 +31,11 @@ from services.enrollment.api._enrollment_common import (
 from services.enrollment.api.projects import Today  # Asia/Shanghai calendar day; tests override shanghai_today
 from services.enrollment.domain import enrollment as domain
 from services.enrollment.domain.enrollment import INITIAL, Enrollment, ProjectFacts
-from services.enrollment.domain.errors import Refused
 from services.enrollment.projector import record
 from shared.auth import Principal, can_read, org_within, require_role
 from shared.commands import Command
 from shared.eventstore import NO_STREAM
+from shared.refusal import Refused
 
 router = APIRouter(tags=["enrollments"])
 

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.orgs import (
     Host,
     Org,
@@ -33,6 +32,7 @@ from shared.eventstore import ConcurrencyError
 from shared.inputs import SINGLE_LINE
 from shared.inputs import Text as OneLine
 from shared.problems import Problem
+from shared.refusal import Refused
 
 router = APIRouter(tags=["orgs"])
 

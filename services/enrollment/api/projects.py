@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.enrollment.domain import project as domain
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.rules import DEFAULT_RULES, ProjectRules
 from services.enrollment.projector import record
 from services.enrollment.projector.projects import list_project_rows, load_project_detail
@@ -30,6 +29,7 @@ from shared.eventstore import ConcurrencyError
 from shared.inputs import IsoDate, Note
 from shared.inputs import Text as OneLine
 from shared.problems import Problem
+from shared.refusal import Refused
 
 router = APIRouter(tags=["projects"])
 ADMINS = ("province_admin", "city_admin", "county_admin", "school_admin")

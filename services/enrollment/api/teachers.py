@@ -19,7 +19,6 @@ from services.enrollment import pii
 from services.enrollment.api.orgs import load_org, refusal
 from services.enrollment.bulk import record_new_streams
 from services.enrollment.domain import national_id, roster
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.orgs import Org
 from services.enrollment.projector import record
 from services.enrollment.projector.roster import teachers_registered
@@ -29,6 +28,7 @@ from shared.commands import Command
 from shared.inputs import IsoDateAnyYear
 from shared.limits import UPLOAD
 from shared.problems import Problem
+from shared.refusal import Refused
 
 router = APIRouter(tags=["teachers"])
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from .errors import Refused
+from shared.refusal import Refused
+
 from .selection import DEFAULT_RULES, SelectionRules, barred_until
 
 NOMINATED, CHECKED_IN, COMPLETED, FAILED, NO_SHOW, WITHDRAWN = (

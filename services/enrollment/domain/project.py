@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from .errors import Refused
+from shared.refusal import Refused
+
 from .rules import DEFAULT_RULES, ProjectRules
 
 LEVELS = ("national", "provincial", "municipal", "county", "school")

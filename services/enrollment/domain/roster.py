@@ -17,9 +17,9 @@ from datetime import date
 
 from shared.inputs import text_issue
 from shared.personal import has_national_id
+from shared.refusal import Refused
 
 from . import national_id
-from .errors import Refused
 from .orgs import Org
 
 COLUMNS = ("name", "national_id", "school_code", "subject", "stage", "title", "hired_on")

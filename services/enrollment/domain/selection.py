@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Refused
+from shared.refusal import Refused
 
 
 @dataclass(frozen=True)

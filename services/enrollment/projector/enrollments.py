@@ -21,9 +21,9 @@ from typing import Any
 
 import asyncpg
 
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.selection import DEFAULT_RULES, NationalHistory, check_nominee
 from services.enrollment.projector import handles, project
+from shared.refusal import Refused
 
 RULES = DEFAULT_RULES
 

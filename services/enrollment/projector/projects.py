@@ -14,9 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from services.enrollment.domain.errors import Refused
 from services.enrollment.projector import handles
 from shared.auth import subtree_prefix  # the same subtree rule org_within applies
+from shared.refusal import Refused
 
 
 def _id(data: dict[str, Any]) -> uuid.UUID:
