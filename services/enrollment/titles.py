@@ -64,7 +64,8 @@ TITLES = {
     "final_assessment_required": "须通过结业考核 Final assessment required",
     "already_evaluated": "已评价 Already evaluated", "invalid_score": "评分无效 Invalid score",
     # requests and files
-    "invalid_rows": "导入数据有误 Invalid rows", "bad_csv": "CSV 无效 Invalid CSV",
+    "invalid_rows": "导入数据有误 Invalid rows", "duplicate_row": "文件内重复 Duplicate row",
+    "bad_csv": "CSV 无效 Invalid CSV",
     "bad_cursor": "分页游标无效 Invalid cursor", "payload_too_large": "文件过大 Payload too large",
     "unsupported_media_type": "不支持的媒体类型 Unsupported media type",
 }

@@ -17,36 +17,6 @@ from .rules import DEFAULT_RULES, ProjectRules
 LEVELS = ("national", "provincial", "municipal", "county", "school")
 Events = list[tuple[str, dict[str, Any]]]
 
-TITLES = {  # problem titles (zh + en) by code, beside the rules that raise them; API codes too
-    "project_not_found": "项目不存在 Project not found", "org_not_found": "组织机构不存在 Org not found",
-    "host_not_found": "承办单位不存在 Host not found", "region_not_found": "地区不存在 Region not found",
-    "out_of_scope": "超出管辖范围 Out of scope", "self_approval": "不得自行审核 Cannot approve own plan",
-    "ends_before_start": "结束日期早于开始日期 Ends before it starts",
-    "year_mismatch": "年度与开班日期不符 Year mismatch",
-    "hours_out_of_range": "学时超出范围 Hours out of range", "bad_level": "项目级别无效 Invalid level",
-    "practical_ratio_out_of_range": "实践课程比例无效 Practical ratio out of range",
-    "module_hours_invalid": "模块学时无效 Invalid module hours",
-    "cross_year_mismatch": "跨年度设置不符 Cross-year mismatch",
-    "first_year_end_required": "缺少第一年度结束日期 First-year end required",
-    "bad_first_year_end": "第一年度结束日期无效 Invalid first-year end",
-    "ends_after_dec_20": "单年度项目须在12月20日前完成 Must end by 20 December",
-    "first_year_after_nov_30": "跨年度项目第一年度须在11月30日前完成 First year must end by 30 November",
-    "exceeds_two_years": "跨年度项目须在两年内完成 Must finish within two years",
-    "project_code_exists": "项目编号已存在 Project code taken", "invalid_transition": "状态不允许 Invalid transition",
-    "plan_late": "实施方案须在开班前10天报送 Plan submitted too late",
-    "practical_share_low": "实践性课程比例不足 Practical share too low",
-    "ethics_module_missing": "缺少师德模块 Ethics module missing", "not_approved": "项目未审核通过 Not approved",
-    "not_open": "项目未开放遴选 Not open", "already_started": "项目已开班 Already started",
-    "reason_required": "须说明原因 Reason required", "project_inactive": "项目已结束或撤销 Project inactive",
-    "bad_places": "名额无效 Invalid places", "quota_below_used": "名额少于已选派人数 Quota below used",
-    "region_kind_invalid": "地区类型无效 Invalid region kind",
-    "region_outside_organizer": "地区不在主办单位辖区 Region outside organizer",
-    "project_not_started": "项目未开班 Project not started", "bad_bulletin": "简报无效 Invalid bulletin",
-    "published_in_future": "发布日期晚于今天 Published in the future",
-    "bulletin_exists": "简报期号已存在 Bulletin exists", "project_exists": "项目已存在 Project exists",
-}
-
-
 @dataclass(frozen=True)
 class Module:
     name: str
@@ -225,8 +195,7 @@ def decide_cancel(state: ProjectState, reason: str, today: date) -> Events:
 
 
 def decide_allocate_quota(state: ProjectState, region_code: str, places: int) -> Events:
-    # The region (city/county/school under the organizer) is reference data the route checks;
-    # `used` lives in project_quotas, guarded by the projector (quota_below_used).
+    # The region and the places already used are judged in project_refs.decide_quota.
     _exists(state)
     if state.status in ("closed", "cancelled"):
         raise Refused("project_inactive", f"the project is {state.status}")

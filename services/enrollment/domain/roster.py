@@ -131,6 +131,13 @@ def decide_register_teacher(state: dict | None, teacher_id: str, row: TeacherRow
     })]
 
 
+def check_new_people(claimed: int, people: int) -> None:
+    """A person is on the roster once, named by their national ID number: `claimed` of `people`
+    were not registered yet (pii.claim_identities, race-free by its unique hash)."""
+    if claimed != people:
+        raise Refused("teacher_exists", "a teacher with this national ID number is already registered")
+
+
 # A county official's export names the columns in Chinese; integrators use the API names.
 HEADER_ALIASES = {
     "name": ("name", "姓名"),
