@@ -19,6 +19,7 @@ import hmac
 import os
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -63,12 +64,13 @@ class PiiVault:
         return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], teacher_id.bytes).decode("ascii")
 
 
-def vault_for(app_state) -> PiiVault:
+def vault_for(app_state: Any) -> PiiVault:
     """The vault from the app's settings, or a 503 problem when none is configured."""
     key = getattr(app_state.settings, "pii_key", "")
     cached = getattr(app_state, "_pii_vault", None)
     if cached is not None and cached[0] == key:
-        return cached[1]
+        vault: PiiVault = cached[1]
+        return vault
     try:
         vault = PiiVault(key)
     except PiiKeyError as exc:
@@ -95,7 +97,7 @@ async def claim_identities(conn: asyncpg.Connection, vault: PiiVault,
     how many were new: the UNIQUE hash makes "one registration per person" race-free (a
     concurrent registration of the same number waits on the index entry, then conflicts), and
     domain/roster.check_new_people judges the count."""
-    cols: list[list] = [[], [], [], [], [], []]
+    cols: list[list[Any]] = [[], [], [], [], [], []]
     for teacher_id, name, nid in people:
         row = (teacher_id, name, vault.lookup(nid.number), vault.seal(nid.number, teacher_id), nid.masked,
                nid.birth_date)

@@ -87,8 +87,9 @@ async def list_enrollments(
     elif pr.role == "host":
         scope["scope_host"] = _uuid_or_nil(pr.org)
     elif pr.role != "service":
-        require(bool(pr.org), "this token carries no org")
-        scope.update(scope_org=pr.org, scope_prefix=subtree_prefix(pr.org))
+        org = pr.org or ""
+        require(bool(org), "this token carries no org")
+        scope.update(scope_org=org, scope_prefix=subtree_prefix(org))
     try:
         after = uuid.UUID(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else None
     except ValueError:

@@ -19,10 +19,10 @@ from services.enrollment.domain.orgs import Host, Org
 from services.enrollment.handlers import register_host, register_org
 from services.enrollment.handlers.access import REGION_ADMINS, administers_host, require
 from services.enrollment.titles import problem
-from shared.auth import Authenticated, Principal, can_read, org_within, require_role, require_within
+from shared.auth import Authenticated, Principal, can_read, require_role, require_within
 from shared.inputs import SINGLE_LINE
 from shared.inputs import Text as OneLine
-from shared.orgs import subtree_prefix
+from shared.orgs import org_within, subtree_prefix
 from shared.orgtree import subtree_sql
 from shared.unit_of_work import Command
 
@@ -71,7 +71,7 @@ async def put_org(code: CodeParam, body: OrgCreate, cmd: Command) -> Response:
 
 
 @router.get("/v1/orgs/{code}", response_model=OrgPublic)
-async def get_org(code: CodeParam, request: Request, principal: Authenticated):
+async def get_org(code: CodeParam, request: Request, principal: Authenticated) -> JSONResponse:
     require_within(principal, code)
     row = await request.app.state.pool.fetchrow(
         "SELECT code, name, kind, parent_code, version FROM orgs WHERE code = $1", code)
@@ -91,7 +91,7 @@ WHERE ($1::text IS NULL OR {subtree_sql("code", "$1", "$4")}) AND code > $2 ORDE
 @router.get("/v1/orgs", response_model=OrgPage, summary="Children of an org, or the caller's whole subtree")
 async def list_orgs(request: Request, principal: Authenticated,
                     parent_code: OneLine | None = Query(None, max_length=12),
-                    limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=100)):
+                    limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=100)) -> OrgPage:
     after = _decode_cursor(cursor)
     pool = request.app.state.pool
     if parent_code is not None:
@@ -143,7 +143,7 @@ async def put_host(host_id: uuid.UUID, body: HostCreate, cmd: Command) -> Respon
 
 
 @router.get("/v1/hosts/{host_id}", response_model=HostPublic)
-async def get_host(host_id: uuid.UUID, request: Request, principal: Authenticated):
+async def get_host(host_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     require_role(principal, "province_admin", "city_admin", "county_admin", "school_admin", "auditor", "host",
                  "service")
     row = await request.app.state.pool.fetchrow(

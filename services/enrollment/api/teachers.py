@@ -127,7 +127,7 @@ async def import_teachers(request: Request, cmd: Command, today: Today) -> Respo
 
 
 @router.get("/v1/teachers/{teacher_id}", response_model=TeacherPublic)
-async def get_teacher(teacher_id: uuid.UUID, request: Request, principal: Authenticated):
+async def get_teacher(teacher_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     require_role(principal, *ROSTER_ADMINS, "auditor", "teacher", "service")
     row = await request.app.state.pool.fetchrow(
         """SELECT t.id, i.name, i.national_id_masked, t.school_code, t.subject, t.stage, t.title, t.hired_on,

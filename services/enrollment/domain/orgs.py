@@ -13,6 +13,7 @@ parent never change, because every scope check and every report roll-up hangs of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.orgs import DIRECT_COUNTY_MARK, gbt_parent, kind_of
 from shared.refusal import Refused
@@ -64,13 +65,13 @@ def parent_kind(kind: str, parent_code: str) -> str:
     return {"city": "province", "county": "city", "school": "county"}[kind]
 
 
-def evolve_org(state: Org | None, event_type: str, data: dict) -> Org | None:
+def evolve_org(state: Org | None, event_type: str, data: dict[str, Any]) -> Org | None:
     if event_type == "OrgRegistered":
         return Org(data["code"], data["name"], data["kind"], data.get("parent_code"))
     return state
 
 
-def decide_register_org(state: Org | None, wanted: Org, parent: Org | None) -> list[tuple[str, dict]]:
+def decide_register_org(state: Org | None, wanted: Org, parent: Org | None) -> list[tuple[str, dict[str, Any]]]:
     """`parent` is the registered org at `wanted.parent_code` (None if absent or not given)."""
     allowed = expected_parents(wanted.code, wanted.kind) if wanted.kind in KINDS else None
     if allowed is None:
@@ -95,13 +96,13 @@ def decide_register_org(state: Org | None, wanted: Org, parent: Org | None) -> l
                                "parent_code": wanted.parent_code})]
 
 
-def evolve_host(state: Host | None, event_type: str, data: dict) -> Host | None:
+def evolve_host(state: Host | None, event_type: str, data: dict[str, Any]) -> Host | None:
     if event_type == "HostRegistered":
         return Host(data["host_id"], data["name"], data["province_code"])
     return state
 
 
-def decide_register_host(state: Host | None, wanted: Host, province: Org | None) -> list[tuple[str, dict]]:
+def decide_register_host(state: Host | None, wanted: Host, province: Org | None) -> list[tuple[str, dict[str, Any]]]:
     if province is None or province.kind != "province":
         raise Refused("province_not_found", f"province {wanted.province_code} is not registered", 422)
     if state is not None and state.province_code != wanted.province_code:

@@ -59,13 +59,19 @@ def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def _drafted(d: dict[str, Any]) -> DraftProject:
+    return DraftProject(
+        project_id=d["project_id"], code=d["code"], name=d["name"], level=d["level"], category=d["category"],
+        year=d["year"], host_id=d.get("host_id"), organizer_code=d["organizer_code"], hours=d["hours"],
+        hour_category=d["hour_category"], starts_on=date.fromisoformat(d["starts_on"]),
+        ends_on=date.fromisoformat(d["ends_on"]), cross_year=d.get("cross_year", False),
+        practical_ratio=d["practical_ratio"], modules=tuple(Module(**m) for m in d.get("modules", [])),
+        first_year_ends_on=_date(d.get("first_year_ends_on")))
+
+
 def evolve(state: ProjectState, event_type: str, data: dict[str, Any]) -> ProjectState:
     if event_type == "ProjectDrafted":
-        known = {k: data.get(k) for k in DraftProject.__dataclass_fields__}  # tolerate added fields
-        plan = DraftProject(**{**known, "starts_on": _date(data["starts_on"]), "ends_on": _date(data["ends_on"]),
-                               "first_year_ends_on": _date(data.get("first_year_ends_on")),
-                               "modules": tuple(Module(**m) for m in data.get("modules", []))})
-        return ProjectState(status="drafted", plan=plan)
+        return ProjectState(status="drafted", plan=_drafted(data))
     if event_type in _MOVES:
         return replace(state, status=_MOVES[event_type])
     if event_type == "BulletinSubmitted":
@@ -119,9 +125,11 @@ def decide_draft(state: ProjectState, cmd: DraftProject, rules: ProjectRules = D
     return [("ProjectDrafted", data)]
 
 
-def _exists(state: ProjectState) -> None:
-    if state.status is None:
+def plan_of(state: ProjectState) -> DraftProject:
+    """The drafted plan; a project never drafted does not exist."""
+    if state.plan is None:
         raise Refused("project_not_found", "no such project", 404)
+    return state.plan
 
 
 def _invalid(state: ProjectState, action: str) -> Refused:
@@ -129,14 +137,13 @@ def _invalid(state: ProjectState, action: str) -> Refused:
 
 
 def _moved(type_: str, state: ProjectState, today: date) -> Events:
-    return [(type_, {"project_id": state.plan.project_id, "on": today.isoformat()})]
+    return [(type_, {"project_id": plan_of(state).project_id, "on": today.isoformat()})]
 
 
 def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = DEFAULT_RULES) -> Events:
-    _exists(state)
+    plan = plan_of(state)
     if state.status != "drafted":
         raise _invalid(state, "submit the plan of")
-    plan = state.plan
     deadline = plan.starts_on - timedelta(days=rules.plan_lead_days)
     if today > deadline:  # 004 §3.2: at least N days before start, so the deadline day itself is fine
         raise Refused("plan_late", f"the plan had to be submitted by {deadline}")
@@ -149,14 +156,14 @@ def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = D
 
 
 def decide_approve(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status != "plan_submitted":
         raise _invalid(state, "approve")
     return _moved("ProjectApproved", state, today)
 
 
 def decide_open(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status in ("drafted", "plan_submitted"):
         raise Refused("not_approved", "only an approved project opens for selection")
     if state.status != "approved":
@@ -165,7 +172,7 @@ def decide_open(state: ProjectState, today: date) -> Events:
 
 
 def decide_start(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status in ("drafted", "plan_submitted"):  # 004 §3.2: 审核通过后,启动培训
         raise Refused("not_approved", "only an approved project may start")
     if state.status == "approved":
@@ -176,14 +183,14 @@ def decide_start(state: ProjectState, today: date) -> Events:
 
 
 def decide_close(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status != "started":
         raise _invalid(state, "close")
     return _moved("ProjectClosed", state, today)
 
 
 def decide_cancel(state: ProjectState, reason: str, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if not reason.strip():
         raise Refused("reason_required", "say why the project is cancelled", 422)
     if state.status in ("started", "closed"):
@@ -196,16 +203,16 @@ def decide_cancel(state: ProjectState, reason: str, today: date) -> Events:
 
 def decide_allocate_quota(state: ProjectState, region_code: str, places: int) -> Events:
     # The region and the places already used are judged in project_refs.decide_quota.
-    _exists(state)
+    plan = plan_of(state)
     if state.status in ("closed", "cancelled"):
         raise Refused("project_inactive", f"the project is {state.status}")
     if places < 0:
         raise Refused("bad_places", "places must be zero or more", 422)
-    return [("QuotaAllocated", {"project_id": state.plan.project_id, "region_code": region_code, "places": places})]
+    return [("QuotaAllocated", {"project_id": plan.project_id, "region_code": region_code, "places": places})]
 
 
 def decide_submit_bulletin(state: ProjectState, issue_no: int, title: str, published_on: date, today: date) -> Events:
-    _exists(state)
+    plan = plan_of(state)
     if state.status not in ("started", "closed"):  # 004 §3.3: bulletins report a running project
         raise Refused("project_not_started", "bulletins are for started or closed projects")
     if issue_no < 1 or not title.strip():
@@ -214,5 +221,5 @@ def decide_submit_bulletin(state: ProjectState, issue_no: int, title: str, publi
         raise Refused("published_in_future", "published_on is after today", 422)
     if issue_no in state.bulletins:
         raise Refused("bulletin_exists", f"issue {issue_no} was already submitted")
-    return [("BulletinSubmitted", {"project_id": state.plan.project_id, "issue_no": issue_no, "title": title.strip(),
+    return [("BulletinSubmitted", {"project_id": plan.project_id, "issue_no": issue_no, "title": title.strip(),
                                    "published_on": published_on.isoformat()})]

@@ -11,15 +11,8 @@ from dataclasses import dataclass
 from shared.orgs import org_within
 from shared.refusal import Refused
 
-from .project import (
-    DEFAULT_RULES,
-    DraftProject,
-    Events,
-    ProjectRules,
-    ProjectState,
-    decide_allocate_quota,
-    decide_draft,
-)
+from .project import DraftProject, Events, ProjectState, decide_allocate_quota, decide_draft, plan_of
+from .rules import DEFAULT_RULES, ProjectRules
 
 QUOTA_REGION_KINDS = ("city", "county", "school")  # DOMAIN.md: places go to cities and counties (and schools)
 
@@ -48,14 +41,13 @@ def decide_quota(state: ProjectState, region_code: str, region_kind: str | None,
     """参训指标: a project's places go to regions under its organizer; a region's quota may be
     set again (unused places reassigned, 004 §2.4) but never below the places its live
     nominations already use. `used` is None before the region's first allocation."""
-    if state.plan is None:
-        raise Refused("project_not_found", "no such project", 404)
+    organizer = plan_of(state).organizer_code
     if region_kind is None:
         raise Refused("region_not_found", f"no org {region_code}", 404)
     if region_kind not in QUOTA_REGION_KINDS:
         raise Refused("region_kind_invalid", f"{region_code} is a {region_kind}", 422)
-    if not org_within(region_code, state.plan.organizer_code):
-        raise Refused("region_outside_organizer", f"{region_code} is not under {state.plan.organizer_code}", 422)
+    if not org_within(region_code, organizer):
+        raise Refused("region_outside_organizer", f"{region_code} is not under {organizer}", 422)
     events = decide_allocate_quota(state, region_code, places)
     if used is not None and used > places:
         raise Refused("quota_below_used", f"{used} places are already used in {region_code}")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from shared.inputs import text_issue
 from shared.personal import has_national_id
@@ -112,14 +113,14 @@ def school_issue(school: Org | None) -> str | None:
     return None
 
 
-def evolve_teacher(state: dict | None, event_type: str, data: dict) -> dict | None:
+def evolve_teacher(state: dict[str, Any] | None, event_type: str, data: dict[str, Any]) -> dict[str, Any] | None:
     if event_type == "TeacherRegistered":
         return dict(data)
     return state
 
 
-def decide_register_teacher(state: dict | None, teacher_id: str, row: TeacherRow,
-                            school: Org | None) -> list[tuple[str, dict]]:
+def decide_register_teacher(state: dict[str, Any] | None, teacher_id: str, row: TeacherRow,
+                            school: Org | None) -> list[tuple[str, dict[str, Any]]]:
     if state is not None:
         raise Refused("teacher_exists", f"teacher {teacher_id} is already registered")
     if (reason := school_issue(school)) is not None:

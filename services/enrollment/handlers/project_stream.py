@@ -8,9 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from services.enrollment.domain.project import DraftProject, Events, ProjectState, evolve
+from services.enrollment.domain.project import Events, ProjectState, evolve, plan_of
 from shared.aggregate import load_state
-from shared.refusal import Refused
 from shared.unit_of_work import Reply, UnitOfWork
 
 from . import STORE
@@ -27,19 +26,12 @@ class Loaded:
     def stream(self) -> str:
         return f"project-{self.project_id}"
 
-    @property
-    def plan(self) -> DraftProject:
-        assert self.state.plan is not None  # load() answered 404 for a project never drafted
-        return self.state.plan
-
 
 async def load(uow: UnitOfWork, project_id: uuid.UUID, act: str) -> Loaded:
     """`act`: "organize", "approve" or "report" (access.project_act)."""
     stream = f"project-{project_id}"
     state, version = await load_state(uow.conn, STORE, stream, evolve, ProjectState())
-    if state.plan is None:
-        raise Refused("project_not_found", f"no project {project_id}", 404)
-    project_act(uow.principal, state.plan, act)
+    project_act(uow.principal, plan_of(state), act)
     return Loaded(project_id, state, uow.expect(stream, version))
 
 

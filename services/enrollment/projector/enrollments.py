@@ -140,5 +140,6 @@ async def list_enrollment_rows(conn: asyncpg.Connection, *, project_id: Any, tea
                                after: Any, limit: int) -> list[asyncpg.Record]:
     """A keyset page ordered by id. The scope_* arguments narrow to what the reader may see:
     an org subtree (the org itself or codes under its GB/T 2260 prefix), a teacher, a host."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         _LIST, project_id, teacher_id, region_code, scope_org, scope_prefix, scope_teacher, scope_host, after, limit)
+    return rows
