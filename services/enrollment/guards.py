@@ -3,28 +3,31 @@ events in the command's transaction (shared/inline.py) and read by the handlers 
 They hold facts, never decisions: the rules are in domain/ (nomination.py, selection.py,
 project_refs.py), and nothing here refuses.
 
-| table              | fact                                              | rule it serves              |
-| project_quotas     | a region's places in a project and how many used  | within its quota (004 §3.1) |
-| national_slots     | a teacher's national enrollment of a year         | one 国培 a year (004 §3.1)  |
-| national_attended  | national categories a teacher checked in to       | no repeat (004 §3.1)        |
-| national_bars      | a no-show's bar, years from..until                | barred (004 §4.1)           |
-| project_nominees   | who holds a live place in a project               | one place per project       |
-| project_codes      | project codes taken                               | 项目编号 unique             |
+| table              | fact                                              | read for (domain/)                   |
+| project_quotas     | a region's places in a project and how many used  | nomination.check_places_left,        |
+|                    |                                                   | project_refs.decide_quota            |
+| national_slots     | a teacher's national enrollment of a year         | selection.check_national_history     |
+| national_attended  | national categories a teacher checked in to       | selection.check_national_history     |
+| national_bars      | a no-show's bar, years from..until                | selection.check_not_barred           |
+| project_nominees   | who holds a live place in a project               | nomination.check_one_place_per_project |
+| project_codes      | project codes taken                               | project_refs.decide_new_project      |
 
 Locks, always taken in this order (a handler takes a prefix of it, never a later one first):
 1. `project-code:<code>` (drafting), an advisory xact lock: drafts of one code queue here and
    the next one's facts query sees the first one's code in project_codes;
-2. `teacher:<id>`, an advisory xact lock, by every command that reads or writes a teacher's rows
-   above: nominate and replace (the nominee), check-in (national_attended), no-show
-   (national_bars). A withdrawal frees rows without it: freeing only widens what others may do,
-   and a nomination that read the row before the withdrawal committed is refused as if it came
-   first;
+2. `teacher:<id>`, an advisory xact lock, by every command that adds to a teacher's rows above:
+   nominate and replace (the nominee), check-in (national_attended), no-show (national_bars).
+   Freeing takes none (a withdrawal; a replacement, for the teacher replaced): it only widens
+   what others may do, and a nomination that read a row before it was freed is refused as if
+   it came first;
 3. the project_quotas row, FOR UPDATE inside the facts query of a nomination or a quota
    allocation: nominations of a region queue on it, and each reads `used` as the last committed;
 4. the event store's commit-ordering lock, taken by the append at the end of every command.
-Each lock is its own statement before the facts query: under READ COMMITTED the query's snapshot
-then includes whatever the lock's previous holder committed. The primary keys and the CHECK on
-`used` stay as backstops: one firing means a lock was missed, and the kernel answers 409.
+Locks 1 and 2 are statements of their own before the facts query: under READ COMMITTED the
+query's snapshot then includes whatever the lock's previous holder committed. Lock 3 is taken by
+the facts query itself, and FOR UPDATE returns the row as its previous holder committed it.
+The primary keys and the CHECK on `used` stay as backstops: one firing means a lock was missed,
+and the kernel answers 409.
 """
 
 from __future__ import annotations
