@@ -13,32 +13,23 @@ same in every service, so bad input is a 422 problem that names the field, never
   mode would read `0` or `20100901` as a Unix timestamp, and a year 1 or 9999 only breaks
   arithmetic further down (a school year's start, a deadline 15 days on).
 
-`text_issue` is the rule as a function, for values that do not arrive through a model (the
-rows of an imported spreadsheet).
+`text_issue` (shared/text.py, pure, so a service's domain/ checks an imported spreadsheet's
+rows with it) is the rule as a function, for values that do not arrive through a model.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
 
+from .text import text_issue
+
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_MULTILINE_ALLOWED = frozenset("\t\n\r")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def text_issue(value: str, *, multiline: bool = False) -> str | None:
-    """Why `value` is not acceptable text (naming the code point, never the value), or None."""
-    for ch in value:
-        if unicodedata.category(ch) in _REFUSED_CATEGORIES and not (multiline and ch in _MULTILINE_ALLOWED):
-            return f"不能含有控制字符或不可见字符 must not contain control or invisible characters (U+{ord(ch):04X})"
-    return None
 
 
 def _single_line(value: str) -> str:
