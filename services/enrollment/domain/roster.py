@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from shared.inputs import text_issue
 from shared.personal import has_national_id
 from shared.refusal import Refused
+from shared.text import text_issue
 
 from . import national_id
 from .orgs import Org
@@ -77,7 +77,7 @@ def check_teacher(raw: Mapping[str, object], today: date,
             issues.append((col, f"超过{rules.max_text}字 longer than {rules.max_text} characters"))
         elif has_national_id(value):  # a shifted column: the number would ride TeacherRegistered
             issues.append((col, "此列不应填写身份证号 a national ID number does not belong in this column"))
-        elif (bad := text_issue(value)) is not None:  # ESC, NUL, U+202E ... (shared/inputs.py)
+        elif (bad := text_issue(value)) is not None:  # ESC, NUL, U+202E ... (shared/text.py)
             issues.append((col, bad))
         text[col] = value
     nid = None
