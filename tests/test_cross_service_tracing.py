@@ -14,8 +14,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.enrollment.api.projects import shanghai_today
 from shared import telemetry
+from shared.clock import shanghai_today
 from shared.devkeys import mint_token
 from tests.conftest import client_for, eventually
 from tests.reporting.given import ok

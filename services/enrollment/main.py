@@ -12,10 +12,11 @@ from services.enrollment.api import (
     teachers,
 )
 from services.enrollment.events import registry
-from services.enrollment.projector import load_handlers
+from services.enrollment.guards import GUARDS
+from services.enrollment.projector import READ_MODELS
+from services.enrollment.titles import TITLES
 from shared.service import ServiceSpec, create_app
 
-load_handlers()
 spec = ServiceSpec(
     name="enrollment",
     title="Enrollment 培训项目与报名",
@@ -24,5 +25,7 @@ spec = ServiceSpec(
     routers=[orgs.router, teachers.router, projects.router, enrollments.router, enrollment_progress.router,
              attendance_import.router, enrollment_reads.router],
     registry=registry,
+    inline=[GUARDS, *READ_MODELS],  # guards first: the read models never depend on them
+    titles=TITLES,
 )
 app = create_app(spec)

@@ -19,13 +19,13 @@ import hmac
 import os
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.national_id import NationalId
-from shared.problems import Problem
+from services.enrollment.titles import problem
 
 _NONCE = 12
 _LOOKUP_LABEL = b"tt/enrollment/national-id/lookup/v1"
@@ -64,18 +64,17 @@ class PiiVault:
         return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], teacher_id.bytes).decode("ascii")
 
 
-def vault_for(app_state) -> PiiVault:
+def vault_for(app_state: Any) -> PiiVault:
     """The vault from the app's settings, or a 503 problem when none is configured."""
     key = getattr(app_state.settings, "pii_key", "")
     cached = getattr(app_state, "_pii_vault", None)
     if cached is not None and cached[0] == key:
-        return cached[1]
+        vault: PiiVault = cached[1]
+        return vault
     try:
         vault = PiiVault(key)
     except PiiKeyError as exc:
-        code = "pii_key_missing"
-        raise Problem(503, code, "未配置身份证号加密密钥 PII key not configured",
-                      f"{exc}; teacher records are not written without it") from None
+        raise problem("pii_key_missing", f"{exc}; teacher records are not written without it", 503) from None
     app_state._pii_vault = (key, vault)
     return vault
 
@@ -93,18 +92,19 @@ SELECT count(*) FROM ins
 
 
 async def claim_identities(conn: asyncpg.Connection, vault: PiiVault,
-                           people: Sequence[tuple[uuid.UUID, str, NationalId]]) -> None:
-    """Store each teacher's name and sealed ID number, in the command's transaction and before
-    its events: the UNIQUE hash is the race-free "one registration per person" guard (a
-    concurrent registration of the same number waits on the index entry, then conflicts)."""
-    cols: list[list] = [[], [], [], [], [], []]
+                           people: Sequence[tuple[uuid.UUID, str, NationalId]]) -> int:
+    """Store each teacher's name and sealed ID number, in the command's transaction, and return
+    how many were new: the UNIQUE hash makes "one registration per person" race-free (a
+    concurrent registration of the same number waits on the index entry, then conflicts), and
+    domain/roster.check_new_people judges the count."""
+    cols: list[list[Any]] = [[], [], [], [], [], []]
     for teacher_id, name, nid in people:
         row = (teacher_id, name, vault.lookup(nid.number), vault.seal(nid.number, teacher_id), nid.masked,
                nid.birth_date)
         for col, value in zip(cols, row, strict=True):
             col.append(value)
-    if await conn.fetchval(_CLAIM, *cols) != len(people):
-        raise Refused("teacher_exists", "a teacher with this national ID number is already registered")
+    claimed: int = await conn.fetchval(_CLAIM, *cols)
+    return claimed
 
 
 async def registered(conn: asyncpg.Connection, hashes: Sequence[bytes]) -> set[bytes]:

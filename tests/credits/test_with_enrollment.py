@@ -13,7 +13,7 @@ from datetime import date
 import httpx
 import pytest
 
-from services.enrollment.api.projects import shanghai_today as enrollment_today
+from shared.clock import shanghai_today as enrollment_today
 from tests.conftest import eventually
 from tests.credits.given import ok
 from tests.credits.seeds import JIANGXI_2018, JIANGXI_2021, body

@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 
-from services.enrollment.api.projects import shanghai_today
+from shared.clock import shanghai_today
 from tests.enrollment.given import given
 
 TODAY = date(2026, 3, 2)  # Asia/Shanghai "today" for every route in the modules that bind `world`

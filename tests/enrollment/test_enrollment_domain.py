@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from services.enrollment.domain import enrollment as d
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.selection import NationalHistory, SelectionRules, barred_until, check_nominee
+from shared.refusal import Refused
 
 TODAY = date(2023, 7, 10)
 E, P, T, T2, H = "e-1", "p-1", "t-1", "t-2", "h-1"

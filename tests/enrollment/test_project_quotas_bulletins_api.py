@@ -51,7 +51,7 @@ async def test_lowering_a_quota_judges_used_as_committed_by_a_concurrent_nominat
 
         async def blocked() -> bool:
             return bool(await epool.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                              " AND query LIKE 'INSERT INTO project_quotas%'"))
+                                              " AND query LIKE '%FROM project_quotas%FOR UPDATE%'"))
 
         await eventually(blocked, message="the quota update waiting on the nomination's row lock")
         await tx.commit()

@@ -9,7 +9,6 @@ from functools import reduce
 import pytest
 
 from services.enrollment.domain import roster
-from services.enrollment.domain.errors import Refused
 from services.enrollment.domain.orgs import (
     Host,
     Org,
@@ -19,6 +18,7 @@ from services.enrollment.domain.orgs import (
     evolve_org,
     expected_parents,
 )
+from shared.refusal import Refused
 from tests.enrollment.test_national_id import make_id
 
 TODAY = date(2024, 6, 1)

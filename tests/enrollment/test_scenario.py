@@ -11,8 +11,8 @@ from datetime import date
 
 import pytest
 
-from services.enrollment.api.projects import shanghai_today
 from shared.bus import BusNames
+from shared.clock import shanghai_today
 from shared.consumer import stream_source
 from tests.conftest import eventually
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from services.enrollment.api.projects import shanghai_today
+from shared.clock import shanghai_today
 from tests.funding.given import TREES, ok
 
 PROVINCE, COUNTY = "330000", "330106"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from services.enrollment.api.projects import shanghai_today
+from shared.clock import shanghai_today
 from tests.reporting.given import ok
 
 PROVINCE, CITY, C1, C2 = "610000", "610100", "610102", "610103"

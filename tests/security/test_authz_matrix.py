@@ -94,7 +94,7 @@ FEED = probe("/v1/events?after=0&limit=5", service="ok")
 
 # Organizing project P_A (organizer 610102): admins whose subtree holds the organizer.
 ORGANIZE = dict(region="ok/scope", school_admin="scope")
-# Progress of enrollment E_A: P_A's host or an admin over its organizer (services/enrollment/api/_enrollment_common.py).
+# Progress of enrollment E_A: P_A's host or an admin over its organizer (services/enrollment/handlers/access.py).
 RUNNER = dict(region="ok/scope", school_admin="scope", host="ok/scope")
 # Funding acts for an org only by that org's own administrator (services/funding/api/common.py).
 OWN_COUNTY = dict(province_admin="role/scope", city_admin="role/scope", county_admin="ok/scope", school_admin="scope")

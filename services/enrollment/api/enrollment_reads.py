@@ -14,11 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from services.enrollment.api._enrollment_common import authorize, problem
+from services.enrollment.handlers.access import require
 from services.enrollment.projector.enrollments import list_enrollment_rows, load_enrollment_detail
-from shared.auth import Authenticated, Principal, can_read, subtree_prefix
+from services.enrollment.titles import problem
+from shared.auth import Authenticated, Principal, can_read
 from shared.inputs import Text
-from shared.problems import Problem
+from shared.orgs import subtree_prefix
 
 router = APIRouter(tags=["enrollments"])
 
@@ -61,7 +62,7 @@ async def get_enrollment(enrollment_id: uuid.UUID, request: Request, response: R
         row = await load_enrollment_detail(conn, enrollment_id)
     if row is None:
         raise problem("enrollment_not_found", f"no enrollment {enrollment_id}", 404)
-    authorize(principal, _may_read(principal, row))
+    require(_may_read(principal, row))
     response.headers["ETag"] = f'"{row["version"]}"'
     return EnrollmentPublic(**row)
 
@@ -86,9 +87,9 @@ async def list_enrollments(
     elif pr.role == "host":
         scope["scope_host"] = _uuid_or_nil(pr.org)
     elif pr.role != "service":
-        if not pr.org:
-            raise Problem(403, "out_of_scope", "超出管辖范围 Out of scope", "this token carries no org")
-        scope.update(scope_org=pr.org, scope_prefix=subtree_prefix(pr.org))
+        org = pr.org or ""
+        require(bool(org), "this token carries no org")
+        scope.update(scope_org=org, scope_prefix=subtree_prefix(org))
     try:
         after = uuid.UUID(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else None
     except ValueError:

@@ -11,58 +11,25 @@ import binascii
 import uuid
 from typing import Annotated, Literal
 
-import asyncpg
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.enrollment.domain.errors import Refused
-from services.enrollment.domain.orgs import (
-    Host,
-    Org,
-    decide_register_host,
-    decide_register_org,
-    evolve_host,
-    evolve_org,
-)
-from services.enrollment.projector import record
-from shared.aggregate import load_state
-from shared.auth import Authenticated, Principal, can_read, org_within, require_role, require_within
-from shared.commands import Command, CommandContext
-from shared.eventstore import ConcurrencyError
+from services.enrollment.domain.orgs import Host, Org
+from services.enrollment.handlers import register_host, register_org
+from services.enrollment.handlers.access import REGION_ADMINS, administers_host, require
+from services.enrollment.titles import problem
+from shared.auth import Authenticated, Principal, can_read, require_role, require_within
 from shared.inputs import SINGLE_LINE
 from shared.inputs import Text as OneLine
-from shared.problems import Problem
+from shared.orgs import org_within, subtree_prefix
+from shared.orgtree import subtree_sql
+from shared.unit_of_work import Command
 
 router = APIRouter(tags=["orgs"])
 
-ORG_ADMINS = ("province_admin", "city_admin", "county_admin")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SINGLE_LINE]
 CodeParam = Annotated[OneLine, Path(min_length=1, max_length=12)]
-
-TITLES = {
-    "invalid_org_code": "机构代码无效 Invalid org code",
-    "invalid_parent": "上级机构不符 Invalid parent org",
-    "parent_not_found": "上级机构未登记 Parent org not registered",
-    "org_immutable": "机构类型与上级不可更改 Org kind and parent are fixed",
-    "province_not_found": "省份未登记 Province not registered",
-    "host_immutable": "承办单位所属省份不可更改 Host province is fixed",
-    "teacher_exists": "教师已登记 Teacher already registered",
-    "school_not_found": "学校未登记 School not registered",
-}
-
-
-def refusal(exc: Refused) -> Problem:
-    return Problem(exc.status, exc.code, TITLES.get(exc.code, "操作被拒绝 Refused"), exc.message)
-
-
-def expected_version(cmd: CommandContext, stream_id: str, version: int) -> int:
-    """The version to append at; a stale If-Match becomes the kernel's 412."""
-    wanted = cmd.if_match()
-    if wanted is not None and wanted != version:
-        raise ConcurrencyError(stream_id, wanted, version)
-    return version
-
 
 class OrgCreate(BaseModel):
     name: Text
@@ -95,61 +62,36 @@ class HostPublic(BaseModel):
     version: int
 
 
-async def load_org(conn: asyncpg.Connection, code: str | None) -> Org | None:
-    """An org from the query table (kept in step with its stream in the same transaction)."""
-    if code is None:
-        return None
-    row = await conn.fetchrow("SELECT code, name, kind, parent_code FROM orgs WHERE code = $1", code)
-    return Org(row["code"], row["name"], row["kind"], row["parent_code"]) if row else None
-
-
 @router.put("/v1/orgs/{code}", response_model=OrgPublic, status_code=201, summary="Register or rename an org",
             responses={200: {"model": OrgPublic, "description": "renamed, or an identical repeat"}})
-async def put_org(code: CodeParam, body: OrgCreate, cmd: Command):
-    require_role(cmd.principal, *ORG_ADMINS)
+async def put_org(code: CodeParam, body: OrgCreate, cmd: Command) -> Response:
+    require_role(cmd.principal, *REGION_ADMINS)
     require_within(cmd.principal, code)  # a province registers itself; others only inside their subtree
-    stream_id = f"org-{code}"
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        state, version = await load_state(tx.conn, cmd.store, stream_id, evolve_org, None)
-        expected = expected_version(cmd, stream_id, version)
-        wanted = Org(code, body.name, body.kind, body.parent_code)
-        try:
-            events = decide_register_org(state, wanted, await load_org(tx.conn, body.parent_code))
-        except Refused as exc:
-            raise refusal(exc) from None
-        await record(tx.conn, cmd.store, stream_id, expected, events, tx.metadata)
-        now = version + len(events)
-        out = OrgPublic(code=code, name=body.name, kind=body.kind, parent_code=body.parent_code, version=now)
-        return await tx.respond(201 if version == 0 else 200, out.model_dump(mode="json"),
-                                headers={"ETag": f'"{now}"', "Location": f"/v1/orgs/{code}"})
+    return await cmd.run(lambda uow: register_org.handle(uow, Org(code, body.name, body.kind, body.parent_code)))
 
 
 @router.get("/v1/orgs/{code}", response_model=OrgPublic)
-async def get_org(code: CodeParam, request: Request, principal: Authenticated):
+async def get_org(code: CodeParam, request: Request, principal: Authenticated) -> JSONResponse:
     require_within(principal, code)
     row = await request.app.state.pool.fetchrow(
         "SELECT code, name, kind, parent_code, version FROM orgs WHERE code = $1", code)
     if row is None:
-        raise Problem(404, "org_not_found", "机构未登记 Org not found", f"org {code} is not registered")
+        raise problem("org_not_found", f"org {code} is not registered", 404)
     return _with_etag(OrgPublic(**dict(row)), row["version"])
 
 
-_SUBTREE = """
-WITH RECURSIVE sub AS (
-    SELECT code FROM orgs WHERE code = $1
-    UNION ALL SELECT o.code FROM orgs o JOIN sub ON o.parent_code = sub.code
-)
+# Registration keeps the tree to GB/T 2260 shapes (domain/orgs.expected_parents), so an org's
+# subtree is its code prefix.
+_SUBTREE = f"""
 SELECT code, name, kind, parent_code, version FROM orgs
-WHERE ($1::text IS NULL OR code IN (SELECT code FROM sub)) AND code > $2 ORDER BY code LIMIT $3
+WHERE ($1::text IS NULL OR {subtree_sql("code", "$1", "$4")}) AND code > $2 ORDER BY code LIMIT $3
 """
 
 
 @router.get("/v1/orgs", response_model=OrgPage, summary="Children of an org, or the caller's whole subtree")
 async def list_orgs(request: Request, principal: Authenticated,
                     parent_code: OneLine | None = Query(None, max_length=12),
-                    limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=100)):
+                    limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=100)) -> OrgPage:
     after = _decode_cursor(cursor)
     pool = request.app.state.pool
     if parent_code is not None:
@@ -159,7 +101,7 @@ async def list_orgs(request: Request, principal: Authenticated,
                                 parent_code, after, limit + 1)
     else:
         root = _list_root(principal)
-        rows = await pool.fetch(_SUBTREE, root, after, limit + 1)
+        rows = await pool.fetch(_SUBTREE, root, after, limit + 1, subtree_prefix(root) if root else None)
     items = [OrgPublic(**dict(r)) for r in rows[:limit]]
     more = len(rows) > limit
     return OrgPage(items=items, next_cursor=_encode_cursor(items[-1].code) if more else None)
@@ -169,7 +111,7 @@ def _list_root(principal: Principal) -> str | None:
     if principal.role == "service":
         return None  # everything
     if not can_read(principal, principal.org or ""):
-        raise Problem(403, "forbidden_role", "角色无权操作 Role not permitted", "org lists are for administrators")
+        raise problem("forbidden_role", "org lists are for administrators", 403)
     return principal.org
 
 
@@ -183,54 +125,31 @@ def _decode_cursor(cursor: str | None) -> str:
     try:
         return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Problem(422, "bad_cursor", "分页游标无效 Invalid cursor", "pass next_cursor back unchanged") from None
+        raise problem("bad_cursor", "pass next_cursor back unchanged", 422) from None
 
 
 def _with_etag(model: BaseModel, version: int) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), headers={"ETag": f'"{version}"'})
 
 
-def _may_administer_host(principal: Principal, province_code: str) -> bool:
-    return principal.role == "province_admin" and principal.org == province_code
-
-
 @router.put("/v1/hosts/{host_id}", response_model=HostPublic, status_code=201,
             responses={200: {"model": HostPublic, "description": "renamed, or an identical repeat"}},
             summary="Register or rename a host institution (承办单位)")
-async def put_host(host_id: uuid.UUID, body: HostCreate, cmd: Command):
+async def put_host(host_id: uuid.UUID, body: HostCreate, cmd: Command) -> Response:
     require_role(cmd.principal, "province_admin")
-    if not _may_administer_host(cmd.principal, body.province_code):
-        raise Problem(403, "out_of_scope", "超出管辖范围 Out of scope",
-                      f"province {body.province_code} is outside this principal's jurisdiction")
-    stream_id = f"host-{host_id}"
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        state, version = await load_state(tx.conn, cmd.store, stream_id, evolve_host, None)
-        if state is not None and not _may_administer_host(cmd.principal, state.province_code):
-            raise Problem(403, "out_of_scope", "超出管辖范围 Out of scope",
-                          "this host belongs to another province")
-        expected = expected_version(cmd, stream_id, version)
-        wanted = Host(str(host_id), body.name, body.province_code)
-        try:
-            events = decide_register_host(state, wanted, await load_org(tx.conn, body.province_code))
-        except Refused as exc:
-            raise refusal(exc) from None
-        await record(tx.conn, cmd.store, stream_id, expected, events, tx.metadata)
-        now = version + len(events)
-        out = HostPublic(host_id=host_id, name=body.name, province_code=body.province_code, version=now)
-        return await tx.respond(201 if version == 0 else 200, out.model_dump(mode="json"),
-                                headers={"ETag": f'"{now}"', "Location": f"/v1/hosts/{host_id}"})
+    require(administers_host(cmd.principal, body.province_code),
+            f"province {body.province_code} is outside this principal's jurisdiction")
+    return await cmd.run(lambda uow: register_host.handle(uow, Host(str(host_id), body.name, body.province_code)))
 
 
 @router.get("/v1/hosts/{host_id}", response_model=HostPublic)
-async def get_host(host_id: uuid.UUID, request: Request, principal: Authenticated):
+async def get_host(host_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     require_role(principal, "province_admin", "city_admin", "county_admin", "school_admin", "auditor", "host",
                  "service")
     row = await request.app.state.pool.fetchrow(
         "SELECT id AS host_id, name, province_code, version FROM hosts WHERE id = $1", host_id)
     if row is None:
-        raise Problem(404, "host_not_found", "承办单位未登记 Host not found", f"host {host_id} is not registered")
+        raise problem("host_not_found", f"host {host_id} is not registered", 404)
     # Everyone in the host's province nominates teachers to its projects, so admins anywhere in
     # the province (and above it) read it; a host reads only itself.
     if principal.role == "host":
@@ -238,6 +157,5 @@ async def get_host(host_id: uuid.UUID, request: Request, principal: Authenticate
     else:
         allowed = can_read(principal, row["province_code"]) or (
             principal.org is not None and org_within(principal.org, row["province_code"]))
-    if not allowed:
-        raise Problem(403, "out_of_scope", "超出管辖范围 Out of scope", "this host is outside your jurisdiction")
+    require(allowed, "this host is outside your jurisdiction")
     return _with_etag(HostPublic(**dict(row)), row["version"])

@@ -3,8 +3,8 @@ check-in (报到), attendance and assessment to completion (结业), failure (�
 
 Pure: `evolve(state, type, data)` folds events; each `decide_*` takes the state, the command's
 values and the facts it needs (the project, today's date) and returns [(event type, data)] or
-raises `Refused`. Cross-stream rules (quota, one 国培 a year, ...) are in selection.py and the
-projector, which enforces them race-free.
+raises `Refused`. The rules that span streams (quota, one 国培 a year, ...) are in nomination.py
+and selection.py.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from .errors import Refused
+from shared.refusal import Refused
+
 from .selection import DEFAULT_RULES, SelectionRules, barred_until
 
 NOMINATED, CHECKED_IN, COMPLETED, FAILED, NO_SHOW, WITHDRAWN = (
     "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn")
 TERMINAL = frozenset({COMPLETED, FAILED, NO_SHOW, WITHDRAWN})
 ATTENDANCE_STATUSES = ("present", "absent", "leave")
+Events = list[tuple[str, dict[str, Any]]]
 ASSESSMENT_KINDS = ("process", "final")
 
 
@@ -109,7 +111,7 @@ def _project_in(project: ProjectFacts, statuses: tuple[str, ...], code: str) -> 
 
 def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
                     project: ProjectFacts, teacher_in_region: bool, has_quota: bool,
-                    today: date) -> list[tuple[str, dict]]:
+                    today: date) -> Events:
     if state.status is not None:
         raise Refused("invalid_transition", "enrollment already exists")
     _project_in(project, ("open",), "project_not_open")
@@ -124,7 +126,7 @@ def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, r
 
 
 def decide_replace(state: Enrollment, *, teacher_id: str, teacher_in_region: bool,
-                   project: ProjectFacts) -> list[tuple[str, dict]]:
+                   project: ProjectFacts) -> Events:
     _before_check_in(state)
     _project_in(project, ("open", "started"), "project_not_open")
     if teacher_id == state.teacher_id:
@@ -136,13 +138,13 @@ def decide_replace(state: Enrollment, *, teacher_id: str, teacher_in_region: boo
         "teacher_id": teacher_id, "region_code": state.region_code})]
 
 
-def decide_withdraw(state: Enrollment, *, reason: str, project: ProjectFacts) -> list[tuple[str, dict]]:
+def decide_withdraw(state: Enrollment, *, reason: str, project: ProjectFacts) -> Events:
     _before_check_in(state)
     _project_in(project, ("open", "started"), "project_not_open")
     return [("EnrollmentWithdrawn", {**_ids(state), "region_code": state.region_code, "reason": reason})]
 
 
-def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date) -> list[tuple[str, dict]]:
+def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date) -> Events:
     # Mobile clients retry: a check-in that already happened is a harmless no-op (no event).
     if state.checked_in_on is not None and state.status in (CHECKED_IN, COMPLETED, FAILED):
         return []
@@ -154,7 +156,7 @@ def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date) ->
 
 
 def decide_attendance(state: Enrollment, *, session_date: date, status: str, hours: float,
-                      project: ProjectFacts) -> list[tuple[str, dict]]:
+                      project: ProjectFacts) -> Events:
     _after_check_in(state)
     if status not in ATTENDANCE_STATUSES:
         raise Refused("invalid_status", f"status must be one of {', '.join(ATTENDANCE_STATUSES)}", 422)
@@ -165,7 +167,7 @@ def decide_attendance(state: Enrollment, *, session_date: date, status: str, hou
                                     "hours": hours})]
 
 
-def decide_assessment(state: Enrollment, *, kind: str, score: float | None, passed: bool) -> list[tuple[str, dict]]:
+def decide_assessment(state: Enrollment, *, kind: str, score: float | None, passed: bool) -> Events:
     _after_check_in(state)
     if kind not in ASSESSMENT_KINDS:
         raise Refused("invalid_kind", f"kind must be one of {', '.join(ASSESSMENT_KINDS)}", 422)
@@ -173,7 +175,7 @@ def decide_assessment(state: Enrollment, *, kind: str, score: float | None, pass
 
 
 def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
-                    rules: CompletionRules = CompletionRules()) -> list[tuple[str, dict]]:
+                    rules: CompletionRules = CompletionRules()) -> Events:
     _after_check_in(state)
     _project_in(project, ("started", "closed"), "project_not_started")
     # 004 §2.4: failing the process or the final assessment means 不予结业.
@@ -188,7 +190,7 @@ def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
         "completed_on": today.isoformat()})]
 
 
-def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today: date) -> list[tuple[str, dict]]:
+def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today: date) -> Events:
     _after_check_in(state)
     _project_in(project, ("started", "closed"), "project_not_started")
     return [("EnrollmentFailed", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
@@ -196,7 +198,7 @@ def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today:
 
 
 def decide_no_show(state: Enrollment, *, special_reason: bool, project: ProjectFacts,
-                   rules: SelectionRules = DEFAULT_RULES) -> list[tuple[str, dict]]:
+                   rules: SelectionRules = DEFAULT_RULES) -> Events:
     _before_check_in(state)
     _project_in(project, ("started",), "project_not_started")
     return [("NoShowRecorded", {
@@ -205,7 +207,7 @@ def decide_no_show(state: Enrollment, *, special_reason: bool, project: ProjectF
 
 
 def decide_evaluate(state: Enrollment, *, satisfied: bool, score: int, comment: str | None,
-                    project: ProjectFacts) -> list[tuple[str, dict]]:
+                    project: ProjectFacts) -> Events:
     if state.evaluated:
         raise Refused("already_evaluated", "this enrollment has already been evaluated")
     if state.checked_in_on is None or state.status not in (CHECKED_IN, COMPLETED, FAILED):

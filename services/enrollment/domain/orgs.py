@@ -4,7 +4,7 @@ Org codes follow GB/T 2260: a province is NN0000, a city NNNN00 under its provin
 NNNNNN under its city — or directly under the province when the city digits are 90, the
 standard's mark for 省直辖县级行政区划 (e.g. 419001 济源 under 410000, seed 003). A school is its
 county's code plus 3–6 digits of the county's own numbering (DOMAIN.md: a school is a child of
-its county), so the admin scoping of shared.auth.org_within works by prefix.
+its county), so the admin scoping of shared.orgs.org_within works by prefix.
 
 OrgRegistered is an upsert: re-registering with a new name records the rename; the kind and
 parent never change, because every scope check and every report roll-up hangs off them.
@@ -13,12 +13,14 @@ parent never change, because every scope check and every report roll-up hangs of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from .errors import Refused
+from shared.orgs import DIRECT_COUNTY_MARK, gbt_parent, kind_of
+from shared.refusal import Refused
+
 from .national_id import PROVINCE_PREFIXES
 
 KINDS = ("province", "city", "county", "school")
-DIRECT_COUNTY_MARK = "90"  # GB/T 2260: county-level units administered by the province
 SCHOOL_SUFFIX_DIGITS = (3, 6)
 
 
@@ -37,33 +39,24 @@ class Host:
     province_code: str
 
 
-def _digits(code: str) -> bool:
-    return code.isascii() and code.isdigit()
-
-
 def expected_parents(code: str, kind: str) -> tuple[str, ...] | None:
-    """The parent codes GB/T 2260 allows for `code` as `kind`; None if the code has the wrong shape.
-    An empty tuple means "no parent" (a province)."""
-    if not _digits(code):
+    """The parent codes GB/T 2260 allows for `code` registered as `kind`; None if the code has
+    another shape. An empty tuple means "no parent" (a province). The parent itself is the one
+    the code's shape implies (shared.orgs.gbt_parent); what is ours is which shapes may register."""
+    if not (code.isascii() and code.isdigit()) or kind_of(code) != kind:
         return None
     if kind == "school":
         lo, hi = SCHOOL_SUFFIX_DIGITS
-        county = code[:6]
-        if not (6 + lo <= len(code) <= 6 + hi) or expected_parents(county, "county") is None:
+        if not 6 + lo <= len(code) <= 6 + hi or expected_parents(code[:6], "county") is None:
             return None
-        return (county,)
-    if len(code) != 6 or code[:2] not in PROVINCE_PREFIXES:
+    elif len(code) != 6 or code[:2] not in PROVINCE_PREFIXES:
         return None
-    province, city, county = code[:2], code[2:4], code[4:]
-    if kind == "province":
-        return () if city == "00" and county == "00" else None
-    if kind == "city":
-        return (province + "0000",) if city not in ("00", DIRECT_COUNTY_MARK) and county == "00" else None
-    if kind == "county":
-        if city == "00" or county == "00":
-            return None
-        return (province + "0000",) if city == DIRECT_COUNTY_MARK else (code[:4] + "00",)
-    return None
+    elif kind == "city" and code[2:4] == DIRECT_COUNTY_MARK:
+        return None  # 90 marks counties under the province, never a city
+    elif kind == "county" and code[2:4] == "00":
+        return None
+    parent = gbt_parent(code)
+    return () if parent is None else (parent,)
 
 
 def parent_kind(kind: str, parent_code: str) -> str:
@@ -72,13 +65,13 @@ def parent_kind(kind: str, parent_code: str) -> str:
     return {"city": "province", "county": "city", "school": "county"}[kind]
 
 
-def evolve_org(state: Org | None, event_type: str, data: dict) -> Org | None:
+def evolve_org(state: Org | None, event_type: str, data: dict[str, Any]) -> Org | None:
     if event_type == "OrgRegistered":
         return Org(data["code"], data["name"], data["kind"], data.get("parent_code"))
     return state
 
 
-def decide_register_org(state: Org | None, wanted: Org, parent: Org | None) -> list[tuple[str, dict]]:
+def decide_register_org(state: Org | None, wanted: Org, parent: Org | None) -> list[tuple[str, dict[str, Any]]]:
     """`parent` is the registered org at `wanted.parent_code` (None if absent or not given)."""
     allowed = expected_parents(wanted.code, wanted.kind) if wanted.kind in KINDS else None
     if allowed is None:
@@ -103,13 +96,13 @@ def decide_register_org(state: Org | None, wanted: Org, parent: Org | None) -> l
                                "parent_code": wanted.parent_code})]
 
 
-def evolve_host(state: Host | None, event_type: str, data: dict) -> Host | None:
+def evolve_host(state: Host | None, event_type: str, data: dict[str, Any]) -> Host | None:
     if event_type == "HostRegistered":
         return Host(data["host_id"], data["name"], data["province_code"])
     return state
 
 
-def decide_register_host(state: Host | None, wanted: Host, province: Org | None) -> list[tuple[str, dict]]:
+def decide_register_host(state: Host | None, wanted: Host, province: Org | None) -> list[tuple[str, dict[str, Any]]]:
     if province is None or province.kind != "province":
         raise Refused("province_not_found", f"province {wanted.province_code} is not registered", 422)
     if state is not None and state.province_code != wanted.province_code:

@@ -10,41 +10,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from .errors import Refused
+from shared.refusal import Refused
+
 from .rules import DEFAULT_RULES, ProjectRules
 
 LEVELS = ("national", "provincial", "municipal", "county", "school")
 Events = list[tuple[str, dict[str, Any]]]
-
-TITLES = {  # problem titles (zh + en) by code, beside the rules that raise them; API codes too
-    "project_not_found": "项目不存在 Project not found", "org_not_found": "组织机构不存在 Org not found",
-    "host_not_found": "承办单位不存在 Host not found", "region_not_found": "地区不存在 Region not found",
-    "out_of_scope": "超出管辖范围 Out of scope", "self_approval": "不得自行审核 Cannot approve own plan",
-    "ends_before_start": "结束日期早于开始日期 Ends before it starts",
-    "year_mismatch": "年度与开班日期不符 Year mismatch",
-    "hours_out_of_range": "学时超出范围 Hours out of range", "bad_level": "项目级别无效 Invalid level",
-    "practical_ratio_out_of_range": "实践课程比例无效 Practical ratio out of range",
-    "module_hours_invalid": "模块学时无效 Invalid module hours",
-    "cross_year_mismatch": "跨年度设置不符 Cross-year mismatch",
-    "first_year_end_required": "缺少第一年度结束日期 First-year end required",
-    "bad_first_year_end": "第一年度结束日期无效 Invalid first-year end",
-    "ends_after_dec_20": "单年度项目须在12月20日前完成 Must end by 20 December",
-    "first_year_after_nov_30": "跨年度项目第一年度须在11月30日前完成 First year must end by 30 November",
-    "exceeds_two_years": "跨年度项目须在两年内完成 Must finish within two years",
-    "project_code_exists": "项目编号已存在 Project code taken", "invalid_transition": "状态不允许 Invalid transition",
-    "plan_late": "实施方案须在开班前10天报送 Plan submitted too late",
-    "practical_share_low": "实践性课程比例不足 Practical share too low",
-    "ethics_module_missing": "缺少师德模块 Ethics module missing", "not_approved": "项目未审核通过 Not approved",
-    "not_open": "项目未开放遴选 Not open", "already_started": "项目已开班 Already started",
-    "reason_required": "须说明原因 Reason required", "project_inactive": "项目已结束或撤销 Project inactive",
-    "bad_places": "名额无效 Invalid places", "quota_below_used": "名额少于已选派人数 Quota below used",
-    "region_kind_invalid": "地区类型无效 Invalid region kind",
-    "region_outside_organizer": "地区不在主办单位辖区 Region outside organizer",
-    "project_not_started": "项目未开班 Project not started", "bad_bulletin": "简报无效 Invalid bulletin",
-    "published_in_future": "发布日期晚于今天 Published in the future",
-    "bulletin_exists": "简报期号已存在 Bulletin exists", "project_exists": "项目已存在 Project exists",
-}
-
 
 @dataclass(frozen=True)
 class Module:
@@ -88,13 +59,19 @@ def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def _drafted(d: dict[str, Any]) -> DraftProject:
+    return DraftProject(
+        project_id=d["project_id"], code=d["code"], name=d["name"], level=d["level"], category=d["category"],
+        year=d["year"], host_id=d.get("host_id"), organizer_code=d["organizer_code"], hours=d["hours"],
+        hour_category=d["hour_category"], starts_on=date.fromisoformat(d["starts_on"]),
+        ends_on=date.fromisoformat(d["ends_on"]), cross_year=d.get("cross_year", False),
+        practical_ratio=d["practical_ratio"], modules=tuple(Module(**m) for m in d.get("modules", [])),
+        first_year_ends_on=_date(d.get("first_year_ends_on")))
+
+
 def evolve(state: ProjectState, event_type: str, data: dict[str, Any]) -> ProjectState:
     if event_type == "ProjectDrafted":
-        known = {k: data.get(k) for k in DraftProject.__dataclass_fields__}  # tolerate added fields
-        plan = DraftProject(**{**known, "starts_on": _date(data["starts_on"]), "ends_on": _date(data["ends_on"]),
-                               "first_year_ends_on": _date(data.get("first_year_ends_on")),
-                               "modules": tuple(Module(**m) for m in data.get("modules", []))})
-        return ProjectState(status="drafted", plan=plan)
+        return ProjectState(status="drafted", plan=_drafted(data))
     if event_type in _MOVES:
         return replace(state, status=_MOVES[event_type])
     if event_type == "BulletinSubmitted":
@@ -148,9 +125,11 @@ def decide_draft(state: ProjectState, cmd: DraftProject, rules: ProjectRules = D
     return [("ProjectDrafted", data)]
 
 
-def _exists(state: ProjectState) -> None:
-    if state.status is None:
+def plan_of(state: ProjectState) -> DraftProject:
+    """The drafted plan; a project never drafted does not exist."""
+    if state.plan is None:
         raise Refused("project_not_found", "no such project", 404)
+    return state.plan
 
 
 def _invalid(state: ProjectState, action: str) -> Refused:
@@ -158,14 +137,13 @@ def _invalid(state: ProjectState, action: str) -> Refused:
 
 
 def _moved(type_: str, state: ProjectState, today: date) -> Events:
-    return [(type_, {"project_id": state.plan.project_id, "on": today.isoformat()})]
+    return [(type_, {"project_id": plan_of(state).project_id, "on": today.isoformat()})]
 
 
 def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = DEFAULT_RULES) -> Events:
-    _exists(state)
+    plan = plan_of(state)
     if state.status != "drafted":
         raise _invalid(state, "submit the plan of")
-    plan = state.plan
     deadline = plan.starts_on - timedelta(days=rules.plan_lead_days)
     if today > deadline:  # 004 §3.2: at least N days before start, so the deadline day itself is fine
         raise Refused("plan_late", f"the plan had to be submitted by {deadline}")
@@ -178,14 +156,14 @@ def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = D
 
 
 def decide_approve(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status != "plan_submitted":
         raise _invalid(state, "approve")
     return _moved("ProjectApproved", state, today)
 
 
 def decide_open(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status in ("drafted", "plan_submitted"):
         raise Refused("not_approved", "only an approved project opens for selection")
     if state.status != "approved":
@@ -194,7 +172,7 @@ def decide_open(state: ProjectState, today: date) -> Events:
 
 
 def decide_start(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status in ("drafted", "plan_submitted"):  # 004 §3.2: 审核通过后,启动培训
         raise Refused("not_approved", "only an approved project may start")
     if state.status == "approved":
@@ -205,14 +183,14 @@ def decide_start(state: ProjectState, today: date) -> Events:
 
 
 def decide_close(state: ProjectState, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if state.status != "started":
         raise _invalid(state, "close")
     return _moved("ProjectClosed", state, today)
 
 
 def decide_cancel(state: ProjectState, reason: str, today: date) -> Events:
-    _exists(state)
+    plan_of(state)
     if not reason.strip():
         raise Refused("reason_required", "say why the project is cancelled", 422)
     if state.status in ("started", "closed"):
@@ -224,18 +202,17 @@ def decide_cancel(state: ProjectState, reason: str, today: date) -> Events:
 
 
 def decide_allocate_quota(state: ProjectState, region_code: str, places: int) -> Events:
-    # The region (city/county/school under the organizer) is reference data the route checks;
-    # `used` lives in project_quotas, guarded by the projector (quota_below_used).
-    _exists(state)
+    # The region and the places already used are judged in project_refs.decide_quota.
+    plan = plan_of(state)
     if state.status in ("closed", "cancelled"):
         raise Refused("project_inactive", f"the project is {state.status}")
     if places < 0:
         raise Refused("bad_places", "places must be zero or more", 422)
-    return [("QuotaAllocated", {"project_id": state.plan.project_id, "region_code": region_code, "places": places})]
+    return [("QuotaAllocated", {"project_id": plan.project_id, "region_code": region_code, "places": places})]
 
 
 def decide_submit_bulletin(state: ProjectState, issue_no: int, title: str, published_on: date, today: date) -> Events:
-    _exists(state)
+    plan = plan_of(state)
     if state.status not in ("started", "closed"):  # 004 §3.3: bulletins report a running project
         raise Refused("project_not_started", "bulletins are for started or closed projects")
     if issue_no < 1 or not title.strip():
@@ -244,5 +221,5 @@ def decide_submit_bulletin(state: ProjectState, issue_no: int, title: str, publi
         raise Refused("published_in_future", "published_on is after today", 422)
     if issue_no in state.bulletins:
         raise Refused("bulletin_exists", f"issue {issue_no} was already submitted")
-    return [("BulletinSubmitted", {"project_id": state.plan.project_id, "issue_no": issue_no, "title": title.strip(),
+    return [("BulletinSubmitted", {"project_id": plan.project_id, "issue_no": issue_no, "title": title.strip(),
                                    "published_on": published_on.isoformat()})]

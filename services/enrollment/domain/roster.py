@@ -14,12 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from shared.personal import has_national_id
+from shared.refusal import Refused
 from shared.text import text_issue
 
 from . import national_id
-from .errors import Refused
 from .orgs import Org
 
 COLUMNS = ("name", "national_id", "school_code", "subject", "stage", "title", "hired_on")
@@ -76,7 +77,7 @@ def check_teacher(raw: Mapping[str, object], today: date,
             issues.append((col, f"超过{rules.max_text}字 longer than {rules.max_text} characters"))
         elif has_national_id(value):  # a shifted column: the number would ride TeacherRegistered
             issues.append((col, "此列不应填写身份证号 a national ID number does not belong in this column"))
-        elif (bad := text_issue(value)) is not None:  # ESC, NUL, U+202E ... (shared/inputs.py)
+        elif (bad := text_issue(value)) is not None:  # ESC, NUL, U+202E ... (shared/text.py)
             issues.append((col, bad))
         text[col] = value
     nid = None
@@ -112,14 +113,14 @@ def school_issue(school: Org | None) -> str | None:
     return None
 
 
-def evolve_teacher(state: dict | None, event_type: str, data: dict) -> dict | None:
+def evolve_teacher(state: dict[str, Any] | None, event_type: str, data: dict[str, Any]) -> dict[str, Any] | None:
     if event_type == "TeacherRegistered":
         return dict(data)
     return state
 
 
-def decide_register_teacher(state: dict | None, teacher_id: str, row: TeacherRow,
-                            school: Org | None) -> list[tuple[str, dict]]:
+def decide_register_teacher(state: dict[str, Any] | None, teacher_id: str, row: TeacherRow,
+                            school: Org | None) -> list[tuple[str, dict[str, Any]]]:
     if state is not None:
         raise Refused("teacher_exists", f"teacher {teacher_id} is already registered")
     if (reason := school_issue(school)) is not None:
@@ -129,6 +130,13 @@ def decide_register_teacher(state: dict | None, teacher_id: str, row: TeacherRow
         "teacher_id": teacher_id, "school_code": row.school_code, "subject": row.subject,
         "stage": row.stage, "title": row.title, "hired_on": row.hired_on.isoformat(),
     })]
+
+
+def check_new_people(claimed: int, people: int) -> None:
+    """A person is on the roster once, named by their national ID number: `claimed` of `people`
+    were not registered yet (pii.claim_identities, race-free by its unique hash)."""
+    if claimed != people:
+        raise Refused("teacher_exists", "a teacher with this national ID number is already registered")
 
 
 # A county official's export names the columns in Chinese; integrators use the API names.

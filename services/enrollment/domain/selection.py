@@ -1,17 +1,16 @@
 """Selection rules (遴选) for national projects, as data plus pure checks.
 
 The values differ between provinces and programmes, so they live in `SelectionRules` with
-defaults cited to their source; the checks take a snapshot of a teacher's national history.
-The projector (services/enrollment/projector/enrollments.py) loads that snapshot under a
-per-teacher lock and writes `national_slots` in the nominating transaction, which is what makes
-the rules hold under concurrency; the functions here only decide.
+defaults cited to their source; the checks take a snapshot of a teacher's national history,
+which the handlers read from the guards (services/enrollment/guards.py) under the teacher's
+lock. That lock is what makes the rules hold under concurrency; the functions here only decide.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Refused
+from shared.refusal import Refused
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,8 @@ class SelectionRules:
     no_repeat_category: bool = True
     # ... "除实行跨年度培训的项目外": a cross-year project is exempt from the repeat rule.
     cross_year_exempt_from_repeat: bool = True
-    # 004 §3.1 "每位教师年度内参加国培项目不超过1项". The race-free guard is the primary key
-    # (teacher_id, year) of national_slots, so only the value 1 is supported.
+    # 004 §3.1 "每位教师年度内参加国培项目不超过1项". national_slots (guards.py) holds one row per
+    # (teacher_id, year), its primary key the backstop, so only the value 1 is supported.
     national_projects_per_year: int = field(default=1, init=False)
 
     def is_national(self, level: str) -> bool:
@@ -38,7 +37,7 @@ DEFAULT_RULES = SelectionRules()
 
 @dataclass(frozen=True)
 class NationalHistory:
-    """What the rules need to know about one teacher, read from the query tables."""
+    """What the rules need to know about one teacher, read from the guards."""
 
     slot_years: frozenset[int] = frozenset()  # years in which the teacher holds a national place
     attended_categories: frozenset[str] = frozenset()  # national categories checked in to
@@ -46,24 +45,34 @@ class NationalHistory:
 
 
 def barred_until(level: str, year: int, special_reason: bool, rules: SelectionRules = DEFAULT_RULES) -> int | None:
-    """The last year a no-show is barred from national projects, or None if no bar applies."""
+    """004 §4.1, the bar a no-show earns: the last year it bars national projects, or None."""
     if special_reason or not rules.is_national(level) or rules.bar_years <= 0:
         return None
     return year + rules.bar_years - 1
 
 
-def check_nominee(level: str, category: str, year: int, cross_year: bool, history: NationalHistory,
-                  rules: SelectionRules = DEFAULT_RULES) -> None:
-    """Refuse a national nomination (or replacement nominee) the rules forbid; others pass."""
-    if not rules.is_national(level):
-        return
+def check_not_barred(year: int, history: NationalHistory) -> None:
+    """004 §4.1, the bar a no-show earned (barred_until) holding against a national nomination."""
     for from_year, until_year in history.bars:
         if from_year <= year <= until_year:
             raise Refused("barred", f"teacher is barred from national projects until {until_year} "
-                                    "(no-show without a special reason, 004 §4.1)")
+                                    "(a no-show without a special reason)")
+
+
+def check_national_history(category: str, year: int, cross_year: bool, history: NationalHistory,
+                           rules: SelectionRules = DEFAULT_RULES) -> None:
+    """004 §3.1: no second national project of a category attended (cross-year projects
+    exempt), and at most one national project a year."""
     repeat_applies = rules.no_repeat_category and not (cross_year and rules.cross_year_exempt_from_repeat)
     if repeat_applies and category in history.attended_categories:
-        raise Refused("category_repeat", f"teacher already attended a national project of category {category!r} "
-                                         "(004 §3.1)")
+        raise Refused("category_repeat", f"teacher already attended a national project of category {category!r}")
     if year in history.slot_years:
-        raise Refused("national_limit", f"teacher already holds a national project in {year} (004 §3.1)")
+        raise Refused("national_limit", f"teacher already holds a national project in {year}")
+
+
+def check_nominee(level: str, category: str, year: int, cross_year: bool, history: NationalHistory,
+                  rules: SelectionRules = DEFAULT_RULES) -> None:
+    """Refuse a national nominee (or replacement nominee) the rules forbid; others pass."""
+    if rules.is_national(level):
+        check_not_barred(year, history)
+        check_national_history(category, year, cross_year, history, rules)

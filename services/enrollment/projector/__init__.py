@@ -1,27 +1,23 @@
-"""Inline projector: keeps the enrollment service's query tables in step with its events, in
-the same transaction as the append.
+"""Read models of the enrollment service: tables that answer queries, kept in the command's
+transaction (shared/inline.py) and rebuilt from the event store. They never refuse: every
+decision was made (domain/) before the events existed. The race-free facts are in guards.py.
 
-Handlers are keyed by event type and receive (conn, stream_id, version, data). Cross-stream
-rules that must hold under concurrency (a region's quota, one 国培 per teacher per year) are
-guarded updates and unique keys in these tables, so a handler may raise `Refused`.
-
-`record` is the one way events enter the store: project first, append last. Appending last
-keeps the commit-ordering lock (shared/eventstore.py) held for the shortest time, and a
-refusal raised by a handler costs no event.
+Each module owns its tables and reads them for the API. No foreign key crosses two of them
+(migration 0004): a rebuild empties one projection's tables at a time.
 """
 
 from __future__ import annotations
 
-from services.enrollment.events import registry
-from shared.inline import Handler, InlineProjector
+from shared.inline import InlineProjection
 
-inline = InlineProjector(registry)
-HANDLERS = inline.handlers
-handles, project, record = inline.handles, inline.project, inline.record
+from .enrollments import ENROLLMENTS
+from .orgs import ORGS
+from .projects import PROJECTS
+from .teachers import TEACHERS
 
-__all__ = ["HANDLERS", "Handler", "handles", "load_handlers", "project", "record"]
+READ_MODELS: list[InlineProjection] = [ORGS, TEACHERS, PROJECTS, ENROLLMENTS]
 
-
-def load_handlers() -> None:
-    # Import for their @handles side effect; each module owns its tables.
-    from services.enrollment.projector import enrollments, projects, roster  # noqa: F401
+# The roster's personal data, written by the registering command itself (services/enrollment/pii.py):
+# events never carry a national ID number or a name, so no replay can restore this table. It is
+# the system of record of those fields, not a projection, and no rebuild touches it.
+NOT_REBUILT = {"teacher_identities": "the roster's PII system of record; events never carry it (pii.py)"}

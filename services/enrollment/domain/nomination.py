@@ -1,0 +1,69 @@
+"""Putting a teacher on a place: nomination (报送) and replacement (换人) as whole commands.
+
+The enrollment stream's own rules are in enrollment.py (decide_nominate, decide_replace), the
+national selection rules in selection.py (check_nominee); the two rules below span streams too.
+The handlers read these facts under the locks guards.py orders, so each decision here holds
+when the events are written. The order of the checks is the order refusals are reported in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from shared.refusal import Refused
+
+from .enrollment import Enrollment, Events, ProjectFacts, decide_nominate, decide_replace
+from .selection import DEFAULT_RULES, NationalHistory, SelectionRules, check_nominee
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A region's places in a project (参训指标) and how many its live nominations use."""
+
+    places: int
+    used: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The teacher to be put on a place, as read under the teacher's lock."""
+
+    in_region: bool  # the teacher's school lies in the nominating region
+    history: NationalHistory = field(default_factory=NationalHistory)
+    in_project: bool = False  # already holds a live place in this project
+
+
+def check_places_left(quota: Quota, region_code: str) -> None:
+    """004 §3.1: a region nominates within its quota (places freed by a withdrawal count again)."""
+    if quota.used >= quota.places:
+        raise Refused("quota_exhausted", f"region {region_code} has used all its places in this project")
+
+
+def check_one_place_per_project(candidate: Candidate) -> None:
+    """One live place per teacher and project: a second one would count one person twice against
+    the region's quota (a rule of this service, not of the seeds)."""
+    if candidate.in_project:
+        raise Refused("already_nominated", "the teacher is already nominated for this project")
+
+
+def decide_nomination(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
+                      project: ProjectFacts, candidate: Candidate, quota: Quota | None, today: date,
+                      rules: SelectionRules = DEFAULT_RULES) -> Events:
+    events = decide_nominate(state, enrollment_id=enrollment_id, teacher_id=teacher_id, region_code=region_code,
+                             project=project, teacher_in_region=candidate.in_region, has_quota=quota is not None,
+                             today=today)
+    check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history, rules)
+    check_one_place_per_project(candidate)
+    if quota is not None:  # else decide_nominate refused it: no_quota
+        check_places_left(quota, region_code)
+    return events
+
+
+def decide_replacement(state: Enrollment, *, teacher_id: str, project: ProjectFacts, candidate: Candidate,
+                       rules: SelectionRules = DEFAULT_RULES) -> Events:
+    """换人 keeps the place and its quota; the new teacher must pass the selection rules."""
+    events = decide_replace(state, teacher_id=teacher_id, teacher_in_region=candidate.in_region, project=project)
+    check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history, rules)
+    check_one_place_per_project(candidate)
+    return events

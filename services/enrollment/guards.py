@@ -1,0 +1,128 @@
+"""Guards: the facts that make the cross-stream selection rules race-free, written from the
+events in the command's transaction (shared/inline.py) and read by the handlers under a lock.
+They hold facts, never decisions: the rules are in domain/ (nomination.py, selection.py,
+project_refs.py), and nothing here refuses.
+
+| table              | fact                                              | read for (domain/)                   |
+| project_quotas     | a region's places in a project and how many used  | nomination.check_places_left,        |
+|                    |                                                   | project_refs.decide_quota            |
+| national_slots     | a teacher's national enrollment of a year         | selection.check_national_history     |
+| national_attended  | national categories a teacher checked in to       | selection.check_national_history     |
+| national_bars      | a no-show's bar, years from..until                | selection.check_not_barred           |
+| project_nominees   | who holds a live place in a project               | nomination.check_one_place_per_project |
+| project_codes      | project codes taken                               | project_refs.decide_new_project      |
+
+Locks, always taken in this order (a handler takes a prefix of it, never a later one first):
+1. `project-code:<code>` (drafting), an advisory xact lock: drafts of one code queue here and
+   the next one's facts query sees the first one's code in project_codes;
+2. `teacher:<id>`, an advisory xact lock, by every command that adds to a teacher's rows above:
+   nominate and replace (the nominee), check-in (national_attended), no-show (national_bars).
+   Freeing takes none (a withdrawal; a replacement, for the teacher replaced): it only widens
+   what others may do, and a nomination that read a row before it was freed is refused as if
+   it came first;
+3. the project_quotas row, FOR UPDATE inside the facts query of a nomination or a quota
+   allocation: nominations of a region queue on it, and each reads `used` as the last committed;
+4. the event store's commit-ordering lock, taken by the append at the end of every command.
+Locks 1 and 2 are statements of their own before the facts query: under READ COMMITTED the
+query's snapshot then includes whatever the lock's previous holder committed. Lock 3 is taken by
+the facts query itself, and FOR UPDATE returns the row as its previous holder committed it.
+The primary keys and the CHECK on `used` stay as backstops: one firing means a lock was missed,
+and the kernel answers 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import asyncpg
+
+from services.enrollment.domain.selection import DEFAULT_RULES, NationalHistory
+from shared.inline import InlineProjection
+
+GUARDS = InlineProjection("enrollment_guards", ("project_quotas", "national_slots", "national_attended",
+                                               "national_bars", "project_nominees", "project_codes"))
+
+
+async def lock(conn: asyncpg.Connection, kind: Literal["project-code", "teacher"], key: object) -> None:
+    """Lock 1 or 2 of the order above, until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 31))", f"{kind}:{key}")
+
+
+# The candidate teacher's side of the selection facts, as columns of a handler's facts query
+# whose $1 is the project and $2 the teacher; read after lock(conn, "teacher", ...).
+CANDIDATE_FACTS = """
+    EXISTS (SELECT 1 FROM project_nominees WHERE project_id = $1 AND teacher_id = $2) AS in_project,
+    ARRAY(SELECT year FROM national_slots WHERE teacher_id = $2) AS slot_years,
+    ARRAY(SELECT DISTINCT category FROM national_attended WHERE teacher_id = $2) AS categories,
+    ARRAY(SELECT from_year FROM national_bars WHERE teacher_id = $2 ORDER BY from_year, until_year) AS bars_from,
+    ARRAY(SELECT until_year FROM national_bars WHERE teacher_id = $2 ORDER BY from_year, until_year) AS bars_until
+"""
+
+
+def national_history(row: asyncpg.Record) -> NationalHistory:
+    return NationalHistory(frozenset(row["slot_years"]), frozenset(row["categories"]),
+                           tuple(zip(row["bars_from"], row["bars_until"], strict=True)))
+
+
+@GUARDS.handles("ProjectDrafted")
+async def _code_taken(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    await conn.execute("INSERT INTO project_codes (code, project_id) VALUES ($1, $2)", d["code"], d["project_id"])
+
+
+@GUARDS.handles("QuotaAllocated")
+async def _places(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO project_quotas (project_id, region_code, places) VALUES ($1, $2, $3)
+           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places""",
+        d["project_id"], d["region_code"], d["places"])
+
+
+@GUARDS.handles("TeacherNominated")
+async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    eid, pid, tid = d["enrollment_id"], d["project_id"], d["teacher_id"]
+    await conn.execute("INSERT INTO project_nominees (project_id, teacher_id, enrollment_id) VALUES ($1, $2, $3)",
+                       pid, tid, eid)
+    await conn.execute("UPDATE project_quotas SET used = used + 1 WHERE project_id = $1 AND region_code = $2",
+                       pid, d["region_code"])
+    if DEFAULT_RULES.is_national(d["level"]):
+        await conn.execute(
+            "INSERT INTO national_slots (teacher_id, year, enrollment_id, category) VALUES ($1, $2, $3, $4)",
+            tid, d["year"], eid, d["category"])
+
+
+@GUARDS.handles("NomineeReplaced")
+async def _replaced(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # 换人: the place, and with it the year's national slot, passes to the new teacher.
+    eid, tid = d["enrollment_id"], d["teacher_id"]
+    await conn.execute("UPDATE project_nominees SET teacher_id = $2 WHERE enrollment_id = $1", eid, tid)
+    await conn.execute("UPDATE national_slots SET teacher_id = $2 WHERE enrollment_id = $1", eid, tid)
+
+
+@GUARDS.handles("EnrollmentWithdrawn")
+async def _withdrawn(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # The place goes back to the region, and the teacher may be nominated elsewhere this year.
+    eid = d["enrollment_id"]
+    await conn.execute("DELETE FROM project_nominees WHERE enrollment_id = $1", eid)
+    await conn.execute("UPDATE project_quotas SET used = used - 1 WHERE project_id = $1 AND region_code = $2",
+                       d["project_id"], d["region_code"])
+    await conn.execute("DELETE FROM national_slots WHERE enrollment_id = $1", eid)
+
+
+@GUARDS.handles("TeacherCheckedIn")
+async def _attended(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # A national enrollment holds its slot until checked in and after (only a withdrawal, before
+    # check-in, frees it), so the slot names the category attended; others have no slot.
+    await conn.execute(
+        """INSERT INTO national_attended (teacher_id, category, project_id)
+           SELECT teacher_id, category, $2 FROM national_slots WHERE enrollment_id = $1
+           ON CONFLICT DO NOTHING""", d["enrollment_id"], d["project_id"])
+
+
+@GUARDS.handles("NoShowRecorded")
+async def _barred(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # The slot stays taken (the year's 国培 place was used), and gives the bar its first year.
+    if d.get("barred_until_year") is not None:
+        await conn.execute(
+            """INSERT INTO national_bars (teacher_id, from_year, until_year, enrollment_id)
+               SELECT teacher_id, year, $2, enrollment_id FROM national_slots WHERE enrollment_id = $1""",
+            d["enrollment_id"], d["barred_until_year"])

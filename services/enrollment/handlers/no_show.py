@@ -1,0 +1,20 @@
+"""Record a no-show (the nominee never checked in), by the project's host or an admin over its
+organizer. Without a special reason it bars the teacher from national projects (004 §4.1)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.enrollment import guards
+from services.enrollment.domain.enrollment import decide_no_show
+from shared.unit_of_work import Reply, UnitOfWork
+
+from .access import runs_project
+from .enrollment_stream import load, record
+
+
+async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, special_reason: bool) -> Reply:
+    loaded = await load(uow, enrollment_id, runs_project)
+    # The bar lands in national_bars, which a nomination of the same teacher reads under this lock.
+    await guards.lock(uow.conn, "teacher", loaded.state.teacher_id)
+    return record(uow, loaded, decide_no_show(loaded.state, special_reason=special_reason, project=loaded.project))

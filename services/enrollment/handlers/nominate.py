@@ -1,0 +1,49 @@
+"""Nomination (报送): an admin over the region puts one of its teachers on one of its places.
+
+Locks (guards.py): the teacher's, then the region's quota row FOR UPDATE inside the facts query;
+so the teacher's national record, their places in the project and the places used are read as
+the last nomination of the same teacher or region committed them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from services.enrollment import guards
+from services.enrollment.domain.enrollment import INITIAL, NOMINATED
+from services.enrollment.domain.nomination import Candidate, Quota, decide_nomination
+from shared.eventstore import NO_STREAM
+from shared.orgtree import within
+from shared.refusal import Refused
+from shared.unit_of_work import Reply, UnitOfWork
+
+from .enrollment_stream import project_facts
+
+_FACTS = f"""
+WITH quota AS (
+    SELECT places, used FROM project_quotas WHERE project_id = $1 AND region_code = $3 FOR UPDATE)
+SELECT p.*, (SELECT school_code FROM teachers WHERE id = $2) AS teacher_school,
+       (SELECT places FROM quota) AS places, (SELECT used FROM quota) AS used, {guards.CANDIDATE_FACTS}
+FROM projects p WHERE p.id = $1
+"""
+
+
+async def handle(uow: UnitOfWork, project_id: uuid.UUID, teacher_id: uuid.UUID, region_code: str,
+                 today: date) -> Reply:
+    await guards.lock(uow.conn, "teacher", teacher_id)
+    facts = await uow.conn.fetchrow(_FACTS, project_id, teacher_id, region_code)
+    if facts is None:
+        raise Refused("project_not_found", f"no project {project_id}", 404)
+    if facts["teacher_school"] is None:
+        raise Refused("teacher_not_found", f"no teacher {teacher_id}", 404)
+    candidate = Candidate(in_region=await within(uow.conn, facts["teacher_school"], region_code),
+                          history=guards.national_history(facts), in_project=facts["in_project"])
+    quota = None if facts["places"] is None else Quota(facts["places"], facts["used"])
+    enrollment_id = uuid.uuid4()
+    events = decide_nomination(INITIAL, enrollment_id=str(enrollment_id), teacher_id=str(teacher_id),
+                               region_code=region_code, project=project_facts(facts), candidate=candidate,
+                               quota=quota, today=today)
+    uow.record(f"enrollment-{enrollment_id}", NO_STREAM, events)
+    return Reply(201, {"enrollment_id": str(enrollment_id), "status": NOMINATED, "version": 1},
+                 {"ETag": '"1"', "Location": f"/v1/enrollments/{enrollment_id}"})
