@@ -9,7 +9,7 @@ Every authenticated role reads; a host sees only its own projects.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -21,6 +21,7 @@ from services.enrollment.handlers import draft_project as draft_handler
 from services.enrollment.handlers import project_lifecycle as lifecycle_handler
 from services.enrollment.handlers import submit_bulletin as bulletin_handler
 from services.enrollment.handlers.access import ADMINS
+from services.enrollment.projector.models import Level, ProjectBase, ProjectPublic, Text
 from services.enrollment.projector.projects import list_project_rows, load_project_detail
 from services.enrollment.titles import problem
 from shared.auth import Authenticated, require_role
@@ -31,9 +32,6 @@ from shared.refusal import Refused
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["projects"])
-Num = Annotated[float, Field(allow_inf_nan=False)]
-Text = Annotated[OneLine, Field(min_length=1, max_length=200)]
-Level = Literal["national", "provincial", "municipal", "county", "school"]
 
 
 async def project_rules() -> ProjectRules:  # the one place to load a province's own values later
@@ -41,31 +39,6 @@ async def project_rules() -> ProjectRules:  # the one place to load a province's
 
 
 Rules = Annotated[ProjectRules, Depends(project_rules)]
-
-
-class ModuleIn(BaseModel):
-    name: Text
-    hours: Num
-    practical: bool = False
-    kind: OneLine = Field("general", min_length=1, max_length=32, description='"ethics" marks the 师德 module')
-
-
-class ProjectBase(BaseModel):
-    code: OneLine = Field(min_length=1, max_length=64)
-    name: Text
-    level: Level
-    category: Text
-    year: int = Field(ge=2000, le=2100)
-    host_id: uuid.UUID | None = None
-    organizer_code: OneLine = Field(min_length=1, max_length=32)
-    hours: Num
-    hour_category: OneLine = Field(min_length=1, max_length=32)
-    starts_on: IsoDate
-    ends_on: IsoDate
-    cross_year: bool = False
-    first_year_ends_on: IsoDate | None = None
-    practical_ratio: Num
-    modules: list[ModuleIn] = Field(default_factory=list, max_length=100)
 
 
 class ProjectCreate(ProjectBase):
@@ -87,12 +60,6 @@ class BulletinCreate(BaseModel):
     issue_no: int = Field(ge=1, le=10_000)
     title: Text
     published_on: IsoDate
-
-
-class ProjectPublic(ProjectBase):
-    id: uuid.UUID
-    status: str  # drafted, plan_submitted, approved, open, started, closed, cancelled
-    version: int
 
 
 class ProjectDetail(ProjectPublic):
