@@ -24,9 +24,9 @@ from datetime import date
 
 import httpx
 
-from services.credits.api.common import shanghai_today as credits_today
 from services.credits.config import CreditsSettings
 from services.enrollment.api.projects import shanghai_today as enrollment_today
+from shared.clock import shanghai_today as credits_today
 from shared.devkeys import mint_token
 from tests.conftest import eventually
 
