@@ -85,6 +85,7 @@ def evolve_claim(state: Claim | None, event_type: str, data: dict[str, Any]) -> 
 def decide_claim(state: Claim | None, *, claim_id: str, teacher_id: str, org_code: str | None, hours: Decimal,
                  category: str, source: str, earned_on: date, evidence: str, today: date,
                  policy: Policy | None) -> list[tuple[str, dict[str, Any]]]:
+    """HoursClaimed: hours from outside the system, on file for review (DOMAIN.md; 001 §5.4 备案)."""
     if state is not None:
         raise Refused("claim_exists", f"claim {claim_id} already exists")
     if not Decimal(0) < hours <= MAX_HOURS:
@@ -118,6 +119,7 @@ def _pending(state: Claim | None) -> Claim:
 
 def decide_approve(state: Claim | None, *, today: date, reason: str | None = None
                    ) -> list[tuple[str, dict[str, Any]]]:
+    """ClaimApproved by the credit office (001 §5.4 审核): the claim becomes a ledger entry."""
     c = _pending(state)
     on = max(today, c.submitted_on)
     # Self-contained: the entry's facts travel with the approval, so readers need no claim state.
@@ -130,6 +132,7 @@ def decide_approve(state: Claim | None, *, today: date, reason: str | None = Non
 
 
 def decide_reject(state: Claim | None, *, reason: str, today: date) -> list[tuple[str, dict[str, Any]]]:
+    """ClaimRejected, with the reason the credit office gives (001 §5.4 审核)."""
     c = _pending(state)
     if not reason.strip():
         raise Refused("reason_required", "a rejection needs a reason", 422)

@@ -37,6 +37,8 @@ NO_ENTRY: EntryState | None = None  # before an award stream's first event
 
 def decide_award(completed: dict[str, Any], *, source_event_id: str, entry_id: str, school_code: str | None,
                  policy: Policy | None) -> list[tuple[str, dict[str, Any]]]:
+    """HoursAwarded for an EnrollmentCompleted (DOMAIN.md: "Completion awards the project's credit
+    hours"), in the school year of the policy in force on the completion day; nothing for no hours."""
     hours = to_hours(completed["hours"])
     if hours <= 0:
         return []  # nothing earned, nothing to record
@@ -70,6 +72,8 @@ def evolve_award(state: EntryState | None, event_type: str, data: dict[str, Any]
 
 
 def decide_revoke(entry: EntryState | None, *, reason: str, today: date) -> list[tuple[str, dict[str, Any]]]:
+    """EntryRevoked: a wrong record is never deleted but revoked by a later entry, so the history
+    stays auditable (DOMAIN.md; 001 §5.4)."""
     if entry is None:
         raise Refused("entry_not_found", "no such ledger entry", 404)
     if entry.revoked:

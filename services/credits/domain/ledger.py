@@ -187,7 +187,8 @@ class Ledger:
         return [self.year(y) for y in sorted(wanted)]
 
     def induction(self) -> Induction | None:
-        """For a new teacher (hired less than `induction_years` ago): hours earned since hiring."""
+        """For a new teacher (hired less than `induction_years` ago): hours earned since hiring,
+        against the induction target (新入职教师 120 学时, 003 §4.3)."""
         p = self.policy
         if p is None or p.induction_hours is None or self.hired_on is None or self.hired_on > self.as_of:
             return None

@@ -57,6 +57,8 @@ def _is_jurisdiction(code: str) -> bool:
 
 
 def validate(p: Policy) -> None:
+    """What a policy version must state to be published (DOMAIN.md: hours per credit, targets,
+    cycle and categories are policy per jurisdiction)."""
     if not _is_jurisdiction(p.jurisdiction_code):
         raise Refused("invalid_jurisdiction", f"{p.jurisdiction_code} is not a GB/T 2260 province, city or county "
                                               "code", 422)
@@ -91,7 +93,8 @@ def evolve_policy(state: tuple[Policy, ...], event_type: str, data: dict[str, An
 
 
 def decide_publish(state: tuple[Policy, ...], wanted: Policy, today: date) -> list[tuple[str, dict[str, Any]]]:
-    """PolicyPublished for a new version or a correction; nothing for an identical repeat."""
+    """PolicyPublished for a new version or a correction; nothing for an identical repeat
+    (DOMAIN.md: policy per jurisdiction, versioned by date)."""
     validate(wanted)
     same = next((v for v in state if v.effective_from == wanted.effective_from), None)
     if same == wanted:  # published_on is not compared: a repeat changes nothing

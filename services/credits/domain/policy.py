@@ -92,6 +92,8 @@ class Policy:
 
     # --- targets ------------------------------------------------------------------------
     def annual_target(self) -> tuple[Decimal | None, str | None]:
+        """(hours, basis): the annual hours (Jiangxi 60, 001 §2.3), else the pro-rata share of the
+        cycle (Jiyuan 360 ÷ 5, 003 §4.3) rounded half-up to tenths."""
         if self.annual_hours is not None:
             return self.annual_hours, "annual"
         if self.cycle_hours is not None:
@@ -100,11 +102,13 @@ class Policy:
         return None, None
 
     def cycle_target(self) -> Decimal | None:
+        """The cycle's hours (003 §4.3), else the annual target times the cycle's years (001 §2.3)."""
         if self.cycle_hours is not None:
             return self.cycle_hours
         return self.annual_hours * self.cycle_years if self.annual_hours is not None else None
 
     def credits(self, hours: Decimal) -> Decimal | None:
+        """Hours ÷ hours per credit, rounded down ("每20学时计算1个学分", 001 §2.3)."""
         if self.hours_per_credit is None:
             return None
         step = Decimal(1).scaleb(-self.credit_decimals)
