@@ -3,8 +3,8 @@
 1. apply: the intake projection consuming EnrollmentCompleted from JetStream (judge the policy,
    record HoursAwarded with its entry, checkpoint, ack) vs raw nats-py JetStream pull-consume + ack
    of the same messages;
-2. rebuild: the ledger read model rebuilt from N HoursAwarded in the event store (kernel rebuild,
-   checkpoints and all) vs PostgreSQL COPY of the same N entry rows into a bare table.
+2. rebuild: the inline read models (the ledger) rebuilt from N HoursAwarded in the event store
+   (kernel rebuild, checkpoints and all) vs PostgreSQL COPY of the same N entry rows into a bare table.
 
     python -m bench.credits                      # 20,000 completions, 1,000,000 events
     python -m bench.credits --apply 500 --rebuild 5000 --out table.md
@@ -34,13 +34,13 @@ from bench.consume import raw_then_projection
 from services.credits.events import registry
 from services.credits.main import spec
 from services.credits.projector.intake import IntakeProjection
-from services.credits.projector.rebuild import LedgerProjection
 from shared.bus import BusNames
 from shared.db import connect, create_pool, drop_database, ensure_database, migrate, with_database
 from shared.devstack import start_nats, start_postgres, stop_postgres
 from shared.envelope import Envelope, utcnow
 from shared.eventstore import EventStore
 from shared.feed import store_source
+from shared.inline import InlineReplay
 from shared.projection import rebuild
 
 SCHOOL = "360102001"
@@ -85,7 +85,7 @@ async def bench_apply(server: str, nats_url: str, n: int) -> tuple[float, float]
 
     try:
         # Ours: the live consumer of the credits service, on its own durable.
-        intake = IntakeProjection(EventStore("credits", registry))
+        intake = IntakeProjection(spec.inline)
         return await raw_then_projection(nats_url, names, pool, events, intake, "credits", awarded)
     finally:
         await pool.close()
@@ -129,7 +129,8 @@ async def bench_rebuild(server: str, n: int, chunk: int = 50_000) -> tuple[float
                 copy_seconds += time.perf_counter() - started
             await conn.execute("ANALYZE")
         started = time.perf_counter()
-        total = await rebuild(pool, LedgerProjection(), store_source(pool, EventStore("credits", registry), limit=2000))
+        total = await rebuild(pool, InlineReplay("credits", spec.inline),
+                              store_source(pool, EventStore("credits", registry), limit=2000))
         ours = total / (time.perf_counter() - started)
         assert await pool.fetchval("SELECT count(*) FROM entries") == n
         return n / copy_seconds, ours

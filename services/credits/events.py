@@ -1,4 +1,5 @@
-"""Every event the credits service publishes (API.md credits), with its current schema version.
+"""Every event the credits service publishes (API.md credits), with its current schema version,
+and the store they are kept in.
 
 Streams: `policy-<jurisdiction_code>` (PolicyPublished), `award-<entry_id>` (HoursAwarded,
 EntryRevoked), `claim-<claim_id>` (HoursClaimed, ClaimApproved | ClaimRejected, EntryRevoked),
@@ -6,9 +7,14 @@ EntryRevoked), `claim-<claim_id>` (HoursClaimed, ClaimApproved | ClaimRejected, 
 """
 
 from shared.envelope import EventRegistry
+from shared.eventstore import EventStore
 
 registry = EventRegistry()
 
 for _type in ("PolicyPublished", "HoursAwarded", "HoursClaimed", "ClaimApproved", "ClaimRejected", "EntryRevoked",
               "CertificateIssued"):
     registry.register(_type, 1)
+
+# The same source and registry as the app's own store (shared/service.py): handlers load
+# aggregates through it, and the intake projection appends awards through it.
+store = EventStore("credits", registry)

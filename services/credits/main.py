@@ -2,13 +2,16 @@
 
 The credits service keeps each teacher's ledger of credit hours (学时) and credits (学分) under
 their jurisdiction's policy, from enrollment's completions and from reviewed claims; transcripts,
-per-org compliance and signed certificates are read from it.
+per-org compliance, per-school verdicts for other services and signed certificates are read
+from it.
 
-Read models and who writes them:
+Inside (DESIGN.md "Inside a service"): api/ routes → handlers/ (one per command) → domain/ (pure
+rules, each naming its source) → the kernel records the events through the inline projections.
+Tables and who writes them:
+- policies, entries, claims, certificates — inline projections of our own events, in the
+  command's transaction (projector/policies.py, ledger.py, certificates.py);
 - org_tree, teacher_schools — IntakeProjection (ENROLLMENT stream), which also turns each
-  EnrollmentCompleted into one HoursAwarded (projector/intake.py);
-- policies, entries, claims, certificates — the inline projector of our own events, in the
-  command's transaction (projector/ledger.py);
+  EnrollmentCompleted into one HoursAwarded (projector/intake.py → handlers/award.py);
 - teacher_years — ComplianceProjection (our own CREDITS stream; projector/compliance.py).
 All rebuild from events: POST /v1/admin/rebuild (projector/rebuild.py).
 
@@ -16,7 +19,8 @@ Decisions (see the domain modules for their sources):
 - school year: 1 September by default ("2023学年" = 2023-09-01..2024-08-31), a policy field;
 - an entry's credits follow the policy in force on the day it was earned; a period's target is
   that of the policy in force on the earlier of as_of and the period's last day;
-- `as_of` is bitemporal: lines recorded and policy versions published after it are not seen;
+- `as_of` is bitemporal in transcripts: lines recorded and policy versions published after it
+  are not seen;
 - a new teacher is one hired less than `induction_years` (default 1) ago; induction hours are all
   hours earned since hiring within that window;
 - holders are shown as a masked teacher id: the credits service never receives names.
@@ -31,28 +35,26 @@ from fastapi import FastAPI
 from services.credits.api import admin, certificates, claims, compliance, entries, policies, transcripts
 from services.credits.config import CreditsSettings
 from services.credits.events import registry
-from services.credits.projector import load_handlers
+from services.credits.projector import INLINE
 from services.credits.projector.compliance import ComplianceProjection
 from services.credits.projector.intake import IntakeProjection
-from shared.eventstore import EventStore
+from services.credits.titles import TITLES
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
-load_handlers()
-
 
 def build_spec() -> ServiceSpec:
-    # The intake projection appends awards through an EventStore of our own (the same source and
-    # registry as the app's), inside the consumer's transaction.
     return ServiceSpec(
         name="credits",
         title="Credits 学时学分",
         migrations=Path(__file__).parent / "migrations",
         routers=[policies.router, transcripts.router, compliance.router, claims.router, entries.router,
                  certificates.router, admin.router],
-        projections=[IntakeProjection(EventStore("credits", registry)), ComplianceProjection()],
+        projections=[IntakeProjection(INLINE), ComplianceProjection()],
         registry=registry,
         owns_events=True,
+        inline=INLINE,
+        titles=TITLES,
     )
 
 

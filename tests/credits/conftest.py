@@ -13,9 +13,9 @@ from datetime import date
 import httpx
 import pytest
 
-from services.credits.api.common import shanghai_today
 from services.credits.config import CreditsSettings
 from services.credits.main import build_app
+from shared.clock import shanghai_today
 from shared.devkeys import mint_token
 from shared.settings import Settings
 from tests.conftest import running

@@ -1,7 +1,6 @@
-"""Given-events seeding for credits tests, through the same paths production uses:
-- our own events via `record` (inline projector first, append last);
-- enrollment's events via the kernel Applier running IntakeProjection (checkpoints and all),
-  exactly as the live consumer would apply them from JetStream.
+"""Given-events seeding for credits tests: enrollment's events via the kernel Applier running
+IntakeProjection (checkpoints and all), exactly as the live consumer would apply them from
+JetStream. Our own events are recorded through the HTTP API.
 """
 
 from __future__ import annotations
@@ -12,19 +11,9 @@ from typing import Any
 
 import httpx
 
-from services.credits.events import registry
-from services.credits.projector import record
 from services.credits.projector.intake import IntakeProjection
-from shared.envelope import Envelope, Metadata
-from shared.eventstore import EventStore
+from shared.envelope import Envelope
 from shared.projection import Applier, Delivery
-
-store = EventStore("credits", registry)
-
-
-async def given(pool, stream_id: str, *events: tuple[str, dict[str, Any]], expected_version: int = 0) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await record(conn, store, stream_id, expected_version, list(events), Metadata(actor={"sub": "test"}))
 
 
 def enrollment_event(type_: str, subject: str, data: dict[str, Any], version: int = 1) -> Envelope:

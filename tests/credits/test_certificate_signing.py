@@ -11,10 +11,10 @@ import pytest
 
 from services.credits.credential import build_credential, identity_hash
 from services.credits.domain.certificates import certificate_no, decide_issue, mask_id, well_formed
-from services.credits.domain.errors import Refused
 from services.credits.domain.ledger import Entry, Ledger
 from services.credits.domain.policies import PolicyBook
 from services.credits.signing import Signer, b58decode, b58encode, jcs, keys_from_jwks, verify_credential
+from shared.refusal import Refused
 from tests.credits.seeds import JIANGXI_2018
 
 T = "7d3c0f5e-1111-4a4a-9b9b-00000000abcd"

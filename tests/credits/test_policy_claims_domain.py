@@ -11,10 +11,11 @@ import pytest
 
 from services.credits.domain.claims import decide_approve, decide_claim, decide_reject, evolve_claim
 from services.credits.domain.entries import decide_award, decide_revoke, evolve_award
-from services.credits.domain.errors import Refused
-from services.credits.domain.orgs import chain, gbt_parent
 from services.credits.domain.policies import decide_publish, evolve_policy, policy_from_data, policy_to_data
-from services.credits.domain.policy import Category, school_year_of, to_hours, year_bounds
+from services.credits.domain.policy import Category, to_hours
+from shared.calendar import school_year_bounds, school_year_of
+from shared.orgs import chain, gbt_parent
+from shared.refusal import Refused
 from tests.credits.seeds import JIANGXI_2018, JIANGXI_2021, JIYUAN_2021
 
 TODAY = date(2023, 10, 8)
@@ -30,7 +31,7 @@ def refused(code: str, fn, *args, **kw) -> Refused:
 
 def test_school_year_starts_on_1_september_unless_the_policy_counts_calendar_years():
     assert school_year_of(date(2024, 8, 31)) == 2023 and school_year_of(date(2024, 9, 1)) == 2024
-    assert year_bounds(2023) == (date(2023, 9, 1), date(2024, 8, 31))
+    assert school_year_bounds(2023) == (date(2023, 9, 1), date(2024, 8, 31))
     assert school_year_of(date(2024, 8, 31), (1, 1)) == 2024
 
 

@@ -192,6 +192,8 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/entries/{entry_id}"): probe("/v1/entries/{ENTRY_A}", admins="ok/scope", auditor="ok/scope",
                                                  teacher="ok/scope", host="scope", service="ok"),
         ("GET", "/v1/orgs/{code}/compliance"): probe(f"/v1/orgs/{COUNTY}/compliance?year=2023", **REGION_READ),
+        ("GET", "/v1/compliance/schools"): probe(f"/v1/compliance/schools?year=2023&region_code={COUNTY}",
+                                                 **REGION_READ),
         # Service accounts read, never issue (services/credits/api/certificates.py).
         ("POST", "/v1/teachers/{teacher_id}/certificates"): probe(
             "/v1/teachers/{T_A}/certificates", json={"year": 2022}, admins="ok/scope", auditor="ok/scope",

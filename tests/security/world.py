@@ -24,9 +24,8 @@ from datetime import date
 
 import httpx
 
-from services.credits.api.common import shanghai_today as credits_today
 from services.credits.config import CreditsSettings
-from shared.clock import shanghai_today as enrollment_today
+from shared.clock import shanghai_today
 from shared.devkeys import mint_token
 from tests.conftest import eventually
 
@@ -76,8 +75,8 @@ class World:
         return client(self.apps[service], service, self.keys_dir, role, org, sub, hooks=self.hooks, **kw)
 
     def pin_clocks(self) -> None:
-        self.apps["enrollment"].dependency_overrides[enrollment_today] = lambda: self.clock["enrollment"]
-        self.apps["credits"].dependency_overrides[credits_today] = lambda: self.clock["credits"]
+        self.apps["enrollment"].dependency_overrides[shanghai_today] = lambda: self.clock["enrollment"]
+        self.apps["credits"].dependency_overrides[shanghai_today] = lambda: self.clock["credits"]
         # Our own signing seed and keys folder (never the repository's .data), and a limit the
         # matrix's requests from one client address cannot reach.
         self.apps["credits"].state.credits_settings = CreditsSettings(

@@ -1,10 +1,9 @@
 """HTTP route: rebuild the credits read models from events (an operator's tool).
 
 POST /v1/admin/rebuild {"models": ["ledger", "intake", "compliance"], "source": "feed" | "stream"}
-— the kernel's projection rebuild (reset + re-apply, serialised with the live consumers by the
-projection lock and deduplicated by checkpoints). `source` picks where enrollment's events come
-from for the intake model: its `/v1/events` feed (ENROLLMENT_URL, with SERVICE_TOKEN; the record)
-or its JetStream stream. Our own models always rebuild from our event store.
+— the kernel's projection rebuild (projector/rebuild.py). `source` picks where enrollment's
+events come from for the intake model: its `/v1/events` feed (ENROLLMENT_URL, with SERVICE_TOKEN;
+the record) or its JetStream stream. Our own models always rebuild from our event store.
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ import httpx
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.credits.api.common import problem
-from services.credits.projector.rebuild import READ_MODELS, rebuild_all
+from services.credits.projector.rebuild import READ_MODELS, Model, rebuild_all
+from services.credits.titles import problem
 from shared.auth import Authenticated, require_role
 
 router = APIRouter(tags=["operations"])
-Model = Literal["ledger", "intake", "compliance"]
 
 
 class RebuildRequest(BaseModel):
@@ -30,7 +28,7 @@ class RebuildRequest(BaseModel):
 
 
 @router.post("/v1/admin/rebuild", summary="Rebuild read models from events")
-async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> dict:
+async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> dict[str, dict[str, int]]:
     require_role(principal, "service", "province_admin")
     try:
         done = await rebuild_all(request.app, body.models, body.source, client=getattr(

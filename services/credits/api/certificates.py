@@ -12,27 +12,27 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
+from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.credits.api.common import ADMINS, Today, num, problem, refusal
-from services.credits.api.transcripts import load_ledger
+from services.credits.access import REVIEWERS
 from services.credits.config import CreditsSettings, load_signer
 from services.credits.credential import build_credential
-from services.credits.domain.certificates import RANDOM_BYTES, certificate_no, decide_issue, mask_id, well_formed
-from services.credits.domain.errors import Refused
-from services.credits.domain.policy import from_tenths, tenths
-from services.credits.projector import record
+from services.credits.domain.certificates import well_formed
+from services.credits.handlers import issue_certificate as issuing
+from services.credits.queries.certificates import certificate
 from services.credits.ratelimit import TokenBucket
 from services.credits.signing import Signer
+from services.credits.titles import problem
+from services.credits.views import certificate_json
 from shared.auth import require_role
-from shared.commands import Command
-from shared.eventstore import NO_STREAM
+from shared.clock import Today
 from shared.problems import Problem
+from shared.unit_of_work import Command
 
 router = APIRouter(tags=["certificates"])
 
@@ -49,88 +49,45 @@ class CertificateCreate(BaseModel):
         return self
 
 
-def credits_settings(app) -> CreditsSettings:
+def credits_settings(app: FastAPI) -> CreditsSettings:
     if getattr(app.state, "credits_settings", None) is None:
         app.state.credits_settings = CreditsSettings()
-    return app.state.credits_settings
+    settings: CreditsSettings = app.state.credits_settings
+    return settings
 
 
-def signer(app) -> Signer:
+def signer(app: FastAPI) -> Signer:
     # Loaded on first use, not at import: importing the app must not write key files.
     if getattr(app.state, "credits_signer", None) is None:
         app.state.credits_signer = load_signer(credits_settings(app))
-    return app.state.credits_signer
+    loaded: Signer = app.state.credits_signer
+    return loaded
 
 
-def _limiter(app) -> TokenBucket:
+def _limiter(app: FastAPI) -> TokenBucket:
     if getattr(app.state, "credits_limiter", None) is None:
         s = credits_settings(app)
         app.state.credits_limiter = TokenBucket(s.verify_rate, s.verify_burst)
-    return app.state.credits_limiter
-
-
-_VALID = "SELECT NOT EXISTS (SELECT 1 FROM entries WHERE entry_id = ANY($1) AND revoked_on IS NOT NULL)"
-
-
-def _view(row, valid: bool) -> dict:
-    return {
-        "certificate_no": row["certificate_no"], "holder": mask_id(str(row["teacher_id"])), "kind": row["kind"],
-        "label": row["label"], "start_year": row["start_year"], "end_year": row["end_year"],
-        "hours": num(from_tenths(row["hours_tenths"])), "credits": num(row["credits"]),
-        "target": num(from_tenths(row["target_tenths"])), "jurisdiction_code": row["jurisdiction_code"],
-        "issued_on": row["issued_on"].isoformat(), "valid": valid, "status": "valid" if valid else "invalid",
-        "invalid_reasons": [] if valid else ["entry_revoked"], "credential": row["credential"],
-    }
-
-
-_COLUMNS = """certificate_no, teacher_id, kind, start_year, end_year, label, hours_tenths, credits, target_tenths,
-              jurisdiction_code, entry_ids, issued_on, credential"""
+    limiter: TokenBucket = app.state.credits_limiter
+    return limiter
 
 
 @router.post("/v1/teachers/{teacher_id}/certificates", status_code=201, summary="Issue a certificate",
              responses={200: {"description": "already issued: the existing certificate",
                               "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def issue_certificate(teacher_id: uuid.UUID, body: CertificateCreate, cmd: Command, today: Today,
-                            request: Request):
-    require_role(cmd.principal, "teacher", *ADMINS, "auditor")  # service accounts read, never issue
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        # One issuer per teacher at a time, so two clicks cannot mint two certificates.
-        await tx.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 17))", str(teacher_id))
-        ledger, _ = await load_ledger(tx.conn, cmd.principal, teacher_id, today)
-        try:
-            if body.year is not None:
-                period = ledger.year(body.year)
-            else:
-                if ledger.policy is None:
-                    raise Refused("no_policy", "no credit policy applies to this teacher")
-                if ledger.policy.cycle_of(body.cycle)[0] != body.cycle:
-                    raise Refused("not_a_cycle", f"{body.cycle} is not the first year of a cycle", 422)
-                period = ledger.cycle(body.cycle)
-            jurisdiction = period.policy.jurisdiction_code if period.policy else "000000"
-            number = certificate_no(jurisdiction, period, secrets.token_bytes(RANDOM_BYTES))
-            facts = decide_issue(period, teacher_id=str(teacher_id), current_year=ledger.current_year, today=today,
-                                 certificate_no=number)
-        except Refused as exc:
-            raise refusal(exc) from None
-        existing = await tx.conn.fetchrow(
-            f"""SELECT {_COLUMNS} FROM certificates WHERE teacher_id = $1 AND kind = $2 AND start_year = $3
-                AND hours_tenths = $4 ORDER BY issued_on DESC LIMIT 1""",
-            teacher_id, period.kind, period.start_year, tenths(period.hours))
-        if existing is not None and await tx.conn.fetchval(_VALID, existing["entry_ids"]):
-            return await tx.respond(200, _view(existing, True),
-                                    headers={"Location": f"/v1/certificates/{existing['certificate_no']}"})
-        s = credits_settings(request.app)
-        data = {**facts, "credential": build_credential(facts, signer(request.app), s.public_url)}
-        await record(tx.conn, cmd.store, f"certificate-{number}", NO_STREAM, [("CertificateIssued", data)],
-                     tx.metadata)
-        row = await tx.conn.fetchrow(f"SELECT {_COLUMNS} FROM certificates WHERE certificate_no = $1", number)
-        return await tx.respond(201, _view(row, True), headers={"Location": f"/v1/certificates/{number}"})
+                            request: Request) -> Response:
+    require_role(cmd.principal, "teacher", *REVIEWERS)  # service accounts read, never issue
+    app = request.app
+
+    def sign(facts: dict[str, Any]) -> dict[str, Any]:
+        return build_credential(facts, signer(app), credits_settings(app).public_url)
+
+    return await cmd.run(lambda uow: issuing.handle(uow, teacher_id, body.year, body.cycle, today, sign))
 
 
 @router.get("/v1/certificates/keys", summary="Certificate signing keys (JWKS), for offline verification")
-async def certificate_keys(request: Request):
+async def certificate_keys(request: Request) -> JSONResponse:
     return JSONResponse(signer(request.app).jwks(), headers={"Cache-Control": "public, max-age=3600"})
 
 
@@ -145,17 +102,16 @@ def _client(request: Request) -> str:
 
 
 @router.get("/v1/certificates/{certificate_no}", summary="Verify a certificate (public, rate-limited)")
-async def verify_certificate(certificate_no: str, request: Request):
+async def verify_certificate(certificate_no: str, request: Request) -> dict[str, Any]:
     wait = _limiter(request.app).take(_client(request))
     if wait > 0:
         raise Problem(429, "rate_limited", "请求过多 Too many requests", "slow down",
                       headers={"Retry-After": str(max(1, round(wait + 0.5)))})
     number = certificate_no.strip().upper()
-    row = None
+    found = None
     if well_formed(number):
         async with request.app.state.pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM certificates WHERE certificate_no = $1", number)
-            valid = row is not None and await conn.fetchval(_VALID, row["entry_ids"])
-    if row is None:
+            found = await certificate(conn, number)
+    if found is None:
         raise problem("certificate_not_found", "no certificate with this number", 404)
-    return _view(row, bool(valid))
+    return certificate_json(*found)

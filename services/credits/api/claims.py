@@ -13,34 +13,27 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.credits.api.common import (
-    ADMINS,
-    Today,
-    decode_cursor,
-    encode_cursor,
-    expected_version,
-    may_read_teacher,
-    num,
-    out_of_scope,
-    problem,
-    refusal,
-)
-from services.credits.domain.claims import Claim, decide_approve, decide_claim, decide_reject, evolve_claim
-from services.credits.domain.errors import Refused
+from services.credits.access import ADMINS, REVIEWERS, may_read_teacher
+from services.credits.api.common import decode_cursor, encode_cursor
+from services.credits.domain.claims import Claim
 from services.credits.domain.policy import from_tenths
-from services.credits.projector import record
-from services.credits.queries import chain_and_book, teacher
-from shared.aggregate import load_state
-from shared.auth import Authenticated, Principal, can_read, require_role, subtree_prefix
-from shared.commands import Command, CommandContext
-from shared.eventstore import NO_STREAM
+from services.credits.handlers import approve_claim as approval
+from services.credits.handlers import reject_claim as rejection
+from services.credits.handlers import submit_claim as submission
+from services.credits.titles import problem
+from services.credits.views import claim_json
+from shared.auth import Authenticated, Principal, require_role
+from shared.clock import Today
 from shared.inputs import IsoDate, Note, Text
+from shared.orgs import subtree_prefix
+from shared.orgtree import subtree_sql
+from shared.unit_of_work import Command
 
 router = APIRouter(tags=["claims"])
 Hours = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=1, allow_inf_nan=False)]
@@ -66,94 +59,43 @@ class Rejection(BaseModel):
     reason: Note = Field(min_length=1, max_length=500)
 
 
-def claim_json(c: Claim, version: int) -> dict:
-    return {"claim_id": c.claim_id, "teacher_id": c.teacher_id, "org_code": c.org_code, "hours": num(c.hours),
-            "category": c.category, "source": c.source, "earned_on": c.earned_on.isoformat(), "evidence": c.evidence,
-            "school_year": c.school_year, "submitted_on": c.submitted_on.isoformat(), "status": c.status,
-            "decided_on": c.decided_on.isoformat() if c.decided_on else None, "reason": c.reason,
-            "entry_id": c.claim_id if c.status == "approved" else None, "revoked": c.revoked, "version": version}
-
-
 @router.post("/v1/claims", status_code=201, summary="Claim hours earned outside the system")
-async def submit_claim(body: ClaimCreate, cmd: Command, today: Today):
-    p = cmd.principal
-    require_role(p, "teacher", *ADMINS)
-    claim_id = str(uuid.uuid4())
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        row = await teacher(tx.conn, body.teacher_id)
-        if p.role == "teacher" and p.sub != str(body.teacher_id):
-            raise out_of_scope("a teacher claims only their own hours")
-        if row is None:
-            raise problem("teacher_not_found", f"no teacher {body.teacher_id} is known to the credits service", 404)
-        if p.role != "teacher" and not can_read(p, row["school_code"]):
-            raise out_of_scope("this teacher is outside your jurisdiction")
-        chain, book = await chain_and_book(tx.conn, row["school_code"])
-        policy = book.for_chain(chain, body.earned_on)
-        try:
-            events = decide_claim(None, claim_id=claim_id, teacher_id=str(body.teacher_id), org_code=row["school_code"],
-                                  hours=body.hours, category=body.category, source=body.source,
-                                  earned_on=body.earned_on, evidence=body.evidence, today=today, policy=policy)
-        except Refused as exc:
-            raise refusal(exc) from None
-        stream = f"claim-{claim_id}"
-        await record(tx.conn, cmd.store, stream, NO_STREAM, events, tx.metadata)
-        state = evolve_claim(None, *events[0])
-        return await tx.respond(201, claim_json(state, 1),
-                                headers={"ETag": '"1"', "Location": f"/v1/claims/{claim_id}"})
-
-
-async def _review(cmd: CommandContext, claim_id: uuid.UUID, decide) -> JSONResponse:
-    require_role(cmd.principal, "auditor")
-    stream = f"claim-{claim_id}"
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        state, version = await load_state(tx.conn, cmd.store, stream, evolve_claim, None)
-        if state is None:
-            raise problem("claim_not_found", f"no claim {claim_id}", 404)
-        if state.org_code is None or not can_read(cmd.principal, state.org_code):
-            raise out_of_scope("this claim is outside your jurisdiction")
-        expected = expected_version(cmd.if_match(), stream, version)
-        try:
-            events = decide(state)
-        except Refused as exc:
-            raise refusal(exc) from None
-        await record(tx.conn, cmd.store, stream, expected, events, tx.metadata)
-        for type_, data in events:
-            state = evolve_claim(state, type_, data)
-        now = version + len(events)
-        return await tx.respond(200, claim_json(state, now), headers={"ETag": f'"{now}"'})
+async def submit_claim(body: ClaimCreate, cmd: Command, today: Today) -> Response:
+    require_role(cmd.principal, "teacher", *ADMINS)
+    return await cmd.run(lambda uow: submission.handle(
+        uow, teacher_id=body.teacher_id, hours=body.hours, category=body.category, source=body.source,
+        earned_on=body.earned_on, evidence=body.evidence, today=today))
 
 
 @router.post("/v1/claims/{claim_id}/approve", summary="Approve a claim (auditor)")
-async def approve_claim(claim_id: uuid.UUID, cmd: Command, today: Today, body: Approval | None = None):
+async def approve_claim(claim_id: uuid.UUID, cmd: Command, today: Today, body: Approval | None = None) -> Response:
+    require_role(cmd.principal, "auditor")
     reason = body.reason if body else None
-    return await _review(cmd, claim_id, lambda s: decide_approve(s, today=today, reason=reason))
+    return await cmd.run(lambda uow: approval.handle(uow, claim_id, reason, today))
 
 
 @router.post("/v1/claims/{claim_id}/reject", summary="Reject a claim (auditor)")
-async def reject_claim(claim_id: uuid.UUID, body: Rejection, cmd: Command, today: Today):
-    return await _review(cmd, claim_id, lambda s: decide_reject(s, reason=body.reason, today=today))
+async def reject_claim(claim_id: uuid.UUID, body: Rejection, cmd: Command, today: Today) -> Response:
+    require_role(cmd.principal, "auditor")
+    return await cmd.run(lambda uow: rejection.handle(uow, claim_id, body.reason, today))
 
 
 _COLUMNS = """claim_id, teacher_id, org_code, hours_tenths, category, source, earned_on, evidence, school_year,
               submitted_on, status, decided_on, reason, revoked, version"""
 
 
-def _from_row(r) -> tuple[Claim, int]:
+def _from_row(r: Any) -> tuple[Claim, int]:
     return Claim(str(r["claim_id"]), str(r["teacher_id"]), r["org_code"], from_tenths(r["hours_tenths"]),
                  r["category"], r["source"], r["earned_on"], r["evidence"], r["school_year"], r["submitted_on"],
                  r["status"], r["decided_on"], r["reason"], r["revoked"]), r["version"]
 
 
 @router.get("/v1/claims/{claim_id}", summary="A claim")
-async def get_claim(claim_id: uuid.UUID, request: Request, principal: Authenticated):
+async def get_claim(claim_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     r = await request.app.state.pool.fetchrow(f"SELECT {_COLUMNS} FROM claims WHERE claim_id = $1", claim_id)
     if r is None or not may_read_teacher(principal, str(r["teacher_id"]), r["org_code"]):
-        if r is not None and principal.role in (*ADMINS, "auditor"):
-            raise out_of_scope("this claim is outside your jurisdiction")
+        if r is not None and principal.role in REVIEWERS:
+            raise problem("out_of_scope", "this claim is outside your jurisdiction", 403)
         raise problem("claim_not_found", f"no claim {claim_id}", 404)
     claim, version = _from_row(r)
     return JSONResponse(claim_json(claim, version), headers={"ETag": f'"{version}"'})
@@ -168,7 +110,7 @@ def _scope(p: Principal) -> tuple[str | None, str | None, uuid.UUID | None]:
             return None, None, uuid.UUID(p.sub)
         except ValueError:  # a teacher token whose sub is not a teacher id sees nothing, as in enrollment
             return None, None, uuid.UUID(int=0)
-    if p.role in (*ADMINS, "auditor") and p.org:
+    if p.role in REVIEWERS and p.org:
         return p.org, subtree_prefix(p.org), None
     raise problem("forbidden_role", "claims are listed for teachers, admins and auditors", 403)
 
@@ -177,7 +119,7 @@ def _scope(p: Principal) -> tuple[str | None, str | None, uuid.UUID | None]:
 async def list_claims(request: Request, principal: Authenticated,
                       status: Literal["pending", "approved", "rejected"] | None = None,
                       teacher_id: uuid.UUID | None = None, limit: int = Query(50, ge=1, le=500),
-                      cursor: str | None = Query(None, max_length=200)):
+                      cursor: str | None = Query(None, max_length=200)) -> dict[str, Any]:
     org, prefix, own = _scope(principal)
     after = decode_cursor(cursor, 2) or ["0001-01-01", "00000000-0000-0000-0000-000000000000"]
     try:
@@ -188,7 +130,7 @@ async def list_claims(request: Request, principal: Authenticated,
         f"""SELECT {_COLUMNS} FROM claims
             WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR teacher_id = $2)
               AND ($3::uuid IS NULL OR teacher_id = $3)
-              AND ($4::text IS NULL OR org_code = $4 OR ($5::text IS NOT NULL AND org_code LIKE $5 || '%'))
+              AND ($4::text IS NULL OR {subtree_sql("org_code", "$4", "$5")})
               AND (submitted_on, claim_id) > ($6::date, $7::uuid)
             ORDER BY submitted_on, claim_id LIMIT $8""",
         status, teacher_id, own, org, prefix, after_day, after_id, limit + 1)

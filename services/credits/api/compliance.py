@@ -1,94 +1,140 @@
-"""HTTP route: compliance per org and school year — teachers, teachers meeting the annual
-target, share — rolled up from schools to county, city and province, with the figures of each
-direct child of the org.
+"""HTTP routes: compliance with the annual target, judged once (domain/compliance.py):
 
-Rules: a teacher counts in a school year when registered with a school in the subtree and hired
-no later than that year's last day. Their annual target is that of the policy in force for their
-school (nearest up the tree) on the earlier of today and the year's last day; category minimums
-must be met too. Hours come from `teacher_years` (active entries, kept by ComplianceProjection).
-Share = meeting ÷ teachers, 4 places, rounded down.
+- GET /v1/orgs/{code}/compliance?year=: an org's teachers, those meeting the target, the share,
+  rolled up from schools to county, city and province, with the figures of each direct child;
+- GET /v1/compliance/schools?year=&region_code=&as_of=: the verdict of every school, each with
+  the policy version it was judged by — published for other services (reporting), which use it
+  instead of a copy of the rules (issue 14).
+
+Hours come from `teacher_years` (active entries, kept by ComplianceProjection), so both follow
+a revocation or an approval shortly after it is recorded.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
 
-from services.credits.api.common import READERS, Today, num, out_of_scope
-from services.credits.domain.ledger import ratio
-from services.credits.domain.orgs import chain, kind_of
-from services.credits.domain.policy import DEFAULT_SCHOOL_YEAR_START, tenths, year_bounds, year_label
-from services.credits.queries import org_parents, policy_book
-from shared.auth import Authenticated, can_read, require_role, subtree_prefix
+from services.credits.access import READERS
+from services.credits.api.common import decode_cursor, encode_cursor
+from services.credits.domain import compliance as compliance_rules
+from services.credits.domain.compliance import Counts, Standard, roll_up, school_standard
+from services.credits.domain.policy import from_tenths, num
+from services.credits.queries import compliance as counted
+from services.credits.queries.policies import chains_and_book
+from services.credits.titles import problem
+from shared.auth import Authenticated, Principal, can_read, require_role
+from shared.calendar import school_year_label
+from shared.clock import Today
+from shared.inputs import IsoDate
+from shared.orgs import kind_of
 
 router = APIRouter(tags=["compliance"])
-
-_SCHOOLS = """
-SELECT DISTINCT school_code FROM teacher_schools
-WHERE school_code = $1 OR ($2::text IS NOT NULL AND school_code LIKE $2 || '%')
-"""
-_COUNTS = """
-WITH tg AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::jsonb[], $4::date[])
-            AS tg(school_code, target, cat_min, last_day))
-SELECT t.school_code, count(*) AS teachers,
-       count(*) FILTER (WHERE tg.target IS NOT NULL AND coalesce(y.hours_tenths, 0) >= tg.target
-           AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(tg.cat_min) AS m(k, v)
-                           WHERE coalesce((y.by_category ->> m.k)::bigint, 0) < m.v::bigint)) AS meeting,
-       count(*) FILTER (WHERE tg.target IS NULL) AS without_policy
-FROM teacher_schools t JOIN tg ON tg.school_code = t.school_code
-LEFT JOIN teacher_years y ON y.teacher_id = t.teacher_id AND y.school_year = $5
-WHERE t.hired_on IS NULL OR t.hired_on <= tg.last_day
-GROUP BY t.school_code
-"""
+Year = Annotated[int, Query(ge=2000, le=2100, description="school year, e.g. 2023 = 2023学年")]
 
 
-def _figures(teachers: int, meeting: int, without: int) -> dict:
-    return {"teachers": teachers, "meeting": meeting, "share": num(ratio(Decimal(meeting), Decimal(teachers))),
-            "without_policy": without}
+async def _judged(conn: asyncpg.Connection, schools: Sequence[str], year: int, as_of: date,
+                  ) -> tuple[dict[str, list[str]], dict[str, Standard], dict[str, Counts]]:
+    """Each school's way up the tree, its standard, and its counted teachers."""
+    chains, book = await chains_and_book(conn, schools)
+    standards = {s: school_standard(chains[s], book, year, as_of) for s in schools}
+    return chains, standards, await counted.counts(conn, standards, year)
+
+
+def _figures(c: Counts) -> dict[str, Any]:
+    return {"teachers": c.teachers, "meeting": c.meeting, "share": num(c.share), "without_policy": c.without_policy,
+            "with_hours": c.with_hours, "hours": num(from_tenths(c.hours_tenths))}
 
 
 @router.get("/v1/orgs/{code}/compliance", summary="Teachers meeting the annual target, rolled up")
-async def get_compliance(request: Request, principal: Authenticated, today: Today,
-                         code: str = Path(min_length=6, max_length=12, pattern=r"^[0-9]+$"),
-                         year: int = Query(ge=2000, le=2100, description="school year, e.g. 2023 = 2023学年")):
+async def get_compliance(request: Request, principal: Authenticated, today: Today, year: Year,
+                         code: str = Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")) -> dict[str, Any]:
     require_role(principal, *READERS)
     if not can_read(principal, code):
-        raise out_of_scope(f"org {code} is outside this principal's jurisdiction")
-    pool = request.app.state.pool
-    async with pool.acquire() as conn:
-        schools = [r["school_code"] for r in await conn.fetch(_SCHOOLS, code, subtree_prefix(code))]
-        parents = await org_parents(conn, [*schools, code])
-        chains = {s: chain(s, parents) for s in schools}
-        book = await policy_book(conn, sorted({c for ch in chains.values() for c in ch}))
-        targets, minimums, last_days = [], [], []
-        for s in schools:
-            start = DEFAULT_SCHOOL_YEAR_START
-            p = book.for_chain(chains[s], today)
-            if p is not None:
-                start = p.school_year_start
-            last_day = year_bounds(year, start)[1]
-            p = book.for_chain(chains[s], min(today, last_day))
-            target, _ = p.annual_target() if p else (None, None)
-            targets.append(tenths(target) if target is not None else None)
-            minimums.append({c.code: tenths(c.min_hours) for c in p.categories if c.min_hours} if p else {})
-            last_days.append(last_day)
-        rows = await conn.fetch(_COUNTS, schools, targets, minimums, last_days, year)
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for r in rows:
-        for node in chains[r["school_code"]]:
-            t = totals[node]
-            t[0], t[1], t[2] = t[0] + r["teachers"], t[1] + r["meeting"], t[2] + r["without_policy"]
-            if node == code:
-                break
-    children = defaultdict(lambda: [0, 0, 0])
-    for s in schools:  # the direct child of `code` on each school's way up
-        ch = chains[s]
-        if code in ch and ch.index(code) > 0:
-            children[ch[ch.index(code) - 1]] = totals[ch[ch.index(code) - 1]]
+        raise problem("out_of_scope", f"org {code} is outside this principal's jurisdiction", 403)
+    async with request.app.state.pool.acquire() as conn:
+        schools = await counted.schools(conn, code)
+        chains, _, per_school = await _judged(conn, schools, year, today)
+    total, children = roll_up(per_school, chains, code)
     return {
-        "org_code": code, "kind": kind_of(code), "year": year, "label": year_label(year), "as_of": today.isoformat(),
-        **_figures(*totals[code]),
-        "children": [{"code": c, "kind": kind_of(c), **_figures(*v)} for c, v in sorted(children.items())],
+        "org_code": code, "kind": kind_of(code), "year": year, "label": school_year_label(year),
+        "as_of": today.isoformat(), **_figures(total),
+        "children": [{"code": c, "kind": kind_of(c), **_figures(v)} for c, v in children.items()],
     }
+
+
+class PolicyUsed(BaseModel):
+    """The policy version a verdict was judged by."""
+
+    jurisdiction_code: str
+    version: int = Field(description="the jurisdiction's policy stream version that published it")
+    effective_from: date
+
+
+class SchoolVerdict(BaseModel):
+    school_code: str
+    teachers: int = Field(description="registered, hired by the school year's last day or with no hiring date")
+    meeting: int = Field(description="a target exists, the year's active hours reach it, every category minimum too")
+    without_policy: int = Field(description="no policy up the school's chain")
+    with_hours: int = Field(description="more than zero active hours in the year")
+    hours_tenths: int = Field(description="the counted teachers' active hours of the year, in tenths of an hour")
+    policy: PolicyUsed | None
+
+
+class SchoolVerdicts(BaseModel):
+    year: int
+    as_of: date
+    region_code: str | None
+    items: list[SchoolVerdict] = Field(description="one per school with a registered teacher, by school_code")
+    next_cursor: str | None
+
+
+def _region(principal: Principal, region_code: str | None) -> str | None:
+    """Service accounts see everything; admins and auditors their own subtree (default: their org)."""
+    if principal.role == "service":
+        return region_code
+    region = region_code or principal.org
+    if region is None or not can_read(principal, region):
+        raise problem("out_of_scope", f"region {region} is outside this principal's jurisdiction", 403)
+    return region
+
+
+def _verdict(school: str, standard: Standard, c: Counts) -> SchoolVerdict:
+    p = standard.policy
+    return SchoolVerdict(
+        school_code=school, teachers=c.teachers, meeting=c.meeting, without_policy=c.without_policy,
+        with_hours=c.with_hours, hours_tenths=c.hours_tenths,
+        policy=None if p is None else PolicyUsed(jurisdiction_code=p.jurisdiction_code, version=p.version,
+                                                 effective_from=p.effective_from))
+
+
+@router.get("/v1/compliance/schools", response_model=SchoolVerdicts,
+            summary="Each school's compliance verdict with the policy version used (for other services)",
+            description=(compliance_rules.__doc__ or "") + """
+Service accounts read every school (or `region_code`'s); province, city, county and school admins
+and auditors their own subtree (`region_code` defaults to their org). `next_cursor` continues
+after the last school of the page; pass it back unchanged.""")
+async def school_verdicts(
+    request: Request, principal: Authenticated, today: Today, year: Year,
+    region_code: Annotated[str | None, Query(min_length=6, max_length=12, pattern=r"^[0-9]+$")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="default: today (Asia/Shanghai)")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 5000,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SchoolVerdicts:
+    require_role(principal, *READERS)
+    region = _region(principal, region_code)
+    on = as_of or today
+    after = decode_cursor(cursor, 1) or [""]
+    async with request.app.state.pool.acquire() as conn:
+        page = await counted.schools(conn, region, after[0], limit + 1)
+        schools = page[:limit]
+        _, standards, per_school = await _judged(conn, schools, year, on)
+    return SchoolVerdicts(
+        year=year, as_of=on, region_code=region,
+        items=[_verdict(s, standards[s], per_school.get(s, Counts())) for s in schools],
+        next_cursor=encode_cursor(schools[-1]) if len(page) > limit else None)

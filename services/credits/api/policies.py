@@ -12,22 +12,21 @@ policies are public rules.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.credits.api.common import Today, expected_version, problem, refusal
-from services.credits.domain.errors import Refused
-from services.credits.domain.policies import decide_publish, evolve_policy, policy_to_data
 from services.credits.domain.policy import Category, Policy
-from services.credits.projector import record
-from services.credits.queries import chain_and_book
-from shared.aggregate import load_state
+from services.credits.handlers import publish_policy
+from services.credits.queries.policies import chain_and_book
+from services.credits.titles import problem
+from services.credits.views import policy_json
 from shared.auth import Authenticated, require_role, require_within
-from shared.commands import Command
+from shared.clock import Today
 from shared.inputs import IsoDate, Text
+from shared.unit_of_work import Command
 
 router = APIRouter(tags=["policies"])
 Hours = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=1, allow_inf_nan=False)]
@@ -65,49 +64,29 @@ class PolicyIn(BaseModel):
             school_year_start=(month, day), credit_decimals=self.credit_decimals)
 
 
-def _public(p: Policy, requested: str, version: int, **extra: Any) -> dict[str, Any]:
-    return {**policy_to_data(p), "requested_code": requested, "version": version, **extra}
-
-
 @router.put("/v1/policies/{jurisdiction_code}", status_code=201, summary="Publish a policy version (学分政策)",
             responses={200: {"description": "an existing version corrected, or an identical repeat (no event)",
                              "content": {"application/json": {"schema": {"type": "object"}}}}})
-async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today):
+async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "province_admin", "city_admin", "county_admin")
     require_within(cmd.principal, jurisdiction_code)
     wanted = body.to_policy(jurisdiction_code)
-    stream = f"policy-{jurisdiction_code}"
-    async with cmd.begin() as tx:
-        if tx.replay:
-            return tx.replay
-        state, version = await load_state(tx.conn, cmd.store, stream, evolve_policy, ())
-        expected = expected_version(cmd.if_match(), stream, version)
-        try:
-            events = decide_publish(state, wanted, today)
-        except Refused as exc:
-            raise refusal(exc) from None
-        await record(tx.conn, cmd.store, stream, expected, events, tx.metadata)
-        now = version + len(events)
-        new = bool(events) and all(v.effective_from != wanted.effective_from for v in state)
-        published = evolve_policy(state, *events[0]) if events else state
-        current = next(v for v in published if v.effective_from == wanted.effective_from)
-        return await tx.respond(201 if new else 200, _public(current, jurisdiction_code, now), headers={
-            "ETag": f'"{now}"', "Location": f"/v1/policies/{jurisdiction_code}?as_of={wanted.effective_from}"})
+    return await cmd.run(lambda uow: publish_policy.handle(uow, wanted, today))
 
 
 @router.get("/v1/policies/{jurisdiction_code}", summary="The policy in force on a date")
 async def get_policy(jurisdiction_code: Code, request: Request, principal: Authenticated, today: Today,
-                     as_of: IsoDate | None = Query(None, description="default: today (Asia/Shanghai)")):
+                     as_of: IsoDate | None = Query(None, description="default: today (Asia/Shanghai)")) -> JSONResponse:
     on = as_of or today
     async with request.app.state.pool.acquire() as conn:
         chain, book = await chain_and_book(conn, jurisdiction_code)
-        p = book.for_chain(chain, on)
-        if p is None:
-            raise problem("policy_not_found", f"no policy in force for {jurisdiction_code} on {on}", 404)
-        version = await conn.fetchval("SELECT max(version) FROM policies WHERE jurisdiction_code = $1",
-                                      p.jurisdiction_code)
+    p = book.for_chain(chain, on)
+    if p is None:
+        raise problem("policy_not_found", f"no policy in force for {jurisdiction_code} on {on}", 404)
+    # The ETag is the jurisdiction's stream version (what a PUT's If-Match names).
+    head = max(v.version for v in book.versions(p.jurisdiction_code))
     versions = [{"effective_from": v.effective_from.isoformat(),
                  "published_on": v.published_on.isoformat() if v.published_on else None}
                 for v in book.versions(p.jurisdiction_code)]
-    return JSONResponse(_public(p, jurisdiction_code, version, as_of=on.isoformat(), versions=versions),
-                        headers={"ETag": f'"{version}"'})
+    return JSONResponse(policy_json(p, jurisdiction_code, head, as_of=on.isoformat(), versions=versions),
+                        headers={"ETag": f'"{head}"'})

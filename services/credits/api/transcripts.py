@@ -9,40 +9,25 @@ auditors whose subtree holds the teacher's school; service accounts.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from services.credits.api.common import Today, as_of_or_today, may_read_teacher, num, out_of_scope, problem
+from services.credits.api.common import as_of_or_today
 from services.credits.domain.ledger import Induction, Ledger, Line, Period
-from services.credits.domain.policies import PolicyBook, policy_to_data
-from services.credits.queries import chain_and_book, entry_org, teacher, teacher_entries
-from shared.auth import Authenticated, Principal
+from services.credits.domain.policies import policy_to_data
+from services.credits.domain.policy import num
+from services.credits.queries.ledger import load_ledger
+from shared.auth import Authenticated
+from shared.clock import Today
 from shared.inputs import IsoDate
 
 router = APIRouter(tags=["transcripts"])
 
 
-async def load_ledger(conn, principal: Principal, teacher_id: uuid.UUID, as_of: date) -> tuple[Ledger, Any]:
-    """The teacher's ledger as of a date, after the read check (404 before 403 only for readers
-    who could see the teacher at all, so ids cannot be probed by outsiders)."""
-    row = await teacher(conn, teacher_id)
-    org = await entry_org(conn, teacher_id)
-    if not may_read_teacher(principal, str(teacher_id), org):
-        if org is None and principal.role != "teacher":
-            raise problem("teacher_not_found", f"no teacher {teacher_id} is known to the credits service", 404)
-        raise out_of_scope("this teacher is outside your jurisdiction")
-    entries = await teacher_entries(conn, teacher_id)
-    if row is None and not entries:
-        raise problem("teacher_not_found", f"no teacher {teacher_id} is known to the credits service", 404)
-    chain, book = await chain_and_book(conn, org) if org else ([], PolicyBook(()))
-    return Ledger(entries, book, chain, row["hired_on"] if row else None, as_of), row
-
-
 def _line(ln: Line) -> dict[str, Any]:
     e = ln.entry
-    out = {"kind": ln.kind, "entry_id": e.entry_id, "on": ln.on.isoformat(), "hours": num(ln.hours),
+    out: dict[str, Any] = {"kind": ln.kind, "entry_id": e.entry_id, "on": ln.on.isoformat(), "hours": num(ln.hours),
            "category": e.category, "school_year": e.school_year, "status": ln.status}
     if ln.kind == "entry":
         out.update(source_type=e.kind, earned_on=e.earned_on.isoformat(), source=dict(e.source))
@@ -95,7 +80,8 @@ def transcript_json(teacher_id: uuid.UUID, ledger: Ledger, row: Any) -> dict[str
 
 @router.get("/v1/teachers/{teacher_id}/transcript", summary="A teacher's transcript (学时档案)")
 async def get_transcript(teacher_id: uuid.UUID, request: Request, principal: Authenticated, today: Today,
-                         as_of: IsoDate | None = Query(None, description="the transcript as it stood on this date")):
+                         as_of: IsoDate | None = Query(None, description="the transcript as it stood on this date"),
+                         ) -> dict[str, Any]:
     on = as_of_or_today(as_of, today)
     async with request.app.state.pool.acquire() as conn:
         ledger, row = await load_ledger(conn, principal, teacher_id, on)

@@ -14,9 +14,10 @@ import re
 from datetime import date
 from typing import Any
 
-from .entries import num
-from .errors import Refused
-from .ledger import Period
+from shared.refusal import Refused
+
+from .ledger import Ledger, Period
+from .policy import num
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RANDOM_BYTES = 10  # 80 bits
@@ -53,9 +54,25 @@ def mask_id(teacher_id: str) -> str:
     return f"{raw[:4]}****…****{raw[-4:]}" if len(raw) >= 12 else "****"
 
 
+def period_for(ledger: Ledger, year: int | None, cycle: int | None) -> Period:
+    """The period a certificate is asked for: a school year, or a cycle named by its first
+    school year under the teacher's policy (001 §2.3: 5-year cycles)."""
+    if year is not None:
+        return ledger.year(year)
+    if cycle is None:
+        raise ValueError("a certificate is for a school year or a cycle")  # the API requires one
+    if ledger.policy is not None and ledger.policy.cycle_of(cycle)[0] != cycle:
+        raise Refused("not_a_cycle", f"{cycle} is not the first year of a cycle", 422)
+    period = ledger.cycle(cycle)
+    if period is None:
+        raise Refused("no_policy", "no credit policy applies to this teacher")
+    return period
+
+
 def decide_issue(period: Period, *, teacher_id: str, current_year: int, today: date,
                  certificate_no: str) -> dict[str, Any]:
-    """The facts of a CertificateIssued (the route adds the signed credential)."""
+    """The facts of a CertificateIssued for a period whose target is met (001 §6.6); the handler
+    adds the signed credential."""
     if period.end_year > current_year:
         raise Refused("period_not_started", f"{period.label} has not begun", 422)
     if period.policy is None or period.target is None:

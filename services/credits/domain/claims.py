@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
-from .entries import EntryState, num
-from .errors import Refused
-from .policy import MAX_HOURS, Policy, school_year_of
+from shared.refusal import Refused
+
+from .entries import EntryState
+from .policy import MAX_HOURS, Policy, num, school_year_under
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 # 003 §4.3 counts 工作坊研修 (workshops); DOMAIN.md names degree study and school-based training.
@@ -49,11 +50,25 @@ class Claim:
                           self.school_year, self.decided_on or self.submitted_on, self.revoked)
 
 
+NO_CLAIM: Claim | None = None  # before a claim stream's first event
+
+
+def claim_from_data(data: dict[str, Any]) -> Claim:
+    """The pending claim an HoursClaimed opens."""
+    return Claim(data["claim_id"], data["teacher_id"], data.get("org_code"), Decimal(str(data["hours"])),
+                 data["category"], data["source"], date.fromisoformat(data["earned_on"]), data["evidence"],
+                 int(data["school_year"]), date.fromisoformat(data["submitted_on"]))
+
+
+@overload
+def evolve_claim(state: Claim, event_type: str, data: dict[str, Any]) -> Claim: ...
+@overload
+def evolve_claim(state: Claim | None, event_type: str, data: dict[str, Any]) -> Claim | None: ...
+
+
 def evolve_claim(state: Claim | None, event_type: str, data: dict[str, Any]) -> Claim | None:
     if event_type == "HoursClaimed":
-        return Claim(data["claim_id"], data["teacher_id"], data.get("org_code"), Decimal(str(data["hours"])),
-                     data["category"], data["source"], date.fromisoformat(data["earned_on"]), data["evidence"],
-                     int(data["school_year"]), date.fromisoformat(data["submitted_on"]))
+        return claim_from_data(data)
     if state is None:
         return None
     if event_type == "ClaimApproved":
@@ -70,6 +85,7 @@ def evolve_claim(state: Claim | None, event_type: str, data: dict[str, Any]) -> 
 def decide_claim(state: Claim | None, *, claim_id: str, teacher_id: str, org_code: str | None, hours: Decimal,
                  category: str, source: str, earned_on: date, evidence: str, today: date,
                  policy: Policy | None) -> list[tuple[str, dict[str, Any]]]:
+    """HoursClaimed: hours from outside the system, on file for review (DOMAIN.md; 001 §5.4 备案)."""
     if state is not None:
         raise Refused("claim_exists", f"claim {claim_id} already exists")
     if not Decimal(0) < hours <= MAX_HOURS:
@@ -85,7 +101,7 @@ def decide_claim(state: Claim | None, *, claim_id: str, teacher_id: str, org_cod
     if policy is not None and policy.categories and category not in policy.category_codes():
         raise Refused("unknown_category", f"category {category!r} is not one of the policy's "
                                           f"{sorted(policy.category_codes())}", 422)
-    year = policy.school_year_of(earned_on) if policy else school_year_of(earned_on)
+    year = school_year_under(policy, earned_on)
     return [("HoursClaimed", {
         "claim_id": claim_id, "teacher_id": teacher_id, "org_code": org_code, "hours": num(hours),
         "category": category, "source": source, "earned_on": earned_on.isoformat(), "evidence": evidence,
@@ -103,6 +119,7 @@ def _pending(state: Claim | None) -> Claim:
 
 def decide_approve(state: Claim | None, *, today: date, reason: str | None = None
                    ) -> list[tuple[str, dict[str, Any]]]:
+    """ClaimApproved by the credit office (001 §5.4 审核): the claim becomes a ledger entry."""
     c = _pending(state)
     on = max(today, c.submitted_on)
     # Self-contained: the entry's facts travel with the approval, so readers need no claim state.
@@ -115,6 +132,7 @@ def decide_approve(state: Claim | None, *, today: date, reason: str | None = Non
 
 
 def decide_reject(state: Claim | None, *, reason: str, today: date) -> list[tuple[str, dict[str, Any]]]:
+    """ClaimRejected, with the reason the credit office gives (001 §5.4 审核)."""
     c = _pending(state)
     if not reason.strip():
         raise Refused("reason_required", "a rejection needs a reason", 422)

@@ -13,15 +13,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .errors import Refused
-from .policy import Policy, school_year_of, to_hours
+from shared.refusal import Refused
+
+from .policy import Policy, num, school_year_under, to_hours
 
 UNSPECIFIED = "unspecified"
-
-
-def num(h: Decimal) -> int | float:
-    """Hours as a JSON number (events and API carry numbers; tenths are exact in a float's repr)."""
-    return int(h) if h == h.to_integral_value() else float(h)
 
 
 @dataclass(frozen=True)
@@ -36,13 +32,18 @@ class EntryState:
     revoked: bool = False
 
 
+NO_ENTRY: EntryState | None = None  # before an award stream's first event
+
+
 def decide_award(completed: dict[str, Any], *, source_event_id: str, entry_id: str, school_code: str | None,
                  policy: Policy | None) -> list[tuple[str, dict[str, Any]]]:
+    """HoursAwarded for an EnrollmentCompleted (DOMAIN.md: "Completion awards the project's credit
+    hours"), in the school year of the policy in force on the completion day; nothing for no hours."""
     hours = to_hours(completed["hours"])
     if hours <= 0:
         return []  # nothing earned, nothing to record
     earned_on = date.fromisoformat(completed["completed_on"])
-    year = policy.school_year_of(earned_on) if policy else school_year_of(earned_on)
+    year = school_year_under(policy, earned_on)
     return [("HoursAwarded", {
         "entry_id": entry_id, "teacher_id": completed["teacher_id"], "hours": num(hours),
         "category": completed.get("hour_category") or UNSPECIFIED, "earned_on": earned_on.isoformat(),
@@ -71,6 +72,8 @@ def evolve_award(state: EntryState | None, event_type: str, data: dict[str, Any]
 
 
 def decide_revoke(entry: EntryState | None, *, reason: str, today: date) -> list[tuple[str, dict[str, Any]]]:
+    """EntryRevoked: a wrong record is never deleted but revoked by a later entry, so the history
+    stays auditable (DOMAIN.md; 001 §5.4)."""
     if entry is None:
         raise Refused("entry_not_found", "no such ledger entry", 404)
     if entry.revoked:

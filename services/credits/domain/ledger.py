@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from shared.calendar import DEFAULT_SCHOOL_YEAR_START, school_year_bounds, school_year_label, school_year_of
 
 from .policies import PolicyBook
-from .policy import DEFAULT_SCHOOL_YEAR_START, Policy, add_years, school_year_of, year_bounds, year_label
+from .policy import Policy, add_years
 
 ZERO = Decimal("0.0")
 RATIO = Decimal("0.0001")  # progress and shares: 4 places, rounded down (never overstates)
@@ -39,7 +42,7 @@ class Entry:
     recorded_on: date
     revoked_on: date | None = None
     revoke_reason: str | None = None
-    source: Mapping = field(default_factory=dict, compare=False)
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def visible(self, as_of: date) -> bool:
         return self.recorded_on <= as_of
@@ -129,7 +132,7 @@ class Ledger:
     def _credits(self, entries: Sequence[Entry]) -> Decimal | None:
         # Credits are registered per school year (001 §5.4 分学年登记): convert once per
         # (school year, policy version), so a cycle's credits are the sum of its years'.
-        groups: dict[tuple, tuple[Policy, Decimal]] = {}
+        groups: dict[tuple[int, str, date], tuple[Policy, Decimal]] = {}
         for e in entries:
             p = self.policy_on(e.earned_on)
             if p is not None and p.hours_per_credit is not None:
@@ -138,13 +141,14 @@ class Ledger:
                 groups[key] = (p, h + e.hours)
         if not groups:
             return None
-        return sum((p.credits(h) for p, h in groups.values()), Decimal(0))
+        credits = (p.credits(h) for p, h in groups.values())  # every grouped policy converts
+        return sum((c for c in credits if c is not None), Decimal(0))
 
-    def _period(self, kind: str, first: int, last: int, label: str, target_of: Callable[[Policy], tuple],
-                ) -> Period:
+    def _period(self, kind: str, first: int, last: int, label: str,
+                target_of: Callable[[Policy], tuple[Decimal | None, str | None]]) -> Period:
         entries = [e for e in self.active if first <= e.school_year <= last]
         hours = sum((e.hours for e in entries), ZERO)
-        last_day = year_bounds(last, self.start)[1]
+        last_day = school_year_bounds(last, self.start)[1]
         policy = self.policy_on(min(self.as_of, last_day))
         target, basis = target_of(policy) if policy else (None, None)
         by_cat: dict[str, list[Entry]] = {}
@@ -165,7 +169,7 @@ class Ledger:
                       ratio(hours, target), tuple(cats), tuple(e.entry_id for e in entries), policy)
 
     def year(self, school_year: int) -> Period:
-        return self._period("year", school_year, school_year, year_label(school_year, self.start),
+        return self._period("year", school_year, school_year, school_year_label(school_year, self.start),
                             lambda p: p.annual_target())
 
     def cycle(self, start_year: int | None = None) -> Period | None:
@@ -183,7 +187,8 @@ class Ledger:
         return [self.year(y) for y in sorted(wanted)]
 
     def induction(self) -> Induction | None:
-        """For a new teacher (hired less than `induction_years` ago): hours earned since hiring."""
+        """For a new teacher (hired less than `induction_years` ago): hours earned since hiring,
+        against the induction target (新入职教师 120 学时, 003 §4.3)."""
         p = self.policy
         if p is None or p.induction_hours is None or self.hired_on is None or self.hired_on > self.as_of:
             return None

@@ -14,14 +14,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .errors import Refused
-from .policy import MAX_HOURS, Category, Policy, to_hours
+from shared.refusal import Refused
 
-
-def _num(h: Decimal | None) -> float | int | None:
-    if h is None:
-        return None
-    return int(h) if h == h.to_integral_value() else float(h)
+from .policy import MAX_HOURS, Category, Policy, num, to_hours
 
 
 def _hours(v: Any) -> Decimal | None:
@@ -31,10 +26,10 @@ def _hours(v: Any) -> Decimal | None:
 def policy_to_data(p: Policy) -> dict[str, Any]:
     return {
         "jurisdiction_code": p.jurisdiction_code, "effective_from": p.effective_from.isoformat(),
-        "hours_per_credit": _num(p.hours_per_credit), "annual_hours": _num(p.annual_hours),
-        "cycle_years": p.cycle_years, "cycle_start_year": p.cycle_start_year, "cycle_hours": _num(p.cycle_hours),
-        "induction_hours": _num(p.induction_hours), "induction_years": p.induction_years,
-        "categories": [{"code": c.code, "name": c.name, "min_hours": _num(c.min_hours)} for c in p.categories],
+        "hours_per_credit": num(p.hours_per_credit), "annual_hours": num(p.annual_hours),
+        "cycle_years": p.cycle_years, "cycle_start_year": p.cycle_start_year, "cycle_hours": num(p.cycle_hours),
+        "induction_hours": num(p.induction_hours), "induction_years": p.induction_years,
+        "categories": [{"code": c.code, "name": c.name, "min_hours": num(c.min_hours)} for c in p.categories],
         "school_year_start": f"{p.school_year_start[0]:02d}-{p.school_year_start[1]:02d}",
         "credit_decimals": p.credit_decimals,
         "published_on": p.published_on.isoformat() if p.published_on else None,
@@ -62,6 +57,8 @@ def _is_jurisdiction(code: str) -> bool:
 
 
 def validate(p: Policy) -> None:
+    """What a policy version must state to be published (DOMAIN.md: hours per credit, targets,
+    cycle and categories are policy per jurisdiction)."""
     if not _is_jurisdiction(p.jurisdiction_code):
         raise Refused("invalid_jurisdiction", f"{p.jurisdiction_code} is not a GB/T 2260 province, city or county "
                                               "code", 422)
@@ -96,7 +93,8 @@ def evolve_policy(state: tuple[Policy, ...], event_type: str, data: dict[str, An
 
 
 def decide_publish(state: tuple[Policy, ...], wanted: Policy, today: date) -> list[tuple[str, dict[str, Any]]]:
-    """PolicyPublished for a new version or a correction; nothing for an identical repeat."""
+    """PolicyPublished for a new version or a correction; nothing for an identical repeat
+    (DOMAIN.md: policy per jurisdiction, versioned by date)."""
     validate(wanted)
     same = next((v for v in state if v.effective_from == wanted.effective_from), None)
     if same == wanted:  # published_on is not compared: a repeat changes nothing

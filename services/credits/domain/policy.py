@@ -18,14 +18,14 @@ Judgement rules (documented in the service README section of main.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from .errors import Refused
+from shared.calendar import DEFAULT_SCHOOL_YEAR_START, school_year_of
+from shared.refusal import Refused
 
 TENTH = Decimal("0.1")
-DEFAULT_SCHOOL_YEAR_START = (9, 1)  # 中国学年: 9月1日 (e.g. 001 §5.4 records credits "分学年")
 MAX_HOURS = Decimal(2000)  # sanity bound on one entry or target; a whole cycle is 360 h (003 §4.3)
 
 
@@ -51,6 +51,14 @@ def from_tenths(n: int) -> Decimal:
     return (Decimal(n) * TENTH).quantize(TENTH)
 
 
+def num(v: Decimal | None) -> Any:
+    """Hours, credits and ratios as JSON numbers (events and the API carry numbers; tenths are
+    exact in a float's repr), rendered once at the edge, never accumulated."""
+    if v is None:
+        return None
+    return int(v) if v == v.to_integral_value() else float(v)
+
+
 @dataclass(frozen=True)
 class Category:
     code: str
@@ -70,17 +78,13 @@ class Policy:
     induction_hours: Decimal | None = None
     induction_years: int = 1  # a "new teacher" (新入职教师, 003 §4.3) is one hired less than N years ago
     categories: tuple[Category, ...] = ()
-    school_year_start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START
+    school_year_start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START  # 中国学年: 9月1日 (001 §5.4 "分学年")
     credit_decimals: int = 1
     published_on: date | None = field(default=None, compare=False)  # when it became known (as_of)
+    # The policy stream's version that published this text (0 until recorded): verdicts name it.
+    version: int = field(default=0, compare=False)
 
     # --- calendar -----------------------------------------------------------------------
-    def school_year_of(self, d: date) -> int:
-        return school_year_of(d, self.school_year_start)
-
-    def year_bounds(self, year: int) -> tuple[date, date]:
-        return year_bounds(year, self.school_year_start)
-
     def cycle_of(self, school_year: int) -> tuple[int, int]:
         k = (school_year - self.cycle_start_year) // self.cycle_years  # floor: works before the start too
         start = self.cycle_start_year + k * self.cycle_years
@@ -88,6 +92,8 @@ class Policy:
 
     # --- targets ------------------------------------------------------------------------
     def annual_target(self) -> tuple[Decimal | None, str | None]:
+        """(hours, basis): the annual hours (Jiangxi 60, 001 §2.3), else the pro-rata share of the
+        cycle (Jiyuan 360 ÷ 5, 003 §4.3) rounded half-up to tenths."""
         if self.annual_hours is not None:
             return self.annual_hours, "annual"
         if self.cycle_hours is not None:
@@ -96,11 +102,13 @@ class Policy:
         return None, None
 
     def cycle_target(self) -> Decimal | None:
+        """The cycle's hours (003 §4.3), else the annual target times the cycle's years (001 §2.3)."""
         if self.cycle_hours is not None:
             return self.cycle_hours
         return self.annual_hours * self.cycle_years if self.annual_hours is not None else None
 
     def credits(self, hours: Decimal) -> Decimal | None:
+        """Hours ÷ hours per credit, rounded down ("每20学时计算1个学分", 001 §2.3)."""
         if self.hours_per_credit is None:
             return None
         step = Decimal(1).scaleb(-self.credit_decimals)
@@ -114,17 +122,9 @@ class Policy:
         return self.jurisdiction_code, self.effective_from
 
 
-def school_year_of(d: date, start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START) -> int:
-    return d.year if (d.month, d.day) >= start else d.year - 1
-
-
-def year_bounds(year: int, start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START) -> tuple[date, date]:
-    first = date(year, *start)
-    return first, date(year + 1, *start) - timedelta(days=1)
-
-
-def year_label(year: int, start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START) -> str:
-    return f"{year}年" if start == (1, 1) else f"{year}学年"
+def school_year_under(policy: Policy | None, d: date) -> int:
+    """The school year a day counts in: the policy's `school_year_start`, else 1 September."""
+    return school_year_of(d, policy.school_year_start if policy else DEFAULT_SCHOOL_YEAR_START)
 
 
 def add_years(d: date, years: int) -> date:

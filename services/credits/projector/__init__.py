@@ -1,23 +1,18 @@
-"""Inline projector of the credits service's own events: query tables kept in the same
-transaction as the append (the owner reads its own writes).
+"""Read models of the credits service, none of which ever refuses anything:
 
-`record` is the one way credits events enter the store: project first, append last, so the
-commit-ordering lock (shared/eventstore.py) is held for the shortest time. Handlers are
-idempotent — inserts keyed by id, updates guarded by version or state — so a rebuild may run
-while commands keep recording (projector/rebuild.py).
+- inline (shared/inline.py), kept in the transaction that records our own events, so the owner
+  reads its own writes: policies (policies.py), ledger entries and claims (ledger.py),
+  certificates (certificates.py). The rebuild command replays our event store through them;
+- kernel consumers: IntakeProjection (org tree, teachers' schools, from enrollment's stream;
+  intake.py) and ComplianceProjection (teacher_years, from our own stream; compliance.py).
 """
 
 from __future__ import annotations
 
-from services.credits.events import registry
-from shared.inline import Handler, InlineProjector
+from shared.inline import InlineProjection
 
-inline = InlineProjector(registry)
-HANDLERS = inline.handlers
-handles, project, record = inline.handles, inline.project, inline.record
+from .certificates import CERTIFICATES
+from .ledger import LEDGER
+from .policies import POLICIES
 
-__all__ = ["HANDLERS", "Handler", "handles", "load_handlers", "project", "record"]
-
-
-def load_handlers() -> None:
-    from services.credits.projector import ledger  # noqa: F401  (registers its @handles)
+INLINE: list[InlineProjection] = [POLICIES, LEDGER, CERTIFICATES]

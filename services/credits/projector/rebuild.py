@@ -1,68 +1,37 @@
-"""Rebuilding every credits read model from events, with the kernel's `shared.projection.rebuild`
-(reset, then re-apply under the projection's lock, deduplicated by checkpoints):
+"""Rebuilding every credits table from events, with the kernel's `shared.projection.rebuild`:
 
-- ledger (policies, entries, claims, certificates): our own events, from our event store;
+- ledger — the inline tables (policies, entries, claims, certificates): our own event store
+  through the service's inline projections (shared.inline.InlineReplay). The replay holds the
+  inline lock throughout, so commands and the intake's awards wait rather than write into
+  half-refilled tables;
 - intake (org tree, teachers' schools): enrollment's events, from its `/v1/events` feed (the
   record, DESIGN.md) or from the start of its JetStream stream. Completions are re-applied too:
   an award already recorded is skipped by its deterministic event id, and one that was lost on
   the way (JetStream may drop acknowledged writes) is recorded now;
 - compliance (teacher_years): our own events, from our event store.
-
-Ledger handlers are idempotent, so commands may keep recording while a rebuild runs; readers see
-the tables fill up again meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Literal
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from services.credits.projector import HANDLERS, project
 from services.credits.projector.compliance import ComplianceProjection
 from services.credits.projector.intake import IntakeProjection
-from services.credits.projector.ledger import TABLES, insert_entries
 from shared.consumer import stream_source
 from shared.envelope import Envelope
 from shared.feed import feed_source, store_source
-from shared.projection import Projection, Traced, rebuild
+from shared.inline import InlineReplay
+from shared.projection import Projection, rebuild
 
-READ_MODELS = ("ledger", "intake", "compliance")
-
-
-class LedgerProjection(Projection):
-    """The inline projector, seen as a Projection so the kernel can rebuild it. Not a live consumer:
-    commands project their own events in the same transaction as the append."""
-
-    name = "credits_ledger"
-    sources = ("credits",)
-
-    def __init__(self) -> None:
-        self.handles = frozenset(HANDLERS)
-
-    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
-        await project(conn, event.subject, event.stream_version, event.type, event.data)
-
-    async def apply_batch(self, conn: asyncpg.Connection, items: list[Traced]) -> None:
-        # Awards are nearly all of a credits store: their ledger rows go in one statement per run.
-        awards: list[tuple[str, str, dict]] = []
-        for item in items:
-            ev = item.event
-            if ev.type == "HoursAwarded":
-                awards.append((ev.subject, "award", ev.data))
-                continue
-            await insert_entries(conn, awards)
-            awards = []
-            await self.apply(conn, ev)
-        await insert_entries(conn, awards)
-
-    async def reset(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
+Model = Literal["ledger", "intake", "compliance"]
+READ_MODELS: tuple[Model, ...] = ("ledger", "intake", "compliance")
 
 
-def _live(app: FastAPI, cls: type) -> Projection:
+def _live(app: FastAPI, cls: type[Projection]) -> Projection:
     return next(p for p in app.state.spec.projections if isinstance(p, cls))
 
 
@@ -83,7 +52,8 @@ async def rebuild_all(app: FastAPI, models: Sequence[str] = READ_MODELS, source:
         if model not in models:
             continue
         if model == "ledger":
-            done[model] = await rebuild(pool, LedgerProjection(), store_source(pool, store), deliveries)
+            replay = InlineReplay("credits", app.state.spec.inline)
+            done[model] = await rebuild(pool, replay, store_source(pool, store), deliveries)
         elif model == "intake":
             done[model] = await rebuild(pool, _live(app, IntakeProjection), _enrollment_events(app, source, client),
                                         deliveries)

@@ -1,0 +1,71 @@
+"""The award reaction (DOMAIN.md: "Completion awards the project's credit hours"; a failed
+learner earns nothing, 001 §5.3): enrollment's EnrollmentCompleted → our HoursAwarded.
+
+Not an HTTP command: the intake projection (projector/intake.py) runs it inside its consumer
+transaction, beside its checkpoint, for a run of completions at a time. Load the facts (already
+awarded? the teacher's school; the policies up its chain) → the pure `decide_award` → record
+through the inline projections, appending last.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from services.credits.domain.entries import decide_award
+from services.credits.events import registry, store
+from services.credits.queries.policies import chains_and_book
+from shared.envelope import Envelope, Metadata, NewEvent
+from shared.eventstore import NO_STREAM
+from shared.inline import InlineProjection, new_events, project_and_append, take_inline_lock
+
+SERVICE_ACTOR = {"sub": "credits", "role": "service", "org": None}
+# Whether each award exists and where each teacher works, for a run of completions, in order.
+_AWARDED_AND_SCHOOLS = """
+SELECT EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.award_id) AS done,
+       (SELECT s.school_code FROM teacher_schools s WHERE s.teacher_id = t.teacher_id) AS school
+FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(award_id, teacher_id, ord)
+ORDER BY t.ord
+"""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """An EnrollmentCompleted to award, with the ids its award must carry (deterministic, so the
+    same completion can never be awarded twice: events.event_id is UNIQUE)."""
+
+    event: Envelope
+    traceparent: str | None
+    award_event_id: uuid.UUID
+    entry_id: uuid.UUID
+
+
+async def handle(conn: asyncpg.Connection, inline: Sequence[InlineProjection], run: Sequence[Completion]) -> None:
+    if not run:
+        return
+    # First, before reading anything: a rebuild of the inline tables (it holds this lock
+    # exclusively) must neither run under us nor show us half-refilled policies.
+    await take_inline_lock(conn)
+    facts = await conn.fetch(_AWARDED_AND_SCHOOLS, [c.award_event_id for c in run],
+                             [uuid.UUID(c.event.data["teacher_id"]) for c in run])
+    # Awarded before (a rebuild, or another replica got there first): nothing to decide.
+    todo = [(c, f["school"]) for c, f in zip(run, facts, strict=True) if not f["done"]]
+    if not todo:
+        return
+    # Should the teacher's registration lag behind, the nominating region locates them.
+    chains, book = await chains_and_book(conn, {school or c.event.data["region_code"] for c, school in todo})
+    streams: list[tuple[str, int, list[NewEvent], Metadata]] = []
+    for c, school in todo:
+        d = c.event.data
+        policy = book.for_chain(chains[school or d["region_code"]], date.fromisoformat(d["completed_on"]))
+        events = decide_award(d, source_event_id=str(c.event.id), entry_id=str(c.entry_id), school_code=school,
+                              policy=policy)
+        if events:
+            streams.append((f"award-{c.entry_id}", NO_STREAM, new_events(registry, events, [c.award_event_id]),
+                            Metadata.caused_by(c.event, SERVICE_ACTOR, c.traceparent)))
+    if streams:
+        await project_and_append(conn, store, inline, streams)
