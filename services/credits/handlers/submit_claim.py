@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.credits.domain.claims import claim_from_data, decide_claim
-from services.credits.queries.ledger import teacher
+from services.credits.queries.ledger import teacher, teacher_not_found
 from services.credits.queries.policies import chain_and_book
 from services.credits.titles import problem
 from services.credits.views import claim_json
@@ -25,7 +25,7 @@ async def handle(uow: UnitOfWork, *, teacher_id: uuid.UUID, hours: Decimal, cate
         raise problem("out_of_scope", "a teacher claims only their own hours", 403)
     row = await teacher(uow.conn, teacher_id)
     if row is None:
-        raise problem("teacher_not_found", f"no teacher {teacher_id} is known to the credits service", 404)
+        raise teacher_not_found(teacher_id)
     school = row["school_code"]
     if p.role != "teacher" and not can_read(p, school):
         raise problem("out_of_scope", "this teacher is outside your jurisdiction", 403)

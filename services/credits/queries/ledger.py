@@ -15,6 +15,7 @@ from services.credits.domain.policy import from_tenths
 from services.credits.queries.policies import chain_and_book
 from services.credits.titles import problem
 from shared.auth import Principal
+from shared.problems import Problem
 
 _ENTRIES = """SELECT entry_id, teacher_id, kind, hours_tenths, category, earned_on, school_year, recorded_on,
                      revoked_on, revoke_reason, source FROM entries WHERE teacher_id = $1"""
@@ -37,7 +38,7 @@ def _entry(r: asyncpg.Record) -> Entry:
     )
 
 
-def _not_found(teacher_id: uuid.UUID) -> Exception:
+def teacher_not_found(teacher_id: uuid.UUID) -> Problem:
     return problem("teacher_not_found", f"no teacher {teacher_id} is known to the credits service", 404)
 
 
@@ -49,11 +50,11 @@ async def load_ledger(conn: asyncpg.Connection, principal: Principal, teacher_id
     org = row["school_code"] if row is not None else await conn.fetchval(_LAST_ORG, teacher_id)
     if not may_read_teacher(principal, str(teacher_id), org):
         if org is None and principal.role != "teacher":
-            raise _not_found(teacher_id)
+            raise teacher_not_found(teacher_id)
         raise problem("out_of_scope", "this teacher is outside your jurisdiction", 403)
     entries = [_entry(r) for r in await conn.fetch(_ENTRIES, teacher_id)]
     if row is None and not entries:
-        raise _not_found(teacher_id)
+        raise teacher_not_found(teacher_id)
     chain, book = await chain_and_book(conn, org) if org else ([], PolicyBook(()))
     return Ledger(entries, book, chain, row["hired_on"] if row else None, as_of), row
 
