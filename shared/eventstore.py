@@ -1,20 +1,31 @@
 """Event store on PostgreSQL.
 
-Why a commit-ordering lock
---------------------------
-`position` comes from an identity sequence, and sequence values are handed out when a row is
-inserted, not when its transaction commits. Without care, transaction T1 can draw position 10,
-T2 draw 11 and commit first; a reader tailing "everything after 9" sees 11, moves its cursor
-there, and never sees 10 when T1 commits a moment later. That silently loses events for the
-feed, rebuilds, and anything else that reads by position.
+Reading without skipping a late commit: the commit horizon
+-----------------------------------------------------------
+`position` comes from an identity sequence, handed out when a row is inserted, not when its
+transaction commits: T1 can draw position 10, T2 draw 11 and commit first. A reader tailing
+"everything after position 9" would see 11, move its cursor there, and never see 10 when T1
+commits — an event lost for the feed, a rebuild, anything reading the store in order.
 
-Every append therefore takes one transaction-scoped advisory lock (per database, i.e. per
-service) *before* drawing positions, and holds it until commit. PostgreSQL makes a committed
-transaction visible before it releases its locks, so when the next appender gets the lock and
-draws position 11, position 10 is already visible to everyone. Positions become visible in
-order; a reader can never observe a later position while an earlier one is still pending.
-The price is that appends serialise on commit — keep `append` the last statement of a
-command's transaction. tests/test_eventstore.py holds a transaction open to prove the order.
+So readers do not order by position alone. Every event records `tx`, the id of the transaction
+that wrote it (xid8: 64 bits, never wraps), and the store's order is (tx, position). A reader
+takes only rows with `tx < pg_snapshot_xmin(pg_current_snapshot())`: the oldest transaction still
+running on the server when its statement began. Every transaction with a smaller id has ended, so
+each of its rows that will ever be visible is visible now; a row not yet visible belongs to a
+transaction whose id is at least that horizon, so it sorts after every row returned. A cursor —
+the (tx, position) of the last row read — is therefore never overtaken by a late commit: the
+row waits behind the horizon, then comes after the cursor. tests/test_eventstore.py holds a
+transaction open while later ones commit to prove it.
+
+Within a stream, (tx, position) order is version order as long as a transaction reads the stream
+version it appends at no later than its first write: a transaction appending version v + 1 then
+began writing after version v committed, so it got the younger id. The unit of work does so
+(facts, then decisions, then every write at the end, shared/unit_of_work.py); reactions recorded
+by projections append new streams, or streams only that projection appends to under its lock.
+
+Appends no longer wait for each other: there is no lock to hold until COMMIT. What it costs is
+latency, not loss: a transaction that stays open holds the horizon back for every reader of every
+database on the server until it ends.
 
 Optimistic concurrency per stream: the insert only happens if the stream is at the expected
 version (checked in the same statement), and UNIQUE (stream_id, version) backs it up.
@@ -22,6 +33,8 @@ version (checked in the same statement), and UNIQUE (stream_id, version) backs i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,16 +43,17 @@ import asyncpg
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 
-COMMIT_ORDER_LOCK = 0x7474_6576_656E  # "tteven"; the SQL functions (migrations 0002, 0003) spell it 128043267286382
-
 ANY_VERSION = -1  # append regardless of the stream's version
 NO_STREAM = 0  # the stream must not exist yet
 
-# Lock, then insert: one round trip through the tt_append function
-# (shared/migrations/0002_kernel_functions.sql), which must use the same lock key.
+# One round trip through the tt_append function (shared/migrations/0005_commit_horizon.sql).
 _APPEND = "SELECT * FROM tt_append($1, $2, $3, $4, $5, $6, $7)"
 
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
+# After the cursor, before the horizon (the oldest transaction still running), in (tx, position) order.
+_AFTER = f"""SELECT {_COLUMNS}, tx FROM events
+WHERE (tx, position) > ($1::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY tx, position LIMIT $3"""
 
 
 class ConcurrencyError(Exception):
@@ -52,10 +66,37 @@ class ConcurrencyError(Exception):
         self.actual = actual
 
 
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """Where a reader stands in the store's order: the (tx, position) of the last event read.
+    Outside the service it is an opaque token (`encode`/`decode`): clients pass `next` back."""
+
+    tx: int = 0
+    position: int = 0
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.tx}.{self.position}".encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """The cursor of a token this service issued; ValueError for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+            tx, position = (int(part) for part in raw.split("."))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise ValueError("not a cursor of this feed") from None
+        if not (0 <= tx < 2**63 and 0 <= position < 2**63):
+            raise ValueError("not a cursor of this feed")
+        return cls(tx, position)
+
+
+START = Cursor()
+
+
 @dataclass(frozen=True)
 class Page:
     events: list[Envelope]
-    next: int  # the position to pass as `after` next time
+    next: Cursor  # pass it as `after` next time
 
 
 class EventStore:
@@ -77,8 +118,8 @@ class EventStore:
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         meta = metadata or Metadata()
-        # tt_append takes the commit-ordering lock, queues a NOTIFY (delivered at commit, it
-        # wakes the relay wherever it runs) and inserts events + outbox rows: one round trip.
+        # tt_append queues a NOTIFY (delivered at commit, it wakes the relay wherever it runs)
+        # and inserts events + outbox rows: one round trip.
         try:
             rows = await conn.fetch(
                 _APPEND,
@@ -115,7 +156,7 @@ class EventStore:
         (tt_append_new): `(stream_id, expected_version, events, metadata)` each. Versions are
         written explicitly (expected + 1, …), so UNIQUE (stream_id, version) is the optimistic
         check: a stream that moved on since it was read fails the insert (ConcurrencyError) and
-        the caller's transaction rolls back. Same lock and outbox as `append`; no ANY_VERSION.
+        the caller's transaction rolls back. The same outbox as `append`; no ANY_VERSION.
         Returns the number of events written."""
         if not conn.is_in_transaction():
             raise RuntimeError("append_many must run inside the caller's transaction")
@@ -161,13 +202,20 @@ class EventStore:
         )
         return [self._envelope(r) for r in rows]
 
-    async def read_after(self, conn: asyncpg.Connection, after: int, limit: int = 500) -> Page:
-        """Everything after `after`, in position order. Safe to tail: see the module docstring."""
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2", after, limit
-        )
+    async def read_after(self, conn: asyncpg.Connection, after: Cursor | int = START, limit: int = 500) -> Page:
+        """The next events after `after` in the store's order, up to the commit horizon: safe to
+        tail, see the module docstring. A plain position (what `head` returns) stands for the
+        cursor of the event at that position."""
+        if not isinstance(after, Cursor):
+            after = await self.cursor_at(conn, after)
+        rows = await conn.fetch(_AFTER, after.tx, after.position, limit)
         events = [self._envelope(r) for r in rows]
-        return Page(events, events[-1].position if events else after)
+        return Page(events, Cursor(rows[-1]["tx"], rows[-1]["position"]) if rows else after)
+
+    async def cursor_at(self, conn: asyncpg.Connection, position: int) -> Cursor:
+        """The cursor that reads on from the event at `position` (the start for 0)."""
+        tx = await conn.fetchval("SELECT tx FROM events WHERE position = $1", position) if position > 0 else None
+        return Cursor(tx or 0, position)
 
     async def head(self, conn: asyncpg.Connection) -> int:
         head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")

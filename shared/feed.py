@@ -1,5 +1,6 @@
-"""`GET /v1/events?after=&limit=`: a service's events in position order, for rebuilds and for
-systems that follow us without NATS. Never skips a late commit (see shared/eventstore.py)."""
+"""`GET /v1/events?after=&limit=`: a service's events in the store's order, for rebuilds and for
+systems that follow us without NATS. Never skips a late commit (the commit horizon,
+shared/eventstore.py); `next` is an opaque cursor to pass back as `after`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from fastapi.responses import Response
 
 from .auth import Authenticated, require_role
 from .envelope import Envelope
-from .eventstore import EventStore
+from .eventstore import START, Cursor, EventStore
+from .problems import Problem
 
 # System-to-system only: the feed is every event of the service, whatever org it concerns, so no
 # org-scoped role (an admin or auditor of one subtree) may read it (tests/security/test_authz_matrix.py).
@@ -23,27 +25,43 @@ FEED_ROLES = ("service",)
 def feed_router() -> APIRouter:
     router = APIRouter(tags=["events"])
 
-    @router.get("/v1/events", summary="Events after a position (CloudEvents JSON)")
+    @router.get("/v1/events", summary="Events after a cursor (CloudEvents JSON)")
     async def events(
         request: Request,
         principal: Authenticated,
-        after: Annotated[int, Query(ge=0, le=2**63 - 1, description="last position already seen")] = 0,
+        after: Annotated[str | None, Query(max_length=64, description=(
+            "`next` of the previous page, passed back as given (opaque); none: from the first event. "
+            "A plain event position is still read as the cursor at that event."))] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> Response:
         require_role(principal, *FEED_ROLES)
         store: EventStore = request.app.state.store
         async with request.app.state.pool.acquire() as conn:
-            page = await store.read_after(conn, after, limit)
+            page = await store.read_after(conn, _cursor(after), limit)
         # Hand-assembled so that 5,000 events serialise once, by orjson, not via pydantic.
-        body = b'{"events":[' + b",".join(e.to_json() for e in page.events) + b'],"next":' + str(
-            page.next).encode() + b"}"
+        body = b'{"events":[' + b",".join(e.to_json() for e in page.events) + b'],"next":"' + \
+            page.next.encode().encode() + b'"}'
         return Response(body, media_type="application/json")
 
     return router
 
 
+def _cursor(after: str | None) -> Cursor | int:
+    """A token we issued, or a plain position (what clients held before cursors were opaque)."""
+    if after is None:
+        return START
+    if after.isascii() and after.isdigit() and int(after) < 2**63:
+        return int(after)
+    try:
+        return Cursor.decode(after)
+    except ValueError:
+        raise Problem(422, "validation_error", "数据校验失败 Validation failed", "`after` is not a cursor of this feed",
+                      errors=[{"loc": ["query", "after"], "msg": "pass `next` back as given", "type": "cursor"}]
+                      ) from None
+
+
 async def feed_source(
-    base_url: str, token: str, after: int = 0, limit: int = 1000, client: httpx.AsyncClient | None = None,
+    base_url: str, token: str, after: str | int = 0, limit: int = 1000, client: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[list[Envelope]]:
     """Follow another service's feed from `after` until its head (for a projection rebuild)."""
     own = client is None
@@ -64,7 +82,7 @@ async def feed_source(
             await client.aclose()
 
 
-async def store_source(pool: asyncpg.Pool, store: EventStore, after: int = 0,
+async def store_source(pool: asyncpg.Pool, store: EventStore, after: Cursor | int = START,
                        limit: int = 1000) -> AsyncIterator[list[Envelope]]:
     """A service's own events straight from its store (rebuilding its own read models)."""
     while True:

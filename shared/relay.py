@@ -27,11 +27,14 @@ log = logging.getLogger(__name__)
 RELAY_LOCK = 0x7474_7265_6C61  # "ttrela"
 NOTIFY_CHANNEL = "outbox"
 
+# In the store's order, up to the commit horizon (shared/eventstore.py), as the feed reads it: a
+# row another transaction may still be followed by, in that order, waits until that one ends.
 _PENDING = """
 SELECT e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data,
        e.metadata, e.recorded_at
 FROM outbox o JOIN events e ON e.position = o.position
-ORDER BY o.position LIMIT $1
+WHERE e.tx < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY e.tx, e.position LIMIT $1
 """
 
 
