@@ -11,7 +11,7 @@ fires is a race the handler's lock should have prevented; the kernel answers it 
 
 A handler takes (conn, stream_id, version, data) and is registered for event types with
 `@projection.handles(...)`. The unit of work (shared/unit_of_work.py) runs every inline projection
-of the service over the events a command records, just before appending them; `InlineReplay`,
+of the service over the events a command records, right after appending them; `InlineReplay`,
 through the kernel's `rebuild`, replays the whole store through the same handlers, so live and
 rebuilt tables are equal by construction (tests/test_rebuild_all.py holds them to it).
 
@@ -105,18 +105,22 @@ async def project_and_append(
     conn: asyncpg.Connection, store: EventStore, projections: Sequence[InlineProjection],
     streams: Sequence[tuple[str, int, Sequence[NewEvent], Metadata | None]],
 ) -> list[Envelope]:
-    """The one way events enter a service's store: inline projections first, then the append
-    (last, so the store's commit-ordering lock is held for the shortest time). One stream goes
-    through `append` (envelopes back); several, through one `append_many` round trip."""
+    """The one way events enter a service's store: the append first (a stream that moved on fails
+    before any table is touched), then the inline projections in the order the service lists them —
+    its guards last: their row locks hold back other commands of the same facts until COMMIT, so
+    they are taken as late as the transaction allows. One stream goes through `append` (envelopes
+    back); several, through one `append_many` round trip."""
+    recorded: list[Envelope] = []
+    if len(streams) == 1:
+        sid, expected, evs, meta = streams[0]
+        recorded = await store.append(conn, sid, expected, evs, meta)
+    else:
+        await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs])
     pending = [Pending(sid, expected + i, e.type, e.data)
                for sid, expected, evs, _ in streams for i, e in enumerate(evs, start=1)]
     for p in projections:
         await p.apply(conn, pending)
-    if len(streams) == 1:
-        sid, expected, evs, meta = streams[0]
-        return await store.append(conn, sid, expected, evs, meta)
-    await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs])
-    return []
+    return recorded
 
 
 def new_events(registry: EventRegistry, events: Sequence[tuple[str, dict[str, Any]]],
@@ -163,55 +167,3 @@ class InlineReplay(Projection):
     async def reset(self, conn: asyncpg.Connection) -> None:
         for p in self.inline:
             await p.reset(conn)
-
-
-# --- transitional: the pre-handler API, until every service records through UnitOfWork ---
-
-class InlineProjector:
-    def __init__(self, registry: EventRegistry) -> None:
-        self.registry = registry
-        self.handlers: dict[str, Handler] = {}
-
-    def handles(self, *types: str) -> Callable[[Handler], Handler]:
-        def deco(fn: Handler) -> Handler:
-            for t in types:
-                if t in self.handlers:
-                    raise ValueError(f"two projector handlers for {t}")
-                self.handlers[t] = fn
-            return fn
-
-        return deco
-
-    async def project(self, conn: asyncpg.Connection, stream_id: str, version: int, type_: str,
-                      data: dict[str, Any]) -> None:
-        handler = self.handlers.get(type_)
-        if handler is not None:
-            await handler(conn, stream_id, version, data)
-
-    async def record(
-        self, conn: asyncpg.Connection, store: EventStore, stream_id: str, expected_version: int,
-        events: Sequence[tuple[str, dict[str, Any]]], metadata: Metadata | None = None,
-        event_ids: Sequence[uuid.UUID] | None = None,
-    ) -> list[Envelope]:
-        """`event_ids` lets a reaction use deterministic ids (events.event_id is UNIQUE), so the
-        same source event can never be recorded twice."""
-        for i, (type_, data) in enumerate(events, start=1):
-            await self.project(conn, stream_id, expected_version + i, type_, data)
-        ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
-        new = [NewEvent(t, d, self.registry.current_version(t), eid) for (t, d), eid in zip(events, ids, strict=True)]
-        return await store.append(conn, stream_id, expected_version, new, metadata)
-
-    def as_projection(self, name: str, source: str, tables: Sequence[str]) -> Projection:
-        """The handlers as a Projection over the service's own stream, for rebuilds."""
-        inline = self
-
-        class _Rebuild(Projection):
-            async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
-                await inline.project(conn, event.subject, event.stream_version, event.type, event.data)
-
-            async def reset(self, conn: asyncpg.Connection) -> None:
-                await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
-
-        p = _Rebuild()
-        p.name, p.sources, p.handles = name, (source,), frozenset(self.registry.types)
-        return p

@@ -10,11 +10,14 @@
    Idempotency-Key, the key's lock and the first attempt's record. A replay returns that stored
    response here, once for every command — the handler never sees it;
 2. the handler: load facts (one query) → pure `decide` → `uow.record(...)` → a `Reply`;
-3. the idempotency record, then the service's inline projections (guards, read models) over the
-   recorded events, then the append, last: the append takes the store's commit-ordering lock
-   (shared/eventstore.py), which every command of the service queues on until the holder commits,
-   so whatever runs between it and COMMIT runs one command at a time;
+3. the idempotency record, the append (shared/eventstore.py), then the service's inline projections
+   over the recorded events: read models, and its guards last, whose row locks hold back other
+   commands of the same facts until COMMIT;
 4. COMMIT, and the Reply as the HTTP response.
+A guard's unique key or check constraint that fires means another command committed the same
+fact between this one's facts query and its write: a race, not a refusal. The whole command then
+runs again, in a new transaction, on the facts as they now stand — where the domain decides
+(`quota_exhausted`, `national_limit`), not the constraint; after MAX_ATTEMPTS it is a 409.
 Same key + same body → the same response and no second event holds across crashes and concurrent
 retries: the record commits with the events, and a retry arriving meanwhile waits on the key.
 A stream that moved on since it was read raises ConcurrencyError (→ 409, or 412 with If-Match)
@@ -24,6 +27,7 @@ at the append; a domain `Refused` becomes problem+json in the kernel (shared/pro
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +46,11 @@ from .inline import InlineProjection, project_and_append
 from .problems import Problem
 
 MAX_KEY_LENGTH = 200
+MAX_ATTEMPTS = 5
+# A guard's backstop fired, or PostgreSQL broke a lock cycle: nothing was written; run it again.
+RACES = (asyncpg.UniqueViolationError, asyncpg.CheckViolationError, asyncpg.ExclusionViolationError,
+         asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+log = logging.getLogger(__name__)
 _REPLAYED_HEADER = "Idempotent-Replayed"
 Decided = Sequence[tuple[str, dict[str, Any]]]
 
@@ -138,6 +147,17 @@ class CommandContext:
     async def run(self, handler: Handler) -> Response:
         key, request_hash = await self._key_and_hash()
         if_match = self.if_match()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self._attempt(handler, key, request_hash, if_match)
+            except RACES as exc:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                log.info("command on %s raced (%s), running it again", self.request.url.path, type(exc).__name__)
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, handler: Handler, key: str | None, request_hash: bytes | None,
+                       if_match: int | None) -> Response:
         state = self.request.app.state
         store: EventStore = state.store
         projections: Sequence[InlineProjection] = state.spec.inline

@@ -20,14 +20,16 @@ Locks, always taken in this order (a handler takes a prefix of it, never a later
    Freeing takes none (a withdrawal; a replacement, for the teacher replaced): it only widens
    what others may do, and a nomination that read a row before it was freed is refused as if
    it came first;
-3. the project_quotas row, FOR UPDATE inside the facts query of a nomination or a quota
-   allocation: nominations of a region queue on it, and each reads `used` as the last committed;
-4. the event store's commit-ordering lock, taken by the append at the end of every command.
+3. the project_quotas row, FOR UPDATE inside the facts query of a quota allocation: it reads
+   `used` as the last nomination committed it. A nomination reads the row without a lock and
+   writes `used + 1` last before COMMIT (the kernel runs guards after the read models and the
+   append), so nominations of one region hold the row only from that write to COMMIT.
 Locks 1 and 2 are statements of their own before the facts query: under READ COMMITTED the
 query's snapshot then includes whatever the lock's previous holder committed. Lock 3 is taken by
 the facts query itself, and FOR UPDATE returns the row as its previous holder committed it.
-The primary keys and the CHECK on `used` stay as backstops: one firing means a lock was missed,
-and the kernel answers 409.
+The primary keys and the CHECK on `used` (≤ places) are backstops: one firing means another
+command committed the same fact first; the kernel runs the command again on the facts as they now
+stand, where the domain decides (shared/unit_of_work.py).
 """
 
 from __future__ import annotations
@@ -77,8 +79,8 @@ async def _places(conn: asyncpg.Connection, stream_id: str, version: int, d: dic
         d["project_id"], d["region_code"], d["places"])
 
 
-# A nomination holds its region's quota row from its facts query to COMMIT, and other nominations
-# of the region queue on it: each guard writes its rows in one statement, one round trip.
+# A nomination holds its region's quota row from this write to COMMIT, and other nominations of the
+# region queue on it: each guard writes its rows in one statement, one round trip.
 
 @GUARDS.handles("TeacherNominated")
 async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ spec = ServiceSpec(
     routers=[orgs.router, teachers.router, projects.router, enrollments.router, enrollment_progress.router,
              attendance_import.router, enrollment_reads.router],
     registry=registry,
-    inline=[GUARDS, *READ_MODELS],  # guards first: the read models never depend on them
+    inline=[*READ_MODELS, GUARDS],  # guards last: their row locks are held until COMMIT (shared/inline.py)
     titles=TITLES,
 )
 app = create_app(spec)

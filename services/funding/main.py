@@ -26,7 +26,7 @@ spec = ServiceSpec(
     projections=PROJECTIONS,
     registry=registry,
     owns_events=True,
-    inline=[ACCOUNTS, POLICIES, ENTRIES],  # the guard first, then the read models
+    inline=[POLICIES, ENTRIES, ACCOUNTS],  # the guard last: its row locks are held until COMMIT (shared/inline.py)
     titles=TITLES,
 )
 app = create_app(spec)

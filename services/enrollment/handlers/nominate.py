@@ -1,8 +1,11 @@
 """Nomination (报送): an admin over the region puts one of its teachers on one of its places.
 
-Locks (guards.py): the teacher's, then the region's quota row FOR UPDATE inside the facts query;
-so the teacher's national record, their places in the project and the places used are read as
-the last nomination of the same teacher or region committed them.
+Locks (guards.py): the teacher's, so the teacher's national record and their places in the
+project are read as the last nomination of the same teacher committed them. The region's places
+are read without a lock: nominations of one region must not queue on its quota row from their
+facts query to COMMIT. The guard's write (`used + 1`, last before COMMIT) meets the row's CHECK
+(used ≤ places); one that loses the race for the last place runs again on the facts as they then
+stand (shared/unit_of_work.py), and the domain refuses it `quota_exhausted`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .enrollment_stream import project_facts
 
 _FACTS = f"""
 WITH quota AS (
-    SELECT places, used FROM project_quotas WHERE project_id = $1 AND region_code = $3 FOR UPDATE)
+    SELECT places, used FROM project_quotas WHERE project_id = $1 AND region_code = $3)
 SELECT p.*, (SELECT school_code FROM teachers WHERE id = $2) AS teacher_school,
        (SELECT places FROM quota) AS places, (SELECT used FROM quota) AS used, {guards.CANDIDATE_FACTS}
 FROM projects p WHERE p.id = $1
