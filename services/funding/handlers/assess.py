@@ -78,6 +78,8 @@ async def handle(conn: asyncpg.Connection, inline: Sequence[InlineProjection], a
         roots = list(jurisdictions)
         for r in await conn.fetch(_SUBTREES, roots, [subtree_prefix(code) for code in roots]):
             causes.setdefault((r["org_code"], r["year"]), jurisdictions[r["jurisdiction"]])
+    if not causes:
+        return  # a policy for a jurisdiction without accounts
     keys = sorted(causes)
     rows = await conn.fetch(_FACTS, [k[0] for k in keys], [k[1] for k in keys])
     streams: list[tuple[str, int, list[NewEvent], Metadata]] = []
