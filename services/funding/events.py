@@ -10,6 +10,15 @@ Data contracts (money in integer fen, shares as decimal strings, dates ISO):
   project_id, host_id, amount_fen (the amount reversed, positive), purpose, reason}
 - SettlementCalculated {settlement_id, project_id, county_code, host_id, year, participants,
   fee_per_participant_fen, amount_fen, previously_settled_fen, delta_fen, derivation, counted_from}
+- FundingAssessed {org_code, year, kind (the org's kind in funding's directory, or null), declared,
+  public_funds_budget_fen, payroll_fen, training_budget_fen, received_fen, allocated_fen, spent_fen,
+  funding_ratio, payroll_share, pass_down_share, policy {jurisdiction_code, effective_from, version} | null,
+  rules [the verdicts of domain/compliance.judge], compliant (true | false | null), judged_on (31 December
+  of the year: the day whose policy in force judged it)} — funding's verdict on one account, on stream
+  `assessment-<org_code>-<year>`: exactly an item of GET /v1/funding/orgs minus `name` (both built by
+  services/funding/judgement.assess). Recorded by the assessor (projector/assessor.py) whenever an
+  account's figures or the policy judging it change, and only when the verdict differs from the last
+  one recorded, so consumers (reporting) keep funding's verdicts without calling funding.
 """
 
 from shared.envelope import EventRegistry
@@ -17,5 +26,5 @@ from shared.envelope import EventRegistry
 registry = EventRegistry()
 
 for _type in ("FundingPolicyPublished", "BudgetDeclared", "FundsAllocated", "FundsDisbursed", "FundsReversed",
-              "SettlementCalculated"):
+              "SettlementCalculated", "FundingAssessed"):
     registry.register(_type, 1)

@@ -109,8 +109,20 @@ async def projected_checkins(fpool, n: int) -> None:
     await eventually(done, message=f"{n} check-ins projected from NATS")
 
 
+async def assessed(fpool) -> None:
+    """Until the assessor (services/funding/projector/assessor.py) has applied every event of the
+    funding store, its own FundingAssessed included: no assessment is on its way any more."""
+    async def done() -> bool:
+        head = await fpool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        at = await fpool.fetchval("SELECT last_position FROM projection_state WHERE projection = 'funding_assessor'")
+        return head == 0 or (at or 0) >= head
+    await eventually(done, message="the assessor at the head of the funding store")
+
+
 async def written(pool) -> tuple[int, int, int, list]:
-    """Everything a refused command must leave untouched."""
+    """Everything a refused command must leave untouched (once the assessor is done reacting to
+    the commands before it)."""
+    await assessed(pool)
     return (await pool.fetchval("SELECT count(*) FROM events"),
             await pool.fetchval("SELECT count(*) FROM funding_entries"),
             await pool.fetchval("SELECT count(*) FROM funding_policies"),

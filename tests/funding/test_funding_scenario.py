@@ -16,7 +16,7 @@ from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import rebuild
 from tests.funding.enrollment_flow import COUNTY, S1, S2, S3
-from tests.funding.given import ok, projected_checkins
+from tests.funding.given import assessed, ok, projected_checkins
 
 FEE, YEAR = 50_000, 2023
 
@@ -117,6 +117,7 @@ async def test_every_read_model_rebuilds_to_the_same_rows(world, funding_app, en
     enrollment service's /v1/events feed — reset and replayed, they equal the live tables."""
     directory = ("orgs", "hosts", "teachers", "projects", "checkins")
     inline = InlineReplay("funding", funding_app.state.spec.inline)
+    await assessed(fpool)  # the assessments of the scenario's last commands recorded
     live = await snapshot(fpool, (*inline.tables, *directory))
     assert live["funding_entries"] and len(live["checkins"]) == 5
     await rebuild(fpool, inline, store_source(fpool, funding_app.state.store, limit=7))

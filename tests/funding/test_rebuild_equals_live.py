@@ -4,10 +4,13 @@ policy versions, budgets and a revision, allocations, disbursements (some racing
 both kinds, a refused command, and settlements counted from check-ins that came from the real
 enrollment service over NATS.
 
-The guard and the read models of funding's own events are rebuilt by InlineReplay from funding's
-store; the directory (org tree, hosts, teachers, projects, check-ins) by its consumer projections
-from enrollment's /v1/events feed. The tables are read from information_schema and all emptied
-first, so a table that no rebuild covers comes back empty and fails the comparison."""
+The guard and the read models of funding's own events — the last FundingAssessed of each account
+(funding_assessments) among them — are rebuilt by InlineReplay from funding's store; the
+directory (org tree, hosts, teachers, projects, check-ins) by its consumer projections from
+enrollment's /v1/events feed. The assessor, which owns no table, is rebuilt last from funding's
+store and must publish nothing: every assessment it would make is already recorded. The tables
+are read from information_schema and all emptied first, so a table that no rebuild covers comes
+back empty and fails the comparison."""
 
 from __future__ import annotations
 
@@ -16,18 +19,18 @@ import asyncio
 import httpx
 
 from services.funding.domain.policy import SEED_POLICIES
+from services.funding.projector.assessor import AssessorProjection
 from services.funding.projector.directory import PROJECTIONS
 from shared.devkeys import mint_token
 from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import rebuild
 from tests.funding.enrollment_flow import COUNTY, PROVINCE, S1, S2, S3, Enrollment
-from tests.funding.given import ok, projected_checkins, refused
+from tests.funding.given import assessed, ok, projected_checkins, refused
 
 YEAR = 2023
 KERNEL = {"events", "outbox", "idempotency_keys", "projection_checkpoints", "projection_state", "dead_letters",
           "schema_migrations"}
-
 
 
 async def scenario(world: Enrollment, as_role, fpool) -> None:
@@ -84,9 +87,10 @@ async def snapshot(pool, tables: list[str]) -> dict[str, list[tuple]]:
 async def test_every_table_rebuilt_from_the_event_stores_equals_the_live_one(
         world, as_role, funding_app, enrollment_app, fpool, keys_dir):
     await scenario(world, as_role, fpool)
+    await assessed(fpool)  # the verdicts of the scenario's last commands recorded
     tables = await service_tables(fpool)
-    assert {"funding_policies", "funding_accounts", "funding_entries", "orgs", "hosts", "teachers", "projects",
-            "checkins"} <= set(tables)
+    assert {"funding_policies", "funding_accounts", "funding_entries", "funding_assessments", "orgs", "hosts",
+            "teachers", "projects", "checkins"} <= set(tables)
     live = await snapshot(fpool, tables)
     assert all(live.values()), {t: len(rows) for t, rows in live.items()}  # the scenario touched every table
     assert len(live["funding_policies"]) == 3 and len(live["checkins"]) == 6
@@ -98,4 +102,9 @@ async def test_every_table_rebuilt_from_the_event_stores_equals_the_live_one(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=enrollment_app), base_url="http://e") as client:
         for projection in PROJECTIONS:
             await rebuild(fpool, projection, feed_source("http://e", token, limit=9, client=client))
+    assert await snapshot(fpool, tables) == live
+    events = await fpool.fetchval("SELECT count(*) FROM events")
+    [assessor] = [p for p in funding_app.state.spec.projections if isinstance(p, AssessorProjection)]
+    await rebuild(fpool, assessor, store_source(fpool, funding_app.state.store, limit=5))
+    assert await fpool.fetchval("SELECT count(*) FROM events") == events
     assert await snapshot(fpool, tables) == live

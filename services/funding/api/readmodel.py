@@ -3,79 +3,29 @@
 The figures (accounts, entries, check-ins) are projections; ratios and verdicts are derived at
 read time from them and the policy in force on `as_of` (default: 31 December of the year — a
 year's accounts are judged at its close), so publishing a policy version re-judges past years
-without rewriting any row. Every verdict comes from the one judgement, `judged` below:
-domain/compliance.judge under the policy of the org's nearest jurisdiction (domain/policy.applicable)
+without rewriting any row. Every verdict comes from the one judgement (services/funding/judgement.py)
 — for one org rolled up over its subtree (GET /v1/orgs/{code}/funding), and for every account of
-a region, published for other services (GET /v1/funding/orgs).
+a region, published for other services (GET /v1/funding/orgs: exactly the assessments funding
+also records as FundingAssessed, plus each org's name).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import asyncpg
 
 from services.funding.domain import compliance, policy
-from services.funding.domain.compliance import Figures
-from services.funding.domain.policy import FundingPolicy
+from services.funding.judgement import FIGURES, assess, figures, judged, policies, year_end
 from shared import orgtree
 from shared.orgs import subtree_prefix
 
-FIGURES = ("public_funds_budget_fen", "payroll_fen", "training_budget_fen", "received_fen", "allocated_fen",
-           "spent_fen")
-
-
-def figures(row: asyncpg.Record | None) -> Figures:
-    if row is None:
-        return Figures()
-    return Figures(**{k: row[k] for k in FIGURES}, declared=row["budget_version"] > 0)
-
-
-@dataclass(frozen=True)
-class Policies:
-    """Every published version, by jurisdiction, and the policy stream's version of each."""
-
-    versions: dict[str, list[FundingPolicy]]
-    stream_version: dict[tuple[str, date], int]
-
-    def version_of(self, p: FundingPolicy) -> int:
-        return self.stream_version[(p.jurisdiction_code, p.effective_from)]
-
-
-async def policies(conn: asyncpg.Connection) -> Policies:
-    # A handful of rows (one per jurisdiction and version): read them all.
-    versions: dict[str, list[FundingPolicy]] = {}
-    stream_version: dict[tuple[str, date], int] = {}
-    for r in await conn.fetch("SELECT * FROM funding_policies"):
-        p = FundingPolicy(
-            r["jurisdiction_code"], r["effective_from"], r["school_public_funds_share"], r["school_share_basis"],
-            r["district_payroll_share_min"], r["district_payroll_share_max"], r["pass_down_min"], dict(r["sources"]))
-        versions.setdefault(p.jurisdiction_code, []).append(p)
-        stream_version[(p.jurisdiction_code, p.effective_from)] = r["version"]
-    return Policies(versions, stream_version)
-
-
-@dataclass(frozen=True)
-class Judged:
-    policy: FundingPolicy | None
-    rules: list[dict[str, Any]]
-    compliant: bool | None
-
-
-def judged(kind: str | None, f: Figures, chain: list[str], known: Policies, day: date) -> Judged:
-    """The verdicts on an org of `kind` (None: not in the directory, so no rule applies) with
-    figures `f`, under the policy of its nearest jurisdiction along `chain` in force on `day`."""
-    in_force = policy.applicable(chain, known.versions, day)
-    rules = compliance.judge(kind or "", f, in_force)
-    return Judged(in_force, rules, compliance.compliant(rules))
-
 
 async def funding(conn: asyncpg.Connection, org: asyncpg.Record, year: int, as_of: date | None) -> dict[str, Any]:
-    code, day = org["code"], as_of or date(year, 12, 31)
+    code, day = org["code"], as_of or year_end(year)
     rows = await conn.fetch(
         f"""SELECT a.*, o.kind FROM funding_accounts a JOIN orgs o ON o.code = a.org_code
             WHERE a.year = $3 AND {orgtree.subtree_sql("a.org_code", "$1", "$2")}""", code, subtree_prefix(code), year)
@@ -117,22 +67,8 @@ async def verdicts(conn: asyncpg.Connection, year: int, region: str | None, as_o
                    limit: int) -> tuple[list[dict[str, Any]], bool]:
     """Every account of `year` in `region`'s subtree (None: everywhere) after org code `after`, in
     org-code order, with its figures and verdicts; and whether more follow."""
-    day = as_of or date(year, 12, 31)
     rows: Sequence[asyncpg.Record] = await conn.fetch(
         _ACCOUNTS, year, region, subtree_prefix(region) if region else None, after, limit + 1)
     rows, more = rows[:limit], len(rows) > limit
-    chains = await orgtree.chains(conn, [r["org_code"] for r in rows])
-    known = await policies(conn)
-    items = []
-    for r in rows:
-        f = figures(r)
-        verdict = judged(r["kind"], f, chains[r["org_code"]], known, day)
-        p = verdict.policy
-        items.append({
-            "org_code": r["org_code"], "name": r["name"], "kind": r["kind"], "declared": f.declared,
-            **{k: getattr(f, k) for k in FIGURES}, **compliance.ratios(f),
-            "policy": None if p is None else {"jurisdiction_code": p.jurisdiction_code,
-                                              "effective_from": p.effective_from.isoformat(),
-                                              "version": known.version_of(p)},
-            "rules": verdict.rules, "compliant": verdict.compliant})
-    return items, more
+    assessed = await assess(conn, rows, as_of)
+    return [{"name": r["name"], **a} for r, a in zip(rows, assessed, strict=True)], more
