@@ -94,7 +94,7 @@ async def test_figures_survive_a_rebuild_from_position_0_and_a_second_delivery_o
     before = await reports(world, as_role)
     assert before[0]["total"]["completed"] == 6
     admin = as_role("service")
-    reporting_app.state.feed_clients = {"enrollment": httpx.AsyncClient(
+    reporting_app.state.peer_clients = {"enrollment": httpx.AsyncClient(
         transport=httpx.ASGITransport(app=enrollment_app), base_url="http://enrollment")}
     head = await enrollment_app.state.pool.fetchval("SELECT count(*) FROM events")
     enrollment_models = ["reporting_directory", "reporting_enrollments"]

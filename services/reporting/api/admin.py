@@ -51,7 +51,7 @@ class RebuildRequest(BaseModel):
 async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> dict:
     require_role(principal, "service", "province_admin")
     try:
-        done = await rebuild_all(request.app, body.source, getattr(request.app.state, "feed_clients", None),
+        done = await rebuild_all(request.app, body.source, getattr(request.app.state, "peer_clients", None),
                                  body.models)
     except (httpx.HTTPError, ConnectionError) as exc:
         raise problem("rebuild_source_unavailable", f"could not read the owners' events: {type(exc).__name__}",

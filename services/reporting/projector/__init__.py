@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
-from services.reporting.projector.credits import CreditsProjection
 from services.reporting.projector.directory import DirectoryProjection
 from services.reporting.projector.enrollments import EnrollmentProjection
 from services.reporting.projector.funding import FundingProjection
@@ -23,8 +22,7 @@ from shared.envelope import Envelope
 from shared.feed import feed_source
 from shared.projection import Projection, rebuild
 
-PROJECTIONS: list[Projection] = [DirectoryProjection(), EnrollmentProjection(), FundingProjection(),
-                                 CreditsProjection()]
+PROJECTIONS: list[Projection] = [DirectoryProjection(), EnrollmentProjection(), FundingProjection()]
 SOURCES = ("feed", "stream")
 
 
