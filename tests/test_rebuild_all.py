@@ -18,7 +18,7 @@ from shared.envelope import Envelope
 from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import Projection, rebuild
-from tests.conftest import client_for, eventually
+from tests.conftest import client_for, eventually, peers
 from tests.reporting.scenario import C1, PROVINCE, S1, Scenario, play
 
 # The kernel's own bookkeeping: the event store itself, the outbox, idempotency records, checkpoints.
@@ -38,13 +38,8 @@ async def apps(launch, keys_dir):
     async with launch("enrollment") as enrollment, launch("credits", service_token=token) as credits, \
             launch("funding", service_token=token) as funding, launch("reporting", service_token=token) as reporting:
         apps = {"enrollment": enrollment, "credits": credits, "funding": funding, "reporting": reporting}
-        peers = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
-                 for name, app in apps.items()}
-        for app in apps.values():
-            app.state.peer_clients = peers
-        yield apps
-        for c in peers.values():
-            await c.aclose()
+        async with peers(apps):
+            yield apps
 
 
 async def _at_head(apps: dict) -> None:
@@ -127,8 +122,9 @@ async def world(apps, keys_dir):
     spent = (await _ok(await as_f("school_admin", S1).post("/v1/disbursements", json={
         "org_code": S1, "year": 2023, "amount_fen": 150_000, "purpose": "培训资料"}), 201))["disbursement_id"]
     await _ok(await as_f("school_admin", S1).post(f"/v1/disbursements/{spent}/reverse", json={"reason": "多付"}))
-    await _ok(await county.post("/v1/disbursements", json={"org_code": C1, "year": 2023, "amount_fen": 80_000,
-                                                            "purpose": "培训课时费", "project_id": s.projects["P1"]}), 201)
+    await _ok(await county.post("/v1/disbursements", json={
+        "org_code": C1, "year": 2023, "amount_fen": 80_000, "purpose": "培训课时费",
+        "project_id": s.projects["P1"]}), 201)
     await _ok(await county.post("/v1/settlements", json={"project_id": s.projects["P1"], "county_code": C1,
                                                           "fee_per_participant_fen": 50_000}), 201)
     await _at_head(apps)
