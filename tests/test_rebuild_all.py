@@ -75,16 +75,27 @@ async def world(apps, keys_dir):
         "annual_hours": 60, "cycle_hours": 300}), 201)
     await play(s)  # enrollment: three projects, nominations to no-shows (tests/reporting/scenario.py)
 
-    # More of enrollment: attendance one by one and by CSV, a quota moved, a CSV roster.
-    s.today = date(2023, 8, 5)
-    pid = s.projects["P2"]
-    host2 = as_e("host", s.hosts["H2"])
-    await _ok(await host2.post(f"/v1/enrollments/{s.enrollments[('P2', 'T5')]}/attendance", json={
-        "session_date": "2023-08-02", "status": "present", "hours": 6}))
+    # More of enrollment: a county project still running, with attendance one by one and by CSV.
+    await s.project("P4", "county", "H1", C1, "2023-10-10", "2023-10-20", 30, {C1: 3})
+    s.today = date(2023, 9, 20)
+    for t in ("T5", "T6"):
+        s.enrollments[("P4", t)] = (await _ok(await s.county[C1].post(
+            f"/v1/projects/{s.projects['P4']}/nominations", json={"teacher_id": s.teachers[t], "region_code": C1}),
+            201))["enrollment_id"]
+    s.today = date(2023, 10, 10)
+    host = as_e("host", s.hosts["H1"])
+    for t in ("T5", "T6"):
+        await _ok(await host.post(f"/v1/enrollments/{s.enrollments[('P4', t)]}/check-in"))
+    await s.lifecycle("2023-10-10", "P4", "start")
+    s.today = date(2023, 10, 12)
+    await _ok(await host.post(f"/v1/enrollments/{s.enrollments[('P4', 'T5')]}/attendance", json={
+        "session_date": "2023-10-10", "status": "present", "hours": 6}))
     csv = "enrollment_id,session_date,status,hours\n" + "".join(
-        f"{s.enrollments[('P2', t)]},2023-08-03,{st},{h}\n" for t, st, h in (("T5", "present", 6), ("U3", "leave", 0)))
-    await _ok(await host2.post(f"/v1/projects/{pid}/attendance/import",
-                               files={"file": ("attendance.csv", csv.encode(), "text/csv")}), 200, 201)
+        f"{s.enrollments[('P4', t)]},2023-10-11,{st},{h}\n" for t, st, h in (("T5", "present", 6), ("T6", "leave", 0)))
+    await _ok(await host.post(f"/v1/projects/{s.projects['P4']}/attendance/import",
+                              files={"file": ("attendance.csv", csv.encode(), "text/csv")}), 200, 201)
+    await _ok(await as_e("province_admin", PROVINCE).put(f"/v1/projects/{s.projects['P4']}/quotas/{C1}",
+                                                         json={"places": 2}))
     roster = "name,national_id,school_code,subject,stage,title,hired_on\n" + "".join(
         f"导入{i},{_national_id(70 + i)},{S1},数学,初中,二级教师,2019-09-01\n" for i in range(3))
     await _ok(await as_e("province_admin", PROVINCE).post(
@@ -105,7 +116,7 @@ async def world(apps, keys_dir):
     entry = str(await credits.state.pool.fetchval(
         "SELECT entry_id FROM entries WHERE teacher_id = $1 AND kind = 'award'", uuid.UUID(s.teachers["U3"])))
     await _ok(await auditor.post(f"/v1/entries/{entry}/revoke", json={"reason": "重复登记"}))
-    await _ok(await as_c("teacher", sub=t1).post(f"/v1/teachers/{t1}/certificates", json={"year": 2023}), 201)
+    await _ok(await as_c("teacher", sub=t1).post(f"/v1/teachers/{t1}/certificates", json={"year": 2022}), 201)
 
     # Funding: policy, budgets, an allocation, spending, a reversal, a settlement from check-ins.
     clock["funding"] = date(2023, 9, 1)
