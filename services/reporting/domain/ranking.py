@@ -54,6 +54,8 @@ def terms(record: HostRecord) -> tuple[Fraction | None, Fraction | None, Fractio
 
 
 def score(record: HostRecord, policy: ReportingPolicy) -> Fraction:
+    """A host's composite score (综合排名, 004 §4.2): completion, satisfaction and bulletins on
+    time, weighted by the policy; a term without data scores 0."""
     weights = (policy.weight_completion, policy.weight_satisfaction, policy.weight_bulletins)
     return sum((Fraction(w) * (t or 0) for w, t in zip(weights, terms(record), strict=True)), Fraction(0))
 
