@@ -86,7 +86,10 @@ async def figures(conn: asyncpg.Connection, f: Filter, group: str = "total", aft
                   limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of {key, label, sort, quota, nominated, ...} per group, ordered by `sort`, after a cursor."""
     p = Params()
-    region = (lambda col: " AND " + within(col, f.region, p)) if f.region else (lambda col: "")
+
+    def region(col: str) -> str:
+        return f" AND {within(col, f.region, p)}" if f.region else ""
+
     key, label, sort = GROUPS[group]
     sort = sort.replace("$LEVELS", p(list(LEVELS))) if "$LEVELS" in sort else sort
     sql = f"""

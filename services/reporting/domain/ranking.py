@@ -61,7 +61,7 @@ def score(record: HostRecord, policy: ReportingPolicy) -> Fraction:
 
 
 def rank(records: list[HostRecord], policy: ReportingPolicy) -> list[Ranked]:
-    def key(r: HostRecord) -> tuple:
+    def key(r: HostRecord) -> tuple[Fraction | int | str, ...]:
         return (-score(r, policy), *(-(t or 0) for t in terms(r)), r.host_id)
 
     return [Ranked(i, r, *terms(r), score(r, policy)) for i, r in enumerate(sorted(records, key=key), start=1)]

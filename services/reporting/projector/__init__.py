@@ -9,7 +9,7 @@ absorb whatever both deliver.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 from fastapi import FastAPI
@@ -44,7 +44,7 @@ async def _chain(app: FastAPI, projection: Projection, source: str,
 
 
 async def rebuild_all(app: FastAPI, source: str = "feed", clients: dict[str, httpx.AsyncClient] | None = None,
-                      models: list[str] | None = None) -> dict[str, int]:
+                      models: Sequence[str] | None = None) -> dict[str, int]:
     """Reset the named read models (all by default) and re-apply their sources' events from the
     first; returns the events read per model."""
     pool, deliveries = app.state.pool, app.state.settings.projection_max_deliveries
