@@ -4,11 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-faults lint token admin bench bench-province clean-data help
+.PHONY: run test check test-faults lint token admin bench bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
-	@echo "make test   run the test suite against real PostgreSQL and NATS"
+	@echo "make test   ruff, import contracts, mypy, then the tests against real PostgreSQL and NATS"
 	@echo "make test-faults   kill/stop services, NATS and PostgreSQL under load (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
 	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
@@ -23,17 +23,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m shared.devstack run
 
-test: $(STAMP)
+# The architecture and type checks first (seconds), then the tests against real PostgreSQL and NATS.
+test: $(STAMP) check
 	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff; import-linter's contracts (pyproject.toml: no service imports another, domain/ is pure, the
+# kernel imports no service, reporting records nothing); mypy, strict on shared/ and every domain/.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 # Issue 9's fault runs (~10 min): services killed with -9, NATS stopped 30 s, PostgreSQL restarted,
 # all under load; figures in test-output/faults/ (docs/reliability.md).
 test-faults: $(STAMP)
 	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check .
+lint: check
 
 # Prints the token and nothing else, so scripts can use $$(make -s token ROLE=...).
 token: $(STAMP)

@@ -195,6 +195,22 @@ def client_for(app, keys_dir: Path, base: str) -> Callable[..., httpx.AsyncClien
 
 
 @contextlib.asynccontextmanager
+async def peers(apps: dict) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """In-process clients of `apps` (service name → running app), handed to every one of them as
+    `app.state.peer_clients`: what a service asks another at query time or for a rebuild's feed
+    then reaches that app here instead of <SERVICE>_URL."""
+    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+               for name, app in apps.items()}
+    for app in apps.values():
+        app.state.peer_clients = clients
+    try:
+        yield clients
+    finally:
+        for c in clients.values():
+            await c.aclose()
+
+
+@contextlib.asynccontextmanager
 async def running(app) -> AsyncIterator[None]:
     """Run a FastAPI app's lifespan (pool, migrations, relay, consumers) around a block."""
     async with app.router.lifespan_context(app):

@@ -1,7 +1,7 @@
 """One trace per request across services (issue 7): an enrollment command's trace continues
 through enrollment's outbox relay and the NATS headers into the credits and reporting
-projections — and on through the HoursAwarded credits records in reaction, its relay, and
-reporting's credits projection. Real enrollment, credits and reporting apps, real PostgreSQL and
+projections — and on through the HoursAwarded credits records in reaction, its relay, and the
+projection that follows the credits stream. Real enrollment, credits and reporting apps, real PostgreSQL and
 NATS; spans captured in memory.
 """
 
@@ -87,7 +87,7 @@ async def test_an_enrollment_completion_is_one_trace_into_credits_and_reporting(
                 and s.attributes.get("http.route") == "/v1/enrollments/{enrollment_id}/complete"]
     trace_id = server.context.trace_id
     wanted = ("apply credits_intake EnrollmentCompleted", "apply reporting_enrollments EnrollmentCompleted",
-              "apply reporting_credits HoursAwarded")
+              "apply credits_compliance HoursAwarded")
 
     def in_trace() -> list[ReadableSpan]:
         return [s for s in exporter.get_finished_spans() if s.context.trace_id == trace_id]
@@ -105,14 +105,15 @@ async def test_an_enrollment_completion_is_one_trace_into_credits_and_reporting(
     for projection in ("credits_intake", "reporting_enrollments"):
         apply = named[f"apply {projection} EnrollmentCompleted"]
         assert apply.parent.span_id == publish.context.span_id, projection
-    # The award credits records while applying is published under the intake's apply span, so
-    # reporting's credits projection sits at the end of one chain rooted at the HTTP request.
+    # The award credits records while applying is published under the intake's apply span, so the
+    # projection that follows the credits stream sits at the end of one chain rooted at the HTTP
+    # request (reporting asks credits' published read model rather than following its stream).
     award = named["publish HoursAwarded"]
     assert parent_of(award, spans) is named["apply credits_intake EnrollmentCompleted"]
-    chain, span = [], named["apply reporting_credits HoursAwarded"]
+    chain, span = [], named["apply credits_compliance HoursAwarded"]
     while span is not None:
         chain.append(span.name)
         span = parent_of(span, spans)
-    assert chain[:4] == ["apply reporting_credits HoursAwarded", "publish HoursAwarded",
+    assert chain[:4] == ["apply credits_compliance HoursAwarded", "publish HoursAwarded",
                          "apply credits_intake EnrollmentCompleted", "publish EnrollmentCompleted"]
     assert chain[-1] == server.name

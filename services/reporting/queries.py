@@ -4,7 +4,7 @@ The building block is a *cell*: one project × one nominating region, with that 
 and the counts of its enrollments (domain/rates.py says what each count means). Cancelled
 projects are left out of every figure: their places were never on offer. Groups add cells up;
 roll-ups to a parent region add up the cells whose region lies in its GB/T 2260 subtree (the
-same prefix rule as shared.auth.org_within), so they never depend on the order org events came in.
+same prefix rule as shared.orgs.org_within), so they never depend on the order org events came in.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 import asyncpg
 
-from shared.auth import subtree_prefix
+from shared.orgs import subtree_prefix
+from shared.orgtree import subtree_sql
 
 LEVELS = ("national", "provincial", "municipal", "county", "school")
 LEVEL_LABELS = {"national": "国培", "provincial": "省培", "municipal": "市培", "county": "县培", "school": "校本研修"}
@@ -62,10 +63,8 @@ class Params:
 
 
 def within(column: str, code: str, p: Params) -> str:
-    prefix = subtree_prefix(code)
-    if prefix is None:
-        return f"{column} = {p(code)}"
-    return f"({column} = {p(code)} OR (length({column}) >= 6 AND {column} LIKE {p(prefix + '%')}))"
+    """SQL: `column` is the org `code` or lies in its subtree (shared/orgtree.py)."""
+    return subtree_sql(column, p(code), p(subtree_prefix(code)))
 
 
 def project_where(f: Filter, p: Params) -> str:
@@ -87,7 +86,10 @@ async def figures(conn: asyncpg.Connection, f: Filter, group: str = "total", aft
                   limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of {key, label, sort, quota, nominated, ...} per group, ordered by `sort`, after a cursor."""
     p = Params()
-    region = (lambda col: " AND " + within(col, f.region, p)) if f.region else (lambda col: "")
+
+    def region(col: str) -> str:
+        return f" AND {within(col, f.region, p)}" if f.region else ""
+
     key, label, sort = GROUPS[group]
     sort = sort.replace("$LEVELS", p(list(LEVELS))) if "$LEVELS" in sort else sort
     sql = f"""
@@ -128,23 +130,3 @@ async def regions_of_kind(conn: asyncpg.Connection, scope: str | None, kinds: tu
 
 async def org(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT code, name, kind, parent_code FROM orgs WHERE code = $1", code)
-
-
-_UP = """WITH RECURSIVE up AS (SELECT code, parent_code FROM orgs WHERE code = ANY($1::text[])
-                              UNION SELECT o.code, o.parent_code FROM orgs o JOIN up ON o.code = up.parent_code)
-         SELECT code, parent_code FROM up"""
-
-
-async def parents(conn: asyncpg.Connection, codes: list[str]) -> dict[str, str | None]:
-    """Each org's parent, for `codes` and all their ancestors in the org tree."""
-    return {r["code"]: r["parent_code"] for r in await conn.fetch(_UP, codes)}
-
-
-def chain(code: str, tree: dict[str, str | None]) -> list[str]:
-    """[code, parent, grandparent, …]: where a jurisdiction's policy is looked for, nearest first."""
-    out: list[str] = []
-    current: str | None = code
-    while current is not None and current not in out:
-        out.append(current)
-        current = tree.get(current)
-    return out

@@ -15,7 +15,7 @@ import asyncpg
 
 from services.reporting import queries
 from services.reporting.domain.rates import NOTICE_RATES, Figures
-from shared.auth import org_within
+from shared.orgs import org_within
 
 GROUP_LABELS = {"project": "项目", "region": "地区", "host": "承办单位", "level": "项目级别", "year": "年度",
                 "total": "合计"}

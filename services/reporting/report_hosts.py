@@ -33,10 +33,10 @@ def policy_json(policy: ReportingPolicy) -> dict[str, Any]:
 async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as_of: date,
                   only_host: str | None = None) -> dict[str, Any]:
     """Every host with a (non-cancelled) project of `year` organised in `organizer`'s subtree."""
-    f = queries.Filter(year=year, organizer=organizer)
+    where = queries.Filter(year=year, organizer=organizer)
     policy = policy_for(organizer, date(year, 12, 31))
-    figures = {r["key"]: Figures.of(r) for r in await queries.figures(conn, f, "host")}
-    projects = [p for p in await reads.projects_of(conn, f) if p["host_id"] is not None]
+    figures = {r["key"]: Figures.of(r) for r in await queries.figures(conn, where, "host")}
+    projects = [p for p in await reads.projects_of(conn, where) if p["host_id"] is not None]
     issued = await reads.bulletins(conn, [p["project_id"] for p in projects])
     shares: dict[str, list[Fraction]] = defaultdict(list)
     count: dict[str, int] = defaultdict(int)

@@ -255,7 +255,7 @@ def world(pg_server_url, nats_url, keys_dir, pii_key):
     # The rebuild endpoints read the owners' feeds: in-process, not over the network.
     feeds = {s: httpx.AsyncClient(transport=httpx.ASGITransport(app=world.apps[s]), base_url=f"http://{s}")
              for s in ("enrollment", "credits", "funding")}
-    world.apps["reporting"].state.feed_clients = feeds
+    world.apps["reporting"].state.peer_clients = feeds
     world.apps["credits"].state.enrollment_feed_client = feeds["enrollment"]
     residents = {service: Resident(app) for service, app in world.apps.items()}
     world.clients = {service: asgi.get_client(r) for service, r in residents.items()}

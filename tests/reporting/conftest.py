@@ -38,9 +38,13 @@ async def funding_app(launch):
 
 
 @pytest.fixture(scope="module")
-async def credits_app(launch):
-    """The credits service beside ours (end-to-end compliance checks): its own database."""
-    async with launch("credits") as app:
+async def credits_app(launch, reporting_app):
+    """The credits service beside ours: its own database; reporting asks it, in-process, for the
+    compliance verdicts it publishes (services/reporting/peers.py)."""
+    async with launch("credits") as app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                           base_url="http://credits") as client:
+        reporting_app.state.peer_clients = {**(getattr(reporting_app.state, "peer_clients", None) or {}),
+                                            "credits": client}
         yield app
 
 
@@ -77,7 +81,7 @@ async def world(enrollment_app, reporting_app, as_enrollment):
     carried to reporting over NATS; reporting's calendar pinned to 31 December 2023."""
     from datetime import date
 
-    from services.reporting.api.common import shanghai_today
+    from shared.clock import shanghai_today
     from tests.reporting.given import at_head
     from tests.reporting.scenario import Scenario, play
 

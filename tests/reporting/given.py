@@ -40,6 +40,16 @@ async def apply(pool, envs: list[Envelope]) -> None:
         await Applier(projection).apply(pool, [Delivery(e) for e in envs])
 
 
+def assessment(org: str, year: int, kind: str, compliant: bool | None) -> dict[str, Any]:
+    """A FundingAssessed as funding publishes it (services/funding/events.py), for a dashboard that
+    only counts verdicts: the figures behind them do not matter here."""
+    return {"org_code": org, "year": year, "kind": kind, "declared": True, "public_funds_budget_fen": 0,
+            "payroll_fen": 0, "training_budget_fen": 0, "received_fen": 0, "allocated_fen": 0, "spent_fen": 0,
+            "funding_ratio": None, "payroll_share": None, "pass_down_share": None,
+            "policy": {"jurisdiction_code": org[:2] + "0000", "effective_from": "2020-01-01", "version": 1},
+            "rules": [], "compliant": compliant, "judged_on": f"{year}-12-31"}
+
+
 async def ok(response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json() if "json" in response.headers.get("content-type", "") else response

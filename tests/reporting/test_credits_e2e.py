@@ -1,7 +1,7 @@
 """Credit compliance end to end: the real enrollment, credits and reporting apps in one process on
 one bus namespace. Teachers are registered with enrollment, their hours are claimed, approved and
-revoked through the credits API, and reporting — from both streams on NATS — counts the teachers
-meeting Jiangxi's 60 hours a year (001 §2.3) exactly as the credits service counts them."""
+revoked through the credits API, and reporting — from credits' published verdicts — counts the
+teachers meeting Jiangxi's annual target exactly as the credits service counts them."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ async def world(enrollment_app, credits_app, reporting_app, as_enrollment, as_cr
             await ok(await auditor.post(f"/v1/claims/{claim['claim_id']}/approve", json={}))
         if fate == "revoke":
             await ok(await auditor.post(f"/v1/entries/{claim['claim_id']}/revoke", json={"reason": "证明材料不实"}))
-    await at_head(reporting_app, credits_app, "reporting_credits")
+    await at_head(credits_app, credits_app, "credits_compliance")  # reporting asks credits at query time
     await at_head(reporting_app, enrollment_app, "reporting_directory")
 
 

@@ -1,6 +1,6 @@
-"""Credit compliance carried from the credits stream (services/credits/events.py contracts):
-Jiangxi's 60 hours a year (001 §2.3), Jiyuan's 360 hours over 5 years with a workshop minimum
-(003 §4.3), a school under no policy; awards, approved claims and revocations; hire dates."""
+"""Credit compliance as credits judges and publishes it, shown by reporting per region: Jiangxi's
+60 hours a year, Jiyuan's 360 hours over 5 years with a workshop minimum, a school under no policy;
+awards, approved claims and revocations; hire dates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from tests.reporting.given import Given, ok, refused
+from tests.credits.given import completed, given_enrollment, org, teacher
+from tests.reporting.given import Given, at_head, ok, refused
 
 ORGS = [("360000", "江西省", "province", None), ("360100", "南昌市", "city", "360000"),
         ("360102", "东湖区", "county", "360100"), ("360102001", "东湖一中", "school", "360102"),
@@ -29,32 +30,42 @@ TEACHERS = {
 }
 
 
-def policy(code: str, **values) -> dict:
-    return {"jurisdiction_code": code, "effective_from": "2019-01-01", "hours_per_credit": 20, "annual_hours": None,
-            "cycle_years": 5, "cycle_start_year": 2021, "cycle_hours": None, "induction_hours": None,
-            "induction_years": 1, "categories": [], "school_year_start": "09-01", "credit_decimals": 1,
-            "published_on": "2019-01-01", **values}
+def policy(**values) -> dict:
+    return {"effective_from": "2019-01-01", "hours_per_credit": 20, "cycle_years": 5, "cycle_start_year": 2021,
+            **values}
 
 
 @pytest.fixture(scope="module")
-async def world(rpool):
-    enrollment, credits = Given(rpool), Given(rpool, source="/credits")
+async def world(rpool, credits_app, as_credits):
+    """The story above told to the real credits service — completions from enrollment's stream, a
+    claim reviewed, an award revoked — while reporting holds only the org tree: its figures are
+    credits' published verdicts (GET /v1/compliance/schools), added up per region."""
+    enrollment = Given(rpool)
     for code, name, kind, parent in ORGS:
         await enrollment(f"org-{code}", ("OrgRegistered", {"code": code, "name": name, "kind": kind,
                                                            "parent_code": parent}))
-    await credits("policy-360000", ("PolicyPublished", policy("360000", annual_hours=60)))
-    await credits("policy-419001", ("PolicyPublished", policy("419001", cycle_hours=360, categories=[
-        {"code": "workshop", "name": "工作坊研修", "min_hours": 10}])))
+        await given_enrollment(credits_app, org(code, kind, parent))
+    await ok(await as_credits("province_admin", "360000").put("/v1/policies/360000", json=policy(annual_hours=60)),
+             201)
+    await ok(await as_credits("county_admin", "419001").put("/v1/policies/419001", json=policy(
+        cycle_hours=360, categories=[{"code": "workshop", "name": "工作坊研修", "min_hours": 10}])), 201)
+    cpool, auditor = credits_app.state.pool, as_credits("auditor", "360000")
     for school, hired_on, entries in TEACHERS.values():
         tid = str(uuid.uuid4())
-        await enrollment(f"teacher-{tid}", ("TeacherRegistered", {
-            "teacher_id": tid, "school_code": school, "subject": "数学", "stage": "初中", "title": "一级教师",
-            "hired_on": hired_on}))
+        await given_enrollment(credits_app, teacher(school, hired_on, tid))
         for type_, hours, category in entries:
-            entry = str(uuid.uuid4())
-            await credits(f"award-{entry}", (type_, {
-                "entry_id": entry, "teacher_id": tid, "hours": hours, "category": category, "school_year": 2023,
-                "org_code": school, "earned_on": "2023-12-01", "recorded_on": "2023-12-01"}))
+            if type_ == "HoursAwarded":  # enrollment's completion, awarded by credits' intake
+                await given_enrollment(credits_app, completed(tid, hours, "2023-12-01", school, category))
+            elif type_ == "ClaimApproved":
+                claim = await ok(await as_credits("county_admin", school[:6]).post("/v1/claims", json={
+                    "teacher_id": tid, "hours": hours, "category": category, "source": "workshop",
+                    "earned_on": "2023-12-01", "evidence": "东教研〔2023〕12号"}), 201)
+                await ok(await auditor.post(f"/v1/claims/{claim['claim_id']}/approve", json={}))
+            else:  # EntryRevoked: the award just made is revoked
+                entry = await cpool.fetchval("SELECT entry_id FROM entries WHERE teacher_id = $1 AND kind = 'award'",
+                                             uuid.UUID(tid))
+                await ok(await auditor.post(f"/v1/entries/{entry}/revoke", json={"reason": "重复登记"}))
+    await at_head(credits_app, credits_app, "credits_compliance")
 
 
 async def test_teachers_meeting_the_annual_target_per_region(world, as_role):

@@ -18,7 +18,7 @@ import pytest
 from shared.devkeys import mint_token
 from tests.conftest import eventually
 from tests.reporting.cdp import Browser, chromium_path
-from tests.reporting.given import Given
+from tests.reporting.given import Given, assessment
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOT = ROOT / "test-output" / "reporting-dashboard.png"
@@ -30,9 +30,9 @@ ORGS = [("610000", "陕西省", "province", None), ("610100", "西安市", "city
         ("610300", "宝鸡市", "city", "610000"), ("610102", "新城区", "county", "610100"),
         ("610103", "碑林区", "county", "610100"), ("610302", "渭滨区", "county", "610300"),
         ("610102001", "新城区第一中学", "school", "610102"), ("610302001", "渭滨区第一中学", "school", "610302")]
-# Funding (fen): one school and one county comply in 西安市, neither in 宝鸡市 (policy: 5%, 3%, 70%).
-ACCOUNTS = [("610102001", 1_000_000, 0, 0, 0, 60_000), ("610302001", 1_000_000, 0, 0, 0, 40_000),
-            ("610102", 0, 100_000_000, 3_000_000, 2_100_000, 0), ("610302", 0, 100_000_000, 2_000_000, 0, 0)]
+# Funding's verdicts: one school and one county comply in 西安市, neither in 宝鸡市.
+ASSESSED = [("610102001", "school", True), ("610302001", "school", False), ("610102", "county", True),
+            ("610302", "county", False)]
 # project level, host, quotas {region: places}, outcomes per region: C completed, F failed, N no-show,
 # W withdrawn, I checked in (still training), O nominated only; + a satisfied evaluation, - an unsatisfied one.
 PROJECTS = [("national", 0, {"610102": 4, "610302": 3}, {"610102": "C+C+F-I", "610302": "C+N"}),
@@ -81,21 +81,10 @@ async def seeded(rpool):
         for region, outcome in outcomes.items():
             for stream, evs in _events(pid, region, outcome, hosts[h]):
                 await given(stream, *evs)
+    # Funding's verdicts as funding publishes them (FundingAssessed): reporting only counts them.
     funding = Given(rpool, source="/funding")
-    await funding("policy-610000", ("FundingPolicyPublished", {
-        "jurisdiction_code": "610000", "effective_from": "2020-01-01", "school_public_funds_share": "0.05",
-        "district_payroll_share_min": "0.03", "district_payroll_share_max": None, "pass_down_min": "0.70"}))
-    for org, public, payroll, training, allocated, spent in ACCOUNTS:
-        await funding(f"account-{org}", ("BudgetDeclared", {
-            "org_code": org, "year": 2023, "public_funds_budget_fen": public, "payroll_fen": payroll,
-            "training_budget_fen": training}))
-        if allocated:
-            await funding(f"allocation-{org}", ("FundsAllocated", {
-                "allocation_id": str(uuid.uuid4()), "from_code": org, "to_code": "610102001", "year": 2023,
-                "amount_fen": allocated}))
-        if spent:
-            await funding(f"disbursement-{org}", ("FundsDisbursed", {
-                "disbursement_id": str(uuid.uuid4()), "org_code": org, "year": 2023, "amount_fen": spent}))
+    for org, kind, compliant in ASSESSED:
+        await funding(f"assessment-{org}-2023", ("FundingAssessed", assessment(org, 2023, kind, compliant)))
 
 
 def free_port() -> int:

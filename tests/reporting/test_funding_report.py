@@ -1,4 +1,4 @@
-"""Funding compliance carried from the funding stream (services/funding/events.py contracts):
+"""Funding compliance as the funding service judges and publishes it (FundingAssessed), shown by reporting:
 a Hangzhou-like district (002 §4.2.2: schools ≥ 10% of public funds, district ≥ 3% of payroll,
 ≥ 70% passed down) and a Jiyuan-like county (003 §5.2: a 1.5%–2.5% band), judged exactly at
 the thresholds, with reversals and settlements moving spending."""
@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from tests.reporting.given import Given, ok, refused
+from tests.funding.given import Upstream
+from tests.reporting.given import Given, at_head, ok, refused
 
 PROVINCE, CITY, DISTRICT, BAND = "330000", "330100", "330106", "330108"
 S1, S2, S3, S4 = "330106001", "330106002", "330106003", "330106004"
@@ -20,52 +21,57 @@ def _id() -> str:
 
 
 def policy(code: str, effective_from: str, **shares) -> dict:
-    base = dict.fromkeys(("school_public_funds_share", "district_payroll_share_min", "district_payroll_share_max",
-                          "pass_down_min"))
-    return {"jurisdiction_code": code, "effective_from": effective_from, "school_share_basis": "public_funds_budget",
-            "sources": {}, **base, **shares}
-
-
-def budget(org: str, public: int, payroll: int, training: int) -> dict:
-    return {"org_code": org, "year": 2023, "public_funds_budget_fen": public, "payroll_fen": payroll,
-            "training_budget_fen": training}
+    return {"effective_from": effective_from, **shares}
 
 
 @pytest.fixture(scope="module")
-async def world(rpool):
-    orgs = Given(rpool)
+async def world(rpool, funding_app, as_funding, reporting_app):
+    """The story of the module docstring, told to the real funding service through its API; reporting
+    holds what funding publishes (FundingAssessed over NATS), and the org tree from enrollment."""
+    orgs, upstream = Given(rpool), Upstream(funding_app.state.pool)  # enrollment's org events, to both
     for code, kind, parent in ((PROVINCE, "province", None), (CITY, "city", PROVINCE), (DISTRICT, "county", CITY),
                                (BAND, "county", CITY), (S1, "school", DISTRICT), (S2, "school", DISTRICT),
                                (S3, "school", DISTRICT), (S4, "school", DISTRICT)):
-        await orgs(f"org-{code}", ("OrgRegistered", {"code": code, "name": f"机构{code}", "kind": kind,
-                                                     "parent_code": parent}))
-    given = Given(rpool, source="/funding")
-    await given(f"policy-{DISTRICT}", ("FundingPolicyPublished", policy(
+        org = {"code": code, "name": f"机构{code}", "kind": kind, "parent_code": parent}
+        await orgs(f"org-{code}", ("OrgRegistered", org))
+        await upstream.emit(f"org-{code}", "OrgRegistered", org)
+    district, band = as_funding("county_admin", DISTRICT), as_funding("county_admin", BAND)
+    await ok(await district.put(f"/v1/policies/{DISTRICT}", json=policy(
         DISTRICT, "2014-01-01", school_public_funds_share="0.10", district_payroll_share_min="0.03",
-        pass_down_min="0.70")))
-    await given(f"policy-{BAND}", ("FundingPolicyPublished", policy(
-        BAND, "2015-01-01", district_payroll_share_min="0.015", district_payroll_share_max="0.025")))
+        pass_down_min="0.70")), 201)
+    await ok(await band.put(f"/v1/policies/{BAND}", json=policy(
+        BAND, "2015-01-01", district_payroll_share_min="0.015", district_payroll_share_max="0.025")), 201)
     # A later provincial version: not nearer than the district's, and not in force in 2023 anyway.
-    await given(f"policy-{PROVINCE}", ("FundingPolicyPublished", policy(PROVINCE, "2024-01-01",
-                                                                          school_public_funds_share="0.01")))
-    await given(f"account-{DISTRICT}", ("BudgetDeclared", budget(DISTRICT, 0, 100_000_000, 3_000_000)))
-    await given(f"account-{BAND}", ("BudgetDeclared", budget(BAND, 0, 10_000_000, 300_000)))  # 3% > 2.5%
+    await ok(await as_funding("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json=policy(
+        PROVINCE, "2024-01-01", school_public_funds_share="0.01")), 201)
+    await ok(await district.put(f"/v1/orgs/{DISTRICT}/budgets/2023", json=budget(0, 100_000_000, 3_000_000)), 201)
+    await ok(await band.put(f"/v1/orgs/{BAND}/budgets/2023", json=budget(0, 10_000_000, 300_000)), 201)  # 3% > 2.5%
     for school in (S1, S2, S3):
-        await given(f"account-{school}", ("BudgetDeclared", budget(school, 1_000_000, 0, 0)))
+        await ok(await as_funding("school_admin", school).put(f"/v1/orgs/{school}/budgets/2023",
+                                                              json=budget(1_000_000, 0, 0)), 201)
     for school in (S1, S2, S3, S4):  # 4 × 525,000 = 2,100,000 = 70% of the district's training budget
-        await given(f"allocation-{_id()}", ("FundsAllocated", {"allocation_id": _id(), "from_code": DISTRICT,
-                                                               "to_code": school, "year": 2023, "amount_fen": 525_000}))
+        await ok(await district.post("/v1/allocations", json={"from_code": DISTRICT, "to_code": school, "year": 2023,
+                                                               "amount_fen": 525_000}), 201)
+    spent = {}
     for school, amount in ((S1, 100_000), (S2, 99_999), (S3, 100_003), (S4, 50_000)):
-        await given(f"disbursement-{_id()}", ("FundsDisbursed", {
-            "disbursement_id": _id(), "org_code": school, "year": 2023, "project_id": None, "host_id": None,
-            "amount_fen": amount, "purpose": "培训资料"}))
-    await given(f"reversal-{_id()}", ("FundsReversed", {  # S3 gives 2 fen back: 100,001 ≥ 10%
-        "reversal_id": _id(), "entry_id": _id(), "entry_kind": "disbursement", "org_code": S3, "to_code": None,
-        "year": 2023, "project_id": None, "host_id": None, "amount_fen": 2, "purpose": "培训资料", "reason": "多付"}))
-    await given(f"settlement-{_id()}", ("SettlementCalculated", {
-        "settlement_id": _id(), "project_id": _id(), "county_code": DISTRICT, "host_id": _id(), "year": 2023,
-        "participants": 4, "fee_per_participant_fen": 50_000, "amount_fen": 200_000, "previously_settled_fen": 0,
-        "delta_fen": 200_000, "derivation": "4 × 50000", "counted_from": "TeacherCheckedIn"}))
+        spent[school] = (await ok(await as_funding("school_admin", school).post("/v1/disbursements", json={
+            "org_code": school, "year": 2023, "amount_fen": amount, "purpose": "培训资料"}), 201))["disbursement_id"]
+    # S3 overpaid by 2 fen: the disbursement is reversed and made again right, 100,001 ≥ 10%.
+    s3 = as_funding("school_admin", S3)
+    await ok(await s3.post(f"/v1/disbursements/{spent[S3]}/reverse", json={"reason": "多付"}))
+    await ok(await s3.post("/v1/disbursements", json={"org_code": S3, "year": 2023, "amount_fen": 100_001,
+                                                      "purpose": "培训资料"}), 201)
+    host = await upstream.host(PROVINCE)  # four participants from the district, settled at 50,000 each
+    pid = await upstream.project(host, PROVINCE)
+    for _ in range(4):
+        await upstream.deliver(await upstream.checkin(pid, await upstream.teacher(S1), DISTRICT, host))
+    await ok(await district.post("/v1/settlements", json={"project_id": pid, "county_code": DISTRICT,
+                                                           "fee_per_participant_fen": 50_000}), 201)
+    await at_head(reporting_app, funding_app, "reporting_funding")
+
+
+def budget(public: int, payroll: int, training: int) -> dict:
+    return {"public_funds_budget_fen": public, "payroll_fen": payroll, "training_budget_fen": training}
 
 
 async def test_each_school_and_county_is_judged_at_its_threshold(world, as_role):

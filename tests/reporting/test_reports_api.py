@@ -117,4 +117,4 @@ async def test_a_cancelled_project_owes_no_bulletins_and_lag_is_reported(world, 
     lag = await ok(await as_role("county_admin", COUNTY).get("/v1/reports/lag"))
     assert {(p["projection"], p["source"]) for p in lag["projections"]} == {
         ("reporting_directory", "enrollment"), ("reporting_enrollments", "enrollment"),
-        ("reporting_funding", "funding"), ("reporting_credits", "credits")}
+        ("reporting_funding", "funding")}

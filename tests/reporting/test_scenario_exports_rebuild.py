@@ -94,7 +94,7 @@ async def test_figures_survive_a_rebuild_from_position_0_and_a_second_delivery_o
     before = await reports(world, as_role)
     assert before[0]["total"]["completed"] == 6
     admin = as_role("service")
-    reporting_app.state.feed_clients = {"enrollment": httpx.AsyncClient(
+    reporting_app.state.peer_clients = {"enrollment": httpx.AsyncClient(
         transport=httpx.ASGITransport(app=enrollment_app), base_url="http://enrollment")}
     head = await enrollment_app.state.pool.fetchval("SELECT count(*) FROM events")
     enrollment_models = ["reporting_directory", "reporting_enrollments"]
@@ -102,8 +102,7 @@ async def test_figures_survive_a_rebuild_from_position_0_and_a_second_delivery_o
     assert done["rebuilt"] == {"reporting_directory": head, "reporting_enrollments": head}
     assert await reports(world, as_role) == before
     done = await ok(await admin.post("/v1/admin/rebuild", json={"source": "stream"}))  # every model
-    assert done["rebuilt"] == {"reporting_directory": head, "reporting_enrollments": head, "reporting_funding": 0,
-                               "reporting_credits": 0}
+    assert done["rebuilt"] == {"reporting_directory": head, "reporting_enrollments": head, "reporting_funding": 0}
     assert await reports(world, as_role) == before
 
     # Every event once more, as a broker would redeliver it: a new message id, the same envelope.
@@ -119,7 +118,7 @@ async def test_figures_survive_a_rebuild_from_position_0_and_a_second_delivery_o
     await settled(reporting_app)
     assert await reports(world, as_role) == before
     want = {("reporting_directory", "enrollment"): (head, 0), ("reporting_enrollments", "enrollment"): (head, 0),
-            ("reporting_funding", "funding"): (0, 0), ("reporting_credits", "credits"): (0, 0)}
+            ("reporting_funding", "funding"): (0, 0)}
 
     async def lag_is_zero() -> bool:  # consumers measure their lag between fetches
         lag = await ok(await as_role("county_admin", C1).get("/v1/reports/lag"))

@@ -8,6 +8,7 @@ import contextlib
 import pytest
 
 from shared.devkeys import mint_token
+from tests.conftest import peers
 
 pytest.register_assert_rewrite("tests.security.world")
 
@@ -21,6 +22,7 @@ async def apps(launch, keys_dir):
         for name in SERVICES:
             extra = {"service_token": mint_token(keys_dir, "service", sub="security-tests")}
             out[name] = await stack.enter_async_context(launch(name, **extra))
+        await stack.enter_async_context(peers(out))  # reporting asks credits for its verdicts
         yield out
 
 

@@ -238,7 +238,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS,
         ("GET", "/v1/reports/lag"): probe("/v1/reports/lag", default="ok", teacher="role"),
         ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={
-            "source": "stream", "models": ["reporting_credits"]}, province_admin="ok", service="ok"),
+            "source": "stream", "models": ["reporting_funding"]}, province_admin="ok", service="ok"),
         ("GET", "/v1/reports/funding"): probe(f"/v1/reports/funding?year=2023&region_code={COUNTY}", **REGION_READ),
         ("GET", "/v1/reports/credits"): probe(f"/v1/reports/credits?year=2023&region_code={COUNTY}", **REGION_READ),
         ("GET", "/v1/reports/notices"): probe(f"/v1/reports/notices?year=2023&min_rate=0.5&parent_code={COUNTY}",

@@ -42,7 +42,9 @@ class Standard:
 
 def school_standard(chain: Sequence[str], book: PolicyBook, year: int, as_of: date) -> Standard:
     """The yardstick of a school (its way up the org tree: `chain`) for school year `year`,
-    judged on `as_of` (see the module docstring)."""
+    judged on `as_of` (see the module docstring): the annual hours of the policy in force (Jiangxi
+    60, 001 §2.3; Jiyuan 360 over five years, 003 §4.3), its category minimums, and the year's last
+    day, by which a teacher must have been hired to count."""
     current = book.for_chain(chain, as_of)
     last_day = school_year_bounds(year, current.school_year_start if current else DEFAULT_SCHOOL_YEAR_START)[1]
     policy = book.for_chain(chain, min(as_of, last_day))

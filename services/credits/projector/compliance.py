@@ -32,6 +32,7 @@ ON CONFLICT (teacher_id, school_year) DO UPDATE SET
 class ComplianceProjection(Projection):
     name = "credits_compliance"
     sources = ("credits",)
+    tables = ("teacher_years",)
     handles = frozenset({"HoursAwarded", "ClaimApproved", "EntryRevoked"})
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:

@@ -40,6 +40,7 @@ def _completion(event: Envelope, traceparent: str | None) -> award.Completion:
 class IntakeProjection(Projection):
     name = "credits_intake"
     sources = ("enrollment",)
+    tables = ("org_tree", "teacher_schools")
     handles = frozenset({"OrgRegistered", "TeacherRegistered", "EnrollmentCompleted"})
     # EnrollmentFailed is deliberately not handled: a failed learner earns nothing (001 §5.3).
 
@@ -79,4 +80,4 @@ class IntakeProjection(Projection):
 
     async def reset(self, conn: asyncpg.Connection) -> None:
         # Awards are not reset: they are our own events (the inline rebuild refills their entries).
-        await conn.execute("TRUNCATE org_tree, teacher_schools")
+        await conn.execute(f"TRUNCATE {', '.join(self.tables)}")

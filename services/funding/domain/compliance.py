@@ -74,7 +74,9 @@ def _verdict(rule: str, label: str, num: int, den: int, lo: Decimal, hi: Decimal
 
 
 def judge(kind: str, f: Figures, policy: FundingPolicy | None) -> list[dict[str, Any]]:
-    """One verdict per rule of `policy` that applies to an org of `kind`."""
+    """One verdict per rule of `policy` that applies to an org of `kind`: a school's training
+    spending against its public-funds budget (001 §6.7, 002 §4.2.2, 003 §5.2), a district's training
+    budget against its payroll band and what it passes down to its schools (002 §4.2.2, 003 §5.2)."""
     if policy is None:
         return []
     out = []

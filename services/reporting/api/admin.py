@@ -12,7 +12,7 @@ their JetStream streams.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import httpx
 from fastapi import APIRouter, Request
@@ -25,6 +25,9 @@ from shared.auth import Authenticated, require_role
 
 router = APIRouter(tags=["operations"])
 MODELS = tuple(p.name for p in PROJECTIONS)
+Model = Literal["reporting_directory", "reporting_enrollments", "reporting_funding"]
+if set(get_args(Model)) != set(MODELS):  # fails at import, loudly, if a projection is added or renamed
+    raise RuntimeError(f"RebuildRequest.models must name {MODELS}")
 
 
 @router.get("/v1/reports/lag", summary="How far the read models trail their sources")
@@ -44,14 +47,14 @@ async def lag(request: Request, principal: Authenticated) -> dict:
 class RebuildRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Literal["feed", "stream"] = "feed"
-    models: list[Literal[MODELS]] | None = Field(default=None, min_length=1, description="default: every model")
+    models: list[Model] | None = Field(default=None, min_length=1, description="default: every model")
 
 
 @router.post("/v1/admin/rebuild", summary="Rebuild every read model from position 0")
 async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> dict:
     require_role(principal, "service", "province_admin")
     try:
-        done = await rebuild_all(request.app, body.source, getattr(request.app.state, "feed_clients", None),
+        done = await rebuild_all(request.app, body.source, getattr(request.app.state, "peer_clients", None),
                                  body.models)
     except (httpx.HTTPError, ConnectionError) as exc:
         raise problem("rebuild_source_unavailable", f"could not read the owners' events: {type(exc).__name__}",

@@ -1,5 +1,4 @@
-"""What every reporting route shares: who may read what, problems with stable codes, cursors,
-and the Asia/Shanghai calendar day obligations are judged on.
+"""What every reporting route shares: who may read what, problems with stable codes, cursors.
 
 Scope (DOMAIN.md "an administrator acts only inside their own subtree"):
 - province / city / county / school admins and auditors read the subtree of their `org`;
@@ -12,11 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Annotated
-from zoneinfo import ZoneInfo
-
-from fastapi import Depends
 
 from shared.auth import Principal, can_read, require_role
 from shared.problems import Problem
@@ -76,11 +70,3 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not sort or not sort.isprintable() or len(sort) > 300:  # what we hand out: codes and ids
         raise problem("bad_cursor", "pass next_cursor back as given", 422)
     return sort
-
-
-# async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
-async def shanghai_today() -> date:  # 004's deadlines count calendar days in Asia/Shanghai; tests override it
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
-Today = Annotated[date, Depends(shanghai_today)]

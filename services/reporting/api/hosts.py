@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.reporting import reads
-from services.reporting.api.common import Today, problem, scope_of
+from services.reporting.api.common import problem, scope_of
 from services.reporting.domain import obligations as obligations_doc
 from services.reporting.domain import ranking as ranking_doc
 from services.reporting.report_hosts import obligations, ranking
-from shared.auth import Authenticated, org_within
+from shared.auth import Authenticated
+from shared.clock import Today
 from shared.inputs import IsoDate
+from shared.orgs import org_within
 
 router = APIRouter(tags=["reports"])
 

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.reporting import queries, reads, report, report_funding
-from services.reporting.api.common import Today, problem, scope_of
+from services.reporting.api.common import problem, scope_of
 from services.reporting.api.rates import Code
 from services.reporting.dashboard.svg import grouped_bars, horizontal_bars, percent
 from services.reporting.report_hosts import ranking
 from shared.auth import Authenticated
+from shared.clock import Today
 
 router = APIRouter(tags=["dashboard"])
 SERIES = (("选送率", "selection_rate"), ("报到率", "check_in_rate"), ("结业率", "completion_rate"))

@@ -63,6 +63,8 @@ def is_on_time(bulletin: Bulletin, ends_on: date, policy: ReportingPolicy) -> bo
 
 def bulletin_duty(starts_on: date, ends_on: date, bulletins: list[Bulletin], as_of: date,
                   policy: ReportingPolicy, cancelled: bool = False) -> BulletinDuty:
+    """A host's bulletins for a project (004 §3.3): at least 2 for ≤ 10 days, 3–5 for longer ones,
+    counted when published within the window after the project's end; met, pending or overdue."""
     days = duration_days(starts_on, ends_on)
     short = days <= policy.short_project_max_days
     required = policy.short_project_min_bulletins if short else policy.long_project_min_bulletins

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 ANY = "*"  # the fallback jurisdiction
 
@@ -73,13 +72,3 @@ def policy_for(org_code: str | None, on: date,
         if in_force:
             return max(in_force, key=lambda p: p.effective_from)
     raise LookupError(f"no reporting policy in force on {on}")
-
-
-def nearest_in_force(chain: list[str], versions: dict[str, list[Any]], on: date) -> Any | None:
-    """Published policies (anything with `effective_from`) of the jurisdictions in `chain` (an org
-    and its ancestors, nearest first): the nearest jurisdiction's latest version in force on `on`."""
-    for code in chain:
-        started = [p for p in versions.get(code, []) if p.effective_from <= on]
-        if started:
-            return max(started, key=lambda p: p.effective_from)
-    return None

@@ -54,12 +54,14 @@ def terms(record: HostRecord) -> tuple[Fraction | None, Fraction | None, Fractio
 
 
 def score(record: HostRecord, policy: ReportingPolicy) -> Fraction:
+    """A host's composite score (综合排名, 004 §4.2): completion, satisfaction and bulletins on
+    time, weighted by the policy; a term without data scores 0."""
     weights = (policy.weight_completion, policy.weight_satisfaction, policy.weight_bulletins)
     return sum((Fraction(w) * (t or 0) for w, t in zip(weights, terms(record), strict=True)), Fraction(0))
 
 
 def rank(records: list[HostRecord], policy: ReportingPolicy) -> list[Ranked]:
-    def key(r: HostRecord) -> tuple:
+    def key(r: HostRecord) -> tuple[Fraction | int | str, ...]:
         return (-score(r, policy), *(-(t or 0) for t in terms(r)), r.host_id)
 
     return [Ranked(i, r, *terms(r), score(r, policy)) for i, r in enumerate(sorted(records, key=key), start=1)]

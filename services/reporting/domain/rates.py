@@ -67,7 +67,8 @@ class Figures:
         return ratio(*self.fraction(rate))
 
     def below(self, rate: str, threshold: Decimal) -> bool:
-        """Exactly num/den < threshold; an undefined rate is never below."""
+        """A region named in a notice (通报, 004 §4.2) is one whose rate is below the threshold:
+        exactly num/den < threshold; an undefined rate is never below."""
         num, den = self.fraction(rate)
         if den <= 0:
             return False

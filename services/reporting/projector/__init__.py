@@ -9,12 +9,11 @@ absorb whatever both deliver.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 from fastapi import FastAPI
 
-from services.reporting.projector.credits import CreditsProjection
 from services.reporting.projector.directory import DirectoryProjection
 from services.reporting.projector.enrollments import EnrollmentProjection
 from services.reporting.projector.funding import FundingProjection
@@ -23,8 +22,7 @@ from shared.envelope import Envelope
 from shared.feed import feed_source
 from shared.projection import Projection, rebuild
 
-PROJECTIONS: list[Projection] = [DirectoryProjection(), EnrollmentProjection(), FundingProjection(),
-                                 CreditsProjection()]
+PROJECTIONS: list[Projection] = [DirectoryProjection(), EnrollmentProjection(), FundingProjection()]
 SOURCES = ("feed", "stream")
 
 
@@ -46,7 +44,7 @@ async def _chain(app: FastAPI, projection: Projection, source: str,
 
 
 async def rebuild_all(app: FastAPI, source: str = "feed", clients: dict[str, httpx.AsyncClient] | None = None,
-                      models: list[str] | None = None) -> dict[str, int]:
+                      models: Sequence[str] | None = None) -> dict[str, int]:
     """Reset the named read models (all by default) and re-apply their sources' events from the
     first; returns the events read per model."""
     pool, deliveries = app.state.pool, app.state.settings.projection_max_deliveries

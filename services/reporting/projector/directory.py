@@ -1,4 +1,4 @@
-"""Projection of the enrollment stream's reference data: orgs, hosts, teachers' schools, projects
+"""Projection of the enrollment stream's reference data: orgs, hosts, projects
 (with their lifecycle), quotas and bulletins.
 
 Exactly once in effect: the kernel's Applier records each source stream's last applied version
@@ -45,14 +45,6 @@ async def _host(conn: asyncpg.Connection, e: Envelope) -> None:
         _uuid(d["host_id"]), d["name"], d.get("province_code"))
 
 
-async def _teacher(conn: asyncpg.Connection, e: Envelope) -> None:
-    d = e.data  # no name, no ID number: only what compliance counts need
-    await conn.execute(
-        """INSERT INTO teachers (teacher_id, school_code, hired_on) VALUES ($1, $2, $3)
-           ON CONFLICT (teacher_id) DO UPDATE SET school_code = EXCLUDED.school_code, hired_on = EXCLUDED.hired_on""",
-        _uuid(d["teacher_id"]), d["school_code"], _date(d.get("hired_on")))
-
-
 async def _drafted(conn: asyncpg.Connection, e: Envelope) -> None:
     d = e.data
     await conn.execute(
@@ -91,10 +83,10 @@ class DirectoryProjection(Projection):
     # Durable consumer names are shared by every service following the enrollment stream: prefixed.
     name = "reporting_directory"
     sources = ("enrollment",)
-    _apply = {"OrgRegistered": _org, "HostRegistered": _host, "TeacherRegistered": _teacher, "ProjectDrafted": _drafted,
+    _apply = {"OrgRegistered": _org, "HostRegistered": _host, "ProjectDrafted": _drafted,
               "QuotaAllocated": _quota, "BulletinSubmitted": _bulletin, **dict.fromkeys(_STATUS, _moved)}
     handles = frozenset(_apply)
-    tables = ("orgs", "hosts", "teachers", "projects", "quotas", "bulletins")
+    tables = ("orgs", "hosts", "projects", "quotas", "bulletins")
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         await self._apply[event.type](conn, event)

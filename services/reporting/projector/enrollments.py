@@ -12,14 +12,13 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from shared.calendar import SHANGHAI
 from shared.envelope import Envelope
 from shared.projection import Projection, Traced
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _FINISHED = {  # event type → (status, date field)
     "EnrollmentWithdrawn": ("withdrawn", None), "EnrollmentCompleted": ("completed", "completed_on"),
     "EnrollmentFailed": ("failed", "failed_on"), "NoShowRecorded": ("no_show", None),
