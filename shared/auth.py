@@ -22,7 +22,6 @@ from fastapi import Depends, Request
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from shared.orgs import org_within
-from shared.orgs import subtree_prefix as subtree_prefix  # re-exported while callers move to shared.orgs
 from shared.problems import Problem
 
 log = logging.getLogger(__name__)
