@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import asyncpg
 import nats.errors
@@ -28,23 +29,25 @@ def _retry_delay(deliveries: int) -> float:
     return min(0.2 * 2.0 ** max(deliveries - 1, 0), 10.0)
 
 
+@dataclass
 class ProjectionConsumer:
-    def __init__(
-        self, pool: asyncpg.Pool, bus: Bus, names: BusNames, projection: Projection, source: str,
-        service: str, batch_size: int = 256, max_deliveries: int = 5, ack_wait: float = 30.0,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.names = names
-        self.projection = projection
-        self.source = source
-        self.service = service
-        self.batch_size = batch_size
-        self.ack_wait = ack_wait
-        self.applier = Applier(projection, max_deliveries)
-        self.durable = names.consumer(f"{projection.name}")
-        self.lag: int | None = None
-        self.applied = 0
+    """`projection` applied from `source`'s stream through one durable pull consumer."""
+
+    pool: asyncpg.Pool
+    bus: Bus
+    names: BusNames
+    projection: Projection
+    source: str
+    service: str
+    batch_size: int = 256
+    max_deliveries: int = 5
+    ack_wait: float = 30.0
+    lag: int | None = field(default=None, init=False)  # JetStream's count, measured between fetches
+    applied: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.applier = Applier(self.projection, self.max_deliveries)
+        self.durable = self.names.consumer(self.projection.name)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2

@@ -62,18 +62,14 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     )
 
 
-_STATUS_CODES = {
-    400: ("bad_request", "请求无效 Bad request"),
-    401: ("unauthorized", "未认证 Unauthorized"),
-    403: ("forbidden", "无权访问 Forbidden"),
-    404: ("not_found", "未找到 Not found"),
-    405: ("method_not_allowed", "方法不允许 Method not allowed"),
-    409: ("conflict", "冲突 Conflict"),
+_STATUS_CODES = {  # the status of an HTTP error no handler above names → (code, title)
+    400: ("bad_request", "请求无效 Bad request"), 401: ("unauthorized", "未认证 Unauthorized"),
+    403: ("forbidden", "无权访问 Forbidden"), 404: ("not_found", "未找到 Not found"),
+    405: ("method_not_allowed", "方法不允许 Method not allowed"), 409: ("conflict", "冲突 Conflict"),
     412: ("precondition_failed", "前置条件失败 Precondition failed"),
     413: ("payload_too_large", "请求体过大 Payload too large"),
     415: ("unsupported_media_type", "不支持的媒体类型 Unsupported media type"),
-    422: ("validation_error", "数据校验失败 Validation failed"),
-    429: ("rate_limited", "请求过多 Too many requests"),
+    422: ("validation_error", "数据校验失败 Validation failed"), 429: ("rate_limited", "请求过多 Too many requests"),
     503: ("unavailable", "服务暂不可用 Service unavailable"),
 }
 

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -178,18 +178,12 @@ def projections(
     loaded = {s: _spec(s, spec) for s in names_}
 
     async def collect() -> tuple[list[dict[str, Any]], list[str]]:
-        rows, errors = [], []
         names = BusNames(targets.namespace(namespace))
         async with ops.open_bus(targets.nats_url(nats_url), timeout=5) as bus:
             if bus is None:
                 err.print("[yellow]warning:[/] NATS did not answer: lag unknown")
-            for service, (_, entries) in loaded.items():
-                try:
-                    async with ops.open_pool(targets.database_url(service, database_url)) as pool:
-                        rows += await ops.projection_status(pool, bus, names, service, entries)
-                except TargetError as exc:
-                    errors.append(f"{service}: {exc}")
-        return rows, errors
+            return await _per_service(list(loaded), database_url, lambda pool, service: ops.projection_status(
+                pool, bus, names, service, loaded[service][1]))
 
     rows, errors = _run(collect())
     if as_json:
@@ -207,6 +201,22 @@ def projections(
     _exit_on(errors)
 
 
+async def _per_service(services: list[str], database_url: str | None,
+                       read: Callable[[asyncpg.Pool, str], Awaitable[list[dict[str, Any]]]]
+                       ) -> tuple[list[dict[str, Any]], list[str]]:
+    """`read` each service's database in turn: the rows of those that answered, and an error line
+    for each that did not (the listing shows what it can, then exits 1)."""
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for service in services:
+        try:
+            async with ops.open_pool(targets.database_url(service, database_url)) as pool:
+                rows += await read(pool, service)
+        except TargetError as exc:
+            errors.append(f"{service}: {exc}")
+    return rows, errors
+
+
 # ---------------------------------------------------------------- outbox
 
 
@@ -222,14 +232,9 @@ def outbox(
             raise _fail(f"unknown service {s!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
 
     async def collect() -> tuple[list[dict[str, Any]], list[str]]:
-        rows, errors = [], []
-        for service in names_:
-            try:
-                async with ops.open_pool(targets.database_url(service, database_url)) as pool:
-                    rows.append(await ops.outbox_status(pool, service))
-            except TargetError as exc:
-                errors.append(f"{service}: {exc}")
-        return rows, errors
+        async def status(pool: asyncpg.Pool, service: str) -> list[dict[str, Any]]:
+            return [await ops.outbox_status(pool, service)]
+        return await _per_service(names_, database_url, status)
 
     rows, errors = _run(collect())
     if as_json:

@@ -6,8 +6,13 @@ ALTER TABLE events ADD COLUMN IF NOT EXISTS tx xid8 NOT NULL DEFAULT '0';
 ALTER TABLE events ALTER COLUMN tx SET DEFAULT pg_current_xact_id();
 CREATE INDEX IF NOT EXISTS events_tx_position ON events (tx, position);
 
--- tt_append and tt_append_new as in 0002/0003, without the commit-ordering lock: appends of one
--- service no longer wait for each other's COMMIT.
+-- The append of one stream (tt_append) and of many (tt_append_new), each one round trip: events
+-- and their outbox rows, and a NOTIFY that wakes the relay at COMMIT. No lock: appends of one
+-- service do not wait for each other's COMMIT (0002 and 0003 held one until then).
+-- tt_append inserts only if the stream is at the expected version (checked in the same
+-- statement), answering one row per event, or one row of NULLs with the stream's current version
+-- when the expectation failed; tt_append_new writes explicit versions, and UNIQUE
+-- (stream_id, version) turns a stream that moved on into an error that rolls the caller back.
 CREATE OR REPLACE FUNCTION tt_append(
     p_stream text, p_expected integer, p_ids uuid[], p_types text[], p_schema_versions integer[],
     p_data jsonb[], p_metadata jsonb
@@ -61,3 +66,6 @@ BEGIN
     RETURN n;
 END
 $$;
+
+-- Superseded by tt_begin_command (0004).
+DROP FUNCTION IF EXISTS tt_idempotency_claim(text, text);

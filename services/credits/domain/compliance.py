@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 from shared.calendar import DEFAULT_SCHOOL_YEAR_START, school_year_bounds
+from shared.tally import Tally
 
 from .ledger import ratio
 from .policies import PolicyBook
@@ -56,7 +57,7 @@ def school_standard(chain: Sequence[str], book: PolicyBook, year: int, as_of: da
 
 
 @dataclass(frozen=True)
-class Counts:
+class Counts(Tally):
     """Counted teachers of a school (or an org), and how they stand."""
 
     teachers: int = 0
@@ -64,11 +65,6 @@ class Counts:
     without_policy: int = 0
     with_hours: int = 0
     hours_tenths: int = 0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(self.teachers + other.teachers, self.meeting + other.meeting,
-                      self.without_policy + other.without_policy, self.with_hours + other.with_hours,
-                      self.hours_tenths + other.hours_tenths)
 
     @property
     def share(self) -> Decimal | None:

@@ -20,12 +20,13 @@ fraction, not the rounded string, and an undefined rate is never below a thresho
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from shared.ratios import ratio as _ratio
+from shared.tally import Tally
 
 PLACES = 4
 ROUNDING = "ROUND_HALF_EVEN, 4 decimal places; null when the denominator is 0"
@@ -39,7 +40,7 @@ NOTICE_RATES = ("selection_rate", "check_in_rate", "completion_rate")  # 004 §4
 
 
 @dataclass(frozen=True)
-class Figures:
+class Figures(Tally):
     quota: int = 0
     nominated: int = 0
     checked_in: int = 0
@@ -50,14 +51,6 @@ class Figures:
     replaced: int = 0
     evaluations: int = 0
     satisfied: int = 0
-
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(Figures)})
-
-    @classmethod
-    def of(cls, row: Any) -> Figures:
-        """From a mapping (a database row) holding at least the count columns; None reads as 0."""
-        return cls(**{f.name: int(row[f.name] or 0) for f in fields(cls)})
 
     def fraction(self, rate: str) -> tuple[int, int]:
         num, den = RATES[rate]
