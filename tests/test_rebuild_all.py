@@ -43,11 +43,12 @@ async def apps(launch, keys_dir):
 
 
 async def _at_head(apps: dict) -> None:
-    """Until every consumer projection of every service has applied its source's last event."""
-    heads = {name: await app.state.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
-             for name, app in apps.items() if app.state.spec.owns_events}
+    """Until every consumer projection of every service has applied its source's last event — the
+    heads read afresh each time: reactions (credits' awards, funding's assessments) append more."""
 
     async def done() -> bool:
+        heads = {name: await app.state.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+                 for name, app in apps.items() if app.state.spec.owns_events}
         for app in apps.values():
             for p in app.state.spec.projections:
                 got = await app.state.pool.fetchval(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.funding.given import assessed
 from tests.reporting.given import at_head, ok
 
 PROVINCE, CITY, DISTRICT, OTHER = "330000", "330100", "330106", "330108"
@@ -43,6 +44,7 @@ async def world(enrollment_app, funding_app, reporting_app, as_enrollment, as_fu
             "org_code": school, "year": 2023, "amount_fen": amount, "purpose": "培训资料"}), 201)
     await ok(await as_funding("school_admin", S3).post(  # the 5 fen back: S3 spends 100,001 (10.0001%)
         f"/v1/disbursements/{doc['disbursement_id']}/reverse", json={"reason": "多付"}))
+    await assessed(funding_app.state.pool)  # funding's verdicts, published in reaction, are all out
     await at_head(reporting_app, funding_app, "reporting_funding")
     await at_head(reporting_app, enrollment_app, "reporting_directory")
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.funding.given import Upstream
+from tests.funding.given import Upstream, assessed
 from tests.reporting.given import Given, at_head, ok, refused
 
 PROVINCE, CITY, DISTRICT, BAND = "330000", "330100", "330106", "330108"
@@ -67,6 +67,7 @@ async def world(rpool, funding_app, as_funding, reporting_app):
         await upstream.deliver(await upstream.checkin(pid, await upstream.teacher(S1), DISTRICT, host))
     await ok(await district.post("/v1/settlements", json={"project_id": pid, "county_code": DISTRICT,
                                                            "fee_per_participant_fen": 50_000}), 201)
+    await assessed(funding_app.state.pool)  # funding's verdicts, published in reaction, are all out
     await at_head(reporting_app, funding_app, "reporting_funding")
 
 

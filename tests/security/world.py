@@ -28,6 +28,7 @@ from services.credits.config import CreditsSettings
 from shared.clock import shanghai_today
 from shared.devkeys import mint_token
 from tests.conftest import eventually
+from tests.funding.given import assessed
 
 PROVINCE, CITY, COUNTY, SCHOOL = "610000", "610100", "610102", "610102001"
 SCHOOL2, COUNTY2, CITY2, OTHER_PROVINCE = "610102002", "610103", "610200", "620000"
@@ -158,6 +159,7 @@ async def build(w: World) -> World:
     w.ids["D_A"] = (await ok(await fcounty.post("/v1/disbursements", json={
         "org_code": COUNTY, "year": 2023, "project_id": pid, "amount_fen": 50_000, "purpose": "培训课时费"}),
         201))["disbursement_id"]
+    await assessed(fpool)  # funding's verdicts, published in reaction, are all out
 
     # Reporting: until it knows the project.
     reporting = w.as_("reporting", "service")
