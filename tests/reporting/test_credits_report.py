@@ -89,3 +89,17 @@ async def test_a_county_sees_its_schools_and_no_one_elses(world, as_role):
         "year": 2023, "region_code": "419001"}), 403, "out_of_scope")
     refused(await as_role("host", str(uuid.uuid4())).get("/v1/reports/credits", params={"year": 2023}), 403,
             "forbidden_role")
+
+
+async def test_a_policy_published_at_credits_moves_reporting_with_no_rule_in_reporting(world, as_role, as_credits):
+    """Jiangxi lowers its annual target to 50 hours from the 2023学年: B's 59.9 now meets it. Reporting
+    knows no target, no school year and no policy; the figures follow what credits publishes,
+    together with the policy version credits judged by."""
+    before = await ok(await as_role("service").get("/v1/reports/credits", params={"year": 2023}))
+    await ok(await as_credits("province_admin", "360000").put("/v1/policies/360000", json=policy(
+        effective_from="2023-09-01", annual_hours=50)), 201)
+    after = await ok(await as_role("service").get("/v1/reports/credits", params={"year": 2023}))
+    jiangxi = {d["region_code"]: d for d in after["items"]}["360000"]
+    assert {d["region_code"]: d for d in before["items"]}["360000"]["meeting"] == 2
+    assert (jiangxi["teachers"], jiangxi["meeting"], jiangxi["share"]) == (4, 3, "0.7500")
+    assert {(p["jurisdiction_code"], p["version"]) for p in after["policies"]} == {("360000", 2), ("419001", 1)}
