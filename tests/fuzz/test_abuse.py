@@ -23,6 +23,7 @@ import pytest
 from services.enrollment.domain.national_id import check_char
 from shared.devkeys import mint_token
 from tests.conftest import eventually
+from tests.funding.given import assessed
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -68,6 +69,7 @@ class World:
         return resp.json()
 
     async def counts(self) -> dict[str, int]:
+        await assessed(self.apps["funding"].state.pool)  # funding's verdicts in reaction to earlier commands
         out = {}
         for service, tables in TABLES.items():
             async with self.apps[service].state.pool.acquire() as conn:
