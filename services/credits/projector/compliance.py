@@ -1,11 +1,11 @@
 """Active hours per teacher and school year (`teacher_years`), the base of the per-org
 compliance roll-ups, kept from our own CREDITS stream by a kernel consumer.
 
-Why a consumer and not the inline projector: the intake projection appends awards while holding
-the commit-ordering lock for the rest of its batch; if commands also updated these shared
-per-teacher rows before appending, a command and the intake batch could each wait for the other.
-Here only this consumer writes the rows, exactly once per event (kernel checkpoints), so the
-updates can be plain increments. The events carry everything needed (EntryRevoked repeats the
+Why a consumer and not an inline projection: a teacher's yearly row is shared by every entry of
+that year — the intake's batches of awards and the commands (claims, revocations) alike — and
+writing it inline would make each of them queue on the other's row locks until COMMIT. Here only
+this consumer writes the rows, exactly once per event (kernel checkpoints), so the updates can be
+plain increments. The events carry everything needed (EntryRevoked repeats the
 entry's hours, category and school year), so this model never reads another table.
 """
 

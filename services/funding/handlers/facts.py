@@ -8,8 +8,8 @@ Lock order inside a command (so no two commands wait on each other in a cycle):
    judged a command only the one row it draws on is locked (an allocation that names its orgs
    upwards locks nothing out of order); the receiver's row is locked by the guard's write, after
    the domain found it below the source; a reversal locks a recorded allocation's two rows,
-   which went down the tree when it was made (org parents are fixed);
-3. the store's commit-ordering lock, taken by the kernel's append, last.
+   which went down the tree when it was made (org parents are fixed).
+The guard's own writes come last in the command (shared/inline.py), after the append.
 Under READ COMMITTED a row locked FOR UPDATE is returned as the previous holder committed it,
 so the domain judges the balance as it stands until this command commits.
 """
