@@ -96,12 +96,16 @@ def checkpoint_key(event: Envelope) -> str:
 
 
 class Applier:
-    def __init__(self, projection: Projection, max_deliveries: int = 5, traced: bool = True) -> None:
+    def __init__(self, projection: Projection, max_deliveries: int = 5, traced: bool = True,
+                 checkpoints: bool = True) -> None:
         self.projection = projection
         self.max_deliveries = max_deliveries
         # Live deliveries continue their command's trace; a rebuild re-applies history and
         # would only bury today's traces under a million spans of old ones.
         self.traced = traced
+        # Off only for a rebuild that alone writes the tables, reading a store once in its order:
+        # nothing can arrive twice or early, so there is nothing for a checkpoint to catch.
+        self.checkpoints = checkpoints
 
     async def apply(self, pool: asyncpg.Pool, batch: Sequence[Delivery]) -> list[Outcome]:
         """Apply a batch in one transaction with its checkpoints. Raises only on infrastructure
@@ -120,12 +124,12 @@ class Applier:
         name = self.projection.name
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", name)
-            keys = list({checkpoint_key(d.event) for d in batch})
-            rows = await conn.fetch(
-                "SELECT stream_id, version FROM projection_checkpoints WHERE projection = $1 AND stream_id = ANY($2)",
-                name, keys,
-            )
-            seen = {r["stream_id"]: r["version"] for r in rows}
+            seen: dict[str, int] = {}
+            if self.checkpoints:
+                keys = list({checkpoint_key(d.event) for d in batch})
+                rows = await conn.fetch("SELECT stream_id, version FROM projection_checkpoints"
+                                        " WHERE projection = $1 AND stream_id = ANY($2)", name, keys)
+                seen = {r["stream_id"]: r["version"] for r in rows}
             moved: dict[str, int] = {}
             outcomes: list[Outcome] = []
             last_position = 0
@@ -134,7 +138,7 @@ class Applier:
             admitted: list[Delivery] = []
             for d in batch:
                 ev, key = d.event, checkpoint_key(d.event)
-                at = moved.get(key, seen.get(key, 0))
+                at = moved.get(key, seen.get(key, 0)) if self.checkpoints else ev.stream_version - 1
                 if ev.stream_version <= at:
                     outcomes.append(Outcome.DUPLICATE)
                     continue
@@ -153,13 +157,14 @@ class Applier:
                     applied += outcome is Outcome.APPLIED
             if admitted:
                 await self._apply_all(conn, admitted)
-            if moved:
+            if moved and self.checkpoints:
                 await conn.execute(
                     """INSERT INTO projection_checkpoints (projection, stream_id, version)
                        SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)
                        ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version""",
                     name, list(moved), list(moved.values()),
                 )
+            if moved:
                 await conn.execute(
                     """INSERT INTO projection_state (projection, last_position, applied, updated_at)
                        VALUES ($1, $2, $3, now())
@@ -248,8 +253,9 @@ async def rebuild(
     Events the live consumer applies meanwhile are serialised by the projection lock and
     deduplicated by the checkpoints, so a rebuild can run while the service is live. A projection
     that commands write in their own transaction (shared/inline.py) names an `exclusive_lock`
-    instead: the rebuild holds it for its whole run, and its checkpoints go when it is done, as no
-    live consumer keeps them. Returns the number of events read.
+    instead: the rebuild holds it for its whole run, nothing else writes its tables meanwhile, and
+    it reads its own store once in order — so it keeps no checkpoints at all. Returns the number of
+    events read.
     """
     exclusive: int | None = getattr(projection, "exclusive_lock", None)
     async with contextlib.AsyncExitStack() as stack:
@@ -261,15 +267,12 @@ async def rebuild(
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
             await projection.reset(conn)
             await _forget(conn, projection.name)
-        applier = Applier(projection, max_deliveries, traced=False)
+        applier = Applier(projection, max_deliveries, traced=False, checkpoints=exclusive is None)
         total = 0
         async for events in source:
             # A rebuild has no second delivery: a failing handler dead-letters at once.
             await applier.apply(pool, [Delivery(e, max_deliveries) for e in events])
             total += len(events)
-        if exclusive is not None:
-            async with pool.acquire() as conn:
-                await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", projection.name)
         return total
 
 
