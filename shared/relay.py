@@ -27,15 +27,18 @@ log = logging.getLogger(__name__)
 RELAY_LOCK = 0x7474_7265_6C61  # "ttrela"
 NOTIFY_CHANNEL = "outbox"
 
-# In the store's order, up to the commit horizon (shared/eventstore.py), as the feed reads it: a
-# row another transaction may still be followed by, in that order, waits until that one ends.
+# In the store's order, as the feed reads it: rows up to the commit horizon (shared/eventstore.py)
+# are `ready`; a row written by a transaction at or past it — one an earlier, still open
+# transaction may yet be followed by in that order — waits, and sorts after every ready one.
 _PENDING = """
 SELECT e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data,
-       e.metadata, e.recorded_at
+       e.metadata, e.recorded_at, e.tx < pg_snapshot_xmin(pg_current_snapshot()) AS ready
 FROM outbox o JOIN events e ON e.position = o.position
-WHERE e.tx < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY e.tx, e.position LIMIT $1
 """
+# Rows wait behind the horizon only while some transaction is open: look again soon, not after
+# `idle_poll` (no NOTIFY comes when an unrelated transaction ends).
+HELD_BACK_POLL_S = 0.02
 
 
 class OutboxRelay:
@@ -55,6 +58,7 @@ class OutboxRelay:
         self.published = 0
         self._depth_reported = 0.0
         self._wake = asyncio.Event()
+        self._held_back = False  # the last batch left rows waiting behind the commit horizon
         self._tracer = trace.get_tracer(__name__)
 
     def wake(self) -> None:
@@ -98,18 +102,23 @@ class OutboxRelay:
                 nats_backoff = min(nats_backoff * 2, 5.0)
                 continue
             sent, complete = await self.publish_batch(conn)
+            held_back = self._held_back
             if not complete:
                 # NATS refused or timed out: keep the rows, back off, try again.
                 await _wait_any(stop, None, nats_backoff)
                 nats_backoff = min(nats_backoff * 2, 5.0)
                 continue
             nats_backoff = 0.2
-            if sent < self.batch_size:
+            if held_back:
+                await _wait_any(stop, self._wake, HELD_BACK_POLL_S)
+            elif sent < self.batch_size:
                 await _wait_any(stop, self._wake, self.idle_poll)
 
     async def publish_batch(self, conn: asyncpg.Connection) -> tuple[int, bool]:
         """Publish one batch; returns (rows removed from the outbox, whether all were acked)."""
-        rows = await conn.fetch(_PENDING, self.batch_size)
+        fetched = await conn.fetch(_PENDING, self.batch_size)
+        rows = [r for r in fetched if r["ready"]]
+        self._held_back = len(rows) < len(fetched)
         if not rows:
             return 0, True
         js = self.bus.js()
