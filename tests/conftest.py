@@ -194,6 +194,17 @@ def client_for(app, keys_dir: Path, base: str) -> Callable[..., httpx.AsyncClien
     return make
 
 
+async def caught_up(app, projection: str, owner) -> bool:
+    """Whether `app`'s projection has applied every event of every stream in `owner`'s store.
+    Stream by stream, not by the highest position applied: stores are read in (transaction,
+    position) order, so a lower position may arrive after a higher one (shared/eventstore.py)."""
+    heads = dict(await owner.state.pool.fetch("SELECT stream_id, max(version) FROM events GROUP BY stream_id"))
+    source = owner.state.store.source
+    at = dict(await app.state.pool.fetch(
+        "SELECT stream_id, version FROM projection_checkpoints WHERE projection = $1", projection))
+    return all(at.get(f"{source}:{stream}", 0) >= version for stream, version in heads.items())
+
+
 @contextlib.asynccontextmanager
 async def peers(apps: dict) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """In-process clients of `apps` (service name → running app), handed to every one of them as

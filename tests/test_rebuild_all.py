@@ -18,7 +18,7 @@ from shared.envelope import Envelope
 from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import Projection, rebuild
-from tests.conftest import client_for, eventually, peers
+from tests.conftest import caught_up, client_for, eventually, peers
 from tests.reporting.scenario import C1, PROVINCE, S1, Scenario, play
 
 # The kernel's own bookkeeping: the event store itself, the outbox, idempotency records, checkpoints.
@@ -43,21 +43,14 @@ async def apps(launch, keys_dir):
 
 
 async def _at_head(apps: dict) -> None:
-    """Until every consumer projection of every service has applied its source's last event — the
-    heads read afresh each time: reactions (credits' awards, funding's assessments) append more."""
+    """Until every consumer projection of every service has applied its sources' every event —
+    read afresh each time: reactions (credits' awards, funding's assessments) append more."""
 
     async def done() -> bool:
-        heads = {name: await app.state.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
-                 for name, app in apps.items() if app.state.spec.owns_events}
-        for app in apps.values():
-            for p in app.state.spec.projections:
-                got = await app.state.pool.fetchval(
-                    "SELECT coalesce(max(last_position), 0) FROM projection_state WHERE projection = $1", p.name)
-                if any(got < heads[s] for s in p.sources if heads[s]):
-                    return False
-        return True
+        return all([await caught_up(app, p.name, apps[source]) for app in apps.values()
+                    for p in app.state.spec.projections for source in p.sources])
 
-    await eventually(done, timeout=120, message="every projection at its source's head")
+    await eventually(done, timeout=120, message="every projection at its sources' heads")
 
 
 @pytest.fixture(scope="module")

@@ -113,9 +113,12 @@ async def assessed(fpool) -> None:
     """Until the assessor (services/funding/projector/assessor.py) has applied every event of the
     funding store, its own FundingAssessed included: no assessment is on its way any more."""
     async def done() -> bool:
-        head = await fpool.fetchval("SELECT coalesce(max(position), 0) FROM events")
-        at = await fpool.fetchval("SELECT last_position FROM projection_state WHERE projection = 'funding_assessor'")
-        return head == 0 or (at or 0) >= head
+        # Stream by stream, not by the highest position applied (tests/conftest.py:caught_up).
+        return await fpool.fetchval(
+            """SELECT NOT EXISTS (
+                   SELECT 1 FROM events e LEFT JOIN projection_checkpoints c
+                       ON c.projection = 'funding_assessor' AND c.stream_id = '/funding:' || e.stream_id
+                   WHERE e.version > coalesce(c.version, 0))""")
     await eventually(done, message="the assessor at the head of the funding store")
 
 

@@ -63,14 +63,10 @@ def refused(response, status: int, code: str) -> None:
 
 
 async def at_head(app, owner, *projections: str) -> None:
-    """Until each named projection of `app` has applied `owner`'s last event (delivered over NATS)."""
-    from tests.conftest import eventually
-
-    head = await owner.state.pool.fetchval("SELECT max(position) FROM events")
+    """Until each named projection of `app` has applied `owner`'s every event (delivered over NATS)."""
+    from tests.conftest import caught_up, eventually
 
     async def done() -> bool:
-        rows = await app.state.pool.fetch(
-            "SELECT last_position FROM projection_state WHERE projection = ANY($1)", list(projections))
-        return len(rows) == len(projections) and all(r["last_position"] >= head for r in rows)
+        return all([await caught_up(app, p, owner) for p in projections])
 
-    await eventually(done, timeout=60, message=f"{', '.join(projections)} at {owner.state.spec.name} position {head}")
+    await eventually(done, timeout=60, message=f"{', '.join(projections)} at {owner.state.spec.name}'s head")

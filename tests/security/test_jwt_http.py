@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from shared.devkeys import mint_token
+from tests.funding.given import assessed
 from tests.security.world import COUNTY, PROVINCE, SCHOOL, national_id
 from tests.test_auth import b64url, claims, dev_private, hand_token, kid_of, sign
 
@@ -78,6 +79,7 @@ CASES = [(s, "endpoint") for s in ENDPOINTS] + [(s, "feed") for s in ("enrollmen
 
 
 async def written(world) -> dict[str, int]:
+    await assessed(world.apps["funding"].state.pool)  # funding's verdicts in reaction to the world's commands
     out = {}
     for name, app in world.apps.items():
         async with app.state.pool.acquire() as conn:
