@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check test-faults lint token admin bench bench-province clean-data help
+.PHONY: run test check test-faults lint token admin bench bench-profile bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
@@ -56,6 +56,12 @@ clean-data:
 # Rewrites the generated block of docs/benchmarks.md: every issue-8 figure against its baseline (about 5 min on an idle 2-core machine).
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# The command figures again with the enrollment service under py-spy: flame graphs (.svg), raw stacks,
+# each statement's count and time, and breakdown.md (CPU by layer and stage) in test-output/profile/.
+# Its figures are slowed by the sampling: they go to test-output/profile/bench.md, not to docs/.
+bench-profile: $(STAMP)
+	$(PY) -m bench.run --only command --profile test-output/profile --out test-output/profile/bench.md
 
 # Rewrites the measured section of docs/scale.md: a synthetic province (500,000 teachers by default,
 # ~20 min on 2 cores) against the four services. Smaller: make bench-province PROVINCE_ARGS="--teachers 100000".

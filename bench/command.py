@@ -15,8 +15,10 @@ Every request carries an Idempotency-Key, as the mobile app sends it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,6 +30,7 @@ OPEN = "open"
 
 
 Cpu = Callable[[str], tuple[float, float]]  # URL -> CPU seconds so far (its process, PostgreSQL)
+Sample = Callable[[str, str], AbstractAsyncContextManager[None]]  # (URL, figure) -> profiled while inside
 
 
 @dataclass
@@ -39,11 +42,14 @@ class CommandResults:
     cpu_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-async def _costed(cpu: Cpu, url: str, into: dict[str, tuple[float, float]], name: str, run) -> LoadResult:
-    """Run a closed-loop figure and record its CPU per request on `url`'s process and PostgreSQL."""
-    app0, pg0 = cpu(url)
-    result = await run
-    app1, pg1 = cpu(url)
+async def _costed(cpu: Cpu, url: str, into: dict[str, tuple[float, float]], name: str, run,
+                  sample: Sample | None = None) -> LoadResult:
+    """Run a closed-loop figure and record its CPU per request on `url`'s process and PostgreSQL;
+    under `make bench-profile`, `sample` profiles `url`'s process meanwhile (Stack.sampling)."""
+    async with sample(url, name) if sample else contextlib.nullcontext():
+        app0, pg0 = cpu(url)
+        result = await run
+        app1, pg1 = cpu(url)
     n = max(1, result.requests)
     into[name] = ((app1 - app0) * 1000 / n, (pg1 - pg0) * 1000 / n)
     return result
@@ -84,12 +90,13 @@ async def _nominated(world: World, teachers: list[str]) -> list[tuple[str, str]]
 
 
 async def measure(world: World, base_url: str, requests: int, concurrency: int, open_load: float,
-                  open_seconds: float, cpu: Cpu) -> CommandResults:
+                  open_seconds: float, cpu: Cpu, sample: Sample | None = None) -> CommandResults:
     warm = max(concurrency, requests // 10)
     base: dict[str, LoadResult] = {}
     costs: dict[str, tuple[float, float]] = {}
     await run_load(base_url, _insert, warm, concurrency)
-    base[CLOSED] = await _costed(cpu, base_url, costs, "baseline", run_load(base_url, _insert, requests, concurrency))
+    base[CLOSED] = await _costed(cpu, base_url, costs, "baseline", run_load(base_url, _insert, requests, concurrency),
+                            sample)
     ours: dict[str, dict[str, LoadResult]] = {"nominate": {}, "check-in": {}, "attendance": {}}
 
     def open_rate(closed: LoadResult) -> tuple[float, int]:
@@ -101,7 +108,8 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     warm_t, closed_t = world.take_teachers(warm), world.take_teachers(requests)
     await run_load(world.url, nominate(world, warm_t), warm, concurrency)
     ours["nominate"][CLOSED] = await _costed(cpu, world.url, costs, "nominate",
-                                             run_load(world.url, nominate(world, closed_t), requests, concurrency))
+                                             run_load(world.url, nominate(world, closed_t), requests, concurrency),
+                                             sample)
     rate, total = open_rate(ours["nominate"][CLOSED])
     await ensure_teachers(world, total)
     open_t = world.take_teachers(total)
@@ -112,7 +120,8 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     warm_e, closed_e, open_e = [await _nominated(world, t) for t in (warm_t, closed_t, open_t)]
     await run_load(world.url, check_in(world, warm_e), len(warm_e), concurrency)
     ours["check-in"][CLOSED] = await _costed(cpu, world.url, costs, "check-in",
-                                             run_load(world.url, check_in(world, closed_e), len(closed_e), concurrency))
+                                             run_load(world.url, check_in(world, closed_e), len(closed_e), concurrency),
+                                             sample)
     rate, total = open_rate(ours["check-in"][CLOSED])
     total = min(total, len(open_e))
     ours["check-in"][OPEN] = await run_open_loop(world.url, check_in(world, open_e), rate, total)
@@ -125,7 +134,7 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     # attendance: one session's attendance per request, on checked-in enrollments
     await run_load(world.url, attendance(world, checked_in, 0), warm, concurrency)
     ours["attendance"][CLOSED] = await _costed(cpu, world.url, costs, "attendance", run_load(
-        world.url, attendance(world, checked_in[warm:], 0), requests, concurrency))
+        world.url, attendance(world, checked_in[warm:], 0), requests, concurrency), sample)
     rate, total = open_rate(ours["attendance"][CLOSED])
     total = min(total, len(checked_in))
     ours["attendance"][OPEN] = await run_open_loop(world.url, attendance(world, checked_in, 1), rate, total)

@@ -19,7 +19,8 @@ block's markers is kept. A phase that fails is reported as a row with an error, 
     python -m bench.run                     # full sizes (`make bench`)
     python -m bench.run --smoke --out X.md  # tiny sizes: proves the harness works (tests)
     python -m bench.run --only command,peer # some phases
-    python -m bench.run --profile enr.txt   # the enrollment service under py-spy (raw stacks)
+    python -m bench.run --only command --profile DIR   # `make bench-profile`: flame graphs and
+                                                       # a CPU breakdown per command (bench/profile.py)
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ import traceback
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from bench import command, freshness, imports, peer, projections
+from bench import command, freshness, imports, peer, profile, projections
 from bench.load import LoadResult
 from bench.report import Figure, Report
 from bench.seed import World, open_project, org_tree, start_project
 from bench.stack import Stack, machine
 from shared.settings import REPO_ROOT
 
+PROFILED = ["baseline", "nominate", "check-in", "attendance"]  # the closed-loop figures --profile samples
 PHASES = ("command", "imports", "freshness", "projections", "rebuild", "peer")
 
 
@@ -136,7 +138,7 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
     if "command" in only:
         async with run.phase("command path", cmd_rows):
             results = await command.measure(world, base_url, sizes.requests, sizes.concurrency, sizes.open_load,
-                                            sizes.open_seconds, stack.cpu_seconds)
+                                            sizes.open_seconds, stack.cpu_seconds, stack.sampling)
             base = results.baseline[command.CLOSED]
             lat = ["| command | ours req/s (closed) | ours p50 / p99 ms | baseline req/s (closed) | "
                    "baseline p50 / p99 ms | open-loop rate | ours p50 / p99 ms | baseline p50 / p99 ms |",
@@ -158,6 +160,8 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
                             f"arrival rate of {sizes.open_load:g} × our closed-loop throughput for "
                             f"{sizes.open_seconds:g} s on each side, latency from each request's scheduled start.",
                             "", *lat, ""]
+            if stack.profile is not None:
+                print(f"bench: profile in {profile.write_breakdown(stack.profile, PROFILED, sizes.requests)}")
             app_b, pg_b = results.cpu_ms["baseline"]
             rep.details += [
                 "CPU per request over each closed-loop run (user + system; the HTTP process and PostgreSQL's "
@@ -224,10 +228,10 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
     stack.stop_services()
 
 
-async def measure(sizes: Sizes, only: set[str], command_line: str, profile: Path | None) -> Report:
+async def measure(sizes: Sizes, only: set[str], command_line: str, profile_dir: Path | None) -> Report:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tt-bench-") as work:
-        stack = Stack(Path(work), profile=profile).start()
+        stack = Stack(Path(work), profile=profile_dir).start()
         try:
             report = Report(command_line, await machine(stack))
             run = Run(report)
@@ -293,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to prove the harness works")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases of {', '.join(PHASES)}")
-    parser.add_argument("--profile", type=Path, help="py-spy raw stacks of the enrollment service")
+    parser.add_argument("--profile", type=Path, help="a directory: py-spy flame graphs, statement tables and "
+                        "breakdown.md of each closed-loop command figure (bench/profile.py)")
     defaults = Sizes()
     for f in fields(Sizes):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)), default=None)
@@ -306,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     command_line = "make bench" if not argv and os.environ.get("MAKELEVEL") else shlex.join(
         ["python", "-m", "bench.run", *argv])
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(measure(sizes, only, command_line, args.profile))
     report.write(args.out)
     print(report.block())

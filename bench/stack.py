@@ -8,6 +8,7 @@ Also describes the machine, for the report: cores, RAM, CPU model, Python, Postg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import re
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +39,9 @@ class Stack:
     nats: NatsServer | None = None
     keys: Path = field(init=False)
     procs: list[subprocess.Popen] = field(default_factory=list)
-    profile: Path | None = None  # py-spy raw stacks of the enrollment service go here (--profile)
+    profile: Path | None = None  # where `sampling` writes its flame graphs and statement tables (--profile)
     pids: dict[str, int] = field(default_factory=dict)  # service URL -> the process started for it
+    sql_counted: set[str] = field(default_factory=set)  # services started with TT_SQL_PROFILE
 
     def cpu_seconds(self, url: str) -> tuple[float, float]:
         """CPU time used so far (user + system, s) by the process serving `url` (with its children,
@@ -86,19 +89,49 @@ class Stack:
         cmd = [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
                "--no-access-log", "--log-level", "warning"]
         if profile and self.profile is not None:
-            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200",
-                   "-o", str(self.profile), "--", *cmd]
+            env = {**env, "TT_SQL_PROFILE": str(self.profile / f"sql-{port}.json")}
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)  # noqa: ASYNC220 (returns at once)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
+        if profile and self.profile is not None:
+            self.sql_counted.add(url)
         self.pids[url] = proc.pid
         await ready(url, proc)
         return url
 
+    @contextlib.asynccontextmanager
+    async def sampling(self, url: str, name: str) -> AsyncIterator[None]:
+        """With --profile: the process serving `url` sampled by py-spy while the block runs — a flame
+        graph (`name`.svg) and the raw stacks (`name`.txt, for bench/profile.py) — and its statements
+        counted and timed (`name`-sql.json; shared/sqlprofile.py). Otherwise nothing."""
+        if self.profile is None:
+            yield
+            return
+        pid = self.pids[url]
+        sql = self.profile / f"sql-{url.rsplit(':', 1)[1]}.json"
+        counted = url in self.sql_counted
+        if counted:
+            await _sql_window(pid, sql)  # what the service ran before the block is dropped
+        spy = str(Path(sys.executable).parent / "py-spy")
+        samplers = [subprocess.Popen(  # noqa: ASYNC220 (returns at once)
+            [spy, "record", "--pid", str(pid), "--rate", "100", "--format", fmt, "--full-filenames",
+             "-o", str(self.profile / f"{name}.{ext}")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for fmt, ext in (("flamegraph", "svg"), ("raw", "txt"))]
+        try:
+            yield
+        finally:
+            for s in samplers:
+                s.send_signal(signal.SIGINT)  # py-spy writes what it sampled on SIGINT
+            for s in samplers:
+                await asyncio.to_thread(s.wait, 60)
+            if counted:
+                await _sql_window(pid, sql)
+                sql.replace(self.profile / f"{name}-sql.json")
+
     def stop_services(self) -> None:
         for p in self.procs:
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)  # py-spy (with --profile) writes its stacks on SIGINT
+                p.send_signal(signal.SIGINT)
         for p in self.procs:
             try:
                 p.wait(30)
@@ -112,6 +145,21 @@ class Stack:
         if self.nats is not None:
             self.nats.stop()
         stop_postgres(self.work)
+
+
+def _written_at(path: Path) -> int:
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+async def _sql_window(pid: int, path: Path, timeout: float = 10.0) -> None:
+    """Ask the service to write its statement table (and start a new one); wait until it has."""
+    before = _written_at(path)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while _written_at(path) in (0, before):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the service (pid {pid}) wrote no statement table to {path}")
+        await asyncio.sleep(0.05)
 
 
 def _tree_cpu(root: psutil.Process) -> float:

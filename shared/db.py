@@ -9,6 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
+from . import sqlprofile
+
 log = logging.getLogger(__name__)
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary but fixed: every replica that starts at once queues here instead of racing DDL.
@@ -16,6 +18,7 @@ _MIGRATION_LOCK = 0x7474_6D69_6772
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    sqlprofile.watch(conn)  # nothing unless TT_SQL_PROFILE is set (make bench-profile)
     # orjson both ways: jsonb in and out of the event store is the hottest serialisation path.
     for typ in ("json", "jsonb"):
         await conn.set_type_codec(

@@ -15,7 +15,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from . import telemetry
+from . import sqlprofile, telemetry
 from .auth import Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
 from .consumer import ProjectionConsumer
@@ -66,6 +66,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         app.state.verifier = JwtVerifier(settings.jwt_public_keys, settings.jwt_issuer, settings.jwt_audience)
         await ensure_database(settings.database_url)
         pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+        sqlprofile.install()
         if settings.migrate_on_start:
             async with pool.acquire() as conn:
                 await migrate(conn, *migration_dirs(spec))
