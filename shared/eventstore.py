@@ -112,14 +112,15 @@ class EventStore:
         events: Sequence[NewEvent],
         metadata: Metadata | None = None,
     ) -> list[Envelope]:
-        """Append inside the caller's transaction; also queues the events in the outbox."""
+        """Append inside the caller's transaction; the relay publishes them after COMMIT (they are
+        the outbox until it has: shared/relay.py)."""
         if not events:
             return []
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         meta = metadata or Metadata()
         # tt_append queues a NOTIFY (delivered at commit, it wakes the relay wherever it runs)
-        # and inserts events + outbox rows: one round trip.
+        # and inserts the events if the stream is at the expected version: one round trip.
         try:
             rows = await conn.fetch(
                 _APPEND,
@@ -156,7 +157,7 @@ class EventStore:
         (tt_append_new): `(stream_id, expected_version, events, metadata)` each. Versions are
         written explicitly (expected + 1, …), so UNIQUE (stream_id, version) is the optimistic
         check: a stream that moved on since it was read fails the insert (ConcurrencyError) and
-        the caller's transaction rolls back. The same outbox as `append`; no ANY_VERSION.
+        the caller's transaction rolls back. Relayed as `append`'s are; no ANY_VERSION.
         Returns the number of events written."""
         if not conn.is_in_transaction():
             raise RuntimeError("append_many must run inside the caller's transaction")

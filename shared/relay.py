@@ -1,12 +1,16 @@
-"""Outbox relay: moves committed events from the outbox table to JetStream.
+"""Outbox relay: moves committed events from the event store to JetStream.
 
-- A row is deleted only after its PubAck, so a crash anywhere re-publishes, never loses.
+- The relay reads the store in its order up to the commit horizon (shared/eventstore.py) and
+  keeps one cursor, `relay_cursor`: the (tx, position) of the last event published. The events
+  after it are the outbox (`outbox` is a view of them, migration 0006).
+- The cursor moves only past events whose PubAck arrived, in order, so a crash anywhere
+  re-publishes, never loses.
 - Re-publishes carry `Nats-Msg-Id = event id`, so JetStream drops them inside its duplicate
   window, and projections drop them anyway by stream version.
 - One relay per service publishes at a time: it holds a session-level advisory lock on a
   dedicated connection. A standby replica polls for the lock and takes over when the holder's
   connection dies (PostgreSQL releases session locks when the session ends).
-- While NATS is down it backs off and keeps the rows; commands keep committing meanwhile.
+- While NATS is down it backs off and keeps its place; commands keep committing meanwhile.
 """
 
 from __future__ import annotations
@@ -27,14 +31,20 @@ log = logging.getLogger(__name__)
 RELAY_LOCK = 0x7474_7265_6C61  # "ttrela"
 NOTIFY_CHANNEL = "outbox"
 
-# In the store's order, as the feed reads it: rows up to the commit horizon (shared/eventstore.py)
-# are `ready`; a row written by a transaction at or past it — one an earlier, still open
+# The events after the cursor, in the store's order, as the feed reads it: those up to the commit
+# horizon are `ready`; one written by a transaction at or past it — one an earlier, still open
 # transaction may yet be followed by in that order — waits, and sorts after every ready one.
 _PENDING = """
 SELECT e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data,
        e.metadata, e.recorded_at, e.tx < pg_snapshot_xmin(pg_current_snapshot()) AS ready
-FROM outbox o JOIN events e ON e.position = o.position
+FROM events e
+WHERE (e.tx, e.position) > (SELECT c.tx, c.position FROM relay_cursor c)
 ORDER BY e.tx, e.position LIMIT $1
+"""
+# Past the last event published (never back: an operator's `DELETE FROM outbox` may have moved it on).
+_ADVANCE = """
+UPDATE relay_cursor c SET tx = e.tx, position = e.position FROM events e
+WHERE e.position = $1 AND (c.tx, c.position) < (e.tx, e.position)
 """
 # Rows wait behind the horizon only while some transaction is open: look again soon, not after
 # `idle_poll` (no NOTIFY comes when an unrelated transaction ends).
@@ -136,29 +146,33 @@ class OutboxRelay:
                 futures.append(await js.publish_async(subject, env.to_json(), headers=headers))
         except Exception as exc:  # connection dropped mid-batch: whatever got acked still counts
             log.warning("relay publish interrupted: %s", exc)
-        acked: list[int] = []
+        acked: list[int] = []  # positions published, in order; the cursor moves past them only
+        ok: list[bool] = []
         if futures:
             done, pending = await asyncio.wait(futures, timeout=self.publish_timeout)
             for fut in pending:
                 fut.cancel()
-            for row, fut in zip(rows, futures, strict=False):
-                if fut in done and not fut.cancelled() and fut.exception() is None:
-                    acked.append(row["position"])
+            ok = [fut in done and not fut.cancelled() and fut.exception() is None for fut in futures]
+        for row, published in zip(rows, ok, strict=False):
+            if not published:
+                break  # it and what follows go again, in order
+            acked.append(row["position"])
         if acked:
             await self._remove(conn, acked)
             self.published += len(acked)
             telemetry.RELAY_PUBLISHED.labels(service=self.service).inc(len(acked))
-        failed = len(rows) - len(acked)
+        failed = len(rows) - sum(ok)  # refused, timed out, or never sent
         if failed:
             telemetry.RELAY_PUBLISH_ERRORS.labels(service=self.service).inc(failed)
-        return len(acked), failed == 0
+        return len(acked), len(acked) == len(rows)
 
     async def _remove(self, conn: asyncpg.Connection, positions: list[int]) -> None:
-        await conn.execute("DELETE FROM outbox WHERE position = ANY($1::bigint[])", positions)
+        """The published events (a prefix of the batch, in order) leave the outbox: the cursor
+        moves past the last of them."""
+        await conn.execute(_ADVANCE, positions[-1])
 
     async def _report_depth(self, conn: asyncpg.Connection) -> None:
-        # count(*) over a table with constant insert/delete churn costs milliseconds; under load
-        # the relay wakes once per commit, so sample the depth at most once a second.
+        # Under load the relay wakes once per commit: sample the depth at most once a second.
         now = time.monotonic()
         if now - self._depth_reported < 1.0:
             return

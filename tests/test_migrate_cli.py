@@ -33,8 +33,8 @@ async def run_cli(database_url: str, *args: str) -> tuple[int, str]:
 async def tables(url: str) -> set[str]:
     conn = await asyncpg.connect(url)
     try:
-        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        return {r["tablename"] for r in rows}
+        rows = await conn.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        return {r["table_name"] for r in rows}  # views too: `outbox` is one since migration 0006
     finally:
         await conn.close()
 

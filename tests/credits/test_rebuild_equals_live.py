@@ -22,7 +22,8 @@ from tests.conftest import eventually
 from tests.credits.given import completed, jiangxi_tree, ok, teacher
 from tests.credits.seeds import JIANGXI_2018, JIANGXI_2021, body
 
-KERNEL = {"events", "outbox", "idempotency_keys", "projection_checkpoints", "projection_state", "dead_letters",
+KERNEL = {"events", "outbox", "relay_cursor", "idempotency_keys",
+          "projection_checkpoints", "projection_state", "dead_letters",
           "schema_migrations"}
 SCHOOL, OTHER = "360102001", "360103001"
 

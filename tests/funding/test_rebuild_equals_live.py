@@ -29,7 +29,8 @@ from tests.funding.enrollment_flow import COUNTY, PROVINCE, S1, S2, S3, Enrollme
 from tests.funding.given import assessed, ok, projected_checkins, refused
 
 YEAR = 2023
-KERNEL = {"events", "outbox", "idempotency_keys", "projection_checkpoints", "projection_state", "dead_letters",
+KERNEL = {"events", "outbox", "relay_cursor", "idempotency_keys",
+          "projection_checkpoints", "projection_state", "dead_letters",
           "schema_migrations"}
 
 
