@@ -46,14 +46,40 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 ANY_VERSION = -1  # append regardless of the stream's version
 NO_STREAM = 0  # the stream must not exist yet
 
-# One round trip through the tt_append function (shared/migrations/0005_commit_horizon.sql).
+# One round trip through the tt_append function (shared/migrations/0006_relay_cursor.sql); with a
+# command's answer to keep (Remembered), its idempotency record goes in the same statement.
 _APPEND = "SELECT * FROM tt_append($1, $2, $3, $4, $5, $6, $7)"
+_APPEND_MANY = "SELECT tt_append_new($1, $2, $3, $4, $5, $6, $7)"
+_REMEMBER = """WITH kept AS (INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
+                             VALUES ($8, $9, $10, $11, $12, $13)) """
 
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
 # After the cursor, before the horizon (the oldest transaction still running), in (tx, position) order.
 _AFTER = f"""SELECT {_COLUMNS}, tx FROM events
 WHERE (tx, position) > ($1::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY tx, position LIMIT $3"""
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """A command's answer under its Idempotency-Key, written with the command's events (one round
+    trip): a retry with the same key gets it back instead of running again (shared/unit_of_work.py)."""
+
+    principal: str
+    key: str
+    request_hash: bytes
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def args(self) -> tuple[object, ...]:
+        return self.principal, self.key, self.request_hash, self.status, self.body, self.headers
+
+
+async def remember(conn: asyncpg.Connection, answer: Remembered) -> None:
+    """The idempotency record alone, for a command that recorded no events."""
+    await conn.execute("INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)"
+                       " VALUES ($1, $2, $3, $4, $5, $6)", *answer.args())
 
 
 class ConcurrencyError(Exception):
@@ -111,10 +137,14 @@ class EventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         metadata: Metadata | None = None,
+        answer: Remembered | None = None,
     ) -> list[Envelope]:
         """Append inside the caller's transaction; the relay publishes them after COMMIT (they are
-        the outbox until it has: shared/relay.py)."""
+        the outbox until it has: shared/relay.py). `answer`, a command's idempotency record, is
+        written by the same statement."""
         if not events:
+            if answer:
+                await remember(conn, answer)
             return []
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
@@ -123,7 +153,7 @@ class EventStore:
         # and inserts the events if the stream is at the expected version: one round trip.
         try:
             rows = await conn.fetch(
-                _APPEND,
+                _REMEMBER + _APPEND if answer else _APPEND,
                 stream_id,
                 expected_version,
                 [e.event_id for e in events],
@@ -131,6 +161,7 @@ class EventStore:
                 [e.schema_version for e in events],
                 [e.data for e in events],
                 meta.as_json(),
+                *(answer.args() if answer else ()),
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version":
@@ -152,6 +183,7 @@ class EventStore:
     async def append_many(
         self, conn: asyncpg.Connection,
         streams: Sequence[tuple[str, int, Sequence[NewEvent], Metadata | None]],
+        answer: Remembered | None = None,
     ) -> int:
         """Events for many streams in one round trip inside the caller's transaction
         (tt_append_new): `(stream_id, expected_version, events, metadata)` each. Versions are
@@ -166,13 +198,15 @@ class EventStore:
         rows = [(sid, expected + i, ev, (meta or Metadata()).as_json())
                 for sid, expected, evs, meta in streams for i, ev in enumerate(evs, start=1)]
         if not rows:
+            if answer:
+                await remember(conn, answer)
             return 0
         try:
             n: int = await conn.fetchval(
-                "SELECT tt_append_new($1, $2, $3, $4, $5, $6, $7)",
+                _REMEMBER + _APPEND_MANY if answer else _APPEND_MANY,
                 [r[0] for r in rows], [r[1] for r in rows], [r[2].event_id for r in rows],
                 [r[2].type for r in rows], [r[2].schema_version for r in rows], [r[2].data for r in rows],
-                [r[3] for r in rows],
+                [r[3] for r in rows], *(answer.args() if answer else ()),
             )
             return n
         except asyncpg.UniqueViolationError as exc:

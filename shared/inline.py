@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
-from .eventstore import EventStore
+from .eventstore import EventStore, Remembered
 from .projection import Projection, Traced
 
 Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[None]]
@@ -104,18 +104,21 @@ class InlineProjection:
 async def project_and_append(
     conn: asyncpg.Connection, store: EventStore, projections: Sequence[InlineProjection],
     streams: Sequence[tuple[str, int, Sequence[NewEvent], Metadata | None]],
+    answer: Remembered | None = None,
 ) -> list[Envelope]:
     """The one way events enter a service's store: the append first (a stream that moved on fails
     before any table is touched), then the inline projections in the order the service lists them —
     its guards last: their row locks hold back other commands of the same facts until COMMIT, so
     they are taken as late as the transaction allows. One stream goes through `append` (envelopes
-    back); several, through one `append_many` round trip."""
+    back); several, through one `append_many` round trip. A command's idempotency record (`answer`)
+    goes in with the append's statement."""
     recorded: list[Envelope] = []
     if len(streams) == 1:
         sid, expected, evs, meta = streams[0]
-        recorded = await store.append(conn, sid, expected, evs, meta)
+        recorded = await store.append(conn, sid, expected, evs, meta, answer)
     else:
-        await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs])
+        await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs],
+                                answer)
     pending = [Pending(sid, expected + i, e.type, e.data)
                for sid, expected, evs, _ in streams for i, e in enumerate(evs, start=1)]
     for p in projections:

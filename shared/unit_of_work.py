@@ -10,9 +10,9 @@
    Idempotency-Key, the key's lock and the first attempt's record. A replay returns that stored
    response here, once for every command — the handler never sees it;
 2. the handler: load facts (one query) → pure `decide` → `uow.record(...)` → a `Reply`;
-3. the idempotency record, the append (shared/eventstore.py), then the service's inline projections
-   over the recorded events: read models, and its guards last, whose row locks hold back other
-   commands of the same facts until COMMIT;
+3. the append (shared/eventstore.py) with the idempotency record in the same statement, then the
+   service's inline projections over the recorded events: read models, and its guards last, whose
+   row locks hold back other commands of the same facts until COMMIT;
 4. COMMIT, and the Reply as the HTTP response.
 A guard's unique key or check constraint that fires means another command committed the same
 fact between this one's facts query and its write: a race, not a refusal. The whole command then
@@ -41,7 +41,7 @@ from fastapi.responses import Response
 from . import telemetry
 from .auth import Principal, current_principal
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
-from .eventstore import ConcurrencyError, EventStore
+from .eventstore import ConcurrencyError, EventStore, Remembered, remember
 from .inline import InlineProjection, project_and_append
 from .problems import Problem
 
@@ -98,10 +98,13 @@ class UnitOfWork:
     def pending(self) -> int:
         return sum(len(evs) for _, _, evs, _ in self._streams)
 
-    async def _commit(self, projections: Sequence[InlineProjection], store: EventStore) -> None:
+    async def _commit(self, projections: Sequence[InlineProjection], store: EventStore,
+                      answer: Remembered | None) -> None:
         if self._streams:
-            self.recorded = await project_and_append(self.conn, store, projections, self._streams)
+            self.recorded = await project_and_append(self.conn, store, projections, self._streams, answer)
             self._streams = []
+        elif answer:
+            await remember(self.conn, answer)
 
 
 Handler = Callable[[UnitOfWork], Awaitable[Reply]]
@@ -175,12 +178,10 @@ class CommandContext:
             reply = await handler(uow)
             body = orjson.dumps(reply.body)
             headers = dict(reply.headers)
-            if key is not None:
-                await conn.execute(
-                    """INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
-                       VALUES ($1, $2, $3, $4, $5, $6)""",
-                    self.principal.sub, key, request_hash, reply.status, body, headers)
-            await uow._commit(projections, store)  # last: see the module docstring
+            answer = None
+            if key is not None and request_hash is not None:
+                answer = Remembered(self.principal.sub, key, request_hash, reply.status, body, headers)
+            await uow._commit(projections, store, answer)  # last: see the module docstring
         return Response(body, status_code=reply.status, headers=headers, media_type="application/json")
 
 
