@@ -98,7 +98,9 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             await bus.close()
             await pool.close()
 
-    app = FastAPI(title=spec.title, version="0.1.0", lifespan=lifespan)
+    # FastAPI's own telemetry (0.16x+) off: shared/telemetry.py instruments the app, once.
+    app = FastAPI(title=spec.title, version="0.1.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.spec = spec
     install_problem_handlers(app, spec.titles)
