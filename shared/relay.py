@@ -138,11 +138,14 @@ class OutboxRelay:
                 env = self.store._envelope(row)
                 subject = self.names.subject(self.service, env.category, env.type)
                 headers = {"Nats-Msg-Id": str(env.id), "Ce-Type": env.type}
-                parent = telemetry.context_from_traceparent(env.traceparent)
-                with self._tracer.start_as_current_span(
-                    f"publish {env.type}", context=parent, kind=trace.SpanKind.PRODUCER
-                ):
-                    telemetry.inject_headers(headers)
+                if telemetry.exporting():
+                    parent = telemetry.context_from_traceparent(env.traceparent)
+                    with self._tracer.start_as_current_span(
+                        f"publish {env.type}", context=parent, kind=trace.SpanKind.PRODUCER
+                    ):
+                        telemetry.inject_headers(headers)
+                elif env.traceparent:  # no span to show anyone: consumers continue the command's
+                    headers["traceparent"] = env.traceparent
                 futures.append(await js.publish_async(subject, env.to_json(), headers=headers))
         except Exception as exc:  # connection dropped mid-batch: whatever got acked still counts
             log.warning("relay publish interrupted: %s", exc)

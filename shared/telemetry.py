@@ -130,6 +130,12 @@ class _WhileExported(Sampler):
 _SAMPLER = _WhileExported()
 
 
+def exporting() -> bool:
+    """Whether spans recorded now go anywhere (an exporter is configured); when not, hot paths
+    skip the spans they would make only to be seen."""
+    return _SAMPLER.exporting
+
+
 def tracer(name: str) -> trace.Tracer:
     # Goes through the global proxy so module-level tracers made before setup_tracing still work.
     return trace.get_tracer(name)
