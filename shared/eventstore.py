@@ -46,12 +46,41 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 ANY_VERSION = -1  # append regardless of the stream's version
 NO_STREAM = 0  # the stream must not exist yet
 
-# One round trip through the tt_append function (shared/migrations/0006_relay_cursor.sql); with a
-# command's answer to keep (Remembered), its idempotency record goes in the same statement.
-_APPEND = "SELECT * FROM tt_append($1, $2, $3, $4, $5, $6, $7)"
-_APPEND_MANY = "SELECT tt_append_new($1, $2, $3, $4, $5, $6, $7)"
-_REMEMBER = """WITH kept AS (INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
-                             VALUES ($8, $9, $10, $11, $12, $13)) """
+# An append is one statement, prepared once per connection (asyncpg caches it): the events go in
+# only if the stream is at the expected version, checked in the same statement, answering one row
+# per event, or one row of NULLs with the stream's current version when the expectation failed.
+# pg_notify, delivered at COMMIT (and dropped on rollback), wakes the relay wherever it runs;
+# repeats within a transaction collapse into one. (Migrations 0005/0006 kept this as PL/pgSQL
+# functions; a plain statement costs PostgreSQL and the client less, bench/peer.py measured.)
+_APPEND = """
+WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1),
+ok AS (SELECT v FROM cur WHERE $2::int < 0 OR v = $2::int),
+ins AS (
+    INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
+    SELECT $1, ok.v + n.ord, n.event_id, n.type, n.schema_version, n.data, $7::jsonb
+    FROM ok, unnest($3::uuid[], $4::text[], $5::int[], $6::jsonb[])
+         WITH ORDINALITY AS n(event_id, type, schema_version, data, ord)
+    ORDER BY n.ord
+    RETURNING position, version, event_id, recorded_at)
+SELECT ins.position, ins.version, ins.event_id, ins.recorded_at, cur.v AS previous, pg_notify('outbox', '')
+FROM cur LEFT JOIN ins ON true
+ORDER BY ins.position"""
+# Many streams at explicit versions: UNIQUE (stream_id, version) is the optimistic check.
+_APPEND_MANY = """
+WITH ins AS (
+    INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
+    SELECT e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data, e.metadata
+    FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])
+         WITH ORDINALITY AS e(stream_id, version, event_id, type, schema_version, data, metadata, ord)
+    ORDER BY e.ord
+    RETURNING 1)
+SELECT count(*), pg_notify('outbox', '') FROM ins"""
+# A command's idempotency record rides in the same statement (Remembered).
+_REMEMBER = """
+WITH kept AS (INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
+              VALUES ($8, $9, $10, $11, $12, $13)),"""
+_APPEND_KEPT = _REMEMBER + _APPEND.replace("WITH", "", 1)
+_APPEND_MANY_KEPT = _REMEMBER + _APPEND_MANY.replace("WITH", "", 1)
 
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
 # After the cursor, before the horizon (the oldest transaction still running), in (tx, position) order.
@@ -153,7 +182,7 @@ class EventStore:
         # and inserts the events if the stream is at the expected version: one round trip.
         try:
             rows = await conn.fetch(
-                _REMEMBER + _APPEND if answer else _APPEND,
+                _APPEND_KEPT if answer else _APPEND,
                 stream_id,
                 expected_version,
                 [e.event_id for e in events],
@@ -203,7 +232,7 @@ class EventStore:
             return 0
         try:
             n: int = await conn.fetchval(
-                _REMEMBER + _APPEND_MANY if answer else _APPEND_MANY,
+                _APPEND_MANY_KEPT if answer else _APPEND_MANY,
                 [r[0] for r in rows], [r[1] for r in rows], [r[2].event_id for r in rows],
                 [r[2].type for r in rows], [r[2].schema_version for r in rows], [r[2].data for r in rows],
                 [r[3] for r in rows], *(answer.args() if answer else ()),

@@ -43,51 +43,7 @@ END
 $$;
 CREATE TRIGGER outbox_delete INSTEAD OF DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION tt_outbox_delete();
 
--- The appends of 0005, without the outbox rows.
-CREATE OR REPLACE FUNCTION tt_append(
-    p_stream text, p_expected integer, p_ids uuid[], p_types text[], p_schema_versions integer[],
-    p_data jsonb[], p_metadata jsonb
-) RETURNS TABLE ("position" bigint, version integer, event_id uuid, recorded_at timestamptz, previous integer)
-LANGUAGE plpgsql VOLATILE AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM pg_notify('outbox', '');  -- delivered at commit: wakes the relay wherever it runs
-    RETURN QUERY
-    WITH cur AS (
-        SELECT coalesce(max(e.version), 0) AS v FROM events e WHERE e.stream_id = p_stream
-    ), ok AS (
-        SELECT v FROM cur WHERE p_expected < 0 OR v = p_expected
-    ), ins AS (
-        INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
-        SELECT p_stream, ok.v + n.ord, n.event_id, n.type, n.schema_version, n.data, p_metadata
-        FROM ok, unnest(p_ids, p_types, p_schema_versions, p_data)
-             WITH ORDINALITY AS n(event_id, type, schema_version, data, ord)
-        ORDER BY n.ord
-        RETURNING events.position, events.version, events.event_id, events.recorded_at
-    )
-    SELECT ins.position, ins.version, ins.event_id, ins.recorded_at, (SELECT v FROM cur) FROM ins
-    UNION ALL
-    SELECT NULL::bigint, NULL::integer, NULL::uuid, NULL::timestamptz, (SELECT v FROM cur)
-    WHERE NOT EXISTS (SELECT 1 FROM ok)
-    ORDER BY 1;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION tt_append_new(
-    p_streams text[], p_versions integer[], p_ids uuid[], p_types text[], p_schema_versions integer[],
-    p_data jsonb[], p_metadata jsonb[]
-) RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    n bigint;
-BEGIN
-    PERFORM pg_notify('outbox', '');
-    INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
-    SELECT e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data, e.metadata
-    FROM unnest(p_streams, p_versions, p_ids, p_types, p_schema_versions, p_data, p_metadata)
-         WITH ORDINALITY AS e(stream_id, version, event_id, type, schema_version, data, metadata, ord)
-    ORDER BY e.ord;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
+-- Appends are plain statements now (shared/eventstore.py), cheaper than these PL/pgSQL functions
+-- for PostgreSQL and the client alike; without the outbox they would have had to change anyway.
+DROP FUNCTION IF EXISTS tt_append(text, integer, uuid[], text[], integer[], jsonb[], jsonb);
+DROP FUNCTION IF EXISTS tt_append_new(text[], integer[], uuid[], text[], integer[], jsonb[], jsonb[]);
