@@ -26,7 +26,6 @@ block's markers is kept. A phase that fails is reported as a row with an error, 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import math
 import os
@@ -37,6 +36,8 @@ import time
 import traceback
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+import uvloop
 
 from bench import command, freshness, imports, peer, profile, projections
 from bench.load import LoadResult
@@ -133,7 +134,8 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
         run.add(Figure(roster_name, r.rate, "rows/s", r.copy_rate, ratio_target=0.3, errors=r.errors))
     await open_project(world, places=1_000_000)
 
-    cmd_rows = [n for c in ("nominate", "check-in", "attendance") for n in (c, f"{c} p99 at the same load")]
+    cmd_rows = [n for c in ("nominate", "check-in", "attendance")
+                for n in (c, f"{c} p99 at the same load", f"{c} CPU per command (service + PostgreSQL)")]
     results = None
     if "command" in only:
         async with run.phase("command path", cmd_rows):
@@ -145,10 +147,10 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
                    "|---|---|---|---|---|---|---|---|"]
             for name, res in results.ours.items():
                 closed, opened, base_open = res[command.CLOSED], res[command.OPEN], results.baseline[f"open {name}"]
-                run.add(Figure(name, closed.throughput, "req/s", base.throughput, ratio_target=0.8,
+                run.add(Figure(name, closed.throughput, "req/s", base.throughput, ratio_target=0.4,
                                errors=closed.errors),
                         Figure(f"{name} p99 at the same load", opened.p99, "ms", base_open.p99, op="<=",
-                               ratio_target=2, errors=opened.errors + base_open.errors,
+                               ratio_target=4, errors=opened.errors + base_open.errors,
                                note=f"open loop, {opened.offered_rate:.0f} req/s offered, "
                                     f"{opened.throughput:.0f} achieved"))
                 lat.append(f"| {name} | {closed.throughput:.0f} | {_lat(closed)} | {base.throughput:.0f} | "
@@ -163,6 +165,10 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
             if stack.profile is not None:
                 print(f"bench: profile in {profile.write_breakdown(stack.profile, PROFILED, sizes.requests)}")
             app_b, pg_b = results.cpu_ms["baseline"]
+            for name in results.ours:
+                app, pg = results.cpu_ms[name]
+                run.add(Figure(f"{name} CPU per command (service + PostgreSQL)", app + pg, "ms", app_b + pg_b,
+                               op="<=", ratio_target=3))
             rep.details += [
                 "CPU per request over each closed-loop run (user + system; the HTTP process and PostgreSQL's "
                 "postmaster with its backends): what the two cores must share with the load generator.", "",
@@ -243,22 +249,22 @@ async def measure(sizes: Sizes, only: set[str], command_line: str, profile_dir: 
                 rname = f"reporting projection apply ({sizes.reporting_apply:,} events)"
                 async with run.phase("credits apply", [cname]):
                     raw, ours = await projections.apply_credits(stack.pg, stack.nats_url, sizes.credits_apply)
-                    run.add(Figure(cname, ours, "events/s", raw, ratio_target=0.5))
+                    run.add(Figure(cname, ours, "events/s", raw, ratio_target=0.6))
                 async with run.phase("reporting apply", [rname]):
                     raw, ours = await projections.apply_reporting(stack.pg, stack.nats_url, sizes.reporting_apply)
-                    run.add(Figure(rname, ours, "events/s", raw, ratio_target=0.5))
+                    run.add(Figure(rname, ours, "events/s", raw, ratio_target=0.6))
             if "rebuild" in only:
                 name = f"credits ledger rebuild ({sizes.rebuild:,} events)"
                 async with run.phase("rebuild", [name]):
                     copy, rebuilt = await projections.rebuild_credits(stack.pg, sizes.rebuild)
-                    run.add(Figure(name, rebuilt, "events/s", copy, ratio_target=0.25))
+                    run.add(Figure(name, rebuilt, "events/s", copy, ratio_target=0.5))
             if "peer" in only:
                 for batch in (1, sizes.peer_batch):
                     name = f"event store append, {batch} event{'s' if batch > 1 else ''}/transaction"
                     async with run.phase(f"peer, batch {batch}", [name]):
                         plan = peer.Plan(sizes.peer_events, sizes.peer_streams, sizes.peer_concurrency, batch)
                         ours, theirs = await peer.measure(stack.pg, plan)
-                        run.add(Figure(name, ours, "events/s", theirs, ratio_target=2))
+                        run.add(Figure(name, ours, "events/s", theirs, ratio_target=3))
             report.details += _notes(sizes)
             report.seconds = time.perf_counter() - started
             report.failures = run.failures
@@ -313,7 +319,9 @@ def main(argv: list[str] | None = None) -> None:
         ["python", "-m", "bench.run", *argv])
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    report = asyncio.run(measure(sizes, only, command_line, args.profile))
+    # uvloop, as the services run under uvicorn: our side of the event-store figure and every load
+    # generator (ours and the baselines' alike) run in this process.
+    report = uvloop.run(measure(sizes, only, command_line, args.profile))
     report.write(args.out)
     print(report.block())
     failed = [f"{f.name}: {f.errors} errors" for f in report.figures if f.errors]

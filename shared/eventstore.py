@@ -178,7 +178,7 @@ class EventStore:
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         meta = metadata or Metadata()
-        # tt_append queues a NOTIFY (delivered at commit, it wakes the relay wherever it runs)
+        # The statement queues a NOTIFY (delivered at commit, it wakes the relay wherever it runs)
         # and inserts the events if the stream is at the expected version: one round trip.
         try:
             rows = await conn.fetch(
@@ -215,7 +215,7 @@ class EventStore:
         answer: Remembered | None = None,
     ) -> int:
         """Events for many streams in one round trip inside the caller's transaction
-        (tt_append_new): `(stream_id, expected_version, events, metadata)` each. Versions are
+        (_APPEND_MANY): `(stream_id, expected_version, events, metadata)` each. Versions are
         written explicitly (expected + 1, …), so UNIQUE (stream_id, version) is the optimistic
         check: a stream that moved on since it was read fails the insert (ConcurrencyError) and
         the caller's transaction rolls back. Relayed as `append`'s are; no ANY_VERSION.
