@@ -49,10 +49,10 @@ STAGES: list[tuple[str, str]] = [
      r"\(.*/shared/unit_of_work\.py"),
     ("  of which: the handler (facts query and decide)", r"\(.*/services/[^/]+/handlers/"),
     ("  of which: append and inline projections (project_and_append)", r"^project_and_append "),
+    ("the relay publishing the events to JetStream (same process)", r"\(.*/shared/relay\.py"),
     ("authentication (current_principal, JWT)", r"^current_principal |\(.*/shared/auth\.py"),
     ("request body parsing and validation (FastAPI)", r"^(request_body_to_args|_validate_value|validate_python) "),
-    ("OpenTelemetry server middleware", r"\(.*/opentelemetry/instrumentation/asgi/"),
-    ("problem+json and body-limit middleware", r"\(.*/shared/(problems|limits)\.py"),
+    ("OpenTelemetry server middleware (only while spans are exported)", r"\(.*/opentelemetry/instrumentation/asgi/"),
     ("Prometheus request metrics", r"\(.*/prometheus_client/"),
     ("response serialisation", r"^(serialize_response|jsonable_encoder|render) "),
 ]
