@@ -38,6 +38,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -162,7 +163,11 @@ class EventStore:
             raise RuntimeError("append_many must run inside the caller's transaction")
         if any(expected < 0 for _, expected, _, _ in streams):
             raise ValueError("append_many needs each stream's expected version")
-        rows = [(sid, expected + i, ev, (meta or Metadata()).as_json())
+        metas: dict[int, dict[str, Any]] = {}  # a command's streams share one Metadata: its JSON made once
+        for _, _, _, meta in streams:
+            if id(meta) not in metas:
+                metas[id(meta)] = (meta or Metadata()).as_json()
+        rows = [(sid, expected + i, ev, metas[id(meta)])
                 for sid, expected, evs, meta in streams for i, ev in enumerate(evs, start=1)]
         if not rows:
             return 0
