@@ -21,6 +21,7 @@ class RosterCheck:
     headings: dict[str, str]  # field → the column heading as the file wrote it
     good: list[tuple[int, TeacherRow]] = field(default_factory=list)  # (line, row) of the valid rows
     keys: dict[bytes, int] = field(default_factory=dict)  # look-up hash of a national ID → its first line
+    good_keys: list[bytes] = field(default_factory=list)  # the look-up hash of each valid row, as `good`
     schools: list[tuple[int, str]] = field(default_factory=list)  # (line, school code) to look up
     issues: list[dict[str, Any]] = field(default_factory=list)
 
@@ -46,8 +47,9 @@ def check_rows(headings: dict[str, str], rows: list[CsvRow], today: date,
                 check.issue(csv_row.line, "national_id", f"与第{first}行重复 duplicate of line {first}")
                 continue
             check.keys[key] = csv_row.line
-        if row is not None:
+        if row is not None:  # a valid row's national ID is valid: its key was taken above
             check.good.append((csv_row.line, row))
+            check.good_keys.append(key)
     return check
 
 

@@ -3,7 +3,7 @@ the file), by the project's host or an admin over its organizer.
 
 A few statements for the whole file, not a few per row: the enrollments the file names by
 teacher resolved at once, every enrollment's state and version read at once from the read model
-(enrollment_stream.load_states), every stream recorded through one append (uow.record per stream →
+(enrollment_stream.load_states), every stream recorded through one append (uow.record_many →
 append_many), the attendance rows written by one bulk handler (projector/enrollments.py).
 """
 
@@ -40,6 +40,5 @@ async def handle(uow: UnitOfWork, project_id: uuid.UUID, rows: list[Row], unread
     if errors or not rows:
         raise problem("invalid_rows", f"{len(errors)} invalid rows; nothing was recorded" if errors
                       else "the file has no rows", 422, errors=sorted(errors, key=lambda e: e["line"]))
-    for eid, events in decided.items():
-        uow.record(f"enrollment-{eid}", loaded[eid][1], events)
+    uow.record_many([(f"enrollment-{eid}", loaded[eid][1], events) for eid, events in decided.items()])
     return Reply(200, {"recorded": len(rows), "enrollments": len(decided)})
