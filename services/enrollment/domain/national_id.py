@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 # GB 11643-1999 §6.2: W_i = 2^(i-1) mod 11 for positions i = 18..2 (left to right here).
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
@@ -61,7 +62,9 @@ class NationalId:
 
 def check_char(first17: str) -> str:
     """The GB 11643 check character for 17 digits."""
-    return _CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError("17 digits expected")
+    return _CHECK_CHARS[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def normalise(raw: str) -> str:
