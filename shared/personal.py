@@ -36,8 +36,19 @@ def _folded(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
+# A number needs 17 ASCII digits in a row. In UTF-8 every other character's bytes are ≥ 0x80, so
+# the folded text has such a run exactly when its bytes, digits mapped to "0", contain 17 "0"s:
+# a search at C speed that lets the regex below run only where it can match (a bulk import's
+# thousands of events are checked as one text of a megabyte, mostly ids and dates).
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_DIGIT_RUN = b"0" * 17
+
+
 def has_national_id(text: str) -> bool:
-    return NATIONAL_ID.search(_folded(text)) is not None
+    folded = _folded(text)
+    if _DIGIT_RUN not in folded.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO):
+        return False
+    return NATIONAL_ID.search(folded) is not None
 
 
 def mask_national_ids(text: str) -> str:
