@@ -3,7 +3,6 @@ and ID number live in `teacher_identities`, which no event can rebuild (see pii.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import date
 
@@ -24,6 +23,6 @@ async def _registered_many(conn: asyncpg.Connection, events: Sequence[Pending]) 
     rows = []
     for e in events:
         d, hired = e.data, e.data.get("hired_on")
-        rows.append((uuid.UUID(d["teacher_id"]), d["school_code"], d.get("subject"), d.get("stage"), d.get("title"),
+        rows.append((d["teacher_id"], d["school_code"], d.get("subject"), d.get("stage"), d.get("title"),
                      date.fromisoformat(hired) if hired else None, e.version))
     await conn.copy_records_to_table("teachers", records=rows, columns=_COLUMNS)
