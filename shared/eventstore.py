@@ -38,9 +38,9 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
+import orjson
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 
@@ -163,20 +163,23 @@ class EventStore:
             raise RuntimeError("append_many must run inside the caller's transaction")
         if any(expected < 0 for _, expected, _, _ in streams):
             raise ValueError("append_many needs each stream's expected version")
-        metas: dict[int, dict[str, Any]] = {}  # a command's streams share one Metadata: its JSON made once
+        # Data and metadata go as JSON text, made here once each (a command's streams share one
+        # Metadata) and cast to jsonb by the server: the text the jsonb codec would send
+        # (shared/db.py), without a codec call per array element.
+        metas: dict[int, str] = {}
         for _, _, _, meta in streams:
             if id(meta) not in metas:
-                metas[id(meta)] = (meta or Metadata()).as_json()
+                metas[id(meta)] = orjson.dumps((meta or Metadata()).as_json()).decode()
         rows = [(sid, expected + i, ev, metas[id(meta)])
                 for sid, expected, evs, meta in streams for i, ev in enumerate(evs, start=1)]
         if not rows:
             return 0
         try:
             n: int = await conn.fetchval(
-                "SELECT tt_append_new($1, $2, $3, $4, $5, $6, $7)",
+                "SELECT tt_append_new($1, $2, $3, $4, $5, $6::text[]::jsonb[], $7::text[]::jsonb[])",
                 [r[0] for r in rows], [r[1] for r in rows], [r[2].event_id for r in rows],
-                [r[2].type for r in rows], [r[2].schema_version for r in rows], [r[2].data for r in rows],
-                [r[3] for r in rows],
+                [r[2].type for r in rows], [r[2].schema_version for r in rows],
+                [orjson.dumps(r[2].data).decode() for r in rows], [r[3] for r in rows],
             )
             return n
         except asyncpg.UniqueViolationError as exc:
