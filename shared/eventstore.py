@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import orjson
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 
@@ -70,7 +71,8 @@ _APPEND_MANY = """
 WITH ins AS (
     INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
     SELECT e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.data, e.metadata
-    FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])
+    FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[]::jsonb[],
+                $7::text[]::jsonb[])
          WITH ORDINALITY AS e(stream_id, version, event_id, type, schema_version, data, metadata, ord)
     ORDER BY e.ord
     RETURNING 1)
@@ -224,7 +226,14 @@ class EventStore:
             raise RuntimeError("append_many must run inside the caller's transaction")
         if any(expected < 0 for _, expected, _, _ in streams):
             raise ValueError("append_many needs each stream's expected version")
-        rows = [(sid, expected + i, ev, (meta or Metadata()).as_json())
+        # Data and metadata go as JSON text, made here once each (a command's streams share one
+        # Metadata) and cast to jsonb by the server: the text the jsonb codec would send
+        # (shared/db.py), without a codec call per array element.
+        metas: dict[int, str] = {}
+        for _, _, _, meta in streams:
+            if id(meta) not in metas:
+                metas[id(meta)] = orjson.dumps((meta or Metadata()).as_json()).decode()
+        rows = [(sid, expected + i, ev, metas[id(meta)])
                 for sid, expected, evs, meta in streams for i, ev in enumerate(evs, start=1)]
         if not rows:
             if answer:
@@ -234,8 +243,9 @@ class EventStore:
             n: int = await conn.fetchval(
                 _APPEND_MANY_KEPT if answer else _APPEND_MANY,
                 [r[0] for r in rows], [r[1] for r in rows], [r[2].event_id for r in rows],
-                [r[2].type for r in rows], [r[2].schema_version for r in rows], [r[2].data for r in rows],
-                [r[3] for r in rows], *(answer.args() if answer else ()),
+                [r[2].type for r in rows], [r[2].schema_version for r in rows],
+                [orjson.dumps(r[2].data).decode() for r in rows], [r[3] for r in rows],
+                *(answer.args() if answer else ()),
             )
             return n
         except asyncpg.UniqueViolationError as exc:

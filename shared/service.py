@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         ]
         tasks += [asyncio.create_task(c.run(stop), name=f"consume-{c.durable}") for c in app.state.consumers]
         tasks.append(asyncio.create_task(_prune_keys(pool, settings, stop), name="prune-idempotency-keys"))
+        _freeze_startup_heap()
         try:
             yield
         finally:
@@ -126,6 +128,16 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     telemetry.instrument_app(app, spec.name)
     _document_errors(app)
     return app
+
+
+def _freeze_startup_heap() -> None:
+    """Move what start-up built (modules, FastAPI's routes, pydantic's validators, codecs: a few
+    hundred thousand objects that live as long as the process) out of the collector's sight.
+    Otherwise every full collection walks them all: a bulk import allocating tens of thousands of
+    rows triggered one or two per request, 70–100 ms each on the bench machine, collecting nothing.
+    Cyclic garbage made later is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _prune_keys(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> None:

@@ -16,6 +16,8 @@ _MULTILINE_ALLOWED = frozenset("\t\n\r")
 
 def text_issue(value: str, *, multiline: bool = False) -> str | None:
     """Why `value` is not acceptable text (naming the code point, never the value), or None."""
+    if value.isprintable():  # at C speed: every refused category is one str.isprintable refuses
+        return None
     for ch in value:
         if unicodedata.category(ch) in _REFUSED_CATEGORIES and not (multiline and ch in _MULTILINE_ALLOWED):
             return f"不能含有控制字符或不可见字符 must not contain control or invisible characters (U+{ord(ch):04X})"

@@ -40,7 +40,7 @@ from fastapi.responses import Response
 
 from . import telemetry
 from .auth import Principal, current_principal
-from .envelope import Envelope, EventRegistry, Metadata, NewEvent
+from .envelope import Envelope, EventRegistry, Metadata, NewEvent, uuid4s
 from .eventstore import ConcurrencyError, EventStore, Remembered, remember
 from .inline import InlineProjection, project_and_append
 from .problems import Problem
@@ -93,6 +93,17 @@ class UnitOfWork:
         ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
         new = [NewEvent(t, d, self.registry.current_version(t), eid) for (t, d), eid in zip(events, ids, strict=True)]
         self._streams.append((stream_id, expected_version, new, self.metadata))
+
+    def record_many(self, streams: Sequence[tuple[str, int, Decided]]) -> None:
+        """`record` for many streams at once (bulk imports): `(stream_id, expected_version, events)`
+        each; the event ids are drawn and the events' data checked for personal data once for all."""
+        flat = [(t, d, self.registry.current_version(t)) for _, _, evs in streams for t, d in evs]
+        new = NewEvent.many(flat, uuid4s(len(flat)))
+        i = 0
+        for stream_id, expected_version, evs in streams:
+            if evs:
+                self._streams.append((stream_id, expected_version, new[i:i + len(evs)], self.metadata))
+                i += len(evs)
 
     @property
     def pending(self) -> int:

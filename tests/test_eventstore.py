@@ -173,3 +173,36 @@ async def test_append_many_checks_each_streams_expected_version_and_writes_all_o
     assert [e.data["n"] for e in loaded[b]] == [4] and loaded[c] == []
     assert await pool.fetchval(
         "SELECT count(*) FROM outbox JOIN events USING (position) WHERE stream_id = ANY($1)", [a, b, c]) == 4
+
+
+def test_new_events_made_many_at_once_pass_the_same_personal_data_gate():
+    from shared.envelope import uuid4s
+    from shared.personal import PersonalDataError
+
+    ids = uuid4s(3)
+    assert len(set(ids)) == 3 and all(i.version == 4 for i in ids)
+    decided = [("TeacherRegistered", {"teacher_id": str(i), "subject": "数学"}, 1) for i in ids]
+    many = NewEvent.many(decided, ids)
+    assert many == [NewEvent(t, d, v, i) for (t, d, v), i in zip(decided, ids, strict=True)]
+    planted = [*decided[:2], ("TeacherRegistered", {"subject": "数学", "title": "11010519491231002X"}, 1)]
+    with pytest.raises(PersonalDataError) as caught:
+        NewEvent.many(planted, ids)
+    assert caught.value.paths == ["title"]
+    # A number split over two events' data is no number (the gate sees each event's data alone).
+    split = [("A", {"x": "110105194912"}, 1), ("A", {"x": "31002X"}, 1)]
+    assert [e.data for e in NewEvent.many(split, ids[:2])] == [d for _, d, _ in split]
+
+
+def test_the_digit_run_pre_check_finds_every_number_the_pattern_does():
+    """has_national_id looks for 17 digits in a row before it runs the pattern: the same answer."""
+    from shared.personal import NATIONAL_ID, _folded, has_national_id
+
+    number = "11010519491231002X"
+    texts = [number, number.lower(), number[:-1] + "9", "１１０１０５１９４９１２３１００２Ｘ", f"a{number}b",
+             f"1{number}", f"{number}1", number[:17], "0" * 17, "0" * 18, "0" * 19, f"身份证{number}号",
+             "\ud800" + number, "12345678-1234-1234-1234-123456789012", '{"d": "2027-03-03", "h": 6.0}', "",
+             "㉑" * 9, "²" * 18]
+    for text in texts:
+        assert has_national_id(text) == (NATIONAL_ID.search(_folded(text)) is not None), text
+    assert has_national_id(number) and has_national_id("１１０１０５１９４９１２３１００２Ｘ")
+    assert not has_national_id(number[:17]) and not has_national_id("0" * 19)

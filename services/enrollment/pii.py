@@ -60,6 +60,17 @@ class PiiVault:
         nonce = os.urandom(_NONCE)
         return nonce + self._aead.encrypt(nonce, number.encode("ascii"), teacher_id.bytes)
 
+    def seal_many(self, people: Sequence[tuple[str, uuid.UUID]]) -> list[bytes]:
+        """`seal` for many (number, teacher id) pairs: the same cipher, a fresh nonce each, all the
+        nonces from one read of the OS's random source."""
+        nonces = os.urandom(_NONCE * len(people))
+        encrypt = self._aead.encrypt
+        out = []
+        for i, (number, teacher_id) in enumerate(people):
+            nonce = nonces[i * _NONCE:(i + 1) * _NONCE]
+            out.append(nonce + encrypt(nonce, number.encode("ascii"), teacher_id.bytes))
+        return out
+
     def open(self, sealed: bytes, teacher_id: uuid.UUID) -> str:
         return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], teacher_id.bytes).decode("ascii")
 
@@ -92,17 +103,18 @@ SELECT count(*) FROM ins
 
 
 async def claim_identities(conn: asyncpg.Connection, vault: PiiVault,
-                           people: Sequence[tuple[uuid.UUID, str, NationalId]]) -> int:
+                           people: Sequence[tuple[uuid.UUID, str, NationalId]],
+                           hashes: Sequence[bytes] | None = None) -> int:
     """Store each teacher's name and sealed ID number, in the command's transaction, and return
     how many were new: the UNIQUE hash makes "one registration per person" race-free (a
     concurrent registration of the same number waits on the index entry, then conflicts), and
-    domain/roster.check_new_people judges the count."""
-    cols: list[list[Any]] = [[], [], [], [], [], []]
-    for teacher_id, name, nid in people:
-        row = (teacher_id, name, vault.lookup(nid.number), vault.seal(nid.number, teacher_id), nid.masked,
-               nid.birth_date)
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
+    domain/roster.check_new_people judges the count. `hashes`: the people's `vault.lookup`
+    hashes when the caller already has them (an import checked its file with them)."""
+    if hashes is None:
+        hashes = [vault.lookup(nid.number) for _, _, nid in people]
+    sealed = vault.seal_many([(nid.number, teacher_id) for teacher_id, _, nid in people])
+    cols: list[list[Any]] = [[p[0] for p in people], [p[1] for p in people], list(hashes), sealed,
+                             [p[2].masked for p in people], [p[2].birth_date for p in people]]
     claimed: int = await conn.fetchval(_CLAIM, *cols)
     return claimed
 

@@ -67,3 +67,27 @@ async def test_import_refusals(epool, as_role, county, hostc, host):
     refused(await as_role("teacher", sub=str(uuid.uuid4())).post(url, content=b""), 403, "forbidden_role")
     refused(await hostc.post(f"/v1/projects/{uuid.uuid4()}/attendance/import",
                              content=b"enrollment_id,session_date,status,hours\n"), 404, "project_not_found")
+
+
+async def test_import_judges_each_enrollment_as_it_stands(epool, as_role, county, hostc, host):
+    """The file's enrollments are judged on their current state (read in one query, not folded
+    stream by stream): a nominee not checked in and a withdrawn place are refused by line, and
+    nothing is written; without them the file is recorded at each stream's next version."""
+    pid, [(e1, _), (e2, _)] = await _two_checked_in(epool, as_role, county, host)
+    waiting = await enrolled(county, pid, await seed_teacher(epool))
+    gone = await enrolled(county, pid, await seed_teacher(epool))
+    assert (await county.post(f"/v1/enrollments/{gone}/withdraw", json={"reason": "工作调动"})).status_code == 200
+    head = "enrollment_id,session_date,status,hours\n"
+    good = f"{e1},2023-07-16,present,6\n{e2},2023-07-16,present,6\n{e1},2023-07-17,leave,0\n"
+    before = await n_events(epool)
+    bad = f"{waiting},2023-07-16,present,6\n{gone},2023-07-16,present,6\n"
+    r = await hostc.post(f"/v1/projects/{pid}/attendance/import", content=(head + good + bad).encode())
+    refused(r, 422, "invalid_rows")
+    assert [(e["line"], e["code"]) for e in r.json()["errors"]] == [(5, "not_checked_in"), (6, "invalid_transition")]
+    assert await n_events(epool) == before
+    r = await hostc.post(f"/v1/projects/{pid}/attendance/import", content=(head + good).encode())
+    assert r.status_code == 200 and r.json() == {"recorded": 3, "enrollments": 2}
+    versions = dict(await epool.fetch("SELECT stream_id, max(version) FROM events WHERE stream_id = ANY($1)"
+                                      " GROUP BY stream_id", [f"enrollment-{e1}", f"enrollment-{e2}"]))
+    assert versions == {f"enrollment-{e1}": 4, f"enrollment-{e2}": 3}  # nominated, checked in, + the file's
+    assert await epool.fetchval("SELECT version FROM enrollments WHERE id = $1", uuid.UUID(e1)) == 4

@@ -152,3 +152,22 @@ async def test_every_table_rebuilt_from_the_store_equals_the_live_one(enrollment
     rebuilt = await snapshot(epool, tables)
     for table in sorted(tables):
         assert rebuilt[table] == live[table], table
+
+
+async def test_the_read_model_states_equal_the_folded_streams(enrollment_app, as_role, epool, clock):
+    """The attendance import reads enrollments' states from the read model (enrollment_stream.load_states)
+    instead of folding their streams: the same state and version, in every status the scenario reaches."""
+    from services.enrollment.domain.enrollment import INITIAL, evolve
+    from services.enrollment.handlers.enrollment_stream import load_states
+    from shared.aggregate import load_states as fold_states
+
+    if not await epool.fetchval("SELECT count(*) FROM enrollments"):
+        await scenario(as_role, clock)
+    ids = [str(r[0]) for r in await epool.fetch("SELECT id FROM enrollments")]
+    async with epool.acquire() as conn:
+        read = await load_states(conn, [*ids, str(uuid.uuid4())])
+        folded = await fold_states(conn, enrollment_app.state.store, [f"enrollment-{i}" for i in ids], evolve, INITIAL)
+    assert {s.status for s, _ in read.values()} >= {"completed", "failed", "no_show", "withdrawn"}
+    assert any(s.attendance for s, _ in read.values()) and any(s.assessments for s, _ in read.values())
+    assert any(s.evaluated for s, _ in read.values())
+    assert read == {i: folded[f"enrollment-{i}"] for i in ids}

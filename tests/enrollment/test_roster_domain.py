@@ -183,3 +183,24 @@ def test_the_csv_reader_takes_chinese_headings_a_bom_and_numbers_lines_like_a_sp
 def test_file_level_faults(data, code, status):
     exc = refused(roster.read_roster_csv, data, 2)
     assert (exc.code, exc.status) == (code, status)
+
+
+def test_a_files_clean_columns_change_no_rows_verdict():
+    """check_rows screens each text column of a file once (clean_columns); a row's verdict with the
+    screen is its verdict alone, whatever the other rows hold."""
+    good = {"name": "张三", "national_id": make_id("610102", "19850312", "123"), "school_code": "610102001",
+            "subject": "数学", "stage": "初中", "title": "", "hired_on": "2010-09-01"}
+    odd = ["李四\u202e", "备注 " + make_id("610102", "19850312", "124"), "１１０１０５１９４９１２３１００２Ｘ",
+           "\u0301王五", "王六\x1f", "a\u3000b", "x" * 60, "", "赵七"]
+    rows = [good] + [good | {col: value} for col in roster.TEXT_COLUMNS for value in odd]
+    clean = roster.clean_columns(rows)
+    assert clean == frozenset()  # every column got an odd cell
+    assert roster.clean_columns([good, good | {"name": "孙八"}]) == frozenset(roster.TEXT_COLUMNS)
+    for raw in rows:
+        assert roster.check_teacher(raw, TODAY, clean=clean) == roster.check_teacher(raw, TODAY)
+    for col in roster.TEXT_COLUMNS:  # one odd cell in one column leaves the others screened
+        some = [good, good | {col: odd[1]}]
+        screened = roster.clean_columns(some)
+        assert screened == frozenset(roster.TEXT_COLUMNS) - {col}
+        for raw in some:
+            assert roster.check_teacher(raw, TODAY, clean=screened) == roster.check_teacher(raw, TODAY)

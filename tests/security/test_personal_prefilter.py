@@ -14,7 +14,7 @@ NUMBER = "11010519491231002X"
     {"nested": [{"deep": NUMBER.replace("X", "7")}]},
     {"code": NUMBER[:17] + "x"},
     {"reason": "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in NUMBER)},  # full-width digits
-    {"n": int(NUMBER[:17])},  # a bare 17-digit integer
+    {"n": int(NUMBER[:17] + "7")},  # a bare 18-digit integer
 ])
 def test_any_value_holding_a_number_passes_on_to_the_exact_check(value) -> None:
     assert may_hold_national_id(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import date
 from typing import Any
@@ -35,11 +36,17 @@ _STATUSES = {"present": "present", "出勤": "present", "出席": "present", "ab
 MAX_IMPORT_BYTES, MAX_IMPORT_ROWS = 5 * 1024 * 1024, 5000
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid(raw: dict[str, str], key: str) -> str | None:
-    if not raw.get(key):
+    value = raw.get(key)
+    if not value:
         return None
+    if _CANONICAL_UUID.fullmatch(value):  # already as str(uuid.UUID(value)) spells it
+        return value
     try:
-        return str(uuid.UUID(raw[key]))
+        return str(uuid.UUID(value))
     except ValueError:
         raise ValueError(f"{key} is not a UUID") from None
 

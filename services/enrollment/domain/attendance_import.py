@@ -16,7 +16,7 @@ from shared.refusal import Refused
 from .enrollment import INITIAL, Enrollment, Events, ProjectFacts, decide_attendance, evolve
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     line: int
     enrollment_id: str | None  # as the file gave it, or resolved from the teacher it names

@@ -11,10 +11,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 # GB 11643-1999 §6.2: W_i = 2^(i-1) mod 11 for positions i = 18..2 (left to right here).
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"  # indexed by (Σ a_i·W_i) mod 11
+_ASCII_OFFSET = ord("0") * sum(_WEIGHTS)
 # GB/T 2260 province-level prefixes (incl. 71 Taiwan, 81 Hong Kong, 82 Macao, which issue
 # mainland-style numbers to their residents' 居住证).
 PROVINCE_PREFIXES = frozenset({
@@ -61,7 +63,10 @@ class NationalId:
 
 def check_char(first17: str) -> str:
     """The GB 11643 check character for 17 digits."""
-    return _CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+    if len(first17) != len(_WEIGHTS) or not (first17.isascii() and first17.isdigit()):
+        raise ValueError("17 digits expected")
+    # The digits' ASCII codes are the digits + 48: their weighted sum, less 48 × Σ W_i.
+    return _CHECK_CHARS[(sum(map(mul, first17.encode("ascii"), _WEIGHTS)) - _ASCII_OFFSET) % 11]
 
 
 def normalise(raw: str) -> str:

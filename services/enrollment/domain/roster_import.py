@@ -13,7 +13,7 @@ from typing import Any
 
 from . import national_id
 from .orgs import Org
-from .roster import CsvRow, TeacherRow, check_teacher, school_issue
+from .roster import CsvRow, TeacherRow, check_teacher, clean_columns, school_issue
 
 
 @dataclass
@@ -21,6 +21,7 @@ class RosterCheck:
     headings: dict[str, str]  # field → the column heading as the file wrote it
     good: list[tuple[int, TeacherRow]] = field(default_factory=list)  # (line, row) of the valid rows
     keys: dict[bytes, int] = field(default_factory=dict)  # look-up hash of a national ID → its first line
+    good_keys: list[bytes] = field(default_factory=list)  # the look-up hash of each valid row, as `good`
     schools: list[tuple[int, str]] = field(default_factory=list)  # (line, school code) to look up
     issues: list[dict[str, Any]] = field(default_factory=list)
 
@@ -32,22 +33,25 @@ def check_rows(headings: dict[str, str], rows: list[CsvRow], today: date,
                lookup: Callable[[str], bytes]) -> RosterCheck:
     """Each row on its own, and duplicates within the file (by `lookup`, the keyed hash)."""
     check = RosterCheck(headings)
+    clean = clean_columns([r.values for r in rows])
     for csv_row in rows:
-        row, row_issues = check_teacher(csv_row.values, today)
+        row, row_issues = check_teacher(csv_row.values, today, clean=clean)
         for fld, reason in row_issues:
             check.issue(csv_row.line, fld, reason)
         bad = {fld for fld, _ in row_issues}
         if "school_code" not in bad:
             check.schools.append((csv_row.line, csv_row.values["school_code"].strip()))
         if "national_id" not in bad:
-            key = lookup(national_id.normalise(csv_row.values["national_id"]))
+            key = lookup(row.national_id.number if row is not None
+                         else national_id.normalise(csv_row.values["national_id"]))
             if key in check.keys:
                 first = check.keys[key]
                 check.issue(csv_row.line, "national_id", f"与第{first}行重复 duplicate of line {first}")
                 continue
             check.keys[key] = csv_row.line
-        if row is not None:
+        if row is not None:  # a valid row's national ID is valid: its key was taken above
             check.good.append((csv_row.line, row))
+            check.good_keys.append(key)
     return check
 
 

@@ -2,14 +2,15 @@
 (domain/roster_import.py judges the file).
 
 Set-based, so a county's 10,000 rows cost a few statements: the schools and the registered
-national IDs read once, the identities claimed in one statement, every teacher's stream recorded
-through one append (uow.record per stream → append_many) and the teachers read model written by
+national IDs read once, the identities claimed in one statement (each ID's look-up hash computed
+once, for the file's check and the claim), every teacher's stream recorded through one append
+(uow.record_many → append_many) and the teachers read model written by
 one bulk handler (projector/teachers.py).
 """
 
 from __future__ import annotations
 
-import uuid
+import functools
 from datetime import date
 
 from services.enrollment import pii
@@ -17,6 +18,7 @@ from services.enrollment.domain import roster, roster_import
 from services.enrollment.domain.orgs import Org
 from services.enrollment.titles import problem
 from shared.auth import can_read
+from shared.envelope import uuid4s
 from shared.eventstore import NO_STREAM
 from shared.unit_of_work import Reply, UnitOfWork
 
@@ -27,15 +29,18 @@ async def handle(uow: UnitOfWork, vault: pii.PiiVault, headings: dict[str, str],
     schools = {r["code"]: Org(r["code"], r["name"], r["kind"], r["parent_code"]) for r in await uow.conn.fetch(
         "SELECT code, name, kind, parent_code FROM orgs WHERE code = ANY($1)", sorted({c for _, c in check.schools}))}
     registered = await pii.registered(uow.conn, list(check.keys))
-    issues = roster_import.check_facts(check, schools, registered, lambda code: can_read(uow.principal, code))
+    in_scope = functools.cache(lambda code: can_read(uow.principal, code))  # once per school, not per row
+    issues = roster_import.check_facts(check, schools, registered, in_scope)
     if issues:
         raise problem("invalid_rows", f"{len(issues)} problem(s) found", 422, errors=issues, rows=len(rows))
-    ids = [uuid.uuid4() for _ in check.good]
-    for tid, (_, row) in zip(ids, check.good, strict=True):
-        events = roster.decide_register_teacher(None, str(tid), row, schools[row.school_code])
-        uow.record(f"teacher-{tid}", NO_STREAM, events)
+    ids = uuid4s(len(check.good))
+    names = [str(tid) for tid in ids]
+    uow.record_many([(f"teacher-{name}", NO_STREAM,
+                      roster.decide_register_teacher(None, name, row, schools[row.school_code]))
+                     for name, (_, row) in zip(names, check.good, strict=True)])
     # A person registered concurrently since the check above refuses the file, as one registered before.
     claimed = await pii.claim_identities(uow.conn, vault, [(tid, r.name, r.national_id)
-                                                           for tid, (_, r) in zip(ids, check.good, strict=True)])
+                                                           for tid, (_, r) in zip(ids, check.good, strict=True)],
+                                         check.good_keys)
     roster.check_new_people(claimed, len(ids))
-    return Reply(201, {"imported": len(ids), "teacher_ids": [str(t) for t in ids]})
+    return Reply(201, {"imported": len(ids), "teacher_ids": names})
