@@ -123,21 +123,20 @@ class Applier:
     async def _run(self, pool: asyncpg.Pool, batch: Sequence[Delivery], isolate: bool) -> list[Outcome]:
         name = self.projection.name
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", name)
-            seen: dict[str, int] = {}
-            if self.checkpoints:
-                keys = list({checkpoint_key(d.event) for d in batch})
-                rows = await conn.fetch("SELECT stream_id, version FROM projection_checkpoints"
-                                        " WHERE projection = $1 AND stream_id = ANY($2)", name, keys)
-                seen = {r["stream_id"]: r["version"] for r in rows}
+            # The projection's lock, then the batch's checkpoints: one round trip (migration 0006).
+            keys = [checkpoint_key(d.event) for d in batch] if self.checkpoints else []
+            rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys)))
+            seen: dict[str, int] = {r["stream_id"]: r["version"] for r in rows}
             moved: dict[str, int] = {}
             outcomes: list[Outcome] = []
             last_position = 0
             applied = 0
+            progressed = False  # something applied or dead-lettered: the state row moves
             batched = self.projection.apply_batch is not None and not isolate
             admitted: list[Delivery] = []
-            for d in batch:
-                ev, key = d.event, checkpoint_key(d.event)
+            for i, d in enumerate(batch):
+                ev = d.event
+                key = keys[i] if self.checkpoints else ""
                 at = moved.get(key, seen.get(key, 0)) if self.checkpoints else ev.stream_version - 1
                 if ev.stream_version <= at:
                     outcomes.append(Outcome.DUPLICATE)
@@ -152,38 +151,47 @@ class Applier:
                     outcome = await self._apply_one(conn, d, isolate)
                 outcomes.append(outcome)
                 if outcome in (Outcome.APPLIED, Outcome.DEAD):
-                    moved[key] = ev.stream_version
+                    if self.checkpoints:
+                        moved[key] = ev.stream_version
                     last_position = max(last_position, ev.position)
                     applied += outcome is Outcome.APPLIED
+                    progressed = True
             if admitted:
                 await self._apply_all(conn, admitted)
-            if moved and self.checkpoints:
+            if progressed:
+                # The checkpoints and the state row in one statement.
                 await conn.execute(
-                    """INSERT INTO projection_checkpoints (projection, stream_id, version)
-                       SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)
-                       ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version""",
-                    name, list(moved), list(moved.values()),
-                )
-            if moved:
-                await conn.execute(
-                    """INSERT INTO projection_state (projection, last_position, applied, updated_at)
-                       VALUES ($1, $2, $3, now())
+                    """WITH moved AS (
+                         INSERT INTO projection_checkpoints (projection, stream_id, version)
+                         SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)
+                         ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version)
+                       INSERT INTO projection_state (projection, last_position, applied, updated_at)
+                       VALUES ($1, $4, $5, now())
                        ON CONFLICT (projection) DO UPDATE SET
                          last_position = greatest(projection_state.last_position, EXCLUDED.last_position),
                          applied = projection_state.applied + EXCLUDED.applied, updated_at = now()""",
-                    name, last_position, applied,
+                    name, list(moved), list(moved.values()), last_position, applied,
                 )
             return outcomes
 
     async def _apply_all(self, conn: asyncpg.Connection, admitted: list[Delivery]) -> None:
-        """The batch path: one span per event as on the one-by-one path, one apply_batch call."""
+        """The batch path: one span per event as on the one-by-one path, one apply_batch call.
+        With no recording tracer configured a span would record nothing: then none is made, and
+        each event carries its delivery's trace context on, as a non-recording span would."""
         wanted = [d for d in admitted if self.projection.wants(d.event)]
+        recording = self.traced and telemetry.recording()
         spans = [_tracer.start_span(
             f"apply {self.projection.name} {d.event.type}", kind=trace.SpanKind.CONSUMER,
             context=telemetry.context_from_traceparent(d.traceparent or d.event.traceparent))
-            for d in wanted] if self.traced else []
+            for d in wanted] if recording else []
         try:
-            items = [Traced(d.event, _traceparent_of(spans[i]) if spans else None) for i, d in enumerate(wanted)]
+            if recording:
+                items = [Traced(d.event, _traceparent_of(span)) for d, span in zip(wanted, spans, strict=True)]
+            elif self.traced:
+                items = [Traced(d.event, telemetry.normalized_traceparent(d.traceparent or d.event.traceparent))
+                         for d in wanted]
+            else:
+                items = [Traced(d.event, None) for d in wanted]
             batch_apply = self.projection.apply_batch
             if items and batch_apply is not None:
                 await batch_apply(conn, items)
