@@ -15,6 +15,7 @@ event goes to `dead_letters`, the checkpoint moves past it, and later events app
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import logging
@@ -277,11 +278,36 @@ async def rebuild(
             await _forget(conn, projection.name)
         applier = Applier(projection, max_deliveries, traced=False, checkpoints=exclusive is None)
         total = 0
-        async for events in source:
+        async for events in _read_ahead(source):
             # A rebuild has no second delivery: a failing handler dead-letters at once.
             await applier.apply(pool, [Delivery(e, max_deliveries) for e in events])
             total += len(events)
         return total
+
+
+async def _read_ahead(source: AsyncIterator[list[Envelope]]) -> AsyncIterator[list[Envelope]]:
+    """`source`, with its next page already being read (on its own connection or request) while
+    the caller applies the current one: reading and writing overlap instead of taking turns."""
+    pages: asyncio.Queue[list[Envelope] | BaseException | None] = asyncio.Queue(maxsize=1)
+
+    async def read() -> None:
+        try:
+            async for page in source:
+                await pages.put(page)
+            await pages.put(None)
+        except Exception as exc:  # handed to the reader, raised there
+            await pages.put(exc)
+
+    reader = asyncio.ensure_future(read())
+    try:
+        while (page := await pages.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
 
 
 async def _forget(conn: asyncpg.Connection, name: str) -> None:
