@@ -7,6 +7,7 @@ A crash between commit and ack only causes a redelivery, which the checkpoint ab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +24,16 @@ from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
 
 log = logging.getLogger(__name__)
+
+
+def _deliveries(msg: Msg) -> int:
+    """How often JetStream has delivered `msg`, read straight from its ack subject
+    ($JS.ACK.<stream>.<consumer>.<delivered>.…) without building nats-py's whole Metadata."""
+    tokens = msg.reply.split(".", 5) if msg.reply else []
+    if len(tokens) == 6 and tokens[0] == "$JS" and tokens[1] == "ACK" and tokens[4].isdigit() \
+            and tokens[5].count(".") == 3:
+        return int(tokens[4])
+    return int(msg.metadata.num_delivered)
 
 
 def _retry_delay(deliveries: int) -> float:
@@ -81,17 +92,42 @@ class ProjectionConsumer:
         )
 
     async def _consume(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+        """Fetch → apply → ack, with the next fetch already under way while a batch is applied
+        (its messages wait, unacked, until their own turn: order and exactly-once are unchanged)."""
         polls = 0
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(self.batch_size, timeout=1.0)
-            except (nats.errors.TimeoutError, TimeoutError):
-                msgs = []
-            if polls % 10 == 0 or not msgs:
-                await self._report_lag(sub)
-            polls += 1
-            if msgs:
-                await self.handle(msgs)
+        ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(sub))
+        try:
+            while ahead is not None:
+                msgs = await ahead
+                # Stopping: the batch in hand is still applied and acked, nothing more is fetched.
+                ahead = None if stop.is_set() else asyncio.ensure_future(self._fetch(sub))
+                if polls % 10 == 0 or not msgs:
+                    await self._report_lag(sub)
+                polls += 1
+                if msgs:
+                    await self.handle(msgs)
+        finally:
+            if ahead is not None:
+                await self._hand_back(ahead)
+
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        try:
+            msgs: list[Msg] = await sub.fetch(self.batch_size, timeout=1.0)
+        except (nats.errors.TimeoutError, TimeoutError):
+            return []
+        return msgs
+
+    async def _hand_back(self, ahead: asyncio.Task[list[Msg]]) -> None:
+        """A fetch made ahead but never applied (an error, a cancel): its messages are nak'ed at
+        once, so they come back now instead of after ack_wait."""
+        ahead.cancel()  # nothing if it is done already
+        try:
+            msgs = await ahead
+        except BaseException:  # cancelled or failed: no message was handed to us
+            return
+        for msg in msgs:
+            with contextlib.suppress(Exception):
+                await msg.nak()
 
     async def handle(self, msgs: list[Msg]) -> None:
         parsed: list[tuple[Msg, Delivery]] = []
@@ -103,7 +139,8 @@ class ProjectionConsumer:
                 log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
                 await msg.term()
                 continue
-            parsed.append((msg, Delivery(env, msg.metadata.num_delivered, (msg.headers or {}).get("traceparent"))))
+            headers = msg.headers
+            parsed.append((msg, Delivery(env, _deliveries(msg), headers.get("traceparent") if headers else None)))
         if not parsed:
             return
         try:
@@ -119,6 +156,8 @@ class ProjectionConsumer:
                 max(settled))
         if any(o is Outcome.DEAD for o in outcomes):
             await self._report_dead_letters()
+        # Only now, after COMMIT: one ack per message (a pull consumer with explicit acks has no
+        # cumulative ack). Each is a buffered publish; none waits for the server.
         for (msg, d), outcome in zip(parsed, outcomes, strict=True):
             if outcome.settled:
                 await msg.ack()

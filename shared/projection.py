@@ -15,6 +15,7 @@ event goes to `dead_letters`, the checkpoint moves past it, and later events app
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import logging
@@ -123,21 +124,20 @@ class Applier:
     async def _run(self, pool: asyncpg.Pool, batch: Sequence[Delivery], isolate: bool) -> list[Outcome]:
         name = self.projection.name
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", name)
-            seen: dict[str, int] = {}
-            if self.checkpoints:
-                keys = list({checkpoint_key(d.event) for d in batch})
-                rows = await conn.fetch("SELECT stream_id, version FROM projection_checkpoints"
-                                        " WHERE projection = $1 AND stream_id = ANY($2)", name, keys)
-                seen = {r["stream_id"]: r["version"] for r in rows}
+            # The projection's lock, then the batch's checkpoints: one round trip (migration 0007).
+            keys = [checkpoint_key(d.event) for d in batch] if self.checkpoints else []
+            rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys)))
+            seen: dict[str, int] = {r["stream_id"]: r["version"] for r in rows}
             moved: dict[str, int] = {}
             outcomes: list[Outcome] = []
             last_position = 0
             applied = 0
+            progressed = False  # something applied or dead-lettered: the state row moves
             batched = self.projection.apply_batch is not None and not isolate
             admitted: list[Delivery] = []
-            for d in batch:
-                ev, key = d.event, checkpoint_key(d.event)
+            for i, d in enumerate(batch):
+                ev = d.event
+                key = keys[i] if self.checkpoints else ""
                 at = moved.get(key, seen.get(key, 0)) if self.checkpoints else ev.stream_version - 1
                 if ev.stream_version <= at:
                     outcomes.append(Outcome.DUPLICATE)
@@ -152,38 +152,47 @@ class Applier:
                     outcome = await self._apply_one(conn, d, isolate)
                 outcomes.append(outcome)
                 if outcome in (Outcome.APPLIED, Outcome.DEAD):
-                    moved[key] = ev.stream_version
+                    if self.checkpoints:
+                        moved[key] = ev.stream_version
                     last_position = max(last_position, ev.position)
                     applied += outcome is Outcome.APPLIED
+                    progressed = True
             if admitted:
                 await self._apply_all(conn, admitted)
-            if moved and self.checkpoints:
+            if progressed:
+                # The checkpoints and the state row in one statement.
                 await conn.execute(
-                    """INSERT INTO projection_checkpoints (projection, stream_id, version)
-                       SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)
-                       ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version""",
-                    name, list(moved), list(moved.values()),
-                )
-            if moved:
-                await conn.execute(
-                    """INSERT INTO projection_state (projection, last_position, applied, updated_at)
-                       VALUES ($1, $2, $3, now())
+                    """WITH moved AS (
+                         INSERT INTO projection_checkpoints (projection, stream_id, version)
+                         SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)
+                         ON CONFLICT (projection, stream_id) DO UPDATE SET version = EXCLUDED.version)
+                       INSERT INTO projection_state (projection, last_position, applied, updated_at)
+                       VALUES ($1, $4, $5, now())
                        ON CONFLICT (projection) DO UPDATE SET
                          last_position = greatest(projection_state.last_position, EXCLUDED.last_position),
                          applied = projection_state.applied + EXCLUDED.applied, updated_at = now()""",
-                    name, last_position, applied,
+                    name, list(moved), list(moved.values()), last_position, applied,
                 )
             return outcomes
 
     async def _apply_all(self, conn: asyncpg.Connection, admitted: list[Delivery]) -> None:
-        """The batch path: one span per event as on the one-by-one path, one apply_batch call."""
+        """The batch path: one span per event as on the one-by-one path, one apply_batch call.
+        While nothing exports spans (telemetry.exporting) a span would record nothing: then none
+        is made, and each event carries its delivery's trace context on, as an unrecorded span would."""
         wanted = [d for d in admitted if self.projection.wants(d.event)]
+        recording = self.traced and telemetry.exporting()
         spans = [_tracer.start_span(
             f"apply {self.projection.name} {d.event.type}", kind=trace.SpanKind.CONSUMER,
             context=telemetry.context_from_traceparent(d.traceparent or d.event.traceparent))
-            for d in wanted] if self.traced else []
+            for d in wanted] if recording else []
         try:
-            items = [Traced(d.event, _traceparent_of(spans[i]) if spans else None) for i, d in enumerate(wanted)]
+            if recording:
+                items = [Traced(d.event, _traceparent_of(span)) for d, span in zip(wanted, spans, strict=True)]
+            elif self.traced:
+                items = [Traced(d.event, telemetry.normalized_traceparent(d.traceparent or d.event.traceparent))
+                         for d in wanted]
+            else:
+                items = [Traced(d.event, None) for d in wanted]
             batch_apply = self.projection.apply_batch
             if items and batch_apply is not None:
                 await batch_apply(conn, items)
@@ -269,11 +278,36 @@ async def rebuild(
             await _forget(conn, projection.name)
         applier = Applier(projection, max_deliveries, traced=False, checkpoints=exclusive is None)
         total = 0
-        async for events in source:
+        async for events in _read_ahead(source):
             # A rebuild has no second delivery: a failing handler dead-letters at once.
             await applier.apply(pool, [Delivery(e, max_deliveries) for e in events])
             total += len(events)
         return total
+
+
+async def _read_ahead(source: AsyncIterator[list[Envelope]]) -> AsyncIterator[list[Envelope]]:
+    """`source`, with its next page already being read (on its own connection or request) while
+    the caller applies the current one: reading and writing overlap instead of taking turns."""
+    pages: asyncio.Queue[list[Envelope] | BaseException | None] = asyncio.Queue(maxsize=1)
+
+    async def read() -> None:
+        try:
+            async for page in source:
+                await pages.put(page)
+            await pages.put(None)
+        except Exception as exc:  # handed to the reader, raised there
+            await pages.put(exc)
+
+    reader = asyncio.ensure_future(read())
+    try:
+        while (page := await pages.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
 
 
 async def _forget(conn: asyncpg.Connection, name: str) -> None:

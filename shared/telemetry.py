@@ -152,6 +152,16 @@ def inject_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+def normalized_traceparent(traceparent: str | None) -> str | None:
+    """The traceparent a non-recording span continuing `traceparent` would propagate: the same
+    context, re-serialised; None for none or a malformed one."""
+    if not traceparent:
+        return None
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=context_from_traceparent(traceparent))
+    return carrier.get("traceparent")
+
+
 def context_from_traceparent(traceparent: str | None) -> Context:
     # An explicit empty Context: a bad header must start a new trace, not silently
     # inherit whatever span happens to be current in the consumer.

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.credits.domain.policy import tenths, to_hours
+from shared.bulk import copy_rows
 from shared.inline import InlineProjection, Pending
 
 LEDGER = InlineProjection("credits_ledger", ("entries", "claims"))
@@ -30,14 +31,33 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[
 """
 
 
+_COLUMNS = ("entry_id", "teacher_id", "kind", "stream_id", "org_code", "hours_tenths", "category", "earned_on",
+            "school_year", "recorded_on", "source")
+_COPY_FROM = 100  # rows; fewer go in one INSERT (a COPY costs a round trip more)
+_TENTHS: dict[tuple[type, Any], int] = {}  # hours as written in events → tenths (a handful of values)
+
+
+def _tenths(hours: Any) -> int:
+    try:
+        return _TENTHS[(type(hours), hours)]
+    except KeyError:
+        n = _TENTHS[(type(hours), hours)] = tenths(to_hours(hours))
+        if len(_TENTHS) > 4096:
+            _TENTHS.clear()
+        return n
+    except TypeError:  # unhashable: not a number anyway, to_hours says so
+        return tenths(to_hours(hours))
+
+
 async def _entries(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-    """Ledger rows for many (stream_id, kind, data) in one statement."""
-    await conn.execute(
-        _ENTRIES, [d["entry_id"] for _, _, d in rows], [d["teacher_id"] for _, _, d in rows],
-        [k for _, k, _ in rows], [sid for sid, _, _ in rows], [d.get("org_code") for _, _, d in rows],
-        [tenths(to_hours(d["hours"])) for _, _, d in rows], [d["category"] for _, _, d in rows],
-        [d["earned_on"] for _, _, d in rows], [int(d["school_year"]) for _, _, d in rows],
-        [d["recorded_on"] for _, _, d in rows], [d.get("source") or {} for _, _, d in rows])
+    """Ledger rows for many (stream_id, kind, data): one INSERT, or a COPY for a long run (rebuilds)."""
+    values = [(d["entry_id"], d["teacher_id"], kind, sid, d.get("org_code"), _tenths(d["hours"]), d["category"],
+               d["earned_on"], int(d["school_year"]), d["recorded_on"], d.get("source") or {})
+              for sid, kind, d in rows]
+    if len(values) >= _COPY_FROM:
+        await copy_rows(conn, "entries", _COLUMNS, values)
+    else:
+        await conn.execute(_ENTRIES, *(list(column) for column in zip(*values, strict=True)))
 
 
 @LEDGER.handles("HoursAwarded")
