@@ -20,10 +20,12 @@ _MIGRATION_LOCK = 0x7474_6D69_6772
 async def _init_connection(conn: asyncpg.Connection) -> None:
     sqlprofile.watch(conn)  # nothing unless TT_SQL_PROFILE is set (make bench-profile)
     # orjson both ways: jsonb in and out of the event store is the hottest serialisation path.
-    for typ in ("json", "jsonb"):
-        await conn.set_type_codec(
-            typ, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
-        )
+    # Binary format (jsonb's is a version byte, 1, then the JSON text) so that asyncpg's binary
+    # COPY (copy_records_to_table) can carry jsonb columns too.
+    await conn.set_type_codec("jsonb", schema="pg_catalog", format="binary",
+                              encoder=lambda v: b"\x01" + orjson.dumps(v), decoder=lambda b: orjson.loads(b[1:]))
+    await conn.set_type_codec("json", schema="pg_catalog", format="binary",
+                              encoder=orjson.dumps, decoder=orjson.loads)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import asyncpg
 
 from services.credits.domain.policy import tenths, to_hours
-from shared.bulk import copy_rows
 from shared.inline import InlineProjection, Pending
 
 LEDGER = InlineProjection("credits_ledger", ("entries", "claims"))
@@ -50,13 +49,19 @@ def _tenths(hours: Any) -> int:
 
 
 async def _entries(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-    """Ledger rows for many (stream_id, kind, data): one INSERT, or a COPY for a long run (rebuilds)."""
+    """Ledger rows for many (stream_id, kind, data): one INSERT, or asyncpg's binary COPY for a long
+    run (rebuilds), which takes ids as text and needs dates as dates."""
+    if len(rows) >= _COPY_FROM:
+        fromiso = date.fromisoformat
+        await conn.copy_records_to_table("entries", columns=_COLUMNS, records=[
+            (d["entry_id"], d["teacher_id"], kind, sid, d.get("org_code"), _tenths(d["hours"]), d["category"],
+             fromiso(d["earned_on"]), int(d["school_year"]), fromiso(d["recorded_on"]), d.get("source") or {})
+            for sid, kind, d in rows])
+        return
     values = [(d["entry_id"], d["teacher_id"], kind, sid, d.get("org_code"), _tenths(d["hours"]), d["category"],
                d["earned_on"], int(d["school_year"]), d["recorded_on"], d.get("source") or {})
               for sid, kind, d in rows]
-    if len(values) >= _COPY_FROM:
-        await copy_rows(conn, "entries", _COLUMNS, values)
-    else:
+    if values:
         await conn.execute(_ENTRIES, *(list(column) for column in zip(*values, strict=True)))
 
 
