@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -37,9 +36,9 @@ Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[Non
 INLINE_LOCK = 0x7474_696E_6C6E  # "ttinln"; the SQL (migration 0004) spells it 128043333872750
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """An event on its way into the store: what inline handlers see of it."""
+class Pending(NamedTuple):
+    """An event on its way into the store: what inline handlers see of it (a tuple: rebuilds and
+    imports make them by the million)."""
 
     stream_id: str
     version: int
