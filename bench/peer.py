@@ -8,12 +8,13 @@ command does; > 1 as a bulk import does). The payload is the same JSON (an Atten
 its actor and correlation metadata) on both sides.
 
 - ours: shared.eventstore.EventStore.append on an asyncpg pool of C connections, C asyncio tasks;
-  per transaction: commit-order advisory lock + NOTIFY, the version-checked insert with its
-  outbox rows, commit (what every command pays).
+  per transaction: BEGIN, the one prepared statement that checks the stream's version, inserts
+  the events and queues a NOTIFY for the relay, COMMIT (what every command pays; no lock: readers
+  order by the commit horizon).
 - peer: eventsourcing.postgres.PostgresApplicationRecorder.insert_events on its own psycopg 3
   pool of C connections, C threads; per transaction: LOCK TABLE … IN EXCLUSIVE MODE, NOTIFY, the
   insert of StoredEvents (unique on originator id + version), commit — the library's own way of
-  keeping notification ids in commit order, as our advisory lock does for positions.
+  keeping notification ids in commit order, which ours gets from the commit horizon instead.
 
 Timed: from the first append to the last commit, after a warm-up of C transactions per side.
 """

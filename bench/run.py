@@ -279,8 +279,8 @@ def _notes(s: Sizes) -> list[str]:
         "- **nominate / check-in / attendance**: requests per second over HTTP, closed loop, against "
         "`bench/baseline_app.py` (bare FastAPI + asyncpg, one INSERT per request) under the same generator. "
         "Ours is the whole command path: JWT, Idempotency-Key record, aggregate load, rules, query tables, "
-        "event append with its outbox row, one transaction. *p99 at the same load*: both driven open loop at "
-        "the same arrival rate (table above).",
+        "event append (the relay publishes it after COMMIT), one transaction. *p99 at the same load*: both "
+        "driven open loop at the same arrival rate (table above).",
         f"- **projection apply**: {s.credits_apply:,} / {s.reporting_apply:,} events published to a JetStream "
         "stream, consumed by the kernel's ProjectionConsumer with the service's projection vs a bare nats-py pull "
         "consumer acking the same messages (bench/projections.py).",
