@@ -12,6 +12,7 @@ help:
 	@echo "make test-faults   kill/stop services, NATS and PostgreSQL under load (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
 	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
+	@echo "make bench / bench-profile / bench-province   figures vs baselines, flame graphs, a province (docs/benchmarks.md)"
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml
