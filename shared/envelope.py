@@ -221,16 +221,21 @@ class EventRegistry:
         return sorted(self._current)
 
     def upcast(self, env: Envelope) -> Envelope:
-        target = self._current.get(env.type)
-        if target is None or env.schema_version >= target:
-            return env
-        data, version = env.data, env.schema_version
+        data, version = self.upcast_data(env.type, env.schema_version, env.data)
+        return env if version == env.schema_version else replace(env, data=data, schema_version=version)
+
+    def upcast_data(self, type_: str, schema_version: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """`data` of `schema_version` brought to the type's current version, with that version."""
+        target = self._current.get(type_)
+        if target is None or schema_version >= target:
+            return data, schema_version
+        version = schema_version
         while version < target:
-            step = self._upcasters.get((env.type, version))
+            step = self._upcasters.get((type_, version))
             if step is None:
-                raise LookupError(f"no upcaster for {env.type} v{version} → v{version + 1}")
+                raise LookupError(f"no upcaster for {type_} v{version} → v{version + 1}")
             data, version = step(data), version + 1
-        return replace(env, data=data, schema_version=version)
+        return data, version
 
     def new(self, type_: str, data: dict[str, Any]) -> NewEvent:
         return NewEvent(type=type_, data=data, schema_version=self.current_version(type_))

@@ -38,6 +38,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import orjson
@@ -86,9 +87,13 @@ _APPEND_MANY_KEPT = _REMEMBER + _APPEND_MANY.replace("WITH", "", 1)
 
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
 # After the cursor, before the horizon (the oldest transaction still running), in (tx, position) order.
-_AFTER = f"""SELECT {_COLUMNS}, tx FROM events
+_HORIZON = """FROM events
 WHERE (tx, position) > ($1::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY tx, position LIMIT $3"""
+_AFTER = f"SELECT {_COLUMNS}, tx {_HORIZON}"
+# The same events with what an inline projection reads of them, and nothing else: decoding ids,
+# times and metadata was two thirds of reading an event (read_data_after).
+_DATA_AFTER = f"SELECT stream_id, version, type, schema_version, data, tx, position {_HORIZON}"
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,16 @@ START = Cursor()
 class Page:
     events: list[Envelope]
     next: Cursor  # pass it as `after` next time
+
+
+@dataclass(frozen=True)
+class DataPage:
+    """Events as (stream_id, version, type, data), upcast, in the store's order (read_data_after)."""
+
+    events: list[tuple[str, int, str, dict[str, Any]]]
+    start: Cursor  # read after this one: read_after(start, len(events)) gives the same events in full
+    next: Cursor
+    last_position: int
 
 
 class EventStore:
@@ -285,6 +300,17 @@ class EventStore:
         rows = await conn.fetch(_AFTER, after.tx, after.position, limit)
         events = [self._envelope(r) for r in rows]
         return Page(events, Cursor(rows[-1]["tx"], rows[-1]["position"]) if rows else after)
+
+    async def read_data_after(self, conn: asyncpg.Connection, after: Cursor, limit: int = 2000) -> DataPage:
+        """`read_after` for a reader that needs only each event's stream, version, type and data
+        (an inline replay): no ids, times or metadata decoded, no envelopes built."""
+        rows = await conn.fetch(_DATA_AFTER, after.tx, after.position, limit)
+        upcast = self.registry.upcast_data
+        events = [(r[0], r[1], r[2], upcast(r[2], r[3], r[4])[0]) for r in rows]
+        if not rows:
+            return DataPage(events, after, after, 0)
+        return DataPage(events, after, Cursor(rows[-1]["tx"], rows[-1]["position"]),
+                        max(r["position"] for r in rows))
 
     async def cursor_at(self, conn: asyncpg.Connection, position: int) -> Cursor:
         """The cursor that reads on from the event at `position` (the start for 0)."""

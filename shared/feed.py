@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from .auth import Authenticated, require_role
 from .envelope import Envelope
-from .eventstore import START, Cursor, EventStore
+from .eventstore import START, Cursor, DataPage, EventStore
 from .problems import Problem
 
 # System-to-system only: the feed is every event of the service, whatever org it concerns, so no
@@ -82,13 +82,44 @@ async def feed_source(
             await client.aclose()
 
 
-async def store_source(pool: asyncpg.Pool, store: EventStore, after: Cursor | int = START,
-                       limit: int = 1000) -> AsyncIterator[list[Envelope]]:
-    """A service's own events straight from its store (rebuilding its own read models)."""
-    while True:
-        async with pool.acquire() as conn:
-            page = await store.read_after(conn, after, limit)
-        if not page.events:
-            return
-        yield page.events
-        after = page.next
+class StoreSource:
+    """A service's own events straight from its store (rebuilding its own read models): pages of
+    envelopes when iterated; for an inline replay, which reads only what its handlers see, lean
+    pages (`pages`, EventStore.read_data_after) — the kernel's `rebuild` asks the projection."""
+
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, after: Cursor | int = START, limit: int = 1000) -> None:
+        self.pool, self.store, self.after, self.limit = pool, store, after, limit
+
+    def __aiter__(self) -> AsyncIterator[list[Envelope]]:
+        return self._envelopes()
+
+    async def _envelopes(self) -> AsyncIterator[list[Envelope]]:
+        after = self.after
+        while True:
+            async with self.pool.acquire() as conn:
+                page = await self.store.read_after(conn, after, self.limit)
+            if not page.events:
+                return
+            yield page.events
+            after = page.next
+
+    async def pages(self) -> AsyncIterator[DataPage]:
+        after = self.after
+        while True:
+            async with self.pool.acquire() as conn:
+                if not isinstance(after, Cursor):
+                    after = await self.store.cursor_at(conn, after)
+                page = await self.store.read_data_after(conn, after, self.limit)
+            if not page.events:
+                return
+            yield page
+            after = page.next
+
+    async def envelopes(self, page: DataPage) -> list[Envelope]:
+        """The events of a lean page, in full."""
+        async with self.pool.acquire() as conn:
+            return (await self.store.read_after(conn, page.start, len(page.events))).events
+
+
+def store_source(pool: asyncpg.Pool, store: EventStore, after: Cursor | int = START, limit: int = 1000) -> StoreSource:
+    return StoreSource(pool, store, after, limit)

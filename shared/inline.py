@@ -28,8 +28,9 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
-from .eventstore import EventStore, Remembered
-from .projection import Projection, Traced
+from .eventstore import DataPage, EventStore, Remembered
+from .feed import StoreSource
+from .projection import LeanSource, Projection, Traced
 
 Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[None]]
 # Commands hold it shared (tt_begin_command, shared/migrations/0004); a rebuild exclusively.
@@ -160,6 +161,15 @@ class InlineReplay(Projection):
 
     async def apply_batch(self, conn: asyncpg.Connection, items: list[Traced]) -> None:
         await self._apply(conn, [item.event for item in items])
+
+    def lean_source(self, source: object) -> LeanSource | None:
+        # Our own store, read for what the handlers see: no ids, times, metadata or envelopes.
+        return source if isinstance(source, StoreSource) else None
+
+    async def apply_lean(self, conn: asyncpg.Connection, page: DataPage) -> None:
+        pending = [Pending._make(e) for e in page.events]
+        for p in self.inline:
+            await p.apply(conn, pending)
 
     async def _apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         pending = [Pending(e.subject, e.stream_version, e.type, e.data) for e in events]

@@ -295,3 +295,48 @@ async def _lock_held(pool) -> bool:
 
 async def _waiting_on_lock(pool) -> bool:
     return await pool.fetchval("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+
+
+async def test_a_lean_rebuild_ends_as_the_full_one_even_when_a_handler_fails(client, pool):
+    """`rebuild` reads the store lean for an inline replay (stream, version, type, data only).
+    Read in full instead (any other source), the same events must leave the same tables, the same
+    state and the same dead letter — including for a handler that fails on one event."""
+    for i in range(20):
+        await client.post("/v1/widgets", json={"name": f"lean{i}", "size": i + 1})
+    flaky = InlineProjection("flaky", ())
+
+    @flaky.handles("WidgetMade")
+    async def _refuse_one(conn, stream_id, version, data) -> None:
+        if data["name"] == "lean7":
+            raise ValueError("lean7 is refused")
+
+    store = client.app.state.store
+
+    class Counted(InlineReplay):
+        lean_pages = 0
+
+        async def apply_lean(self, conn, page) -> None:
+            self.lean_pages += 1
+            await super().apply_lean(conn, page)
+
+    async def in_full():  # not the store's own source: the ordinary path, envelopes and all
+        async for batch in store_source(pool, store, limit=6):
+            yield batch
+
+    outcomes, lean_pages = {}, {}
+    for kind, source in (("lean", store_source(pool, store, limit=6)), ("full", in_full())):
+        replay = Counted("enrollment", [WIDGETS, flaky])
+        read = await rebuild(pool, replay, source)
+        lean_pages[kind] = replay.lean_pages
+        outcomes[kind] = (
+            read,
+            await pool.fetch("SELECT id, name, size, version FROM widgets ORDER BY id"),
+            await pool.fetch("SELECT stream_id, version, type FROM dead_letters WHERE projection = $1", replay.name),
+            await pool.fetchrow("SELECT last_position, applied FROM projection_state WHERE projection = $1",
+                                replay.name),
+        )
+    assert lean_pages["lean"] > 0 and lean_pages["full"] == 0, lean_pages
+    assert outcomes["lean"] == outcomes["full"]
+    read, widgets, dead, _state = outcomes["lean"]
+    assert read == await pool.fetchval("SELECT count(*) FROM events")
+    assert [d["type"] for d in dead] == ["WidgetMade"] and "lean7" not in {w["name"] for w in widgets}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,7 +246,7 @@ async def count_totals(ctx: RebuildContext, plans: list[SourcePlan]) -> None:
         # A feed does not say how long it is: the progress shows a count without a total.
 
 
-def _open(ctx: RebuildContext, plan: SourcePlan) -> AsyncIterator[list[Envelope]]:
+def _open(ctx: RebuildContext, plan: SourcePlan) -> AsyncIterable[list[Envelope]]:
     if plan.kind == "store":
         return store_source(ctx.pool, EventStore(ctx.spec.name, ctx.spec.registry), limit=ctx.batch)
     if plan.kind == "stream":
