@@ -302,8 +302,10 @@ async def rebuild(
     deduplicated by the checkpoints, so a rebuild can run while the service is live. A projection
     that commands write in their own transaction (shared/inline.py) names an `exclusive_lock`
     instead: the rebuild holds it for its whole run, nothing else writes its tables meanwhile, and
-    it reads its own store once in order — so it keeps no checkpoints at all. Returns the number of
-    events read.
+    it reads its own store once in order — so it keeps no checkpoints at all. Such a projection may
+    also read its source lean (`lean_source`: an inline replay of its own store reads only each
+    event's stream, version, type and data); a page that fails goes again the ordinary way.
+    Returns the number of events read.
     """
     exclusive: int | None = getattr(projection, "exclusive_lock", None)
     async with contextlib.AsyncExitStack() as stack:
