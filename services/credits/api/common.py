@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
 
 from services.credits.titles import problem
+from shared.paging import BAD_CURSOR, cursor_text, page_cursor
 
 
 def as_of_or_today(as_of: date | None, today: date) -> date:
@@ -18,16 +17,13 @@ def as_of_or_today(as_of: date | None, today: date) -> date:
 
 
 def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode("\n".join(parts).encode()).decode()
+    return page_cursor("\n".join(parts))
 
 
 def decode_cursor(cursor: str | None, n: int) -> list[str] | None:
     if not cursor:
         return None
-    try:
-        parts = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode().split("\n")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        parts = []
+    parts = cursor_text(cursor).split("\n")
     if len(parts) != n:
-        raise problem("bad_cursor", "pass next_cursor back unchanged", 422)
+        raise problem("bad_cursor", BAD_CURSOR, 422)
     return parts

@@ -6,8 +6,6 @@ first registration, 200 on a rename, 200 with the unchanged ETag on an identical
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from typing import Annotated, Literal
 
@@ -24,6 +22,7 @@ from shared.inputs import SINGLE_LINE
 from shared.inputs import Text as OneLine
 from shared.orgs import org_within, subtree_prefix
 from shared.orgtree import subtree_sql
+from shared.paging import cursor_text, page_cursor
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["orgs"])
@@ -92,7 +91,7 @@ WHERE ($1::text IS NULL OR {subtree_sql("code", "$1", "$4")}) AND code > $2 ORDE
 async def list_orgs(request: Request, principal: Authenticated,
                     parent_code: OneLine | None = Query(None, max_length=12),
                     limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=100)) -> OrgPage:
-    after = _decode_cursor(cursor)
+    after = cursor_text(cursor) if cursor else ""
     pool = request.app.state.pool
     if parent_code is not None:
         require_within(principal, parent_code)
@@ -104,7 +103,7 @@ async def list_orgs(request: Request, principal: Authenticated,
         rows = await pool.fetch(_SUBTREE, root, after, limit + 1, subtree_prefix(root) if root else None)
     items = [OrgPublic(**dict(r)) for r in rows[:limit]]
     more = len(rows) > limit
-    return OrgPage(items=items, next_cursor=_encode_cursor(items[-1].code) if more else None)
+    return OrgPage(items=items, next_cursor=page_cursor(items[-1].code) if more else None)
 
 
 def _list_root(principal: Principal) -> str | None:
@@ -113,19 +112,6 @@ def _list_root(principal: Principal) -> str | None:
     if not can_read(principal, principal.org or ""):
         raise problem("forbidden_role", "org lists are for administrators", 403)
     return principal.org
-
-
-def _encode_cursor(code: str) -> str:
-    return base64.urlsafe_b64encode(code.encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> str:
-    if not cursor:
-        return ""
-    try:
-        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise problem("bad_cursor", "pass next_cursor back unchanged", 422) from None
 
 
 def _with_etag(model: BaseModel, version: int) -> JSONResponse:

@@ -14,15 +14,13 @@ handler), so a caller learns nothing about orgs outside their jurisdiction.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.funding.domain.accounts import MAX_FEN
 from services.funding.domain.ledger import ADMIN_OF
-from services.funding.titles import problem
+from shared.paging import cursor_text, page_cursor
 
 ADMINS = tuple(ADMIN_OF.values())
 READERS = (*ADMINS, "auditor", "service")
@@ -42,14 +40,9 @@ class In(BaseModel):
 
 def after(cursor: str | None) -> str:
     """What an opaque `cursor` (a next_cursor handed out before) says to continue after."""
-    if not cursor:
-        return ""
-    try:
-        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise problem("bad_cursor", "pass next_cursor back unchanged", 422) from None
+    return cursor_text(cursor) if cursor else ""
 
 
 def cursor_after(value: object) -> str:
     """The opaque cursor continuing after `value` (an org code, a project id, a position)."""
-    return base64.urlsafe_b64encode(str(value).encode()).decode()
+    return page_cursor(str(value))

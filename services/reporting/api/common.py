@@ -8,11 +8,10 @@ Scope (DOMAIN.md "an administrator acts only inside their own subtree"):
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from shared.auth import Principal, can_read, require_role
+from shared.paging import BAD_CURSOR, cursor_text, page_cursor
 from shared.problems import Problem
 
 ADMIN_READERS = ("province_admin", "city_admin", "county_admin", "school_admin", "auditor")
@@ -57,16 +56,13 @@ def scope_of(p: Principal, *roles: str) -> Scope:
 
 
 def encode_cursor(sort: str | None) -> str | None:
-    return None if sort is None else base64.urlsafe_b64encode(sort.encode()).decode()
+    return None if sort is None else page_cursor(sort)
 
 
 def decode_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
-    try:
-        sort = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise problem("bad_cursor", "pass next_cursor back as given", 422) from None
+    sort = cursor_text(cursor)
     if not sort or not sort.isprintable() or len(sort) > 300:  # what we hand out: codes and ids
-        raise problem("bad_cursor", "pass next_cursor back as given", 422)
+        raise problem("bad_cursor", BAD_CURSOR, 422)
     return sort
