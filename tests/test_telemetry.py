@@ -233,3 +233,39 @@ def test_otlp_export_is_configured_by_the_standard_otel_variables() -> None:
     attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
     assert attrs["service.name"] == "enrollment"
     assert [s.name for ss in resource_spans.scope_spans for s in ss.spans] == ["nominate 王老师"]
+
+
+def test_without_an_exporter_requests_still_carry_a_trace_but_record_no_span() -> None:
+    """A fresh process with no OTEL_* exporter: the lean path (no ASGI tracing middleware, an
+    unrecorded span) must still continue the caller's trace and give every request valid ids,
+    which logs and recorded events (their traceparent) rely on."""
+    import os
+    import subprocess
+    import sys
+
+    from shared.settings import REPO_ROOT
+
+    script = (
+        "from fastapi import FastAPI\n"
+        "from fastapi.testclient import TestClient\n"
+        "from opentelemetry import trace\n"
+        "from shared import telemetry\n"
+        "telemetry.setup_tracing('lean')\n"
+        "assert not telemetry.exporting()\n"
+        "app = FastAPI()\n"
+        "@app.get('/tp')\n"
+        "def tp():\n"
+        "    span = trace.get_current_span()\n"
+        "    return {'tp': telemetry.current_traceparent(), 'recording': span.is_recording()}\n"
+        "telemetry.instrument_app(app, 'lean')\n"
+        "c = TestClient(app)\n"
+        "parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00'\n"
+        "got = c.get('/tp', headers={'traceparent': parent}).json()\n"
+        "assert got['recording'] is False, got\n"
+        "assert got['tp'].split('-')[1] == '0af7651916cd43dd8448eb211c80319c', got\n"
+        "assert got['tp'].split('-')[2] != 'b7ad6b7169203331', got\n"
+        "fresh = c.get('/tp').json()\n"
+        "assert fresh['tp'] and fresh['tp'].split('-')[1] != '0' * 32 and not fresh['recording'], fresh\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60, cwd=REPO_ROOT)
