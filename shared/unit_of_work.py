@@ -6,10 +6,12 @@
         return await cmd.run(lambda uow: nominate_handler.handle(uow, ..., today=today))
 
 `CommandContext.run` opens one transaction and, in this order:
-1. `tt_begin_command` (shared/migrations/0004): the inline-rebuild lock, shared; with an
+1. `tt_begin_command` (shared/migrations/0004, 0008): the inline-rebuild lock, shared; with an
    Idempotency-Key, the key's lock and the first attempt's record. A replay returns that stored
-   response here, once for every command — the handler never sees it;
-2. the handler: load facts (one query) → pure `decide` → `uow.record(...)` → a `Reply`;
+   response here, once for every command — the handler never sees it. Then the command's own
+   locks that the route named up front (`run(..., locks=...)`), in the same round trip;
+2. the handler: take its locks (`uow.lock`: free when already held) → load facts (one query) →
+   pure `decide` → `uow.record(...)` → a `Reply`;
 3. the append (shared/eventstore.py) with the idempotency record in the same statement, then the
    service's inline projections over the recorded events: read models, and its guards last, whose
    row locks hold back other commands of the same facts until COMMIT;
@@ -52,6 +54,8 @@ RACES = (asyncpg.UniqueViolationError, asyncpg.CheckViolationError, asyncpg.Excl
          asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 log = logging.getLogger(__name__)
 _REPLAYED_HEADER = "Idempotent-Replayed"
+# hashtextextended's seed for a command's own advisory locks; migration 0008 spells it too.
+COMMAND_LOCK_SEED = 31
 Decided = Sequence[tuple[str, dict[str, Any]]]
 
 
@@ -69,14 +73,28 @@ class UnitOfWork:
     `record` to queue decided events. Nothing is written until the handler returns."""
 
     def __init__(self, conn: asyncpg.Connection, registry: EventRegistry, metadata: Metadata,
-                 principal: Principal, if_match: int | None) -> None:
+                 principal: Principal, if_match: int | None, held: Sequence[str] = ()) -> None:
         self.conn = conn
         self.registry = registry
         self.metadata = metadata
         self.principal = principal
         self._if_match = if_match
+        self._held = set(held)
         self._streams: list[tuple[str, int, list[NewEvent], Metadata | None]] = []
         self.recorded: list[Envelope] = []  # filled at commit, for the rare caller that needs positions
+
+    async def lock(self, name: str) -> None:
+        """Hold the advisory lock `name` until the transaction ends, so the next statement's
+        snapshot includes what its previous holder committed. Costs no round trip when the route
+        named it up front (`CommandContext.run(..., locks=...)`) or a facts query took it
+        (`held`): correctness never depends on the route remembering."""
+        if name not in self._held:
+            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", name, COMMAND_LOCK_SEED)
+            self._held.add(name)
+
+    def held(self, name: str) -> None:
+        """Note that a statement of the handler's own took the lock `name` (see lock_sql)."""
+        self._held.add(name)
 
     def expect(self, stream_id: str, version: int) -> int:
         """The version to append at, given the version just loaded: a client's If-Match naming
@@ -158,12 +176,15 @@ class CommandContext:
             h.update(part)
         return key, h.digest()
 
-    async def run(self, handler: Handler) -> Response:
+    async def run(self, handler: Handler, locks: Sequence[str] = ()) -> Response:
+        """Run `handler` in one transaction, again on a race. `locks` are advisory locks the
+        handler will take first (`uow.lock`), named by the route when it knows them before any
+        fact is read: they are taken in the command's first statement, in the order given."""
         key, request_hash = await self._key_and_hash()
         if_match = self.if_match()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await self._attempt(handler, key, request_hash, if_match)
+                return await self._attempt(handler, key, request_hash, if_match, locks)
             except RACES as exc:
                 if attempt == MAX_ATTEMPTS:
                     raise
@@ -171,12 +192,13 @@ class CommandContext:
         raise AssertionError("unreachable")
 
     async def _attempt(self, handler: Handler, key: str | None, request_hash: bytes | None,
-                       if_match: int | None) -> Response:
+                       if_match: int | None, locks: Sequence[str]) -> Response:
         state = self.request.app.state
         store: EventStore = state.store
         projections: Sequence[InlineProjection] = state.spec.inline
         async with state.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("SELECT * FROM tt_begin_command($1, $2)", self.principal.sub, key)
+            row = await conn.fetchrow("SELECT * FROM tt_begin_command($1, $2, $3)", self.principal.sub, key,
+                                      list(locks) or None)
             if row is not None:
                 if bytes(row["request_hash"]) != request_hash:
                     raise Problem(422, "idempotency_key_reused", "幂等键已用于其他请求 Idempotency-Key reused",
@@ -185,7 +207,7 @@ class CommandContext:
                 headers[_REPLAYED_HEADER] = "true"
                 return Response(bytes(row["body"]), status_code=row["status"], headers=headers,
                                 media_type="application/json")
-            uow = UnitOfWork(conn, store.registry, self.metadata(), self.principal, if_match)
+            uow = UnitOfWork(conn, store.registry, self.metadata(), self.principal, if_match, locks)
             reply = await handler(uow)
             body = orjson.dumps(reply.body)
             headers = dict(reply.headers)
@@ -194,6 +216,14 @@ class CommandContext:
                 answer = Remembered(self.principal.sub, key, request_hash, reply.status, body, headers)
             await uow._commit(projections, store, answer)  # last: see the module docstring
         return Response(body, status_code=reply.status, headers=headers, media_type="application/json")
+
+
+def lock_sql(name_sql: str) -> str:
+    """SQL taking the command lock whose name the expression `name_sql` computes, for a facts
+    query that learns the name as it reads (check-in: the enrollment's teacher). Only for locks
+    that guard what the command writes, not what that same query reads: its snapshot was taken
+    before the lock. The handler then calls `uow.held(name)`."""
+    return f"pg_advisory_xact_lock(hashtextextended({name_sql}, {COMMAND_LOCK_SEED}))"
 
 
 _PRUNE = """

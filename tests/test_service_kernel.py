@@ -89,7 +89,22 @@ def widget_router() -> APIRouter:
             return Reply(200, {"version": version + 1})
         return await cmd.run(handle)
 
+    @router.post("/v1/widgets/{wid}/stamp")
+    async def stamp(wid: uuid.UUID, body: WidgetRename, cmd: Command):
+        # Named up front: the lock is taken in the command's first statement, before the facts.
+        async def handle(uow: UnitOfWork) -> Reply:
+            await uow.lock(f"widget-stamp:{wid}")  # held already: no statement
+            seen = await _version(uow, f"widget-{wid}")
+            if body.name in HOLD:
+                await HOLD[body.name].wait()
+            uow.record(f"widget-{wid}", seen, [("WidgetPainted", body.model_dump())])
+            return Reply(200, {"seen": seen})
+        return await cmd.run(handle, locks=[f"widget-stamp:{wid}"])
+
     return router
+
+
+HOLD: dict[str, asyncio.Event] = {}
 
 
 @pytest.fixture
@@ -340,3 +355,26 @@ async def test_a_lean_rebuild_ends_as_the_full_one_even_when_a_handler_fails(cli
     read, widgets, dead, _state = outcomes["lean"]
     assert read == await pool.fetchval("SELECT count(*) FROM events")
     assert [d["type"] for d in dead] == ["WidgetMade"] and "lean7" not in {w["name"] for w in widgets}
+
+
+async def test_locks_named_up_front_are_taken_first_and_the_next_holder_reads_after_the_last(client, pool):
+    made = await client.post("/v1/widgets", json={"name": "stamped", "size": 1})
+    assert made.status_code == 201
+    wid = made.json()["id"]
+    HOLD["first"] = asyncio.Event()
+    first = asyncio.create_task(client.post(f"/v1/widgets/{wid}/stamp", json={"name": "first"}))
+    # The first command holds the lock inside its handler; the second waits in its first statement.
+    await eventually(lambda: _advisory_lock_held(pool), message="the first command's lock")
+    second = asyncio.create_task(client.post(f"/v1/widgets/{wid}/stamp", json={"name": "second"}))
+    await eventually(lambda: _waiting_on_lock(pool), message="the second command waiting on it")
+    assert not second.done()
+    HOLD["first"].set()
+    a, b = await first, await second
+    assert (a.status_code, b.status_code) == (200, 200)
+    # The second read the stream after the first committed: no 409, each saw the version before it.
+    assert (a.json()["seen"], b.json()["seen"]) == (1, 2)
+
+
+async def _advisory_lock_held(pool) -> bool:
+    return await pool.fetchval("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory'"
+                               " AND mode = 'ExclusiveLock' AND granted")

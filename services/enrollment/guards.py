@@ -24,8 +24,11 @@ Locks, always taken in this order (a handler takes a prefix of it, never a later
    `used` as the last nomination committed it. A nomination reads the row without a lock and
    writes `used + 1` last before COMMIT (the kernel runs guards after the read models and the
    append), so nominations of one region hold the row only from that write to COMMIT.
-Locks 1 and 2 are statements of their own before the facts query: under READ COMMITTED the
-query's snapshot then includes whatever the lock's previous holder committed. Lock 3 is taken by
+Locks 1 and 2 are taken before the facts query, by a statement of their own or, when the route
+names them up front, in the command's first statement (shared/unit_of_work.py): under READ
+COMMITTED the query's snapshot then includes whatever the lock's previous holder committed.
+Check-in and no-show read nothing the teacher's lock guards; they take it in their load query,
+before their writes, which is all the lock must precede there. Lock 3 is taken by
 the facts query itself, and FOR UPDATE returns the row as its previous holder committed it.
 The primary keys and the CHECK on `used` (≤ places) are backstops: one firing means another
 command committed the same fact first; the kernel runs the command again on the facts as they now
@@ -40,14 +43,21 @@ import asyncpg
 
 from services.enrollment.domain.selection import DEFAULT_RULES, NationalHistory
 from shared.inline import InlineProjection
+from shared.unit_of_work import UnitOfWork
 
 GUARDS = InlineProjection("enrollment_guards", ("project_quotas", "national_slots", "national_attended",
                                                "national_bars", "project_nominees", "project_codes"))
 
 
-async def lock(conn: asyncpg.Connection, kind: Literal["project-code", "teacher"], key: object) -> None:
-    """Lock 1 or 2 of the order above, until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 31))", f"{kind}:{key}")
+def lock_name(kind: Literal["project-code", "teacher"], key: object) -> str:
+    """The name of lock 1 or 2 of the order above: for `uow.lock`, or for a route to name it up
+    front (`cmd.run(..., locks=[...])`) so the command's first statement takes it."""
+    return f"{kind}:{key}"
+
+
+async def lock(uow: UnitOfWork, kind: Literal["project-code", "teacher"], key: object) -> None:
+    """Lock 1 or 2 of the order above, until the transaction ends (no round trip if held)."""
+    await uow.lock(lock_name(kind, key))
 
 
 # The candidate teacher's side of the selection facts, as columns of a handler's facts query

@@ -42,13 +42,14 @@ async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, 
     require_role(cmd.principal, *REGION_ADMINS)
     require(can_read(cmd.principal, body.region_code))  # an admin nominates for a region of its subtree
     return await cmd.run(lambda uow: nominate_handler.handle(uow, project_id, body.teacher_id, body.region_code,
-                                                             today))
+                                                             today), locks=nominate_handler.locks(body.teacher_id))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/replace", summary="Replace the nominee (换人), before check-in")
 async def replace(enrollment_id: uuid.UUID, body: ReplacementCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
-    return await cmd.run(lambda uow: replace_handler.handle(uow, enrollment_id, body.teacher_id))
+    return await cmd.run(lambda uow: replace_handler.handle(uow, enrollment_id, body.teacher_id),
+                         locks=replace_handler.locks(body.teacher_id))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/withdraw", summary="Withdraw a nominee, before check-in")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from services.enrollment import guards
 from services.enrollment.domain.enrollment import decide_check_in
 from shared.unit_of_work import Reply, UnitOfWork
 
@@ -15,8 +14,7 @@ from .enrollment_stream import load, record
 
 
 async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, today: date) -> Reply:
-    loaded = await load(uow, enrollment_id, checks_in)
     # A national check-in adds the category to the teacher's attended ones (004 §3.1), which a
-    # nomination of the same teacher reads under this lock.
-    await guards.lock(uow.conn, "teacher", loaded.state.teacher_id)
+    # nomination of the same teacher reads under the teacher's lock: the load takes it.
+    loaded = await load(uow, enrollment_id, checks_in, lock_teacher=True)
     return record(uow, loaded, decide_check_in(loaded.state, project=loaded.project, today=today))

@@ -23,7 +23,7 @@ async def handle(uow: UnitOfWork, draft: DraftProject, rules: ProjectRules) -> R
     project_act(uow.principal, draft, "organize")
     stream = f"project-{draft.project_id}"
     expected = uow.expect(stream, NO_STREAM)
-    await guards.lock(uow.conn, "project-code", draft.code)
+    await guards.lock(uow, "project-code", draft.code)
     row = await uow.conn.fetchrow(_FACTS, draft.organizer_code, draft.host_id, draft.code)
     facts = DraftFacts(row["organizer_known"], row["host_known"], row["code_taken"])
     uow.record(stream, expected, decide_new_project(ProjectState(), draft, facts, rules))

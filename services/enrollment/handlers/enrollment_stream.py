@@ -1,28 +1,29 @@
-"""What every command on one enrollment starts and ends with: load the enrollment's stream and
-its project, check who may act, honour If-Match; then queue the decided events and answer with
-the enrollment's new status and version (the ETag)."""
+"""What every command on one enrollment starts and ends with: load the enrollment's state and
+its project (one query, from the inline read models the stream's events keep in step), check who
+may act, honour If-Match; then queue the decided events and answer with the enrollment's new
+status and version (the ETag)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from services.enrollment.domain.enrollment import INITIAL, Enrollment, Events, ProjectFacts, evolve
-from shared.aggregate import load_state
+from services.enrollment.domain.enrollment import Enrollment, Events, ProjectFacts, evolve
+from services.enrollment.guards import lock_name
 from shared.auth import Principal
 from shared.refusal import Refused
-from shared.unit_of_work import Reply, UnitOfWork
+from shared.unit_of_work import Reply, UnitOfWork, lock_sql
 
-from . import STORE
 from .access import require
 
 MayAct = Callable[[Principal, Enrollment, ProjectFacts], bool]
 
 
-def project_facts(row: asyncpg.Record) -> ProjectFacts:
+def project_facts(row: Mapping[str, Any]) -> ProjectFacts:
     """A projects read-model row as the deciders see a project."""
     return ProjectFacts(
         project_id=str(row["id"]), status=row["status"], level=row["level"], category=row["category"],
@@ -38,14 +39,30 @@ async def load_project(conn: asyncpg.Connection, project_id: object) -> ProjectF
     return project_facts(row)
 
 
-_STATES = """
+_PROJECT_COLUMNS = ("id", "status", "level", "category", "year", "hours", "hour_category", "host_id",
+                    "organizer_code", "starts_on", "ends_on", "cross_year")
+# An enrollment's state as the enrollments read model and its attendance, assessments and
+# evaluations hold it; `{extra}` adds columns (load: its project's, and maybe a lock).
+_STATE = """
 SELECT e.id::text, e.project_id::text, e.teacher_id::text, e.region_code, e.status, e.checked_in_on, e.version,
        (SELECT json_agg(json_build_array(a.session_date, a.status, a.hours)) FROM attendance a
         WHERE a.enrollment_id = e.id) AS attendance,
        (SELECT json_object_agg(s.kind, s.passed) FROM assessments s WHERE s.enrollment_id = e.id) AS assessments,
-       EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated
-FROM enrollments e WHERE e.id = ANY($1::uuid[])
+       EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated{extra}
 """
+_STATES = _STATE.format(extra="") + "FROM enrollments e WHERE e.id = ANY($1::uuid[])"
+_LOAD = _STATE.format(extra="".join(f", p.{c} AS p_{c}" for c in _PROJECT_COLUMNS) + "{lock}") + \
+    "FROM enrollments e JOIN projects p ON p.id = e.project_id WHERE e.id = $1"
+_LOAD_PLAIN = _LOAD.format(lock="")
+_LOAD_LOCKING_TEACHER = _LOAD.format(lock=", " + lock_sql(f"'{lock_name('teacher', '')}' || e.teacher_id::text"))
+
+
+def _state(r: asyncpg.Record) -> tuple[Enrollment, int]:
+    return Enrollment(
+        enrollment_id=r[0], project_id=r[1], teacher_id=r[2], region_code=r[3], status=r[4],
+        checked_in_on=r[5].isoformat() if r[5] is not None else None,
+        attendance={d: (st, float(h)) for d, st, h in r["attendance"] or ()},
+        assessments=dict(r["assessments"] or {}), evaluated=r["evaluated"]), r["version"]
 
 
 async def load_states(conn: asyncpg.Connection, enrollment_ids: Sequence[str]) -> dict[str, tuple[Enrollment, int]]:
@@ -57,11 +74,7 @@ async def load_states(conn: asyncpg.Connection, enrollment_ids: Sequence[str]) -
     append at version + 1 still fails if a stream moved on meanwhile. Absent ids are left out.
     tests/enrollment/test_rebuild_equals_live.py holds it equal to the fold."""
     rows = await conn.fetch(_STATES, list(enrollment_ids))
-    return {r[0]: (Enrollment(
-        enrollment_id=r[0], project_id=r[1], teacher_id=r[2], region_code=r[3], status=r[4],
-        checked_in_on=r[5].isoformat() if r[5] is not None else None,
-        attendance={d: (st, float(h)) for d, st, h in r["attendance"] or ()},
-        assessments=dict(r["assessments"] or {}), evaluated=r["evaluated"]), r["version"]) for r in rows}
+    return {r[0]: _state(r) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -76,14 +89,19 @@ class Loaded:
         return f"enrollment-{self.enrollment_id}"
 
 
-async def load(uow: UnitOfWork, enrollment_id: uuid.UUID, may_act: MayAct) -> Loaded:
-    stream = f"enrollment-{enrollment_id}"
-    state, version = await load_state(uow.conn, STORE, stream, evolve, INITIAL)
-    if version == 0:
+async def load(uow: UnitOfWork, enrollment_id: uuid.UUID, may_act: MayAct, *, lock_teacher: bool = False) -> Loaded:
+    """The enrollment's state and its project in one query, read as load_states reads them.
+    `lock_teacher`: the same query takes the teacher's lock (guards.py), for a command that
+    writes what a nomination of that teacher reads under it (check-in, no-show)."""
+    row = await uow.conn.fetchrow(_LOAD_LOCKING_TEACHER if lock_teacher else _LOAD_PLAIN, enrollment_id)
+    if row is None:
         raise Refused("enrollment_not_found", f"no enrollment {enrollment_id}", 404)
-    project = await load_project(uow.conn, state.project_id)
+    state, version = _state(row)
+    if lock_teacher:
+        uow.held(lock_name("teacher", state.teacher_id))
+    project = project_facts({c: row[f"p_{c}"] for c in _PROJECT_COLUMNS})
     require(may_act(uow.principal, state, project))
-    return Loaded(enrollment_id, state, uow.expect(stream, version), project)
+    return Loaded(enrollment_id, state, uow.expect(f"enrollment-{enrollment_id}", version), project)
 
 
 def record(uow: UnitOfWork, loaded: Loaded, events: Events) -> Reply:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from services.enrollment import guards
 from services.enrollment.domain.enrollment import decide_no_show
 from shared.unit_of_work import Reply, UnitOfWork
 
@@ -14,7 +13,7 @@ from .enrollment_stream import load, record
 
 
 async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, special_reason: bool) -> Reply:
-    loaded = await load(uow, enrollment_id, runs_project)
-    # The bar lands in national_bars, which a nomination of the same teacher reads under this lock.
-    await guards.lock(uow.conn, "teacher", loaded.state.teacher_id)
+    # The bar lands in national_bars, which a nomination of the same teacher reads under the
+    # teacher's lock: the load takes it.
+    loaded = await load(uow, enrollment_id, runs_project, lock_teacher=True)
     return record(uow, loaded, decide_no_show(loaded.state, special_reason=special_reason, project=loaded.project))

@@ -32,9 +32,14 @@ FROM projects p WHERE p.id = $1
 """
 
 
+def locks(teacher_id: uuid.UUID) -> list[str]:
+    """The lock the handler takes first (the nominee's), for the route to name up front."""
+    return [guards.lock_name("teacher", teacher_id)]
+
+
 async def handle(uow: UnitOfWork, project_id: uuid.UUID, teacher_id: uuid.UUID, region_code: str,
                  today: date) -> Reply:
-    await guards.lock(uow.conn, "teacher", teacher_id)
+    await guards.lock(uow, "teacher", teacher_id)
     facts = await uow.conn.fetchrow(_FACTS, project_id, teacher_id, region_code)
     if facts is None:
         raise Refused("project_not_found", f"no project {project_id}", 404)

@@ -18,9 +18,14 @@ from .enrollment_stream import load, record
 _FACTS = f"SELECT (SELECT school_code FROM teachers WHERE id = $2) AS teacher_school, {guards.CANDIDATE_FACTS}"
 
 
+def locks(teacher_id: uuid.UUID) -> list[str]:
+    """The lock the handler takes first (the new nominee's), for the route to name up front."""
+    return [guards.lock_name("teacher", teacher_id)]
+
+
 async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, teacher_id: uuid.UUID) -> Reply:
     loaded = await load(uow, enrollment_id, region_admin)
-    await guards.lock(uow.conn, "teacher", teacher_id)
+    await guards.lock(uow, "teacher", teacher_id)
     facts = await uow.conn.fetchrow(_FACTS, loaded.project.project_id, teacher_id)
     if facts["teacher_school"] is None:
         raise Refused("teacher_not_found", f"no teacher {teacher_id}", 404)

@@ -59,19 +59,20 @@ async def _checked_in(conn: asyncpg.Connection, stream_id: str, version: int, d:
 
 @ENROLLMENTS.handles_many("AttendanceRecorded")
 async def _attendance(conn: asyncpg.Connection, events: Sequence[Pending]) -> None:
-    """A run of AttendanceRecorded (one record, or a whole imported file) in two statements; a
-    second record for a date replaces the first, as the decider's evolve does."""
+    """A run of AttendanceRecorded (one record, or a whole imported file) in one statement (two
+    tables, neither read by the other's part); a second record for a date replaces the first, as
+    the decider's evolve does."""
     # One row per (enrollment, date), the last record's: a statement may not upsert a row twice.
     rows = list({(e.data["enrollment_id"], e.data["session_date"]): e.data for e in events}.values())
-    await conn.execute(
-        """INSERT INTO attendance (enrollment_id, session_date, status, hours)
-           SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::numeric[])
-           ON CONFLICT (enrollment_id, session_date) DO UPDATE SET status = excluded.status, hours = excluded.hours""",
-        [d["enrollment_id"] for d in rows], [_d(d["session_date"]) for d in rows], [d["status"] for d in rows],
-        [d["hours"] for d in rows])
     latest = {e.data["enrollment_id"]: e.version for e in events}  # in order: the last version wins
-    await conn.execute("UPDATE enrollments e SET version = t.v FROM unnest($1::uuid[], $2::int[]) AS t(id, v)"
-                       " WHERE e.id = t.id", list(latest), list(latest.values()))
+    await conn.execute(
+        """WITH kept AS (
+               INSERT INTO attendance (enrollment_id, session_date, status, hours)
+               SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::numeric[])
+               ON CONFLICT (enrollment_id, session_date) DO UPDATE SET status = excluded.status, hours = excluded.hours)
+           UPDATE enrollments e SET version = t.v FROM unnest($5::uuid[], $6::int[]) AS t(id, v) WHERE e.id = t.id""",
+        [d["enrollment_id"] for d in rows], [_d(d["session_date"]) for d in rows], [d["status"] for d in rows],
+        [d["hours"] for d in rows], list(latest), list(latest.values()))
 
 
 @ENROLLMENTS.handles("AssessmentRecorded")
