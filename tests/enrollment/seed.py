@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from shared.calendar import today_in_shanghai
 from tests.enrollment.given import given
 
 PROVINCE, CITY, COUNTY, COUNTY2 = "610000", "610100", "610102", "610103"
@@ -47,7 +48,8 @@ _STEPS = {"open": ["ProjectPlanSubmitted", "ProjectApproved", "ProjectOpened"],
 
 
 async def seed_project(epool, host_id: str, *, level: str = "national", status: str = "open", quotas=None,
-                       hours: float = 90, year: int = 2023, category: str = CAT, cross_year: bool = False) -> str:
+                       hours: float = 90, year: int = 2023, category: str = CAT, cross_year: bool = False,
+                       opened_on: str | None = None) -> str:
     pid = str(uuid.uuid4())
     drafted = {"project_id": pid, "code": f"GP-{pid[:8]}", "name": "国培计划 农村骨干教师培训", "level": level,
                "category": category, "year": year, "host_id": host_id, "organizer_code": PROVINCE,
@@ -55,7 +57,12 @@ async def seed_project(epool, host_id: str, *, level: str = "national", status: 
                "ends_on": f"{year}-07-30", "cross_year": cross_year, "practical_ratio": 0.5,
                "modules": [{"name": "师德师风", "hours": 10}]}
     steps = _STEPS["approved" if status == "approved" else "open"]
-    events = [("ProjectDrafted", drafted)] + [(t, {"project_id": pid, "on": f"{year}-07-01"}) for t in steps]
+    # Opened today, as the API would have it: the nomination window (004 三(一), domain/policy.py)
+    # runs from the notice, and the tests nominate on the real date unless they pin one.
+    events = [("ProjectDrafted", drafted)] + [
+        (t, {"project_id": pid,
+             "on": (opened_on or today_in_shanghai().isoformat()) if t == "ProjectOpened" else f"{year}-07-01"})
+        for t in steps]
     events += [("QuotaAllocated", {"project_id": pid, "region_code": r, "places": n})
                for r, n in (quotas or {COUNTY: 5}).items()]
     await given(epool, f"project-{pid}", *events)

@@ -225,7 +225,7 @@ def test_no_show_bars_national_no_shows_without_a_special_reason(level, special,
     [(type_, data)] = d.decide_no_show(given(NOMINATED), special_reason=special,
                                        project=replace(STARTED, level=level))
     assert (type_, data) == ("NoShowRecorded", {**IDS, "region_code": "610102", "special_reason": special,
-                                                "barred_until_year": until})
+                                                "barred_until_year": until, "policy": "default"})
 
 
 def test_no_show_refusals():

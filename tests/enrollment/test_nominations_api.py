@@ -41,7 +41,8 @@ async def test_nominate_records_the_event_the_row_the_quota_and_the_national_slo
     assert r.headers["Location"] == f"/v1/enrollments/{eid}"
     data = await epool.fetchval("SELECT data FROM events WHERE stream_id = $1", f"enrollment-{eid}")
     assert data == {"enrollment_id": eid, "project_id": pid, "teacher_id": tid, "region_code": COUNTY,
-                    "level": "national", "category": CAT, "year": 2023, "nominated_on": data["nominated_on"]}
+                    "level": "national", "category": CAT, "year": 2023, "nominated_on": data["nominated_on"],
+                    "policy": "default"}
     assert await epool.fetchval("SELECT status FROM enrollments WHERE id = $1", uuid.UUID(eid)) == "nominated"
     assert await used(epool, pid) == 1
     assert await epool.fetchval("SELECT year FROM national_slots WHERE enrollment_id = $1", uuid.UUID(eid)) == 2023

@@ -128,7 +128,7 @@ def test_cross_year_refusals(changes, code):
 def test_plan_exactly_ten_days_before_start_is_submitted_and_nine_is_late():
     today = START - timedelta(days=10)
     assert p.decide_submit_plan(at("drafted"), today) == [
-        ("ProjectPlanSubmitted", {"project_id": PID, "on": today.isoformat()})]
+        ("ProjectPlanSubmitted", {"project_id": PID, "on": today.isoformat(), "policy": "default"})]
     refused("plan_late", 409, p.decide_submit_plan, at("drafted"), START - timedelta(days=9))
 
 

@@ -75,6 +75,11 @@ async def scenario(as_role, clock) -> None:
     t1, t2, t3, t4, t5, t6 = teachers
     t7, t8, t9 = imported
 
+    # The province's enrollment policy: a first version, and a correction of it (a second row).
+    for window in (25, 30):
+        await ok(await province.put(f"/v1/policies/{PROVINCE}", json={"effective_from": "2023-01-01",
+                                                                    "nomination_window_days": window}),
+                 201 if window == 25 else 200)
     pid = (await ok(await province.post("/v1/projects", json=project("GP2023-01", host)), 201))["id"]
     cancelled = (await ok(await province.post("/v1/projects", json=project("GP2023-02", host)), 201))["id"]
     await ok(await province.post(f"/v1/projects/{cancelled}/cancel", json={"reason": "合并"}))
@@ -84,7 +89,7 @@ async def scenario(as_role, clock) -> None:
         await ok(await province.put(f"/v1/projects/{pid}/quotas/{region}", json={"places": places}))
     await ok(await province.post(f"/v1/projects/{pid}/open"))
 
-    clock["today"] = date(2023, 7, 1)
+    clock["today"] = date(2023, 7, 1)  # the 30th day after the notice: the province's window's last
     url = f"/v1/projects/{pid}/nominations"
     e1, e2, e3, e4 = [(await ok(await county.post(url, json={"teacher_id": t, "region_code": COUNTY}), 201)
                        )["enrollment_id"] for t in (t1, t2, t3, t4)]

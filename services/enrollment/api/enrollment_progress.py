@@ -86,9 +86,9 @@ async def fail(enrollment_id: uuid.UUID, body: FailureCreate, cmd: Command, toda
 
 
 @router.post("/v1/enrollments/{enrollment_id}/no-show", summary="Record a no-show (may bar from 国培)")
-async def no_show(enrollment_id: uuid.UUID, body: NoShowCreate, cmd: Command) -> Response:
+async def no_show(enrollment_id: uuid.UUID, body: NoShowCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *RUNNERS)
-    return await cmd.run(lambda uow: no_show_handler.handle(uow, enrollment_id, body.special_reason))
+    return await cmd.run(lambda uow: no_show_handler.handle(uow, enrollment_id, body.special_reason, today))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/evaluation", summary="The learner's evaluation, once")

@@ -46,9 +46,9 @@ async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, 
 
 
 @router.post("/v1/enrollments/{enrollment_id}/replace", summary="Replace the nominee (换人), before check-in")
-async def replace(enrollment_id: uuid.UUID, body: ReplacementCreate, cmd: Command) -> Response:
+async def replace(enrollment_id: uuid.UUID, body: ReplacementCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
-    return await cmd.run(lambda uow: replace_handler.handle(uow, enrollment_id, body.teacher_id),
+    return await cmd.run(lambda uow: replace_handler.handle(uow, enrollment_id, body.teacher_id, today),
                          locks=replace_handler.locks(body.teacher_id))
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.enrollment.domain import project as domain
-from services.enrollment.domain.rules import DEFAULT_RULES, ProjectRules
 from services.enrollment.handlers import allocate_quota as allocate_quota_handler
 from services.enrollment.handlers import draft_project as draft_handler
 from services.enrollment.handlers import project_lifecycle as lifecycle_handler
@@ -32,13 +31,6 @@ from shared.refusal import Refused
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["projects"])
-
-
-async def project_rules() -> ProjectRules:  # the one place to load a province's own values later
-    return DEFAULT_RULES
-
-
-Rules = Annotated[ProjectRules, Depends(project_rules)]
 
 
 class ProjectCreate(ProjectBase):
@@ -73,16 +65,16 @@ class ProjectPage(BaseModel):
 
 
 @router.post("/v1/projects", status_code=201)
-async def draft_project(body: ProjectCreate, cmd: Command, rules: Rules) -> Response:
+async def draft_project(body: ProjectCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *ADMINS)
     draft = body.to_command(str(uuid.uuid4()))
-    return await cmd.run(lambda uow: draft_handler.handle(uow, draft, rules))
+    return await cmd.run(lambda uow: draft_handler.handle(uow, draft, today))
 
 
 def _lifecycle(action: str) -> None:
-    async def endpoint(project_id: uuid.UUID, cmd: Command, today: Today, rules: Rules) -> Response:
+    async def endpoint(project_id: uuid.UUID, cmd: Command, today: Today) -> Response:
         require_role(cmd.principal, *ADMINS)
-        return await cmd.run(lambda uow: lifecycle_handler.handle(uow, project_id, action, today, rules))
+        return await cmd.run(lambda uow: lifecycle_handler.handle(uow, project_id, action, today))
 
     router.add_api_route(f"/v1/projects/{{project_id}}/{action}", endpoint, methods=["POST"], name=f"{action}_project")
 

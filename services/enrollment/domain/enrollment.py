@@ -46,6 +46,7 @@ class ProjectFacts:
     starts_on: date
     ends_on: date
     cross_year: bool = False
+    opened_on: date | None = None  # the project's notice: opened for selection (004 三(一) window)
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,15 @@ def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today:
 
 
 def decide_no_show(state: Enrollment, *, special_reason: bool, project: ProjectFacts,
-                   rules: SelectionRules = DEFAULT_RULES) -> Events:
+                   rules: SelectionRules = DEFAULT_RULES, policy_label: str = "default") -> Events:
+    """`rules`: the selection rules of the enrollment policy in force (domain/policy.py), named
+    in the event by `policy_label`."""
     _before_check_in(state)
     _project_in(project, ("started",), "project_not_started")
     return [("NoShowRecorded", {
         **_ids(state), "region_code": state.region_code, "special_reason": special_reason,
-        "barred_until_year": barred_until(project.level, project.year, special_reason, rules)})]
+        "barred_until_year": barred_until(project.level, project.year, special_reason, rules),
+        "policy": policy_label})]
 
 
 def decide_evaluate(state: Enrollment, *, satisfied: bool, score: int, comment: str | None,

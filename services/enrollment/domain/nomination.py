@@ -14,7 +14,8 @@ from datetime import date
 from shared.refusal import Refused
 
 from .enrollment import Enrollment, Events, ProjectFacts, decide_nominate, decide_replace
-from .selection import DEFAULT_RULES, NationalHistory, SelectionRules, check_nominee
+from .policy import DEFAULT_POLICY, EnrollmentPolicy, check_nomination_window
+from .selection import NationalHistory, check_nominee
 
 
 @dataclass(frozen=True)
@@ -49,21 +50,31 @@ def check_one_place_per_project(candidate: Candidate) -> None:
 
 def decide_nomination(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
                       project: ProjectFacts, candidate: Candidate, quota: Quota | None, today: date,
-                      rules: SelectionRules = DEFAULT_RULES) -> Events:
+                      policy: EnrollmentPolicy = DEFAULT_POLICY) -> Events:
+    """`policy`: the enrollment policy in force today for the project's organizer
+    (policy.policy_in_force); the event names it."""
     events = decide_nominate(state, enrollment_id=enrollment_id, teacher_id=teacher_id, region_code=region_code,
                              project=project, teacher_in_region=candidate.in_region, has_quota=quota is not None,
                              today=today)
-    check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history, rules)
+    check_nomination_window(project.opened_on, today, policy)
+    check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history,
+                  policy.selection)
     check_one_place_per_project(candidate)
     if quota is not None:  # else decide_nominate refused it: no_quota
         check_places_left(quota, region_code)
-    return events
+    return _naming(events, policy)
 
 
 def decide_replacement(state: Enrollment, *, teacher_id: str, project: ProjectFacts, candidate: Candidate,
-                       rules: SelectionRules = DEFAULT_RULES) -> Events:
-    """换人 keeps the place and its quota; the new teacher must pass the selection rules."""
+                       policy: EnrollmentPolicy = DEFAULT_POLICY) -> Events:
+    """换人 keeps the place and its quota; the new teacher must pass the selection rules. No
+    nomination window: a replacement may come after it (policy.check_nomination_window)."""
     events = decide_replace(state, teacher_id=teacher_id, teacher_in_region=candidate.in_region, project=project)
-    check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history, rules)
+    check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history,
+                  policy.selection)
     check_one_place_per_project(candidate)
-    return events
+    return _naming(events, policy)
+
+
+def _naming(events: Events, policy: EnrollmentPolicy) -> Events:
+    return [(t, {**d, "policy": policy.label}) for t, d in events]

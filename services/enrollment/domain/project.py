@@ -140,7 +140,10 @@ def _moved(type_: str, state: ProjectState, today: date) -> Events:
     return [(type_, {"project_id": plan_of(state).project_id, "on": today.isoformat()})]
 
 
-def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = DEFAULT_RULES) -> Events:
+def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = DEFAULT_RULES,
+                       policy_label: str = "default") -> Events:
+    """`rules` are those of the enrollment policy in force today (domain/policy.py), which the
+    event names (`policy_label`)."""
     plan = plan_of(state)
     if state.status != "drafted":
         raise _invalid(state, "submit the plan of")
@@ -149,10 +152,12 @@ def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = D
         raise Refused("plan_late", f"the plan had to be submitted by {deadline}")
     if plan.practical_ratio < rules.min_practical_ratio:  # 004 §2.3
         raise Refused("practical_share_low", f"practical courses must be at least {rules.min_practical_ratio:.0%}")
-    if all(m.kind != rules.ethics_module_kind for m in plan.modules):  # 004 §2.3, 000 §2.1
+    if rules.ethics_module_kind is not None and all(m.kind != rules.ethics_module_kind for m in plan.modules):
+        # 004 §2.3, 000 §2.1
         raise Refused("ethics_module_missing", "the plan needs an ethics (师德) module")
     check_calendar(plan, rules, status=409)
-    return _moved("ProjectPlanSubmitted", state, today)
+    (moved,) = _moved("ProjectPlanSubmitted", state, today)
+    return [(moved[0], {**moved[1], "policy": policy_label})]
 
 
 def decide_approve(state: ProjectState, today: date) -> Events:

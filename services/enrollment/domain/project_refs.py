@@ -25,7 +25,8 @@ class DraftFacts:
 
 
 def decide_new_project(state: ProjectState, cmd: DraftProject, facts: DraftFacts,
-                       rules: ProjectRules = DEFAULT_RULES) -> Events:
+                       rules: ProjectRules = DEFAULT_RULES, policy_label: str = "default") -> Events:
+    """`rules`: those of the enrollment policy in force (domain/policy.py), named by `policy_label`."""
     if not facts.organizer_known:  # 422: the body names it
         raise Refused("org_not_found", f"no org {cmd.organizer_code}", 422)
     if not facts.host_known:
@@ -33,7 +34,7 @@ def decide_new_project(state: ProjectState, cmd: DraftProject, facts: DraftFacts
     events = decide_draft(state, cmd, rules)
     if facts.code_taken:  # the project's public number (项目编号) names one project
         raise Refused("project_code_exists", f"project code {cmd.code} is already used")
-    return events
+    return [(t, {**d, "policy": policy_label}) for t, d in events]
 
 
 def decide_quota(state: ProjectState, region_code: str, region_kind: str | None, places: int,

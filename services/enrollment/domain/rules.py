@@ -17,8 +17,8 @@ class ProjectRules:
     # 004 §2.3: "实践性课程比例原则上不少于50%".
     min_practical_ratio: float = 0.5
     # 004 §2.3 (思想政治和师德师风培训作为必修内容) and 000 §2.1 (师德 is the first lesson):
-    # a plan must carry a module of this kind.
-    ethics_module_kind: str = "ethics"
+    # a plan must carry a module of this kind (None: a policy that does not require one).
+    ethics_module_kind: str | None = "ethics"
     # 004 §3.2: "单年度项目要在今年12月20日前完成" — (month, day) in the project's year, inclusive.
     single_year_end: tuple[int, int] = (12, 20)
     # 004 §3.2: "跨年度项目需在11月30日前完成第一年度培训任务" — (month, day), inclusive.

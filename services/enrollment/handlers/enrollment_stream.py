@@ -8,12 +8,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import asyncpg
 
 from services.enrollment.domain.enrollment import Enrollment, Events, ProjectFacts, evolve
+from services.enrollment.domain.policy import EnrollmentPolicy, policy_in_force, versions_of
 from services.enrollment.guards import lock_name
+from services.enrollment.projector.policies import policy_rows_sql
 from shared.auth import Principal
 from shared.refusal import Refused
 from shared.unit_of_work import Reply, UnitOfWork, lock_sql
@@ -29,7 +32,7 @@ def project_facts(row: Mapping[str, Any]) -> ProjectFacts:
         project_id=str(row["id"]), status=row["status"], level=row["level"], category=row["category"],
         year=row["year"], hours=float(row["hours"]), hour_category=row["hour_category"],
         host_id=str(row["host_id"]) if row["host_id"] else None, organizer_code=row["organizer_code"],
-        starts_on=row["starts_on"], ends_on=row["ends_on"], cross_year=row["cross_year"])
+        starts_on=row["starts_on"], ends_on=row["ends_on"], cross_year=row["cross_year"], opened_on=row["opened_on"])
 
 
 async def load_project(conn: asyncpg.Connection, project_id: object) -> ProjectFacts:
@@ -40,7 +43,7 @@ async def load_project(conn: asyncpg.Connection, project_id: object) -> ProjectF
 
 
 _PROJECT_COLUMNS = ("id", "status", "level", "category", "year", "hours", "hour_category", "host_id",
-                    "organizer_code", "starts_on", "ends_on", "cross_year")
+                    "organizer_code", "starts_on", "ends_on", "cross_year", "opened_on")
 # An enrollment's state as the enrollments read model and its attendance, assessments and
 # evaluations hold it; `{extra}` adds columns (load: its project's, and maybe a lock).
 _STATE = """
@@ -51,7 +54,8 @@ SELECT e.id::text, e.project_id::text, e.teacher_id::text, e.region_code, e.stat
        EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated{extra}
 """
 _STATES = _STATE.format(extra="") + "FROM enrollments e WHERE e.id = ANY($1::uuid[])"
-_LOAD = _STATE.format(extra="".join(f", p.{c} AS p_{c}" for c in _PROJECT_COLUMNS) + "{lock}") + \
+_LOAD = _STATE.format(extra="".join(f", p.{c} AS p_{c}" for c in _PROJECT_COLUMNS) + ", "
+                      + policy_rows_sql("p.organizer_code") + "{lock}") + \
     "FROM enrollments e JOIN projects p ON p.id = e.project_id WHERE e.id = $1"
 _LOAD_PLAIN = _LOAD.format(lock="")
 _LOAD_LOCKING_TEACHER = _LOAD.format(lock=", " + lock_sql(f"'{lock_name('teacher', '')}' || e.teacher_id::text"))
@@ -83,10 +87,15 @@ class Loaded:
     state: Enrollment
     version: int  # the version to append at
     project: ProjectFacts
+    policies: tuple[EnrollmentPolicy, ...] = ()  # the versions of the project's province
 
     @property
     def stream(self) -> str:
         return f"enrollment-{self.enrollment_id}"
+
+    def policy(self, on: date) -> EnrollmentPolicy:
+        """The enrollment policy in force on `on` for the project's organizer."""
+        return policy_in_force(self.policies, self.project.organizer_code, on)
 
 
 async def load(uow: UnitOfWork, enrollment_id: uuid.UUID, may_act: MayAct, *, lock_teacher: bool = False) -> Loaded:
@@ -101,7 +110,8 @@ async def load(uow: UnitOfWork, enrollment_id: uuid.UUID, may_act: MayAct, *, lo
         uow.held(lock_name("teacher", state.teacher_id))
     project = project_facts({c: row[f"p_{c}"] for c in _PROJECT_COLUMNS})
     require(may_act(uow.principal, state, project))
-    return Loaded(enrollment_id, state, uow.expect(f"enrollment-{enrollment_id}", version), project)
+    return Loaded(enrollment_id, state, uow.expect(f"enrollment-{enrollment_id}", version), project,
+                  tuple(versions_of(row["policies"] or ())))
 
 
 def record(uow: UnitOfWork, loaded: Loaded, events: Events) -> Reply:

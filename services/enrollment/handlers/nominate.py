@@ -16,6 +16,8 @@ from datetime import date
 from services.enrollment import guards
 from services.enrollment.domain.enrollment import INITIAL, NOMINATED
 from services.enrollment.domain.nomination import Candidate, Quota, decide_nomination
+from services.enrollment.domain.policy import policy_in_force, versions_of
+from services.enrollment.projector.policies import policy_rows_sql
 from shared.eventstore import NO_STREAM
 from shared.orgtree import within
 from shared.refusal import Refused
@@ -27,7 +29,8 @@ _FACTS = f"""
 WITH quota AS (
     SELECT places, used FROM project_quotas WHERE project_id = $1 AND region_code = $3)
 SELECT p.*, (SELECT school_code FROM teachers WHERE id = $2) AS teacher_school,
-       (SELECT places FROM quota) AS places, (SELECT used FROM quota) AS used, {guards.CANDIDATE_FACTS}
+       (SELECT places FROM quota) AS places, (SELECT used FROM quota) AS used, {guards.CANDIDATE_FACTS},
+       {policy_rows_sql("p.organizer_code")}
 FROM projects p WHERE p.id = $1
 """
 
@@ -48,10 +51,12 @@ async def handle(uow: UnitOfWork, project_id: uuid.UUID, teacher_id: uuid.UUID, 
     candidate = Candidate(in_region=await within(uow.conn, facts["teacher_school"], region_code),
                           history=guards.national_history(facts), in_project=facts["in_project"])
     quota = None if facts["places"] is None else Quota(facts["places"], facts["used"])
+    project = project_facts(facts)
+    policy = policy_in_force(versions_of(facts["policies"] or ()), project.organizer_code, today)
     enrollment_id = uuid.uuid4()
     events = decide_nomination(INITIAL, enrollment_id=str(enrollment_id), teacher_id=str(teacher_id),
-                               region_code=region_code, project=project_facts(facts), candidate=candidate,
-                               quota=quota, today=today)
+                               region_code=region_code, project=project, candidate=candidate,
+                               quota=quota, today=today, policy=policy)
     uow.record(f"enrollment-{enrollment_id}", NO_STREAM, events)
     return Reply(201, {"enrollment_id": str(enrollment_id), "status": NOMINATED, "version": 1},
                  {"ETag": '"1"', "Location": f"/v1/enrollments/{enrollment_id}"})

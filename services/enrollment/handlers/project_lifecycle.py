@@ -9,7 +9,8 @@ import uuid
 from datetime import date
 
 from services.enrollment.domain import project as domain
-from services.enrollment.domain.rules import ProjectRules
+from services.enrollment.domain.policy import DEFAULT_POLICY, EnrollmentPolicy, policy_in_force, versions_of
+from services.enrollment.projector.policies import province_rows
 from shared.unit_of_work import Reply, UnitOfWork
 
 from .project_stream import load, record
@@ -17,17 +18,21 @@ from .project_stream import load, record
 ACTIONS = ("submit-plan", "approve", "open", "start", "close")
 
 
-def _decide(action: str, state: domain.ProjectState, today: date, rules: ProjectRules) -> domain.Events:
+def _decide(action: str, state: domain.ProjectState, today: date, policy: EnrollmentPolicy) -> domain.Events:
     if action == "submit-plan":
-        return domain.decide_submit_plan(state, today, rules)
+        return domain.decide_submit_plan(state, today, policy.projects, policy.label)
     return {"approve": domain.decide_approve, "open": domain.decide_open, "start": domain.decide_start,
             "close": domain.decide_close}[action](state, today)
 
 
-async def handle(uow: UnitOfWork, project_id: uuid.UUID, action: str, today: date, rules: ProjectRules) -> Reply:
-    """One of ACTIONS."""
+async def handle(uow: UnitOfWork, project_id: uuid.UUID, action: str, today: date) -> Reply:
+    """One of ACTIONS. Submitting the plan judges it under the enrollment policy in force today."""
     loaded = await load(uow, project_id, "approve" if action == "approve" else "organize")
-    return record(uow, loaded, _decide(action, loaded.state, today, rules), 200,
+    policy = DEFAULT_POLICY  # read only by submit-plan
+    if action == "submit-plan":
+        organizer = domain.plan_of(loaded.state).organizer_code
+        policy = policy_in_force(versions_of(await province_rows(uow.conn, organizer)), organizer, today)
+    return record(uow, loaded, _decide(action, loaded.state, today, policy), 200,
                   {"id": str(project_id), "action": action})
 
 

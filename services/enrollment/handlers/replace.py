@@ -5,6 +5,7 @@ the region takes the place, its quota and its national slot. The new teacher is 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from services.enrollment import guards
 from services.enrollment.domain.nomination import Candidate, decide_replacement
@@ -23,7 +24,7 @@ def locks(teacher_id: uuid.UUID) -> list[str]:
     return [guards.lock_name("teacher", teacher_id)]
 
 
-async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, teacher_id: uuid.UUID) -> Reply:
+async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, teacher_id: uuid.UUID, today: date) -> Reply:
     loaded = await load(uow, enrollment_id, region_admin)
     await guards.lock(uow, "teacher", teacher_id)
     facts = await uow.conn.fetchrow(_FACTS, loaded.project.project_id, teacher_id)
@@ -33,4 +34,4 @@ async def handle(uow: UnitOfWork, enrollment_id: uuid.UUID, teacher_id: uuid.UUI
     candidate = Candidate(in_region=await within(uow.conn, facts["teacher_school"], region),
                           history=guards.national_history(facts), in_project=facts["in_project"])
     return record(uow, loaded, decide_replacement(loaded.state, teacher_id=str(teacher_id), project=loaded.project,
-                                                  candidate=candidate))
+                                                  candidate=candidate, policy=loaded.policy(today)))

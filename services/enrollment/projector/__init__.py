@@ -12,10 +12,11 @@ from shared.inline import InlineProjection
 
 from .enrollments import ENROLLMENTS
 from .orgs import ORGS
+from .policies import POLICIES
 from .projects import PROJECTS
 from .teachers import TEACHERS
 
-READ_MODELS: list[InlineProjection] = [ORGS, TEACHERS, PROJECTS, ENROLLMENTS]
+READ_MODELS: list[InlineProjection] = [ORGS, TEACHERS, PROJECTS, ENROLLMENTS, POLICIES]
 
 # The roster's personal data, written by the registering command itself (services/enrollment/pii.py):
 # events never carry a national ID number or a name, so no replay can restore this table. It is

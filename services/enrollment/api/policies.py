@@ -1,0 +1,94 @@
+"""HTTP routes: enrollment policy (选派与项目实施规则) per jurisdiction, versioned by effective date
+(domain/policy.py), shaped like credits' and funding's `/v1/policies`.
+
+PUT publishes a version (201 for a new `effective_from`, 200 for a correction of one, 200 and no
+event for an identical repeat); province, city and county admins publish for their own
+jurisdiction or one inside it. GET returns the version in force on `as_of` (default today) for a
+project organized by that code: its own, its city's or its province's, else the national default
+(`policy: "default"`). Any authenticated caller reads: policies are public rules.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.enrollment.domain.policy import (
+    DEFAULT_WINDOW_DAYS,
+    EnrollmentPolicy,
+    policy_in_force,
+    policy_to_data,
+    versions_of,
+)
+from services.enrollment.domain.rules import DEFAULT_RULES, ProjectRules
+from services.enrollment.domain.selection import SelectionRules
+from services.enrollment.handlers import publish_policy
+from services.enrollment.projector.policies import province_rows
+from shared.auth import Authenticated, require_role, require_within
+from shared.clock import Today
+from shared.inputs import IsoDate
+from shared.unit_of_work import Command
+
+router = APIRouter(tags=["policies"])
+Code = Annotated[str, Path(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")]
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
+class PolicyIn(BaseModel):
+    """A version; every field has the national default (seed 004) when left out."""
+
+    model_config = ConfigDict(extra="forbid")
+    effective_from: IsoDate
+    nomination_window_days: int | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
+                                               description="004 三(一): days after the notice; null: none")
+    plan_lead_days: int = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
+    min_practical_ratio: float = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
+    ethics_module_required: bool = Field(True, description="004 二(三), 000 §2.1")
+    single_year_end: MonthDay = "12-20"
+    cross_year_first_year_end: MonthDay = "11-30"
+    cross_year_span_years: int = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
+    max_project_hours: float = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
+    bar_years: int = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
+    no_repeat_category: bool = Field(True, description="004 三(一)")
+    cross_year_exempt_from_repeat: bool = Field(True, description="004 三(一)")
+
+    def to_policy(self, code: str) -> EnrollmentPolicy:
+        def pair(text: str) -> tuple[int, int]:
+            month, day = (int(x) for x in text.split("-"))
+            return month, day
+
+        projects = ProjectRules(
+            plan_lead_days=self.plan_lead_days, min_practical_ratio=self.min_practical_ratio,
+            ethics_module_kind=DEFAULT_RULES.ethics_module_kind if self.ethics_module_required else None,
+            single_year_end=pair(self.single_year_end), cross_year_first_year_end=pair(self.cross_year_first_year_end),
+            cross_year_span_years=self.cross_year_span_years, max_project_hours=self.max_project_hours)
+        selection = SelectionRules(bar_years=self.bar_years, no_repeat_category=self.no_repeat_category,
+                                   cross_year_exempt_from_repeat=self.cross_year_exempt_from_repeat)
+        return EnrollmentPolicy(projects=projects, selection=selection,
+                                nomination_window_days=self.nomination_window_days, jurisdiction_code=code,
+                                effective_from=self.effective_from)
+
+
+@router.put("/v1/policies/{jurisdiction_code}", status_code=201,
+            summary="Publish an enrollment policy version (选派规则)",
+            responses={200: {"description": "an existing version corrected, or an identical repeat (no event)",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
+async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today) -> Response:
+    require_role(cmd.principal, "province_admin", "city_admin", "county_admin")
+    require_within(cmd.principal, jurisdiction_code)
+    wanted = body.to_policy(jurisdiction_code)
+    return await cmd.run(lambda uow: publish_policy.handle(uow, wanted, today))
+
+
+@router.get("/v1/policies/{jurisdiction_code}", summary="The enrollment policy in force on a date")
+async def get_policy(jurisdiction_code: Code, request: Request, principal: Authenticated, today: Today,
+                     as_of: IsoDate | None = Query(None, description="default: today (Asia/Shanghai)")) -> JSONResponse:
+    on = as_of or today
+    async with request.app.state.pool.acquire() as conn:
+        versions = versions_of(await province_rows(conn, jurisdiction_code))
+    p = policy_in_force(versions, jurisdiction_code, on)
+    return JSONResponse({**policy_to_data(p), "policy": p.label, "requested_code": jurisdiction_code,
+                         "as_of": on.isoformat(), "version": p.version})
