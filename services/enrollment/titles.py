@@ -56,6 +56,8 @@ TITLES = {
     "teacher_not_in_region": "教师不在该地区 Not in region", "no_quota": "该地区无参训指标 No quota",
     "quota_exhausted": "配额已满 Quota exhausted", "national_limit": "每年限参加一项国培 One national project a year",
     "window_closed": "遴选报送期限已过 Nomination window closed",
+    "not_a_vacancy": "非缺额名额 Not a no-show's place", "vacancy_filled": "缺额已补充 Vacancy already filled",
+    "not_no_show": "非未报到记录 Not a no-show", "already_excused": "已有特殊情况说明 Already excused",
     "invalid_jurisdiction": "管辖区代码无效 Invalid jurisdiction code", "invalid_policy": "政策参数无效 Invalid policy",
     "policy_not_found": "无适用政策 No policy in force",
     "barred": "三年内不得参加国培 Barred", "category_repeat": "已参加过同类国培 Category already attended",

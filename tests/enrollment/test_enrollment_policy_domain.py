@@ -102,6 +102,7 @@ def test_a_correction_of_a_version_replaces_it_and_an_identical_repeat_records_n
 
 def test_a_version_round_trips_through_its_event():
     v = version(PROVINCE, date(2023, 1, 1), nomination_window_days=None, bar_years=2, plan_lead_days=15,
+                nomination_window_levels=frozenset({"national", "county"}),
                 min_practical_ratio=0.6, ethics_module_kind=None, single_year_end=(12, 31),
                 cross_year_first_year_end=(12, 15), cross_year_span_years=3, max_project_hours=500.0,
                 no_repeat_category=False, cross_year_exempt_from_repeat=False)
@@ -113,6 +114,7 @@ def test_a_version_round_trips_through_its_event():
     ({"min_practical_ratio": 1.5}, "invalid_policy"), ({"cross_year_span_years": 0}, "invalid_policy"),
     ({"single_year_end": (2, 30)}, "invalid_policy"), ({"bar_years": 11}, "invalid_policy"),
     ({"max_project_hours": 0.0}, "invalid_policy"),
+    ({"nomination_window_levels": frozenset({"galactic"})}, "invalid_policy"),
 ])
 def test_a_version_with_impossible_values_is_refused(fields, code):
     refused(code, decide_publish, (), version(PROVINCE, date(2023, 1, 1), **fields), date(2023, 1, 1))
@@ -128,6 +130,13 @@ def test_only_a_province_city_or_county_code_publishes():
 def test_nomination_window_the_20th_day_after_the_notice_is_in_and_the_21st_out_by_default():
     assert nominate(NOTICE + timedelta(days=20))
     refused("window_closed", nominate, NOTICE + timedelta(days=21))
+
+
+def test_nomination_window_binds_national_projects_by_default_and_the_levels_a_province_names():
+    provincial = replace(PROJECT, level="provincial")
+    assert nominate(NOTICE + timedelta(days=60), project=provincial)  # 004 is the 国培 notice
+    wider = version(PROVINCE, date(2023, 1, 1), nomination_window_levels=frozenset({"national", "provincial"}))
+    refused("window_closed", nominate, NOTICE + timedelta(days=21), wider, project=provincial)
 
 
 def test_nomination_window_a_province_may_widen_it_or_set_none():
@@ -154,8 +163,8 @@ def test_bar_years_three_years_by_default_and_a_province_may_set_fewer():
     two = version(PROVINCE, date(2023, 1, 1), bar_years=2)
     (_, provincial), = d.decide_no_show(state, special_reason=False, project=started, rules=two.selection,
                                         policy_label=two.label)
-    assert (default["barred_until_year"], default["policy"]) == (2025, "default")
-    assert (provincial["barred_until_year"], provincial["policy"]) == (2024, "610000@2023-01-01")
+    assert (default["barred_from_year"], default["barred_until_year"], default["policy"]) == (2024, 2026, "default")
+    assert (provincial["barred_until_year"], provincial["policy"]) == (2025, "610000@2023-01-01")
 
 
 def test_no_repeat_category_by_default_and_a_province_may_allow_repeats():

@@ -124,7 +124,13 @@ async def scenario(as_role, clock) -> None:
     clock["today"] = date(2023, 7, 24)
     await ok(await hostc.post(f"/v1/enrollments/{e2}/fail", json={"reason": "过程考核不合格"}))
     await ok(await hostc.post(f"/v1/enrollments/{e6}/no-show", json={"special_reason": False}))  # barred
-    await ok(await province.post(f"/v1/enrollments/{e8}/no-show", json={"special_reason": True}))
+    await ok(await province.post(f"/v1/enrollments/{e8}/no-show", json={"special_reason": False}))
+    await ok(await county.post(f"/v1/enrollments/{e8}/no-show/special-reason", json={"reason": "病假"}))  # unbarred
+    # e6's place filled by a substitute of its county (缺额调整补充选派), after the window.
+    t10 = (await ok(await province.post("/v1/teachers", json={
+        "name": "教师10", "national_id": make_id("610103", "19880101", "301"), "school_code": SCHOOL2,
+        "subject": "数学", "stage": "初中", "title": "一级教师", "hired_on": "2011-09-01"}), 201))["id"]
+    await ok(await county2.post(url, json={"teacher_id": t10, "region_code": COUNTY2, "substitute_for": e6}), 201)
     for eid in (e1, e3, e5):
         await ok(await hostc.post(f"/v1/enrollments/{eid}/complete"))
     for eid, tid, score in ((e1, t1, 5), (e2, t2, 2)):

@@ -130,7 +130,7 @@ async def test_a_national_project_from_draft_to_close(enrollment_app, module_nam
         ("AttendanceRecorded", e3, {"status": "present"}), ("AttendanceRecorded", e4, {"status": "leave"}),
         *[("AssessmentRecorded", eid, {"kind": kind, "passed": passed}) for eid, kind, passed in assess],
         ("EnrollmentFailed", e2, {"reason": "过程考核不合格"}),
-        ("NoShowRecorded", e5, {"special_reason": False, "barred_until_year": 2025}),
+        ("NoShowRecorded", e5, {"special_reason": False, "barred_until_year": 2026}),
         ("EnrollmentCompleted", e1, {**done, "teacher_id": t1}),
         ("EnrollmentCompleted", e3, {**done, "teacher_id": t6}),
         ("EnrollmentCompleted", e4, {**done, "region_code": COUNTY2}),

@@ -78,6 +78,7 @@ class Scenario:
             await self.post(self.province, f"/v1/projects/{pid}/{action}")
         for region, places in quotas.items():
             await ok(await self.province.put(f"/v1/projects/{pid}/quotas/{region}", json={"places": places}))
+        self.today = date(2023, 6, 15)  # the notice: the 国培 P1's nominations of 1 July fall in its 20 days
         await self.post(self.province, f"/v1/projects/{pid}/open")
         self.projects[key] = pid
 

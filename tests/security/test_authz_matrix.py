@@ -159,6 +159,12 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                                 json={"reason": "测试"}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/no-show"): probe("/v1/enrollments/{E_A}/no-show",
                                                                    json={"special_reason": True}, **RUNNER),
+        # E_A completed: an authorized caller gets 409 not_no_show after the check.
+        ("POST", "/v1/enrollments/{enrollment_id}/no-show/special-reason"): probe(
+            "/v1/enrollments/{E_A}/no-show/special-reason", json={"reason": "测试"}, region="ok/scope"),
+        ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json={
+            "effective_from": "2030-01-01"}, region="ok/scope"),
+        ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
         ("POST", "/v1/enrollments/{enrollment_id}/evaluation"): probe("/v1/enrollments/{E_A}/evaluation", json={
             "satisfied": True, "score": 5, "comment": "很好"}, teacher="ok/scope"),
         ("POST", "/v1/projects/{project_id}/attendance/import"): probe(

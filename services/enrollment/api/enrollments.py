@@ -27,6 +27,10 @@ router = APIRouter(tags=["enrollments"])
 class NominationCreate(StrictIn):
     teacher_id: uuid.UUID
     region_code: str = Field(min_length=2, max_length=32, pattern=r"^[0-9A-Za-z]+$")
+    substitute_for: uuid.UUID | None = Field(
+        None, description="a no-show of this project and region whose place this nomination fills "
+                          "(缺额调整补充选派, 004 二(四)): allowed after the nomination window and once the "
+                          "project started")
 
 
 class ReplacementCreate(StrictIn):
@@ -42,7 +46,8 @@ async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, 
     require_role(cmd.principal, *REGION_ADMINS)
     require(can_read(cmd.principal, body.region_code))  # an admin nominates for a region of its subtree
     return await cmd.run(lambda uow: nominate_handler.handle(uow, project_id, body.teacher_id, body.region_code,
-                                                             today), locks=nominate_handler.locks(body.teacher_id))
+                                                             today, body.substitute_for),
+                         locks=nominate_handler.locks(body.teacher_id))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/replace", summary="Replace the nominee (换人), before check-in")

@@ -14,10 +14,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from services.enrollment.domain.policy import (
     DEFAULT_WINDOW_DAYS,
+    DEFAULT_WINDOW_LEVELS,
     EnrollmentPolicy,
     policy_in_force,
     policy_to_data,
@@ -26,6 +27,7 @@ from services.enrollment.domain.policy import (
 from services.enrollment.domain.rules import DEFAULT_RULES, ProjectRules
 from services.enrollment.domain.selection import SelectionRules
 from services.enrollment.handlers import publish_policy
+from services.enrollment.projector.models import Level
 from services.enrollment.projector.policies import province_rows
 from shared.auth import Authenticated, require_role, require_within
 from shared.clock import Today
@@ -42,18 +44,20 @@ class PolicyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     effective_from: IsoDate
-    nomination_window_days: int | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
+    nomination_window_days: StrictInt | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
                                                description="004 三(一): days after the notice; null: none")
-    plan_lead_days: int = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
-    min_practical_ratio: float = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
-    ethics_module_required: bool = Field(True, description="004 二(三), 000 §2.1")
+    nomination_window_levels: list[Level] = Field(sorted(DEFAULT_WINDOW_LEVELS), max_length=5,
+                                                  description="the project levels the window binds")
+    plan_lead_days: StrictInt = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
+    min_practical_ratio: StrictFloat = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
+    ethics_module_required: StrictBool = Field(True, description="004 二(三), 000 §2.1")
     single_year_end: MonthDay = "12-20"
     cross_year_first_year_end: MonthDay = "11-30"
-    cross_year_span_years: int = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
-    max_project_hours: float = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
-    bar_years: int = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
-    no_repeat_category: bool = Field(True, description="004 三(一)")
-    cross_year_exempt_from_repeat: bool = Field(True, description="004 三(一)")
+    cross_year_span_years: StrictInt = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
+    max_project_hours: StrictFloat = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
+    bar_years: StrictInt = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
+    no_repeat_category: StrictBool = Field(True, description="004 三(一)")
+    cross_year_exempt_from_repeat: StrictBool = Field(True, description="004 三(一)")
 
     def to_policy(self, code: str) -> EnrollmentPolicy:
         def pair(text: str) -> tuple[int, int]:
@@ -68,8 +72,9 @@ class PolicyIn(BaseModel):
         selection = SelectionRules(bar_years=self.bar_years, no_repeat_category=self.no_repeat_category,
                                    cross_year_exempt_from_repeat=self.cross_year_exempt_from_repeat)
         return EnrollmentPolicy(projects=projects, selection=selection,
-                                nomination_window_days=self.nomination_window_days, jurisdiction_code=code,
-                                effective_from=self.effective_from)
+                                nomination_window_days=self.nomination_window_days,
+                                nomination_window_levels=frozenset(self.nomination_window_levels),
+                                jurisdiction_code=code, effective_from=self.effective_from)
 
 
 @router.put("/v1/policies/{jurisdiction_code}", status_code=201,

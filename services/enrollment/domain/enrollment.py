@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.refusal import Refused
 
-from .selection import DEFAULT_RULES, SelectionRules, barred_until
+from .selection import DEFAULT_RULES, SelectionRules, bar_years
 
 NOMINATED, CHECKED_IN, COMPLETED, FAILED, NO_SHOW, WITHDRAWN = (
     "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn")
@@ -60,6 +60,7 @@ class Enrollment:
     attendance: dict[str, tuple[str, float]] = field(default_factory=dict)  # session date → (status, hours)
     assessments: dict[str, bool] = field(default_factory=dict)  # kind → passed
     evaluated: bool = False
+    excused: bool = False  # a no-show with a special reason, given at once or attached later (no bar)
 
 
 INITIAL = Enrollment()
@@ -82,6 +83,10 @@ def evolve(state: Enrollment, type_: str, data: dict[str, Any]) -> Enrollment:
         return replace(state, assessments={**state.assessments, data["kind"]: bool(data["passed"])})
     if type_ == "EvaluationSubmitted":
         return replace(state, evaluated=True)
+    if type_ == "NoShowRecorded":
+        return replace(state, status=NO_SHOW, excused=bool(data.get("special_reason")))
+    if type_ == "NoShowExcused":
+        return replace(state, excused=True)
     if type_ in _STATUS_AFTER:
         return replace(state, status=_STATUS_AFTER[type_])
     return state
@@ -112,10 +117,12 @@ def _project_in(project: ProjectFacts, statuses: tuple[str, ...], code: str) -> 
 
 def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
                     project: ProjectFacts, teacher_in_region: bool, has_quota: bool,
-                    today: date) -> Events:
+                    today: date, substitute: bool = False) -> Events:
+    """`substitute`: filling a no-show's vacancy (缺额调整补充选派, 004 二(四)), which happens once
+    the project has started, too."""
     if state.status is not None:
         raise Refused("invalid_transition", "enrollment already exists")
-    _project_in(project, ("open",), "project_not_open")
+    _project_in(project, ("open", "started") if substitute else ("open",), "project_not_open")
     if not teacher_in_region:
         raise Refused("teacher_not_in_region", f"the teacher's school is not in region {region_code}", 422)
     if not has_quota:
@@ -200,14 +207,30 @@ def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today:
 
 def decide_no_show(state: Enrollment, *, special_reason: bool, project: ProjectFacts,
                    rules: SelectionRules = DEFAULT_RULES, policy_label: str = "default") -> Events:
-    """`rules`: the selection rules of the enrollment policy in force (domain/policy.py), named
-    in the event by `policy_label`."""
+    """A nominee who never checked in (004 四.1), recorded once the project has started — also
+    after it closed, so that nobody stays in the check-in denominator unaccounted for. Without a
+    special reason a national no-show is barred (selection.bar_years). `rules`: the selection
+    rules of the enrollment policy in force (domain/policy.py), named by `policy_label`."""
     _before_check_in(state)
-    _project_in(project, ("started",), "project_not_started")
+    _project_in(project, ("started", "closed"), "project_not_started")
+    bar = bar_years(project.level, project.year, special_reason, rules)
     return [("NoShowRecorded", {
         **_ids(state), "region_code": state.region_code, "special_reason": special_reason,
-        "barred_until_year": barred_until(project.level, project.year, special_reason, rules),
+        "barred_from_year": bar[0] if bar else None, "barred_until_year": bar[1] if bar else None,
         "policy": policy_label})]
+
+
+def decide_excuse_no_show(state: Enrollment, *, reason: str, today: date) -> Events:
+    """004 §4.1 "无特殊情况…": a special reason attached to a no-show after the fact, by the
+    nominating region: its own event (who, when, why), and it lifts the bar."""
+    if state.status != NO_SHOW:
+        raise Refused("not_no_show", f"enrollment is {state.status}, not a no-show")
+    if state.excused:
+        raise Refused("already_excused", "this no-show already has a special reason")
+    if not reason.strip():
+        raise Refused("reason_required", "a special reason needs its text", 422)
+    return [("NoShowExcused", {**_ids(state), "region_code": state.region_code, "reason": reason,
+                               "excused_on": today.isoformat()})]
 
 
 def decide_evaluate(state: Enrollment, *, satisfied: bool, score: int, comment: str | None,

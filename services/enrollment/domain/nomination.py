@@ -27,6 +27,28 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Vacancy:
+    """The place a substitute nomination names (缺额调整补充选派, 004 二(四)): the enrollment it
+    was, as read from the enrollments read model, and whether a substitute already took it."""
+
+    enrollment_id: str
+    project_id: str | None  # None: no such enrollment
+    region_code: str | None
+    status: str | None
+    filled: bool
+
+
+def check_vacancy(vacancy: Vacancy, project_id: str, region_code: str) -> None:
+    """004 §2.4 "对缺额人员及时调整补充选派": a region fills the place of its own nominee who did
+    not come (a recorded no-show) of the same project, once."""
+    if vacancy.project_id != project_id or vacancy.region_code != region_code or vacancy.status != "no_show":
+        raise Refused("not_a_vacancy", f"enrollment {vacancy.enrollment_id} is not a no-show of this project and "
+                                       f"region {region_code}")
+    if vacancy.filled:
+        raise Refused("vacancy_filled", f"the place of {vacancy.enrollment_id} was already filled")
+
+
+@dataclass(frozen=True)
 class Candidate:
     """The teacher to be put on a place, as read under the teacher's lock."""
 
@@ -50,18 +72,24 @@ def check_one_place_per_project(candidate: Candidate) -> None:
 
 def decide_nomination(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
                       project: ProjectFacts, candidate: Candidate, quota: Quota | None, today: date,
-                      policy: EnrollmentPolicy = DEFAULT_POLICY) -> Events:
+                      policy: EnrollmentPolicy = DEFAULT_POLICY, vacancy: Vacancy | None = None) -> Events:
     """`policy`: the enrollment policy in force today for the project's organizer
-    (policy.policy_in_force); the event names it."""
+    (policy.policy_in_force); the event names it. `vacancy`: a substitute for a no-show takes
+    that place — past the nomination window and without a place of the quota of its own."""
     events = decide_nominate(state, enrollment_id=enrollment_id, teacher_id=teacher_id, region_code=region_code,
                              project=project, teacher_in_region=candidate.in_region, has_quota=quota is not None,
-                             today=today)
-    check_nomination_window(project.opened_on, today, policy)
+                             today=today, substitute=vacancy is not None)
+    if vacancy is not None:
+        check_vacancy(vacancy, project.project_id, region_code)
+    else:
+        check_nomination_window(project.level, project.opened_on, today, policy)
     check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history,
                   policy.selection)
     check_one_place_per_project(candidate)
-    if quota is not None:  # else decide_nominate refused it: no_quota
+    if quota is not None and vacancy is None:  # no quota: decide_nominate refused it (no_quota)
         check_places_left(quota, region_code)
+    if vacancy is not None:
+        events = [(t, {**d, "substitute_for": vacancy.enrollment_id}) for t, d in events]
     return _naming(events, policy)
 
 

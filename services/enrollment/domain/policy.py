@@ -20,14 +20,18 @@ from typing import Any
 
 from shared.refusal import Refused
 
+from .project import LEVELS
 from .rules import DEFAULT_RULES, ProjectRules
 from .selection import DEFAULT_RULES as DEFAULT_SELECTION
 from .selection import SelectionRules
 
 DEFAULT_LABEL = "default"
-# 004 三(一) "各市县于本通知下发之后20天内…完成参训教师遴选上传工作": nominations close this many
+# 004 三(一) (§3.1) "各市县于本通知下发之后20天内…完成参训教师遴选上传工作": nominations close this many
 # days after the project's notice (its opening for selection); the 20th day itself is inside.
 DEFAULT_WINDOW_DAYS = 20
+# 004 is the 国培 notice: by default its window binds national projects only (issue 20: a
+# notice's deadline applies to the levels its source covers); a province may widen the list.
+DEFAULT_WINDOW_LEVELS = frozenset({"national"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class EnrollmentPolicy:
     projects: ProjectRules = DEFAULT_RULES
     selection: SelectionRules = DEFAULT_SELECTION
     nomination_window_days: int | None = DEFAULT_WINDOW_DAYS  # None: no window
+    nomination_window_levels: frozenset[str] = DEFAULT_WINDOW_LEVELS  # the project levels it binds
     jurisdiction_code: str | None = None  # None: the national default
     effective_from: date | None = None
     published_on: date | None = None
@@ -66,6 +71,7 @@ def policy_to_data(p: EnrollmentPolicy) -> dict[str, Any]:
         "jurisdiction_code": p.jurisdiction_code,
         "effective_from": p.effective_from.isoformat() if p.effective_from else None,
         "nomination_window_days": p.nomination_window_days,
+        "nomination_window_levels": sorted(p.nomination_window_levels),
         "plan_lead_days": r.plan_lead_days, "min_practical_ratio": r.min_practical_ratio,
         "ethics_module_required": r.ethics_module_kind is not None,
         "single_year_end": _md(r.single_year_end), "cross_year_first_year_end": _md(r.cross_year_first_year_end),
@@ -88,6 +94,7 @@ def policy_from_data(d: dict[str, Any], version: int = 0) -> EnrollmentPolicy:
     window = d.get("nomination_window_days")
     return EnrollmentPolicy(
         projects=projects, selection=selection, nomination_window_days=None if window is None else int(window),
+        nomination_window_levels=frozenset(d.get("nomination_window_levels", DEFAULT_WINDOW_LEVELS)),
         jurisdiction_code=d.get("jurisdiction_code"),
         effective_from=date.fromisoformat(d["effective_from"]) if d.get("effective_from") else None,
         published_on=date.fromisoformat(d["published_on"]) if d.get("published_on") else None, version=version)
@@ -106,6 +113,8 @@ def validate(p: EnrollmentPolicy) -> None:
     r, s = p.projects, p.selection
     if p.nomination_window_days is not None and not 1 <= p.nomination_window_days <= 366:
         raise Refused("invalid_policy", "nomination_window_days must be 1–366 or null", 422)
+    if not p.nomination_window_levels <= set(LEVELS):
+        raise Refused("invalid_policy", f"nomination_window_levels must be among {', '.join(LEVELS)}", 422)
     if not 0 <= r.plan_lead_days <= 180 or not 0 <= r.min_practical_ratio <= 1:
         raise Refused("invalid_policy", "plan_lead_days must be 0–180 and min_practical_ratio 0–1", 422)
     if not 1 <= r.cross_year_span_years <= 5 or not 0 < r.max_project_hours <= 2000:
@@ -165,12 +174,13 @@ def policy_in_force(versions: Iterable[EnrollmentPolicy], organizer_code: str, o
     return DEFAULT_POLICY
 
 
-def check_nomination_window(opened_on: date | None, today: date, policy: EnrollmentPolicy) -> None:
-    """004 三(一): a region nominates within N days of the project's notice (its opening for
-    selection). Replacements (换人) and substitutes for a no-show's vacancy (缺额调整补充选派,
-    004 二(四)) are not nominations in this sense and pass after it."""
+def check_nomination_window(level: str, opened_on: date | None, today: date, policy: EnrollmentPolicy) -> None:
+    """004 §3.1: a region nominates within N days of the project's notice (its opening for
+    selection), for projects of the levels the policy names (national by default). Replacements
+    (换人) and substitutes for a no-show's vacancy (缺额调整补充选派, 004 二(四)) are not
+    nominations in this sense and pass after it."""
     days = policy.nomination_window_days
-    if days is None or opened_on is None:
+    if days is None or opened_on is None or level not in policy.nomination_window_levels:
         return
     last = opened_on + timedelta(days=days)
     if today > last:

@@ -34,6 +34,12 @@ def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
     return is_host(pr, p.host_id) or (pr.role in ADMINS and can_read(pr, p.organizer_code))
 
 
+def records_no_show(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+    """Those who run the project, and the nominating region's admins: a county records (and
+    later excuses) the no-show of its own nominee (004 四.1, 二(四))."""
+    return runs_project(pr, s, p) or region_admin(pr, s, p)
+
+
 def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
     """An admin over the nominating region (nominate, replace, withdraw)."""
     return pr.role in REGION_ADMINS and s.region_code is not None and can_read(pr, s.region_code)
