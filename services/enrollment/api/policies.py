@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from services.enrollment.domain.policy import (
     DEFAULT_WINDOW_DAYS,
-    DEFAULT_WINDOW_LEVELS,
     EnrollmentPolicy,
     policy_in_force,
     policy_to_data,
@@ -46,8 +45,9 @@ class PolicyIn(BaseModel):
     effective_from: IsoDate
     nomination_window_days: StrictInt | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
                                                description="004 三(一): days after the notice; null: none")
-    nomination_window_levels: list[Level] = Field(sorted(DEFAULT_WINDOW_LEVELS), max_length=5,
-                                                  description="the project levels the window binds")
+    nomination_window_levels: list[Level] = Field(["national"], max_length=5,
+                                                  description="the project levels the window binds "
+                                                              "(default: national, DEFAULT_WINDOW_LEVELS)")
     plan_lead_days: StrictInt = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
     min_practical_ratio: StrictFloat = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
     ethics_module_required: StrictBool = Field(True, description="004 二(三), 000 §2.1")
