@@ -12,6 +12,7 @@ project_refs.py), and nothing here refuses.
 | project_nominees   | who holds a live place in a project               | nomination.check_one_place_per_project |
 | project_codes      | project codes taken                               | project_refs.decide_new_project      |
 | vacancies_filled   | a no-show's place taken by a substitute           | nomination.check_vacancy             |
+| check_in_codes_used| check-in codes an enrollment redeemed             | enrollment.decide_check_in           |
 
 Locks, always taken in this order (a handler takes a prefix of it, never a later one first):
 1. `project-code:<code>` (drafting), an advisory xact lock: drafts of one code queue here and
@@ -48,7 +49,7 @@ from shared.unit_of_work import UnitOfWork
 
 GUARDS = InlineProjection("enrollment_guards", ("project_quotas", "national_slots", "national_attended",
                                                "national_bars", "project_nominees", "project_codes",
-                                               "vacancies_filled"))
+                                               "vacancies_filled", "check_in_codes_used"))
 
 
 def lock_name(kind: Literal["project-code", "teacher"], key: object) -> str:
@@ -133,10 +134,13 @@ async def _withdrawn(conn: asyncpg.Connection, stream_id: str, version: int, d: 
 async def _attended(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     # A national enrollment holds its slot until checked in and after (only a withdrawal, before
     # check-in, frees it), so the slot names the category attended; others have no slot.
+    # A check-in by code (扫码报到) also keeps the code's nonce, for `code_replayed`.
     await conn.execute(
-        """INSERT INTO national_attended (teacher_id, category, project_id)
+        """WITH code AS (INSERT INTO check_in_codes_used (nonce, enrollment_id)
+                         SELECT $3, $1 WHERE $3::text IS NOT NULL ON CONFLICT DO NOTHING)
+           INSERT INTO national_attended (teacher_id, category, project_id)
            SELECT teacher_id, category, $2 FROM national_slots WHERE enrollment_id = $1
-           ON CONFLICT DO NOTHING""", d["enrollment_id"], d["project_id"])
+           ON CONFLICT DO NOTHING""", d["enrollment_id"], d["project_id"], d.get("code_nonce"))
 
 
 @GUARDS.handles("NoShowRecorded")

@@ -159,6 +159,10 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                                 json={"reason": "测试"}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/no-show"): probe("/v1/enrollments/{E_A}/no-show",
                                                                    json={"special_reason": True}, **RUNNER),
+        ("POST", "/v1/projects/{project_id}/check-in-codes"): probe(
+            "/v1/projects/{P_A}/check-in-codes", json={"session_date": "2023-07-11"}, **RUNNER),
+        # Any teacher may post a code; an unreadable one is a 422 after the role check.
+        ("POST", "/v1/check-ins"): probe("/v1/check-ins", json={"code": "x" * 40}, teacher="ok"),
         # E_A completed: an authorized caller gets 409 not_no_show after the check.
         ("POST", "/v1/enrollments/{enrollment_id}/no-show/special-reason"): probe(
             "/v1/enrollments/{E_A}/no-show/special-reason", json={"reason": "测试"}, region="ok/scope"),

@@ -152,15 +152,44 @@ def decide_withdraw(state: Enrollment, *, reason: str, project: ProjectFacts) ->
     return [("EnrollmentWithdrawn", {**_ids(state), "region_code": state.region_code, "reason": reason})]
 
 
-def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date) -> Events:
+@dataclass(frozen=True)
+class CheckInCode:
+    """A verified check-in code (扫码报到) as the decider sees it: the session it was shown for,
+    its nonce, and whether this enrollment already redeemed it."""
+
+    project_id: str
+    session_date: date
+    nonce: str
+    used_here: bool = False
+
+
+def check_code_session(project: ProjectFacts, session_date: date) -> None:
+    """A check-in code is shown at a session of a project that takes check-ins (open or started),
+    on a day of its schedule."""
+    _project_in(project, ("open", "started"), "project_not_open")
+    if not project.starts_on <= session_date <= project.ends_on:
+        raise Refused("session_out_of_range", f"the project runs {project.starts_on}..{project.ends_on}", 422)
+
+
+def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date, code: CheckInCode | None = None
+                    ) -> Events:
+    """报到. With a code from the host's screen: the code must be this project's (`code_foreign`)
+    and not one this enrollment already redeemed (`code_replayed`: a re-sent scan is told so)."""
+    if code is not None:
+        if code.project_id != state.project_id:
+            raise Refused("code_foreign", "this check-in code is another project's", 403)
+        if code.used_here:
+            raise Refused("code_replayed", "this check-in code was already used for this enrollment")
     # Mobile clients retry: a check-in that already happened is a harmless no-op (no event).
     if state.checked_in_on is not None and state.status in (CHECKED_IN, COMPLETED, FAILED):
         return []
     if state.status != NOMINATED:
         raise Refused("invalid_transition", f"enrollment is {state.status}")
     _project_in(project, ("open", "started"), "project_not_open")
+    via = {} if code is None else {"via": "code", "session_date": code.session_date.isoformat(),
+                                    "code_nonce": code.nonce}
     return [("TeacherCheckedIn", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
-                                  "checked_in_on": today.isoformat()})]
+                                  "checked_in_on": today.isoformat(), **via})]
 
 
 def decide_attendance(state: Enrollment, *, session_date: date, status: str, hours: float,
