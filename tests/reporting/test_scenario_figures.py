@@ -106,3 +106,31 @@ async def test_project_obligations_bulletins_deadlines_and_failed_learners(world
     assert c2["failed_learners"] == [] and c2["figures"]["checked_in"] == 1 and c2["region_code"] == C2
     refused(await as_role("host", world.hosts["H1"]).get(f"/v1/reports/projects/{world.projects['P2']}"), 404,
             "project_not_found")
+
+
+async def test_next_years_places_are_tilted_toward_the_better_county(world, as_role):
+    # 004 §4.1 指标调整. C1: rates 6/7, 4/6, 3/4 → score 0.3·6/7 + 0.4·4/6 + 0.3·3/4 ≈ 0.7488;
+    # C2: 4/5, 3/4, 3/3 → 0.84. Quota-weighted mean ≈ 0.7868, so factors ≈ 0.9620 and 1.0532;
+    # 100 places ∝ 7·0.9620 : 5·1.0532 = 56.12 : 43.88 → 56 and 44 (without the tilt: 58 and 42).
+    doc = await ok(await as_role("province_admin", PROVINCE).get("/v1/reports/quota-suggestions", params={
+        "year": 2023, "places": 100, "parent_code": CITY}))
+    assert (doc["for_year"], doc["places"], doc["formula"]["weights"]) == (
+        2024, 100, {"selection_rate": "0.3", "check_in_rate": "0.4", "completion_rate": "0.3"})
+    assert [(i["region_code"], i["quota"], i["score"], i["factor"], i["suggested_places"]) for i in doc["items"]] == [
+        (C1, 7, "0.7488", "0.9620", 56), (C2, 5, "0.8400", "1.0532", 44)]
+    own = await ok(await as_role("city_admin", CITY).get("/v1/reports/quota-suggestions", params={
+        "year": 2023, "places": 7}))
+    assert sum(i["suggested_places"] for i in own["items"]) == 7
+
+
+async def test_quota_suggestions_refuse_outsiders_and_bad_input(world, as_role):
+    params = {"year": 2023, "places": 100}
+    refused(await as_role("host", world.hosts["H1"]).get("/v1/reports/quota-suggestions", params=params), 403,
+            "forbidden_role")
+    refused(await as_role("county_admin", C1).get("/v1/reports/quota-suggestions", params=params | {
+        "parent_code": CITY}), 403, "out_of_scope")
+    admin = as_role("province_admin", PROVINCE)
+    for bad in ({"year": 2023}, {"year": 2023, "places": -1}, {"year": "x", "places": 1}, {"places": 5}):
+        refused(await admin.get("/v1/reports/quota-suggestions", params=bad), 422, "validation_error")
+    refused(await admin.get("/v1/reports/quota-suggestions", params=params | {"parent_code": "610999"}), 404,
+            "region_not_found")

@@ -253,6 +253,8 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/reports/credits"): probe(f"/v1/reports/credits?year=2023&region_code={COUNTY}", **REGION_READ),
         ("GET", "/v1/reports/notices"): probe(f"/v1/reports/notices?year=2023&min_rate=0.5&parent_code={COUNTY}",
                                               **REGION_READ),
+        ("GET", "/v1/reports/quota-suggestions"): probe(
+            f"/v1/reports/quota-suggestions?year=2023&places=10&parent_code={COUNTY}", **REGION_READ),
         # A host reads only its own projects' figures, in every region: no region limit, filtered.
         **{("GET", p): probe(f"{p}?year=2023&{q}={COUNTY}", **REGION_READ, host="ok")
            for p, q in (("/v1/reports/rates", "region_code"), ("/v1/reports/rates.csv", "region_code"),

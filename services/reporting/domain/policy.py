@@ -34,7 +34,16 @@ class ReportingPolicy:
     weight_completion: Decimal = Decimal("0.4")
     weight_satisfaction: Decimal = Decimal("0.4")
     weight_bulletins: Decimal = Decimal("0.2")
-    source: str = "004 §3.3, §4.2; 002 §2"
+    # Quota tilt (004 §4.1 "对学员推选质量高的市、县给予项目和经费倾斜…予以指标调整"; the formula is
+    # ours, published here as data): a region's quality score is the weighted mean of its selection,
+    # check-in and completion rates; its next-year share is its quota share times
+    # 1 + tilt_strength × (score − the mean score), kept within ± tilt_max_shift (domain/tilt.py).
+    tilt_weight_selection: Decimal = Decimal("0.3")
+    tilt_weight_check_in: Decimal = Decimal("0.4")
+    tilt_weight_completion: Decimal = Decimal("0.3")
+    tilt_strength: Decimal = Decimal("1")
+    tilt_max_shift: Decimal = Decimal("0.2")
+    source: str = "004 §3.3, §4.1, §4.2; 002 §2"
 
     def __post_init__(self) -> None:
         weights = (self.weight_completion, self.weight_satisfaction, self.weight_bulletins)
@@ -43,6 +52,16 @@ class ReportingPolicy:
         if not (0 < self.short_project_min_bulletins and 0 < self.long_project_min_bulletins
                 <= self.long_project_max_bulletins):
             raise ValueError("bulletin counts are inconsistent")
+        tilt = tuple(self.tilt_weights.values())
+        if any(w < 0 for w in tilt) or sum(tilt) != 1:
+            raise ValueError("tilt weights must be non-negative and sum to 1")
+        if self.tilt_strength < 0 or not 0 <= self.tilt_max_shift < 1:
+            raise ValueError("tilt_strength must be ≥ 0 and tilt_max_shift in [0, 1)")
+
+    @property
+    def tilt_weights(self) -> dict[str, Decimal]:
+        return {"selection_rate": self.tilt_weight_selection, "check_in_rate": self.tilt_weight_check_in,
+                "completion_rate": self.tilt_weight_completion}
 
     @property
     def weights(self) -> dict[str, Decimal]:
