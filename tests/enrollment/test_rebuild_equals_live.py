@@ -103,8 +103,13 @@ async def scenario(as_role, clock) -> None:
 
     clock["today"] = date(2023, 7, 15)
     hostc = as_role("host", host)
-    for eid, tid in ((e1, t1), (e2, t2), (e3, t7)):
+    for eid, tid in ((e1, t1), (e2, t2)):
         await ok(await as_role("teacher", sub=tid).post(f"/v1/enrollments/{eid}/check-in"))
+    # t7 scans the code the host shows (扫码报到).
+    code = (await ok(await hostc.post(f"/v1/projects/{pid}/check-in-codes", json={"session_date": "2023-07-15"}),
+                     201))["code"]
+    assert (await ok(await as_role("teacher", sub=t7).post("/v1/check-ins", json={"code": code})))["enrollment_id"] \
+        == e3
     await ok(await hostc.post(f"/v1/enrollments/{e5}/check-in"))
     await ok(await province.post(f"/v1/projects/{pid}/start"))
     for status, hours in (("leave", 0), ("present", 8)):  # the second record for the date replaces the first
