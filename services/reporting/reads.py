@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting.domain.obligations import Bulletin
+from services.reporting.domain.policy import Published
 from services.reporting.queries import Filter, Params, project_where, within
 
 
@@ -64,3 +65,10 @@ async def progress(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
 
 async def latest_year(conn: asyncpg.Connection) -> int | None:
     return await conn.fetchval("SELECT max(year) FROM projects WHERE status <> 'cancelled'")
+
+
+async def published_policies(conn: asyncpg.Connection) -> list[Published]:
+    """Every enrollment policy version reporting keeps (a few per jurisdiction at most)."""
+    rows = await conn.fetch("SELECT jurisdiction_code, version, effective_from, body FROM policies"
+                            " ORDER BY jurisdiction_code, version")
+    return [Published(r["jurisdiction_code"], r["version"], r["effective_from"], r["body"]) for r in rows]

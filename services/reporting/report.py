@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting import queries
+from services.reporting import queries, reads
 from services.reporting.domain.policy import policy_for
 from services.reporting.domain.rates import NOTICE_RATES, Figures, shown
 from services.reporting.domain.tilt import suggest_quotas
@@ -111,7 +111,7 @@ async def quota_suggestions(conn: asyncpg.Connection, f: queries.Filter, places:
     this year's selection quality (domain/tilt.py, 004 §4.1), under the policy in force on
     31 December of the year for the parent's province."""
     assert f.year is not None
-    policy = policy_for(f.region, date(f.year, 12, 31))
+    policy = policy_for(f.region, date(f.year, 12, 31), await reads.published_policies(conn))
     rows = await queries.figures(conn, f, "region")
     kids = await queries.children(conn, f.region)
     figures = [(c["code"], roll_up(rows, c["code"])) for c in kids]

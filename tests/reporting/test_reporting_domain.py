@@ -20,7 +20,7 @@ from services.reporting.domain.obligations import (
     close_out_due_by,
     judged,
 )
-from services.reporting.domain.policy import ANY, ReportingPolicy, policy_for
+from services.reporting.domain.policy import DEFAULT, Published, ReportingPolicy, policy_for
 from services.reporting.domain.ranking import HostRecord, rank, score
 from services.reporting.domain.rates import Figures, ratio, shown
 
@@ -97,13 +97,19 @@ def test_ties_break_by_completion_then_satisfaction_then_bulletins_then_host_id(
     assert [r.record.host_id for r in rank([a, b, c, d], POLICY)] == ["c", "a", "b", "0"]  # input order is irrelevant
 
 
-def test_the_policy_in_force_is_the_latest_version_of_the_province_else_the_default():
-    later = ReportingPolicy(effective_from=date(2025, 1, 1), weight_completion=Decimal("0.5"),
-                            weight_satisfaction=Decimal("0.3"))
-    policies = {ANY: (POLICY,), "610000": (later,)}
-    assert policy_for("610102001", date(2025, 3, 1), policies) is later  # a school in Shaanxi
-    assert policy_for("610102", date(2024, 12, 31), policies) is POLICY  # before the version took effect
-    assert policy_for("330106", date(2025, 3, 1), policies) is POLICY
+def test_the_policy_in_force_is_the_nearest_published_version_else_the_default():
+    # As enrollment publishes them (EnrollmentPolicyPublished): host duties, weights as strings.
+    province = Published("610000", 1, date(2025, 1, 1), {
+        "bulletin_due_days": 20, "ranking_weights": {"completion": "0.5", "satisfaction": "0.3", "bulletins": "0.2"}})
+    corrected = Published("610000", 2, date(2025, 1, 1), {
+        "bulletin_due_days": 21, "ranking_weights": {"completion": "0.5", "satisfaction": "0.3", "bulletins": "0.2"}})
+    county = Published("610102", 1, date(2025, 6, 1), {"close_out_days": 40})
+    book = [province, corrected, county]
+    school = policy_for("610102001", date(2025, 3, 1), book)  # a school in Shaanxi, before the county's
+    assert (school.bulletin_window_days, school.weight_completion, school.close_out_days) == (21, Decimal("0.5"), 30)
+    assert policy_for("610102001", date(2025, 7, 1), book).close_out_days == 40  # the county's, nearest
+    assert policy_for("610102", date(2024, 12, 31), book) is DEFAULT  # before any version took effect
+    assert policy_for("330106", date(2025, 3, 1), book) is DEFAULT  # another province
     assert policy_for(None, date(2023, 1, 1)).bulletin_window_days == 15
     with pytest.raises(ValueError):
         ReportingPolicy(effective_from=date.min, weight_bulletins=Decimal("0.3"))

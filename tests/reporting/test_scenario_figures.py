@@ -4,7 +4,7 @@ per project, region, level and host, the notices, the ranking and each project's
 
 from __future__ import annotations
 
-from tests.reporting.given import ok, refused
+from tests.reporting.given import at_head, ok, refused
 from tests.reporting.scenario import C1, C2, CITY, PROVINCE
 
 COUNTS = ("quota", "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn", "replaced",
@@ -134,3 +134,22 @@ async def test_quota_suggestions_refuse_outsiders_and_bad_input(world, as_role):
         refused(await admin.get("/v1/reports/quota-suggestions", params=bad), 422, "validation_error")
     refused(await admin.get("/v1/reports/quota-suggestions", params=params | {"parent_code": "610999"}), 404,
             "region_not_found")
+
+
+async def test_host_duties_published_in_the_enrollment_policy_govern_ranking_and_obligations(
+        world, as_role, as_enrollment, enrollment_app, reporting_app):
+    # Last in this module: it changes the province's policy. Published once, on enrollment (issue 15);
+    # reporting keeps the version and judges with it (one home for the numbers).
+    r = await as_enrollment("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json={
+        "effective_from": "2023-01-01", "close_out_days": 40,
+        "ranking_weights": {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}})
+    assert r.status_code == 201, r.text
+    await at_head(reporting_app, enrollment_app, "reporting_directory")
+    doc = await ok(await as_role("province_admin", PROVINCE).get("/v1/reports/hosts", params={"year": 2023}))
+    h = world.hosts
+    # H1: 0.2·3/4 + 0.2·3/4 + 0.6·1 = 0.9; H2: 0.2·1 + 0.2·2/3 + 0.6·1/3 ≈ 0.5333; H3: 0.6·1/2 = 0.3
+    assert doc["weights"] == {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}
+    assert [(i["host_id"], i["score"]) for i in doc["items"]] == [(h["H1"], "0.9000"), (h["H2"], "0.5333"),
+                                                                  (h["H3"], "0.3000")]
+    p1 = await ok(await as_role("province_admin", PROVINCE).get(f"/v1/reports/projects/{world.projects['P1']}"))
+    assert p1["close_out"]["due_by"] == "2023-09-02"  # ends 24 July + 40 days

@@ -10,6 +10,7 @@ project organized by that code: its own, its city's or its province's, else the 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -17,8 +18,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from services.enrollment.domain.policy import (
+    DEFAULT_HOST_DUTIES,
     DEFAULT_WINDOW_DAYS,
     EnrollmentPolicy,
+    HostDuties,
     policy_in_force,
     policy_to_data,
     versions_of,
@@ -36,6 +39,19 @@ from shared.unit_of_work import Command
 router = APIRouter(tags=["policies"])
 Code = Annotated[str, Path(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")]
 MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
+Weight = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4, allow_inf_nan=False)]
+DueDays = Annotated[StrictInt, Field(ge=1, le=365)]
+
+
+class RankingWeights(BaseModel):
+    """004 §4.2 综合排名: completion, satisfaction and bulletin weights, summing to 1."""
+
+    model_config = ConfigDict(extra="forbid")
+    completion: Weight = DEFAULT_HOST_DUTIES.ranking_weights[0]
+    satisfaction: Weight = DEFAULT_HOST_DUTIES.ranking_weights[1]
+    bulletins: Weight = DEFAULT_HOST_DUTIES.ranking_weights[2]
 
 
 class PolicyIn(BaseModel):
@@ -58,6 +74,13 @@ class PolicyIn(BaseModel):
     bar_years: StrictInt = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
     no_repeat_category: StrictBool = Field(True, description="004 三(一)")
     cross_year_exempt_from_repeat: StrictBool = Field(True, description="004 三(一)")
+    bulletin_due_days: DueDays = Field(DEFAULT_HOST_DUTIES.bulletin_due_days, description="004 三(三)")
+    short_project_max_days: DueDays = DEFAULT_HOST_DUTIES.short_project_max_days
+    short_project_min_bulletins: DueDays = DEFAULT_HOST_DUTIES.short_project_min_bulletins
+    long_project_min_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_min_bulletins
+    long_project_max_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_max_bulletins
+    close_out_days: DueDays = Field(DEFAULT_HOST_DUTIES.close_out_days, description="004 三(三)")
+    ranking_weights: RankingWeights = Field(default_factory=RankingWeights)
 
     def to_policy(self, code: str) -> EnrollmentPolicy:
         def pair(text: str) -> tuple[int, int]:
@@ -71,7 +94,14 @@ class PolicyIn(BaseModel):
             cross_year_span_years=self.cross_year_span_years, max_project_hours=self.max_project_hours)
         selection = SelectionRules(bar_years=self.bar_years, no_repeat_category=self.no_repeat_category,
                                    cross_year_exempt_from_repeat=self.cross_year_exempt_from_repeat)
-        return EnrollmentPolicy(projects=projects, selection=selection,
+        hosts = HostDuties(
+            bulletin_due_days=self.bulletin_due_days, short_project_max_days=self.short_project_max_days,
+            short_project_min_bulletins=self.short_project_min_bulletins,
+            long_project_min_bulletins=self.long_project_min_bulletins,
+            long_project_max_bulletins=self.long_project_max_bulletins, close_out_days=self.close_out_days,
+            ranking_weights=(self.ranking_weights.completion, self.ranking_weights.satisfaction,
+                             self.ranking_weights.bulletins))
+        return EnrollmentPolicy(projects=projects, selection=selection, hosts=hosts,
                                 nomination_window_days=self.nomination_window_days,
                                 nomination_window_levels=frozenset(self.nomination_window_levels),
                                 jurisdiction_code=code, effective_from=self.effective_from)

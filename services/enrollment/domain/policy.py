@@ -14,8 +14,9 @@ field cites its sentence in rules.py (ProjectRules) and selection.py (SelectionR
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from shared.refusal import Refused
@@ -35,11 +36,37 @@ DEFAULT_WINDOW_LEVELS = frozenset({"national"})
 
 
 @dataclass(frozen=True)
+class HostDuties:
+    """What a host owes after a project, judged by reporting (services/reporting/domain/
+    obligations.py, ranking.py), published here with the rest of the project rules."""
+
+    # 004 三(三) (§3.3) "培训结束之后15天内…提交工作简报": bulletins due this many days after the end.
+    bulletin_due_days: int = 15
+    # 004 §3.3 "10天以内(含10天)的培训项目至少提交2期简报,超过10天的培训项目提交3-5期简报".
+    short_project_max_days: int = 10
+    short_project_min_bulletins: int = 2
+    long_project_min_bulletins: int = 3
+    long_project_max_bulletins: int = 5
+    # 004 §3.3 "培训结束30天内…报送…总结材料".
+    close_out_days: int = 30
+    # 004 §4.2 综合排名 names no weights: these are this system's (completion, satisfaction,
+    # bulletins), published so a host sees how it is ranked and a province can set its own.
+    ranking_weights: tuple[Decimal, Decimal, Decimal] = (Decimal("0.4"), Decimal("0.4"), Decimal("0.2"))
+
+
+DEFAULT_HOST_DUTIES = HostDuties()
+_WEIGHT_NAMES = ("completion", "satisfaction", "bulletins")
+_DUTY_COUNTS = ("bulletin_due_days", "short_project_max_days", "short_project_min_bulletins",
+                "long_project_min_bulletins", "long_project_max_bulletins", "close_out_days")
+
+
+@dataclass(frozen=True)
 class EnrollmentPolicy:
     projects: ProjectRules = DEFAULT_RULES
     selection: SelectionRules = DEFAULT_SELECTION
     nomination_window_days: int | None = DEFAULT_WINDOW_DAYS  # None: no window
     nomination_window_levels: frozenset[str] = DEFAULT_WINDOW_LEVELS  # the project levels it binds
+    hosts: HostDuties = DEFAULT_HOST_DUTIES
     jurisdiction_code: str | None = None  # None: the national default
     effective_from: date | None = None
     published_on: date | None = None
@@ -79,6 +106,8 @@ def policy_to_data(p: EnrollmentPolicy) -> dict[str, Any]:
         "bar_years": s.bar_years, "no_repeat_category": s.no_repeat_category,
         "cross_year_exempt_from_repeat": s.cross_year_exempt_from_repeat,
         "national_projects_per_year": s.national_projects_per_year,
+        **{k: v for k, v in asdict(p.hosts).items() if k != "ranking_weights"},
+        "ranking_weights": {n: str(w) for n, w in zip(_WEIGHT_NAMES, p.hosts.ranking_weights, strict=True)},
         "published_on": p.published_on.isoformat() if p.published_on else None,
     }
 
@@ -92,7 +121,12 @@ def policy_from_data(d: dict[str, Any], version: int = 0) -> EnrollmentPolicy:
     selection = SelectionRules(bar_years=int(d["bar_years"]), no_repeat_category=bool(d["no_repeat_category"]),
                                cross_year_exempt_from_repeat=bool(d["cross_year_exempt_from_repeat"]))
     window = d.get("nomination_window_days")
-    return EnrollmentPolicy(
+    weights = d.get("ranking_weights") or {}
+    w = [Decimal(str(weights[n])) if n in weights else dflt
+         for n, dflt in zip(_WEIGHT_NAMES, DEFAULT_HOST_DUTIES.ranking_weights, strict=True)]
+    hosts = HostDuties(**{f: int(d.get(f, getattr(DEFAULT_HOST_DUTIES, f))) for f in _DUTY_COUNTS},
+                       ranking_weights=(w[0], w[1], w[2]))
+    return EnrollmentPolicy(hosts=hosts,
         projects=projects, selection=selection, nomination_window_days=None if window is None else int(window),
         nomination_window_levels=frozenset(d.get("nomination_window_levels", DEFAULT_WINDOW_LEVELS)),
         jurisdiction_code=d.get("jurisdiction_code"),
@@ -127,6 +161,12 @@ def validate(p: EnrollmentPolicy) -> None:
             raise Refused("invalid_policy", f"{name} must be a real MM-DD date", 422) from None
     if not 0 <= s.bar_years <= 10:
         raise Refused("invalid_policy", "bar_years must be 0–10", 422)
+    h = p.hosts
+    if not (0 < h.short_project_min_bulletins and 0 < h.long_project_min_bulletins <= h.long_project_max_bulletins
+            and 0 < h.short_project_max_days and 0 < h.bulletin_due_days and 0 < h.close_out_days):
+        raise Refused("invalid_policy", "bulletin counts and due days must be positive, long min ≤ long max", 422)
+    if any(w < 0 for w in h.ranking_weights) or sum(h.ranking_weights) != 1:
+        raise Refused("invalid_policy", "ranking_weights must be non-negative and sum to 1", 422)
 
 
 def evolve_policy(state: tuple[EnrollmentPolicy, ...], event_type: str, data: dict[str, Any]
