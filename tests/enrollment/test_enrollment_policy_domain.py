@@ -192,7 +192,7 @@ def test_a_nomination_and_a_replacement_name_the_version_they_were_decided_under
 
 START = date(2025, 7, 1)
 PLAN = p.DraftProject(
-    project_id="p-9", code="GP2025-9", name="培训", level="county", category="c", year=2025, host_id=None,
+    project_id="p-9", code="GP2025-9", name="培训", level="national", category="c", year=2025, host_id=None,
     organizer_code=COUNTY, hours=30, hour_category="centralized", starts_on=START, ends_on=date(2025, 7, 10),
     cross_year=False, practical_ratio=0.5, modules=(p.Module("师德", 6, False, "ethics"),))
 FACTS = DraftFacts(organizer_known=True, host_known=True, code_taken=False)
@@ -254,3 +254,28 @@ def test_selection_rules_dataclass_defaults_are_the_seed_values():
     assert (SelectionRules().bar_years, SelectionRules().no_repeat_category) == (3, True)
     assert (DEFAULT_POLICY.nomination_window_days, DEFAULT_POLICY.projects.plan_lead_days) == (20, 10)
 
+
+
+# Issue 20: 004 §3.2's calendar binds the levels the policy names (national by default)
+
+def test_given_a_school_based_course_from_september_to_june_when_drafted_then_accepted():
+    school = replace(PLAN, level="school", cross_year=True, starts_on=date(2025, 9, 1), ends_on=date(2026, 6, 30))
+    ((kind, _),) = decide_new_project(p.ProjectState(), school, FACTS)
+    assert kind == "ProjectDrafted"
+
+
+def test_given_a_course_ending_28_december_then_a_county_one_is_accepted_and_a_national_one_refused():
+    ending = dict(starts_on=date(2025, 12, 1), ends_on=date(2025, 12, 28))
+    assert decide_new_project(p.ProjectState(), replace(PLAN, level="county", **ending), FACTS)
+    refused("ends_after_dec_20", decide_new_project, p.ProjectState(), replace(PLAN, level="national", **ending), FACTS)
+    # A province that binds its county courses to the calendar too says so in its policy.
+    strict = replace(DEFAULT_POLICY.projects, calendar_levels=frozenset({"national", "county"}))
+    refused("ends_after_dec_20", decide_new_project, p.ProjectState(), replace(PLAN, level="county", **ending), FACTS,
+            strict)
+
+
+def test_given_a_county_course_when_its_plan_comes_three_days_before_start_then_it_is_submitted():
+    county = replace(PLAN, level="county")
+    assert submit(county, START - timedelta(days=3))
+    refused("plan_late", submit, county, START)  # but before it starts
+    refused("plan_late", submit, PLAN, START - timedelta(days=3))  # a 国培 plan: 10 days ahead

@@ -71,6 +71,9 @@ class PolicyIn(BaseModel):
     cross_year_first_year_end: MonthDay = "11-30"
     cross_year_span_years: StrictInt = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
     max_project_hours: StrictFloat = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
+    calendar_levels: list[Level] = Field(["national"], max_length=5,
+                                         description="004 三(二): the levels its calendar binds (plan lead days, "
+                                                     "year-end dates, two-year span)")
     bar_years: StrictInt = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
     no_repeat_category: StrictBool = Field(True, description="004 三(一)")
     cross_year_exempt_from_repeat: StrictBool = Field(True, description="004 三(一)")
@@ -91,7 +94,8 @@ class PolicyIn(BaseModel):
             plan_lead_days=self.plan_lead_days, min_practical_ratio=self.min_practical_ratio,
             ethics_module_kind=DEFAULT_RULES.ethics_module_kind if self.ethics_module_required else None,
             single_year_end=pair(self.single_year_end), cross_year_first_year_end=pair(self.cross_year_first_year_end),
-            cross_year_span_years=self.cross_year_span_years, max_project_hours=self.max_project_hours)
+            cross_year_span_years=self.cross_year_span_years, max_project_hours=self.max_project_hours,
+            calendar_levels=frozenset(self.calendar_levels))
         selection = SelectionRules(bar_years=self.bar_years, no_repeat_category=self.no_repeat_category,
                                    cross_year_exempt_from_repeat=self.cross_year_exempt_from_repeat)
         hosts = HostDuties(

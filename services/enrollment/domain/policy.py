@@ -103,6 +103,7 @@ def policy_to_data(p: EnrollmentPolicy) -> dict[str, Any]:
         "ethics_module_required": r.ethics_module_kind is not None,
         "single_year_end": _md(r.single_year_end), "cross_year_first_year_end": _md(r.cross_year_first_year_end),
         "cross_year_span_years": r.cross_year_span_years, "max_project_hours": r.max_project_hours,
+        "calendar_levels": sorted(r.calendar_levels),
         "bar_years": s.bar_years, "no_repeat_category": s.no_repeat_category,
         "cross_year_exempt_from_repeat": s.cross_year_exempt_from_repeat,
         "national_projects_per_year": s.national_projects_per_year,
@@ -117,7 +118,8 @@ def policy_from_data(d: dict[str, Any], version: int = 0) -> EnrollmentPolicy:
         plan_lead_days=int(d["plan_lead_days"]), min_practical_ratio=float(d["min_practical_ratio"]),
         ethics_module_kind=DEFAULT_RULES.ethics_module_kind if d.get("ethics_module_required", True) else None,
         single_year_end=_pair(d["single_year_end"]), cross_year_first_year_end=_pair(d["cross_year_first_year_end"]),
-        cross_year_span_years=int(d["cross_year_span_years"]), max_project_hours=float(d["max_project_hours"]))
+        cross_year_span_years=int(d["cross_year_span_years"]), max_project_hours=float(d["max_project_hours"]),
+        calendar_levels=frozenset(d.get("calendar_levels", DEFAULT_RULES.calendar_levels)))
     selection = SelectionRules(bar_years=int(d["bar_years"]), no_repeat_category=bool(d["no_repeat_category"]),
                                cross_year_exempt_from_repeat=bool(d["cross_year_exempt_from_repeat"]))
     window = d.get("nomination_window_days")
@@ -147,8 +149,9 @@ def validate(p: EnrollmentPolicy) -> None:
     r, s = p.projects, p.selection
     if p.nomination_window_days is not None and not 1 <= p.nomination_window_days <= 366:
         raise Refused("invalid_policy", "nomination_window_days must be 1–366 or null", 422)
-    if not p.nomination_window_levels <= set(LEVELS):
-        raise Refused("invalid_policy", f"nomination_window_levels must be among {', '.join(LEVELS)}", 422)
+    if not p.nomination_window_levels <= set(LEVELS) or not r.calendar_levels <= set(LEVELS):
+        raise Refused("invalid_policy", f"nomination_window_levels and calendar_levels must be among "
+                                        f"{', '.join(LEVELS)}", 422)
     if not 0 <= r.plan_lead_days <= 180 or not 0 <= r.min_practical_ratio <= 1:
         raise Refused("invalid_policy", "plan_lead_days must be 0–180 and min_practical_ratio 0–1", 422)
     if not 1 <= r.cross_year_span_years <= 5 or not 0 < r.max_project_hours <= 2000:
