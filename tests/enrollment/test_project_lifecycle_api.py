@@ -214,6 +214,6 @@ async def test_the_national_calendar_binds_national_projects_only(api, epool):
         r = await api(CITY_ADMIN, "POST", "/v1/projects", json=body)
         assert r.status_code == 201, r.text
     before = await count(epool)
-    problem(await api(CITY_ADMIN, "POST", "/v1/projects", json=project(level="national", starts_on="2026-12-01",
-                                                                        ends_on="2026-12-28")), 422, "ends_after_dec_20")
+    national = project(level="national", starts_on="2026-12-01", ends_on="2026-12-28")
+    problem(await api(CITY_ADMIN, "POST", "/v1/projects", json=national), 422, "ends_after_dec_20")
     assert await count(epool) == before

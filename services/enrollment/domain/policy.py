@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.orgs import chain
 from shared.refusal import Refused
 
 from .project import LEVELS
@@ -191,16 +192,6 @@ def decide_publish(state: tuple[EnrollmentPolicy, ...], wanted: EnrollmentPolicy
     return [("EnrollmentPolicyPublished", policy_to_data(replace(wanted, published_on=today)))]
 
 
-def gbt_chain(code: str) -> list[str]:
-    """The jurisdictions whose policy may govern `code`, nearest first, by GB/T 2260 shape: the
-    code, its city (AAAA00) and its province (AA0000). A province-administered county (e.g.
-    429004) has no city of that code; it simply has no policy there and its province's applies."""
-    if not _is_jurisdiction(code):
-        return [code]
-    chain = [code, code[:4] + "00", code[:2] + "0000"]
-    return list(dict.fromkeys(chain))
-
-
 def policy_in_force(versions: Iterable[EnrollmentPolicy], organizer_code: str, on: date) -> EnrollmentPolicy:
     """The version that governs a decision on `on` about a project organized by `organizer_code`:
     the nearest jurisdiction up its chain with a version in effect on that date (the latest
@@ -210,7 +201,7 @@ def policy_in_force(versions: Iterable[EnrollmentPolicy], organizer_code: str, o
     for v in versions:
         if v.jurisdiction_code is not None and v.effective_from is not None:
             by_code.setdefault(v.jurisdiction_code, {})[v.effective_from] = v  # later publication wins
-    for code in gbt_chain(organizer_code):
+    for code in chain(organizer_code, {}):  # GB/T 2260 shape: the code, its city, its province
         in_effect = [v for d, v in by_code.get(code, {}).items() if d <= on]
         if in_effect:
             return max(in_effect, key=lambda v: v.effective_from or date.min)
