@@ -28,11 +28,11 @@ async def project_regions(conn: asyncpg.Connection, project_id: uuid.UUID) -> li
 
 
 async def bulletins(conn: asyncpg.Connection, project_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Bulletin]]:
-    rows = await conn.fetch("""SELECT project_id, issue_no, title, published_on FROM bulletins
+    rows = await conn.fetch("""SELECT project_id, issue_no, title, published_on, received_on FROM bulletins
                                WHERE project_id = ANY($1::uuid[]) ORDER BY project_id, issue_no""", project_ids)
     out: dict[uuid.UUID, list[Bulletin]] = defaultdict(list)
     for r in rows:
-        out[r["project_id"]].append(Bulletin(r["issue_no"], r["title"], r["published_on"]))
+        out[r["project_id"]].append(Bulletin(r["issue_no"], r["title"], r["published_on"], r["received_on"]))
     return out
 
 

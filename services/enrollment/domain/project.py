@@ -239,5 +239,7 @@ def decide_submit_bulletin(state: ProjectState, issue_no: int, title: str, publi
         raise Refused("published_in_future", "published_on is after today", 422)
     if issue_no in state.bulletins:
         raise Refused("bulletin_exists", f"issue {issue_no} was already submitted")
+    # received_on: the server's day, what a deadline is judged on (issue 20: a host could backdate
+    # published_on); published_on stays as the host states it.
     return [("BulletinSubmitted", {"project_id": plan.project_id, "issue_no": issue_no, "title": title.strip(),
-                                   "published_on": published_on.isoformat()})]
+                                   "published_on": published_on.isoformat(), "received_on": today.isoformat()})]

@@ -73,10 +73,12 @@ async def _quota(conn: asyncpg.Connection, e: Envelope) -> None:
 async def _bulletin(conn: asyncpg.Connection, e: Envelope) -> None:
     d = e.data
     await conn.execute(
-        """INSERT INTO bulletins (project_id, issue_no, title, published_on) VALUES ($1, $2, $3, $4)
+        """INSERT INTO bulletins (project_id, issue_no, title, published_on, received_on) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (project_id, issue_no) DO UPDATE SET title = EXCLUDED.title,
-               published_on = EXCLUDED.published_on""",
-        _uuid(d["project_id"]), int(d["issue_no"]), d["title"], _date(d["published_on"]))
+               published_on = EXCLUDED.published_on, received_on = EXCLUDED.received_on""",
+        # Bulletins recorded before received_on existed: the stated date is all there is.
+        _uuid(d["project_id"]), int(d["issue_no"]), d["title"], _date(d["published_on"]),
+        _date(d.get("received_on") or d["published_on"]))
 
 
 async def _policy(conn: asyncpg.Connection, e: Envelope) -> None:
