@@ -56,6 +56,7 @@ TITLES = {
     "teacher_not_in_region": "教师不在该地区 Not in region", "no_quota": "该地区无参训指标 No quota",
     "quota_exhausted": "配额已满 Quota exhausted", "national_limit": "每年限参加一项国培 One national project a year",
     "window_closed": "遴选报送期限已过 Nomination window closed",
+    "attendance_short": "出勤不足 Attendance below the required share",
     "code_invalid": "报到码无效 Invalid check-in code", "code_expired": "报到码已过期 Check-in code expired",
     "code_foreign": "非本人项目的报到码 Check-in code of another project",
     "code_replayed": "报到码已使用 Check-in code already used",

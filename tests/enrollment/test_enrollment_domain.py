@@ -273,3 +273,29 @@ def test_evaluation_once_after_check_in():
             project=STARTED)
     refused("invalid_score", d.decide_evaluate, state, satisfied=True, score=6, comment=None, project=STARTED,
             http=422)
+
+
+def session(day: int, status: str) -> tuple[str, dict]:
+    return ("AttendanceRecorded", {**IDS, "session_date": f"2023-07-{day:02d}", "status": status,
+                                   "hours": 6 if status == "present" else 0})
+
+
+def test_completion_needs_the_recorded_sessions_attended_at_the_policys_share():
+    # Issue 20, 002 §4.1.3 三严: given five recorded absences of five sessions, completion is refused.
+    absent = given(NOMINATED, CHECKED_IN, *[session(day, "absent") for day in range(15, 20)])
+    refused("attendance_short", d.decide_complete, absent, project=STARTED, today=TODAY,
+            rules=d.CompletionRules(final_assessment_min_hours=1000))
+    # Four present of five meets the default 80 %; leave is not presence; no record judges nothing.
+    four = given(NOMINATED, CHECKED_IN, *[session(day, "present") for day in range(15, 19)], session(19, "leave"))
+    no_final = d.CompletionRules(final_assessment_min_hours=1000)
+    assert d.decide_complete(four, project=STARTED, today=TODAY, rules=no_final)
+    three = given(NOMINATED, CHECKED_IN, *[session(day, "present") for day in range(15, 18)], session(18, "leave"),
+                  session(19, "absent"))
+    refused("attendance_short", d.decide_complete, three, project=STARTED, today=TODAY,
+            rules=d.CompletionRules(final_assessment_min_hours=1000))
+    # A province's own share decides instead, or none at all.
+    for share in (0.6, None):
+        assert d.decide_complete(three, project=STARTED, today=TODAY,
+                                 rules=d.CompletionRules(final_assessment_min_hours=1000, min_attendance_share=share))
+    assert d.decide_complete(given(NOMINATED, CHECKED_IN), project=STARTED, today=TODAY,
+                             rules=d.CompletionRules(final_assessment_min_hours=1000))

@@ -76,10 +76,11 @@ async def scenario(as_role, clock) -> None:
     t7, t8, t9 = imported
 
     # The province's enrollment policy: a first version, and a correction of it (a second row).
+    # The correction also halves the attendance share completion needs (e5: one leave, one present).
     for window in (25, 30):
-        await ok(await province.put(f"/v1/policies/{PROVINCE}", json={"effective_from": "2023-01-01",
-                                                                    "nomination_window_days": window}),
-                 201 if window == 25 else 200)
+        await ok(await province.put(f"/v1/policies/{PROVINCE}", json={
+            "effective_from": "2023-01-01", "nomination_window_days": window,
+            "min_attendance_share": 0.8 if window == 25 else 0.5}), 201 if window == 25 else 200)
     pid = (await ok(await province.post("/v1/projects", json=project("GP2023-01", host)), 201))["id"]
     cancelled = (await ok(await province.post("/v1/projects", json=project("GP2023-02", host)), 201))["id"]
     await ok(await province.post(f"/v1/projects/{cancelled}/cancel", json={"reason": "合并"}))

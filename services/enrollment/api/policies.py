@@ -84,6 +84,8 @@ class PolicyIn(BaseModel):
     long_project_max_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_max_bulletins
     close_out_days: DueDays = Field(DEFAULT_HOST_DUTIES.close_out_days, description="004 三(三)")
     ranking_weights: RankingWeights = Field(default_factory=RankingWeights)
+    min_attendance_share: StrictFloat | None = Field(0.8, ge=0, le=1, description="002 §4.1.3 三严: share of "
+                                                     "recorded sessions present for completion; null: not judged")
 
     def to_policy(self, code: str) -> EnrollmentPolicy:
         def pair(text: str) -> tuple[int, int]:
@@ -106,6 +108,7 @@ class PolicyIn(BaseModel):
             ranking_weights=(self.ranking_weights.completion, self.ranking_weights.satisfaction,
                              self.ranking_weights.bulletins))
         return EnrollmentPolicy(projects=projects, selection=selection, hosts=hosts,
+                                min_attendance_share=self.min_attendance_share,
                                 nomination_window_days=self.nomination_window_days,
                                 nomination_window_levels=frozenset(self.nomination_window_levels),
                                 jurisdiction_code=code, effective_from=self.effective_from)

@@ -30,6 +30,10 @@ class CompletionRules:
     # 002 §4.1.3 "90学时及以上的培训项目均设有结业考核环节": from this many hours a passed final
     # assessment is required to graduate.
     final_assessment_min_hours: float = 90
+    # 002 §4.1.3 "三严…严肃请假制度…做好参训学员出勤…记录": attendance counts, but the seeds give no
+    # share; this default is this system's until a province publishes its own (enrollment policy,
+    # min_attendance_share). None: attendance is recorded but not judged.
+    min_attendance_share: float | None = 0.8
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,18 @@ def decide_assessment(state: Enrollment, *, kind: str, score: float | None, pass
     return [("AssessmentRecorded", {**_ids(state), "kind": kind, "score": score, "passed": passed})]
 
 
+def check_attendance_share(state: Enrollment, rules: CompletionRules) -> None:
+    """002 §4.1.3 (三严): completion needs the recorded sessions attended — present — at the
+    policy's share; sessions not recorded are not judged, and none recorded judges nothing."""
+    share, sessions = rules.min_attendance_share, list(state.attendance.values())
+    if share is None or not sessions:
+        return
+    present = sum(1 for status, _ in sessions if status == "present")
+    if present < share * len(sessions):
+        raise Refused("attendance_short", f"attended {present} of {len(sessions)} recorded sessions; completion "
+                                          f"needs at least {share:.0%}")
+
+
 def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
                     rules: CompletionRules = CompletionRules()) -> Events:
     _after_check_in(state)
@@ -221,6 +237,7 @@ def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
     if project.hours >= rules.final_assessment_min_hours and not state.assessments.get("final"):
         raise Refused("final_assessment_required", f"programs of {rules.final_assessment_min_hours:g} hours or "
                                                    "more need a passed final assessment (002 §4.1.3)")
+    check_attendance_share(state, rules)
     return [("EnrollmentCompleted", {
         **_ids(state), "region_code": state.region_code, "host_id": project.host_id, "level": project.level,
         "year": project.year, "hours": project.hours, "hour_category": project.hour_category,

@@ -22,6 +22,7 @@ from typing import Any
 from shared.orgs import chain
 from shared.refusal import Refused
 
+from .enrollment import CompletionRules
 from .project import LEVELS
 from .rules import DEFAULT_RULES, ProjectRules
 from .selection import DEFAULT_RULES as DEFAULT_SELECTION
@@ -56,6 +57,7 @@ class HostDuties:
 
 
 DEFAULT_HOST_DUTIES = HostDuties()
+DEFAULT_ATTENDANCE_SHARE = CompletionRules().min_attendance_share
 _WEIGHT_NAMES = ("completion", "satisfaction", "bulletins")
 _DUTY_COUNTS = ("bulletin_due_days", "short_project_max_days", "short_project_min_bulletins",
                 "long_project_min_bulletins", "long_project_max_bulletins", "close_out_days")
@@ -67,6 +69,8 @@ class EnrollmentPolicy:
     selection: SelectionRules = DEFAULT_SELECTION
     nomination_window_days: int | None = DEFAULT_WINDOW_DAYS  # None: no window
     nomination_window_levels: frozenset[str] = DEFAULT_WINDOW_LEVELS  # the project levels it binds
+    # Completion's attendance share (enrollment.CompletionRules, where its default is explained).
+    min_attendance_share: float | None = DEFAULT_ATTENDANCE_SHARE
     hosts: HostDuties = DEFAULT_HOST_DUTIES
     jurisdiction_code: str | None = None  # None: the national default
     effective_from: date | None = None
@@ -100,6 +104,7 @@ def policy_to_data(p: EnrollmentPolicy) -> dict[str, Any]:
         "effective_from": p.effective_from.isoformat() if p.effective_from else None,
         "nomination_window_days": p.nomination_window_days,
         "nomination_window_levels": sorted(p.nomination_window_levels),
+        "min_attendance_share": p.min_attendance_share,
         "plan_lead_days": r.plan_lead_days, "min_practical_ratio": r.min_practical_ratio,
         "ethics_module_required": r.ethics_module_kind is not None,
         "single_year_end": _md(r.single_year_end), "cross_year_first_year_end": _md(r.cross_year_first_year_end),
@@ -132,6 +137,7 @@ def policy_from_data(d: dict[str, Any], version: int = 0) -> EnrollmentPolicy:
     return EnrollmentPolicy(hosts=hosts,
         projects=projects, selection=selection, nomination_window_days=None if window is None else int(window),
         nomination_window_levels=frozenset(d.get("nomination_window_levels", DEFAULT_WINDOW_LEVELS)),
+        min_attendance_share=d.get("min_attendance_share", DEFAULT_ATTENDANCE_SHARE),
         jurisdiction_code=d.get("jurisdiction_code"),
         effective_from=date.fromisoformat(d["effective_from"]) if d.get("effective_from") else None,
         published_on=date.fromisoformat(d["published_on"]) if d.get("published_on") else None, version=version)
@@ -150,6 +156,8 @@ def validate(p: EnrollmentPolicy) -> None:
     r, s = p.projects, p.selection
     if p.nomination_window_days is not None and not 1 <= p.nomination_window_days <= 366:
         raise Refused("invalid_policy", "nomination_window_days must be 1–366 or null", 422)
+    if p.min_attendance_share is not None and not 0 <= p.min_attendance_share <= 1:
+        raise Refused("invalid_policy", "min_attendance_share must be 0–1 or null", 422)
     if not p.nomination_window_levels <= set(LEVELS) or not r.calendar_levels <= set(LEVELS):
         raise Refused("invalid_policy", f"nomination_window_levels and calendar_levels must be among "
                                         f"{', '.join(LEVELS)}", 422)
