@@ -128,7 +128,10 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                     teacher="ok/scope", service="ok"),
         ("POST", "/v1/projects"): probe("/v1/projects", json=project_body(code="XC2023-99"), **ORGANIZE),
         **{("POST", f"/v1/projects/{{project_id}}/{a}"): probe(f"/v1/projects/{{P_A}}/{a}", **ORGANIZE)
-           for a in ("submit-plan", "open", "start", "close")},
+           for a in ("open", "start", "close")},
+        # P_A's host files its plan (004 §3.2); another host may not.
+        ("POST", "/v1/projects/{project_id}/submit-plan"): probe("/v1/projects/{P_A}/submit-plan", **ORGANIZE,
+                                                                 host="ok/scope"),
         # 方案审核备案 is review by a higher level: the organizer's own admin may not approve.
         ("POST", "/v1/projects/{project_id}/approve"): probe(
             "/v1/projects/{P_A}/approve", **ORGANIZE, county_admin="self/scope"),

@@ -61,12 +61,13 @@ def attendee(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
 
 
 def project_act(pr: Principal, plan: DraftProject, act: str) -> None:
-    """"organize": admins whose org contains the organizer; "report" (bulletins): those or the
-    project's host; "approve": as organize, by a reviewer other than the organizer (004 §3.2)."""
+    """"organize": admins whose org contains the organizer; "report" (bulletins, and the plan
+    the host files, 004 §3.2): those or the project's host; "approve": as organize, by a reviewer
+    other than the organizer (004 §3.2)."""
     if act == "report" and is_host(pr, plan.host_id):
         return
     if pr.role == "host":
-        raise Refused("out_of_scope", "only this project's host submits its bulletins", 403)
+        raise Refused("out_of_scope", "only this project's host files its plan and bulletins", 403)
     if not (pr.org and org_within(plan.organizer_code, pr.org)):
         raise Refused("out_of_scope", f"org {plan.organizer_code} is outside this principal's org {pr.org}", 403)
     if act == "approve":
