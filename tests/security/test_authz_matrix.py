@@ -151,8 +151,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             "teacher_id": "00000000-0000-4000-8000-000000000000"}, region="ok/scope"),
         ("POST", "/v1/enrollments/{enrollment_id}/withdraw"): probe("/v1/enrollments/{E_A}/withdraw",
                                                                     json={"reason": "测试"}, region="ok/scope"),
-        ("POST", "/v1/enrollments/{enrollment_id}/check-in"): probe("/v1/enrollments/{E_A}/check-in", **RUNNER,
-                                                                    teacher="ok/scope"),
+        # The admin of the teacher's school too (issue 20: T_A teaches at SCHOOL).
+        ("POST", "/v1/enrollments/{enrollment_id}/check-in"): probe(
+            "/v1/enrollments/{E_A}/check-in", **(RUNNER | {"school_admin": "ok/scope"}), teacher="ok/scope"),
         ("POST", "/v1/enrollments/{enrollment_id}/attendance"): probe("/v1/enrollments/{E_A}/attendance", json={
             "session_date": "2023-07-11", "status": "present", "hours": 6}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/assessment"): probe("/v1/enrollments/{E_A}/assessment", json={
@@ -178,10 +179,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             "/v1/projects/{P_A}/attendance/import", csv="enrollment_id,session_date,status,hours\n"
                                                         "{E_A},2023-07-11,present,6\n", **RUNNER),
         ("GET", "/v1/enrollments/{enrollment_id}"): probe("/v1/enrollments/{E_A}", region="ok/scope",
-                                                          school_admin="scope", auditor="ok/scope", host="ok/scope",
+                                                          school_admin="ok/scope", auditor="ok/scope", host="ok/scope",
                                                           teacher="ok/scope", service="ok"),
-        ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty",
-                                          school_admin="empty", service="ok"),
+        ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty", service="ok"),
     },
     "credits": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,

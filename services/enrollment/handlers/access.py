@@ -34,28 +34,30 @@ def runs(pr: Principal, p: ProjectFacts) -> bool:
     return is_host(pr, p.host_id) or (pr.role in ADMINS and can_read(pr, p.organizer_code))
 
 
-def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     return runs(pr, p)
 
 
-def records_no_show(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def records_no_show(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     """Those who run the project, and the nominating region's admins: a county records (and
     later excuses) the no-show of its own nominee (004 四.1, 二(四))."""
     return runs_project(pr, s, p) or region_admin(pr, s, p)
 
 
-def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     """An admin over the nominating region (nominate, replace, withdraw)."""
     return pr.role in REGION_ADMINS and s.region_code is not None and can_read(pr, s.region_code)
 
 
-def checks_in(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
-    """The teacher themself, the project's host, or an admin over the region."""
+def checks_in(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
+    """The teacher themself, the project's host, an admin over the region, or the admin of the
+    teacher's school (issue 20: scope follows the teacher's school too, not only the nominator)."""
     return ((pr.role == "teacher" and pr.sub == s.teacher_id) or is_host(pr, p.host_id)
-            or (pr.role in ADMINS and s.region_code is not None and can_read(pr, s.region_code)))
+            or (pr.role in ADMINS and s.region_code is not None and can_read(pr, s.region_code))
+            or (pr.role == "school_admin" and teacher_school is not None and pr.org == teacher_school))
 
 
-def attendee(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def attendee(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     """The teacher on the place (the evaluation is theirs)."""
     return pr.role == "teacher" and pr.sub == s.teacher_id
 
