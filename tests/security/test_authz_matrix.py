@@ -163,6 +163,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                                 json={"reason": "测试"}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/no-show"): probe("/v1/enrollments/{E_A}/no-show",
                                                                    json={"special_reason": True}, **RUNNER),
+        ("GET", "/v1/projects/{project_id}/sign-in-sheet"): probe("/v1/projects/{P_A}/sign-in-sheet", **RUNNER),
         ("POST", "/v1/projects/{project_id}/check-in-codes"): probe(
             "/v1/projects/{P_A}/check-in-codes", json={"session_date": "2023-07-11"}, **RUNNER),
         # Any teacher may post a code; an unreadable one is a 422 after the role check.
