@@ -239,6 +239,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/disbursements/{disbursement_id}"): probe("/v1/disbursements/{D_A}", region="ok/hidden",
                                                               school_admin="hidden", auditor="ok/hidden",
                                                               service="ok"),
+        # A list filtered to the caller's part (the host's own, a county's own): never a 403 for readers.
+        ("GET", "/v1/settlements"): probe("/v1/settlements?project_id={P_A}", admins="ok", auditor="ok", host="ok",
+                                          service="ok"),
         ("POST", "/v1/settlements"): probe("/v1/settlements", json={
             "project_id": "{P_A}", "county_code": COUNTY, "fee_per_participant_fen": 100}, county_admin="ok/scope"),
         ("GET", "/v1/orgs/{code}/funding"): probe(f"/v1/orgs/{COUNTY}/funding?year=2023", **REGION_READ),
