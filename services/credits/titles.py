@@ -16,6 +16,7 @@ TITLES = {
     "invalid_policy": "政策设置无效 Invalid policy",
     "invalid_school_year_start": "学年起始日无效 Invalid school year start",
     "duplicate_category": "学时类别重复 Duplicate category",
+    "category_map_unknown_category": "学时类别映射到政策未定义的类别 Category map names an undefined category",
     "category_minimums_exceed_target": "类别下限超过年度目标 Category minimums exceed target",
     "policy_not_found": "未找到学分政策 Policy not found",
     "teacher_not_found": "教师不存在 Teacher not found",
