@@ -19,6 +19,7 @@ TITLES = {
     "category_map_unknown_category": "学时类别映射到政策未定义的类别 Category map names an undefined category",
     "category_minimums_exceed_target": "类别下限超过年度目标 Category minimums exceed target",
     "policy_not_found": "未找到学分政策 Policy not found",
+    "org_not_found": "机构不存在 Org not found",
     "teacher_not_found": "教师不存在 Teacher not found",
     "claim_not_found": "申报不存在 Claim not found",
     "claim_exists": "申报已存在 Claim exists",
