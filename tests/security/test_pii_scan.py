@@ -1,8 +1,9 @@
 """National ID numbers never leave the enrollment roster's vault: the system is driven through
 every flow that carries them — registration, roster imports with good and bad rows, refusals,
 duplicates, nominations and progress of the imported teachers, the awards credits makes of them
-over NATS, claims, certificates, the short-of-hours list, its exports and reminders, funding — including numbers typed where they do not belong
-(a shifted spreadsheet column, free-text reasons and comments, a school code). Then everything
+over NATS, claims, certificates, the short-of-hours list, its exports and reminders, funding —
+including numbers typed where they do not belong (a shifted spreadsheet column, free-text reasons
+and comments, a school code). Then everything
 that left is scanned:
 
 - every log record (DEBUG and up, as the records and as the JSON handler writes them) and stderr;
