@@ -270,3 +270,17 @@ async def test_policy_category_map_is_validated_and_a_refusal_writes_nothing(wor
     assert await count(cpool, "SELECT count(*) FROM events WHERE stream_id = 'policy-360102'") == before + 1
     got = await ok(await as_role("teacher", sub=world["short_public"]).get(f"/v1/policies/{SCHOOL}?as_of=2024-09-01"))
     assert got["category_map"]["workshop"] == "public" and got["jurisdiction_code"] == COUNTY
+
+
+async def test_concurrent_reminder_runs_publish_each_teacher_once(world, as_role, cpool):
+    """Runs for one org and year queue on one lock: each later run sees the first's reminders
+    (without the lock, overlapping runs race to the same streams and one answers 409)."""
+    import asyncio
+
+    province = as_role("province_admin", PROVINCE)
+    before = await reminders(cpool)
+    runs = await asyncio.gather(*(province.post("/v1/reminders/short-of-hours", json={
+        "org_code": PROVINCE, "year": 2022}) for _ in range(4)))
+    assert sorted(r.status_code for r in runs) == [200, 200, 200, 201], [r.text for r in runs]
+    published = sum(r.json()["published"] for r in runs)
+    assert published == 5 == await reminders(cpool) - before  # every teacher has nothing in 2022

@@ -136,7 +136,7 @@ def award_category(policy: Policy | None, hour_category: str) -> str:
     """The category an award's hours count in: the credit category the policy in force on the
     completion day maps the project's hour category to (学时管理, 003 §4.3; DOMAIN.md: hour
     categories map to each province's credit categories by its policy, so category minimums can be
-    judged). Unmapped — no policy, no map, or a hour category the map does not name — the hours
+    judged). Unmapped — no policy, no map, or an hour category the map does not name — the hours
     keep the project's hour category, as before mapping existed: they count toward the annual and
     cycle targets but toward no category minimum."""
     mapped = policy.credit_category(hour_category) if policy is not None else None
