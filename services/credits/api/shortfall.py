@@ -21,6 +21,7 @@ internal teacher id only: credits holds no names (enrollment's roster does).
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -68,7 +69,7 @@ def _item(t: ShortTeacher) -> dict[str, Any]:
             "policy": policy_used(t.targets.policy)}
 
 
-async def _short(request: Request, code: str, year: int, today: Any, after: tuple[str, uuid.UUID] = facts.START,
+async def _short(request: Request, code: str, year: int, today: date, after: tuple[str, uuid.UUID] = facts.START,
                  limit: int | None = None) -> list[ShortTeacher]:
     async with request.app.state.pool.acquire() as conn:
         by_school = await facts.targets(conn, code, year, today)
