@@ -208,6 +208,12 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/orgs/{code}/compliance"): probe(f"/v1/orgs/{COUNTY}/compliance?year=2023", **REGION_READ),
         ("GET", "/v1/compliance/schools"): probe(f"/v1/compliance/schools?year=2023&region_code={COUNTY}",
                                                  **REGION_READ),
+        # Teachers short of hours: read over the caller's subtree, as compliance is (api/shortfall.py).
+        **{("GET", f"/v1/orgs/{{code}}/short-of-hours{ext}"): probe(
+            f"/v1/orgs/{COUNTY}/short-of-hours{ext}?year=2023", **REGION_READ) for ext in ("", ".csv", ".xlsx")},
+        # Reminders: the levels that run training, over their own subtree.
+        ("POST", "/v1/reminders/short-of-hours"): probe("/v1/reminders/short-of-hours", json={
+            "org_code": COUNTY, "year": 2023}, region="ok/scope"),
         # Service accounts read, never issue (services/credits/api/certificates.py).
         ("POST", "/v1/teachers/{teacher_id}/certificates"): probe(
             "/v1/teachers/{T_A}/certificates", json={"year": 2022}, admins="ok/scope", auditor="ok/scope",
