@@ -55,6 +55,9 @@ class ProjectionConsumer:
     ack_wait: float = 30.0
     lag: int | None = field(default=None, init=False)  # JetStream's count, measured between fetches
     applied: int = field(default=0, init=False)
+    # Fetched batches (by the list's id) with their parse (_fetch), until handle() takes them.
+    _parsed: dict[int, tuple[list[Msg], tuple[list[tuple[Msg, Delivery]], list[Msg]]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.applier = Applier(self.projection, self.max_deliveries)
@@ -115,6 +118,12 @@ class ProjectionConsumer:
             msgs: list[Msg] = await sub.fetch(self.batch_size, timeout=1.0)
         except (nats.errors.TimeoutError, TimeoutError):
             return []
+        # Parsed here, in the fetch made ahead: its messages arrive while the batch before them
+        # applies, so their parsing fills the time spent waiting on PostgreSQL instead of
+        # coming after it. handle() takes the result when it is handed this very list.
+        if len(self._parsed) > 2:  # left by a handle() that did not take its own (tests override it)
+            self._parsed.clear()
+        self._parsed[id(msgs)] = (msgs, self._parse(msgs))
         return msgs
 
     async def _hand_back(self, ahead: asyncio.Task[list[Msg]]) -> None:
@@ -129,18 +138,28 @@ class ProjectionConsumer:
             with contextlib.suppress(Exception):
                 await msg.nak()
 
-    async def handle(self, msgs: list[Msg]) -> None:
+    def _parse(self, msgs: list[Msg]) -> tuple[list[tuple[Msg, Delivery]], list[Msg]]:
+        """(each readable message with its delivery, the unreadable ones)."""
         parsed: list[tuple[Msg, Delivery]] = []
+        unreadable: list[Msg] = []
+        from_json = Envelope.from_json
         for msg in msgs:
             try:
-                env = Envelope.from_json(msg.data)
+                env = from_json(msg.data)
             except Exception:
-                # Not an envelope at all: no retry can ever apply it. Terminate and log.
-                log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
-                await msg.term()
+                unreadable.append(msg)
                 continue
             headers = msg.headers
             parsed.append((msg, Delivery(env, _deliveries(msg), headers.get("traceparent") if headers else None)))
+        return parsed, unreadable
+
+    async def handle(self, msgs: list[Msg]) -> None:
+        ahead = self._parsed.pop(id(msgs), None)
+        parsed, unreadable = ahead[1] if ahead is not None and ahead[0] is msgs else self._parse(msgs)
+        for msg in unreadable:
+            # Not an envelope at all: no retry can ever apply it. Terminate and log.
+            log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
+            await msg.term()
         if not parsed:
             return
         try:
