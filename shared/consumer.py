@@ -22,6 +22,7 @@ from . import telemetry
 from .bus import Bus, BusNames
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
+from .pull import Puller
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,17 @@ class ProjectionConsumer:
 
     async def _consume(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         """Fetch → apply → ack, with the next fetch already under way while a batch is applied
-        (its messages wait, unacked, until their own turn: order and exactly-once are unchanged)."""
+        (its messages wait, unacked, until their own turn: order and exactly-once are unchanged).
+        Batches are pulled through our own inbox (shared/pull.py), one fetch at a time."""
+        assert self.bus.nc is not None  # connected: _subscribe just used it
+        puller = await Puller(self.bus.nc, self.names.stream(self.source), self.durable).start()
         polls = 0
-        ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(sub))
+        ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(puller))
         try:
             while ahead is not None:
                 msgs = await ahead
                 # Stopping: the batch in hand is still applied and acked, nothing more is fetched.
-                ahead = None if stop.is_set() else asyncio.ensure_future(self._fetch(sub))
+                ahead = None if stop.is_set() else asyncio.ensure_future(self._fetch(puller))
                 if polls % 10 == 0 or not msgs:
                     await self._report_lag(sub)
                 polls += 1
@@ -112,12 +116,15 @@ class ProjectionConsumer:
         finally:
             if ahead is not None:
                 await self._hand_back(ahead)
+            # Delivered to us after the last fetch: back now rather than after ack_wait.
+            for msg in await puller.stop():
+                with contextlib.suppress(Exception):
+                    await msg.nak()
 
-    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
-        try:
-            msgs: list[Msg] = await sub.fetch(self.batch_size, timeout=1.0)
-        except (nats.errors.TimeoutError, TimeoutError):
-            return []
+    async def _fetch(self, puller: Puller) -> list[Msg]:
+        msgs = await puller.fetch(self.batch_size, timeout=1.0)
+        if not msgs:
+            return msgs
         # Parsed here, in the fetch made ahead: its messages arrive while the batch before them
         # applies, so their parsing fills the time spent waiting on PostgreSQL instead of
         # coming after it. handle() takes the result when it is handed this very list.
