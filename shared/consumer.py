@@ -37,6 +37,9 @@ def _deliveries(msg: Msg) -> int:
     return int(msg.metadata.num_delivered)
 
 
+_PARSE_SLICE = 32  # messages parsed between two chances for the applying batch to go on
+
+
 def _retry_delay(deliveries: int) -> float:
     return min(0.2 * 2.0 ** max(deliveries - 1, 0), 10.0)
 
@@ -56,6 +59,7 @@ class ProjectionConsumer:
     ack_wait: float = 30.0
     lag: int | None = field(default=None, init=False)  # JetStream's count, measured between fetches
     applied: int = field(default=0, init=False)
+    _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)  # the last batch's acks
     # Fetched batches (by the list's id) with their parse (_fetch), until handle() takes them.
     _parsed: dict[int, tuple[list[Msg], tuple[list[tuple[Msg, Delivery]], list[Msg]]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -114,6 +118,10 @@ class ProjectionConsumer:
                 if msgs:
                     await self.handle(msgs)
         finally:
+            try:
+                await self._settled()
+            except Exception as exc:  # those messages come back after ack_wait; checkpoints absorb them
+                log.warning("projection %s: acks not sent: %s", self.projection.name, exc)
             if ahead is not None:
                 await self._hand_back(ahead)
             # Delivered to us after the last fetch: back now rather than after ack_wait.
@@ -128,9 +136,25 @@ class ProjectionConsumer:
         # Parsed here, in the fetch made ahead: its messages arrive while the batch before them
         # applies, so their parsing fills the time spent waiting on PostgreSQL instead of
         # coming after it. handle() takes the result when it is handed this very list.
+        # A slice at a time, giving way in between: when the applying batch's statement answers,
+        # it goes on at once, and the rest of the parse fills its next wait.
+        parsed: list[tuple[Msg, Delivery]] = []
+        unreadable: list[Msg] = []
+        for i in range(0, len(msgs), _PARSE_SLICE):
+            if i:
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:  # handed back mid-parse: these come back now too
+                    for msg in msgs:
+                        with contextlib.suppress(Exception):
+                            await msg.nak()
+                    raise
+            more, bad = self._parse(msgs[i:i + _PARSE_SLICE])
+            parsed += more
+            unreadable += bad
         if len(self._parsed) > 2:  # left by a handle() that did not take its own (tests override it)
             self._parsed.clear()
-        self._parsed[id(msgs)] = (msgs, self._parse(msgs))
+        self._parsed[id(msgs)] = (msgs, (parsed, unreadable))
         return msgs
 
     async def _hand_back(self, ahead: asyncio.Task[list[Msg]]) -> None:
@@ -182,8 +206,14 @@ class ProjectionConsumer:
                 max(settled))
         if any(o is Outcome.DEAD for o in outcomes):
             await self._report_dead_letters()
-        # Only now, after COMMIT: one ack per message (a pull consumer with explicit acks has no
-        # cumulative ack). Each is a buffered publish; none waits for the server.
+        # Only now, after COMMIT. The acks go out while the next batch's first statement runs
+        # (the previous batch's are out first); `applied` counts a batch once its acks are sent.
+        await self._settled()
+        self._settling = asyncio.ensure_future(self._settle(parsed, outcomes))
+
+    async def _settle(self, parsed: list[tuple[Msg, Delivery]], outcomes: list[Outcome]) -> None:
+        # One ack per message (a pull consumer with explicit acks has no cumulative ack). Each is a
+        # buffered publish; none waits for the server.
         for (msg, d), outcome in zip(parsed, outcomes, strict=True):
             if outcome.settled:
                 await msg.ack()
@@ -194,6 +224,12 @@ class ProjectionConsumer:
         n = sum(o is Outcome.APPLIED for o in outcomes)
         self.applied += n
         telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(n)
+
+    async def _settled(self) -> None:
+        """Wait for the last batch's acks to be sent; raises what sending them raised."""
+        if self._settling is not None:
+            task, self._settling = self._settling, None
+            await task
 
     async def _report_lag(self, sub: JetStreamContext.PullSubscription) -> None:
         try:
