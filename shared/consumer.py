@@ -134,10 +134,9 @@ class ProjectionConsumer:
         if not msgs:
             return msgs
         # Parsed here, in the fetch made ahead: its messages arrive while the batch before them
-        # applies, so their parsing fills the time spent waiting on PostgreSQL instead of
-        # coming after it. handle() takes the result when it is handed this very list.
-        # A slice at a time, giving way in between: when the applying batch's statement answers,
-        # it goes on at once, and the rest of the parse fills its next wait.
+        # applies, so their parsing fills that batch's waits on PostgreSQL instead of coming after
+        # it. A slice at a time, giving way in between: when the applying batch's statement
+        # answers, it goes on at once. handle() takes the result when handed this very list.
         parsed: list[tuple[Msg, Delivery]] = []
         unreadable: list[Msg] = []
         for i in range(0, len(msgs), _PARSE_SLICE):
