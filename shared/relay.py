@@ -107,15 +107,16 @@ class OutboxRelay:
     async def _lead(self, stop: asyncio.Event) -> None:
         conn = await connect(self.dsn)
         try:
-            woken = False
             while not stop.is_set():
-                self._wake.clear()  # before the NOTIFY: a commit after this point wakes us again
+                # Wake-ups that came while connecting or waiting are passed on; clear before the
+                # NOTIFY, so that a commit after this point wakes us again.
+                woken = self._wake.is_set()
+                self._wake.clear()
                 if await (conn.fetchval(_LEAD_OR_PASS_ON, RELAY_LOCK, NOTIFY_CHANNEL) if woken
                           else conn.fetchval(_LEAD, RELAY_LOCK)):
                     break
                 # Standby: another replica leads. Wait for a commit of this process to pass on.
                 await _wait_any(stop, self._wake, self.idle_poll)
-                woken = self._wake.is_set()
             else:
                 return
             self.is_leader = True

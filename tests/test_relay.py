@@ -205,7 +205,7 @@ async def test_a_standby_passes_its_process_commits_on_to_the_leader(pool, db_ur
             await eventually(_async(lambda: leader.is_leader), message="a leader")
             await eventually(lambda: _depth_is(pool, 0), message="whatever earlier tests left, published")
             async with background(standby):
-                await asyncio.sleep(0)  # the standby's first try for the lock
+                await asyncio.sleep(0)  # a yield, not a wait: the standby's task registers for wake-ups
                 for i in range(3):
                     async with pool.acquire() as conn, conn.transaction():
                         await elsewhere.append(conn, f"project-elsewhere-{namespace}-{i}", NO_STREAM,
