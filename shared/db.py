@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -15,6 +17,37 @@ log = logging.getLogger(__name__)
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary but fixed: every replica that starts at once queues here instead of racing DDL.
 _MIGRATION_LOCK = 0x7474_6D69_6772
+
+
+class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no type hints
+    """asyncpg's connection, able to run callbacks once its current transaction has committed.
+
+    The event store uses it to wake the service's relay after a transaction that appended events
+    commits (shared/eventstore.py, "Waking the relay"). asyncpg ends a transaction with `execute`
+    (COMMIT, ROLLBACK, or the ROLLBACK of a connection released with one open), so that is where
+    the end is seen: the callbacks run when the server answered a COMMIT with COMMIT, and are
+    dropped when the transaction ended any other way. One that ends unseen (the connection lost
+    mid-COMMIT) only costs the relay a wake: it polls as well."""
+
+    __slots__ = ("_after_commit",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (once, however often it is registered) after this transaction commits."""
+        if all(cb is not callback for cb in self._after_commit):
+            self._after_commit.append(callback)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        status: str = await super().execute(query, *args, timeout=timeout)
+        if self._after_commit and not self.is_in_transaction():
+            callbacks, self._after_commit = self._after_commit, []
+            if status == "COMMIT":  # an aborted transaction's COMMIT answers ROLLBACK
+                for callback in callbacks:
+                    callback()
+        return status
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -39,11 +72,11 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-                                     reset=_keep_session)
+                                     reset=_keep_session, connection_class=Connection)
 
 
 async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, connection_class=Connection)
     await _init_connection(conn)
     return conn
 

@@ -29,6 +29,22 @@ database on the server until it ends.
 
 Optimistic concurrency per stream: the insert only happens if the stream is at the expected
 version (checked in the same statement), and UNIQUE (stream_id, version) backs it up.
+
+Waking the relay: after COMMIT, in this process, not by NOTIFY
+----------------------------------------------------------------
+An append used to queue `pg_notify('outbox', '')`. A transaction that has notified takes, at
+COMMIT, one lock for the whole server (PostgreSQL's notification queue, async.c:PreCommit_Notify)
+and holds it until its commit record is flushed: every notifying commit of every database waited
+for the one before it, fsync included, and none could share a WAL flush. With eight writers,
+sessions spent 30-45 % of their time waiting on it (pg_stat_activity: Lock/object).
+
+Now a transaction that appended wakes the relays of its source in this process once it has
+committed (`on_commit`; shared/db.py:Connection sees the COMMIT of the connection it ran on). The
+relay runs in the service process, so the replica that leads publishes its own commits at once. A
+replica whose relay stands by passes the wake on with a NOTIFY of its own, from the relay's
+connection and outside any command's transaction (shared/relay.py), and every relay also polls:
+a commit on a connection of another kind, or in a process without a relay, waits at most
+`idle_poll`.
 """
 
 from __future__ import annotations
@@ -36,7 +52,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +67,8 @@ NO_STREAM = 0  # the stream must not exist yet
 # An append is one statement, prepared once per connection (asyncpg caches it): the events go in
 # only if the stream is at the expected version, checked in the same statement, answering one row
 # per event, or one row of NULLs with the stream's current version when the expectation failed.
-# pg_notify, delivered at COMMIT (and dropped on rollback), wakes the relay wherever it runs;
-# repeats within a transaction collapse into one. (Migrations 0005/0006 kept this as PL/pgSQL
-# functions; a plain statement costs PostgreSQL and the client less, bench/peer.py measured.)
+# No NOTIFY: the relay is woken after COMMIT (module docstring). (Migrations 0005/0006 kept this
+# as PL/pgSQL functions; a plain statement costs PostgreSQL and the client less, bench/peer.py.)
 _APPEND = """
 WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1),
 ok AS (SELECT v FROM cur WHERE $2::int < 0 OR v = $2::int),
@@ -64,7 +79,7 @@ ins AS (
          WITH ORDINALITY AS n(event_id, type, schema_version, data, ord)
     ORDER BY n.ord
     RETURNING position, version, event_id, recorded_at)
-SELECT ins.position, ins.version, ins.event_id, ins.recorded_at, cur.v AS previous, pg_notify('outbox', '')
+SELECT ins.position, ins.version, ins.event_id, ins.recorded_at, cur.v AS previous
 FROM cur LEFT JOIN ins ON true
 ORDER BY ins.position"""
 # Many streams at explicit versions: UNIQUE (stream_id, version) is the optimistic check.
@@ -77,7 +92,7 @@ WITH ins AS (
          WITH ORDINALITY AS e(stream_id, version, event_id, type, schema_version, data, metadata, ord)
     ORDER BY e.ord
     RETURNING 1)
-SELECT count(*), pg_notify('outbox', '') FROM ins"""
+SELECT count(*) FROM ins"""
 # A command's idempotency record rides in the same statement (Remembered).
 _REMEMBER = """
 WITH kept AS (INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
@@ -155,6 +170,24 @@ class Cursor:
 START = Cursor()
 
 
+class _Wakers:
+    """What to call after a transaction in this process that appended events of one source commits:
+    the wake-ups of that source's relays. Kept by source, not by EventStore object: a service's
+    handlers may append through a store of their own with the app's source (services/credits/events.py)."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: list[Callable[[], None]] = []
+
+    def __call__(self) -> None:
+        for wake in tuple(self.calls):
+            wake()
+
+
+_WAKERS: dict[str, _Wakers] = {}
+
+
 @dataclass(frozen=True)
 class Page:
     events: list[Envelope]
@@ -175,6 +208,19 @@ class EventStore:
     def __init__(self, source: str, registry: EventRegistry | None = None) -> None:
         self.source = source if source.startswith("/") else "/" + source
         self.registry = registry or EventRegistry()
+        self._wakers = _WAKERS.setdefault(self.source, _Wakers())
+
+    def on_commit(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` after each transaction in this process that appended events of this source
+        commits (the relay's wake-up: module docstring). Returns what unregisters it."""
+        self._wakers.calls.append(wake)
+        return lambda: self._wakers.calls.remove(wake)
+
+    def _wake_after_commit(self, conn: asyncpg.Connection) -> None:
+        # Only connections of shared/db.py know when they commit; on others the relay's poll finds
+        # the events. Nothing to do while no relay of this source runs here (bench/peer.py, tools).
+        if self._wakers.calls and (after_commit := getattr(conn, "after_commit", None)) is not None:
+            after_commit(self._wakers)
 
     async def append(
         self,
@@ -195,8 +241,7 @@ class EventStore:
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         meta = metadata or Metadata()
-        # The statement queues a NOTIFY (delivered at commit, it wakes the relay wherever it runs)
-        # and inserts the events if the stream is at the expected version: one round trip.
+        # One round trip: the events go in if the stream is at the expected version.
         try:
             rows = await conn.fetch(
                 _APPEND_KEPT if answer else _APPEND,
@@ -215,6 +260,7 @@ class EventStore:
             raise
         if rows and rows[0]["position"] is None:
             raise ConcurrencyError(stream_id, expected_version, rows[0]["previous"])
+        self._wake_after_commit(conn)
         return [
             Envelope(
                 id=row["event_id"], source=self.source, type=ev.type, subject=stream_id,
@@ -262,11 +308,12 @@ class EventStore:
                 [orjson.dumps(r[2].data).decode() for r in rows], [r[3] for r in rows],
                 *(answer.args() if answer else ()),
             )
-            return n
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version":
                 raise ConcurrencyError("(several streams)", NO_STREAM, None) from exc
             raise
+        self._wake_after_commit(conn)
+        return n
 
     async def append_new_streams(
         self, conn: asyncpg.Connection, streams: Sequence[tuple[str, Sequence[NewEvent], Metadata | None]],

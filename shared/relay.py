@@ -11,6 +11,16 @@
   dedicated connection. A standby replica polls for the lock and takes over when the holder's
   connection dies (PostgreSQL releases session locks when the session ends).
 - While NATS is down it backs off and keeps its place; commands keep committing meanwhile.
+
+How the leader learns of new events (appends send no NOTIFY: shared/eventstore.py says why):
+1. a transaction of this process that appended events of the relay's source commits: the
+   store calls `wake` right after the COMMIT (EventStore.on_commit);
+2. a commit in another replica: its relay, standing by, is woken the same way and passes it on
+   with `pg_notify('outbox')` from its own connection, one at a time, however many commits woke
+   it meanwhile; the leader LISTENs. Those NOTIFYs are tiny transactions of the standbys alone,
+   so no command's COMMIT waits for the notification queue's lock;
+3. anything else (a process without a relay, a connection not from shared/db.py, a wake lost
+   with a connection): the leader looks again after `idle_poll` without one.
 """
 
 from __future__ import annotations
@@ -30,6 +40,10 @@ from .eventstore import EventStore
 log = logging.getLogger(__name__)
 RELAY_LOCK = 0x7474_7265_6C61  # "ttrela"
 NOTIFY_CHANNEL = "outbox"
+# A standby's turn: take the lead if the leader has gone, otherwise pass on the wake-up it got from
+# a commit of its own process (CASE evaluates the NOTIFY only when the lock was not taken).
+_LEAD = "SELECT pg_try_advisory_lock($1)"
+_LEAD_OR_PASS_ON = "SELECT CASE WHEN pg_try_advisory_lock($1) THEN true ELSE (SELECT false FROM pg_notify($2, '')) END"
 
 # The events after the cursor, in the store's order, as the feed reads it: those up to the commit
 # horizon are `ready`; one written by a transaction at or past it — one an earlier, still open
@@ -75,24 +89,34 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.2
-        while not stop.is_set():
-            try:
-                await self._lead(stop)
-                backoff = 0.2
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay lost its database connection: %s", exc)
-            self.is_leader = False
-            await _sleep_unless(stop, backoff)
-            backoff = min(backoff * 2, 5.0)
+        unregister = self.store.on_commit(self.wake)  # commits of this process that appended
+        try:
+            backoff = 0.2
+            while not stop.is_set():
+                try:
+                    await self._lead(stop)
+                    backoff = 0.2
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("relay lost its database connection: %s", exc)
+                self.is_leader = False
+                await _sleep_unless(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+        finally:
+            unregister()
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn = await connect(self.dsn)
         try:
             while not stop.is_set():
-                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                # Wake-ups that came while connecting or waiting are passed on; clear before the
+                # NOTIFY, so that a commit after this point wakes us again.
+                woken = self._wake.is_set()
+                self._wake.clear()
+                if await (conn.fetchval(_LEAD_OR_PASS_ON, RELAY_LOCK, NOTIFY_CHANNEL) if woken
+                          else conn.fetchval(_LEAD, RELAY_LOCK)):
                     break
-                await _sleep_unless(stop, self.idle_poll)  # standby: another replica leads
+                # Standby: another replica leads. Wait for a commit of this process to pass on.
+                await _wait_any(stop, self._wake, self.idle_poll)
             else:
                 return
             self.is_leader = True

@@ -50,7 +50,8 @@ async def background(*runners) -> AsyncIterator[asyncio.Event]:
 
 
 def relay(db_url: str, bus: Bus, names: BusNames, cls=OutboxRelay, **kw) -> OutboxRelay:
-    return cls(db_url, store, bus, names, SERVICE, idle_poll=0.2, **kw)
+    kw.setdefault("idle_poll", 0.2)
+    return cls(db_url, store, bus, names, SERVICE, **kw)
 
 
 def consumer(pool: asyncpg.Pool, bus: Bus, names: BusNames, projection: Projection, **kw) -> ProjectionConsumer:

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from shared.bus import BusNames
+from shared.envelope import Metadata, NewEvent
 from shared.relay import OutboxRelay, outbox_depth
 from tests.conftest import eventually
 from tests.kernel import append_streams, background, connected_bus, consumer, expected_tally, relay
@@ -174,3 +175,40 @@ async def _published_ids(bus, names) -> list[str]:
     from shared.consumer import stream_source
 
     return [str(e.id) for batch in [b async for b in stream_source(bus, names, "enrollment")] for e in batch]
+
+
+async def test_a_commit_in_this_process_wakes_the_relay_without_notify_or_poll(pool, db_url, nats_url, namespace):
+    """Appends send no NOTIFY (shared/eventstore.py): the relay of the appending process is woken
+    right after COMMIT. Its poll is set to a minute, so only that wake-up can publish in time."""
+    names = BusNames(namespace)
+    async with connected_bus(nats_url, names) as bus:
+        sleepy = relay(db_url, bus, names, idle_poll=60.0)
+        async with background(sleepy):
+            await eventually(_async(lambda: sleepy.is_leader), message="a leader")
+            await eventually(lambda: _depth_is(pool, 0), message="whatever earlier tests left, published")
+            for round_ in range(3):  # each time after the relay has gone back to waiting
+                await append_streams(pool, streams=2, per_stream=1)
+                await eventually(lambda: _depth_is(pool, 0), timeout=5, message=f"round {round_} published")
+
+
+async def test_a_standby_passes_its_process_commits_on_to_the_leader(pool, db_url, nats_url, namespace):
+    """Another process's commits reach the leader through its standby relay's NOTIFY. The standby
+    stands for that process: its store has another source, so the commits below wake it alone."""
+    from shared.eventstore import NO_STREAM, EventStore
+
+    names = BusNames(namespace)
+    elsewhere = EventStore("elsewhere")
+    async with connected_bus(nats_url, names) as bus:
+        leader = relay(db_url, bus, names, idle_poll=60.0)
+        standby = OutboxRelay(db_url, elsewhere, bus, names, "enrollment", idle_poll=60.0)
+        async with background(leader):
+            await eventually(_async(lambda: leader.is_leader), message="a leader")
+            await eventually(lambda: _depth_is(pool, 0), message="whatever earlier tests left, published")
+            async with background(standby):
+                await asyncio.sleep(0)  # a yield, not a wait: the standby's task registers for wake-ups
+                for i in range(3):
+                    async with pool.acquire() as conn, conn.transaction():
+                        await elsewhere.append(conn, f"project-elsewhere-{namespace}-{i}", NO_STREAM,
+                                               [NewEvent("Counted", {"n": i})], Metadata())
+                    await eventually(lambda: _depth_is(pool, 0), timeout=5, message=f"event {i} published")
+        assert not standby.is_leader and leader.published >= 3
