@@ -11,12 +11,15 @@ stand (shared/unit_of_work.py), and the domain refuses it `quota_exhausted`.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
+import asyncpg
+
 from services.enrollment import guards
-from services.enrollment.domain.enrollment import INITIAL, NOMINATED
+from services.enrollment.domain.enrollment import INITIAL, NOMINATED, ProjectFacts
 from services.enrollment.domain.nomination import Candidate, Quota, decide_nomination
-from services.enrollment.domain.policy import policy_in_force, versions_of
+from services.enrollment.domain.policy import EnrollmentPolicy, policy_in_force, versions_of
 from services.enrollment.projector.policies import policy_rows_sql
 from shared.eventstore import NO_STREAM
 from shared.orgtree import within
@@ -40,23 +43,45 @@ def locks(teacher_id: uuid.UUID) -> list[str]:
     return [guards.lock_name("teacher", teacher_id)]
 
 
-async def handle(uow: UnitOfWork, project_id: uuid.UUID, teacher_id: uuid.UUID, region_code: str,
-                 today: date) -> Reply:
-    await guards.lock(uow, "teacher", teacher_id)
-    facts = await uow.conn.fetchrow(_FACTS, project_id, teacher_id, region_code)
+@dataclass(frozen=True)
+class NominationFacts:
+    """What a nomination is decided on (domain/nomination.py), read in one query."""
+
+    project: ProjectFacts
+    teacher_school: str
+    candidate: Candidate
+    quota: Quota | None
+    policies: tuple[EnrollmentPolicy, ...]
+
+    def policy(self, on: date) -> EnrollmentPolicy:
+        """The enrollment policy in force on `on` for the project's organizer."""
+        return policy_in_force(self.policies, self.project.organizer_code, on)
+
+
+async def nomination_facts(conn: asyncpg.Connection, project_id: uuid.UUID, teacher_id: uuid.UUID,
+                           region_code: str) -> NominationFacts:
+    """The facts of nominating `teacher_id` for `region_code`: read under the teacher's lock by
+    the nomination, without it by the eligibility preview (api/eligibility.py)."""
+    facts = await conn.fetchrow(_FACTS, project_id, teacher_id, region_code)
     if facts is None:
         raise Refused("project_not_found", f"no project {project_id}", 404)
     if facts["teacher_school"] is None:
         raise Refused("teacher_not_found", f"no teacher {teacher_id}", 404)
-    candidate = Candidate(in_region=await within(uow.conn, facts["teacher_school"], region_code),
+    candidate = Candidate(in_region=await within(conn, facts["teacher_school"], region_code),
                           history=guards.national_history(facts), in_project=facts["in_project"])
     quota = None if facts["places"] is None else Quota(facts["places"], facts["used"])
-    project = project_facts(facts)
-    policy = policy_in_force(versions_of(facts["policies"] or ()), project.organizer_code, today)
+    return NominationFacts(project_facts(facts), facts["teacher_school"], candidate, quota,
+                           tuple(versions_of(facts["policies"] or ())))
+
+
+async def handle(uow: UnitOfWork, project_id: uuid.UUID, teacher_id: uuid.UUID, region_code: str,
+                 today: date) -> Reply:
+    await guards.lock(uow, "teacher", teacher_id)
+    facts = await nomination_facts(uow.conn, project_id, teacher_id, region_code)
     enrollment_id = uuid.uuid4()
     events = decide_nomination(INITIAL, enrollment_id=str(enrollment_id), teacher_id=str(teacher_id),
-                               region_code=region_code, project=project, candidate=candidate,
-                               quota=quota, today=today, policy=policy)
+                               region_code=region_code, project=facts.project, candidate=facts.candidate,
+                               quota=facts.quota, today=today, policy=facts.policy(today))
     uow.record(f"enrollment-{enrollment_id}", NO_STREAM, events)
     return Reply(201, {"enrollment_id": str(enrollment_id), "status": NOMINATED, "version": 1},
                  {"ETag": '"1"', "Location": f"/v1/enrollments/{enrollment_id}"})
