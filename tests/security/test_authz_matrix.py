@@ -169,6 +169,11 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                           teacher="ok/scope", service="ok"),
         ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty",
                                           school_admin="empty", service="ok"),
+        # Enrollment policy (services/enrollment/api/policies.py): region admins publish within their
+        # subtree, from a date far after the world's so no other row's outcome changes; everyone reads.
+        ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json={
+            "effective_from": "2031-01-01"}, region="ok/scope"),
+        ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
     },
     "credits": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
