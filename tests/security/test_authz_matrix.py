@@ -174,6 +174,11 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json={
             "effective_from": "2031-01-01"}, region="ok/scope"),
         ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
+        # The eligibility preview: who may nominate for the region (services/enrollment/api/eligibility.py).
+        ("GET", "/v1/projects/{project_id}/eligibility"): probe(
+            f"/v1/projects/{{P_A}}/eligibility?teacher_id={{T_A}}&region_code={COUNTY}", region="ok/scope"),
+        ("GET", "/v1/projects/{project_id}/eligibility/roster"): probe(
+            f"/v1/projects/{{P_A}}/eligibility/roster?region_code={COUNTY}", region="ok/scope"),
     },
     "credits": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
