@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from services.enrollment.domain.policy import (
     DEFAULT_WINDOW_DAYS,
@@ -42,18 +42,18 @@ class PolicyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     effective_from: IsoDate
-    nomination_window_days: int | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
+    nomination_window_days: StrictInt | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
                                                description="004 三(一): days after the notice; null: none")
-    plan_lead_days: int = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
-    min_practical_ratio: float = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
-    ethics_module_required: bool = Field(True, description="004 二(三), 000 §2.1")
+    plan_lead_days: StrictInt = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
+    min_practical_ratio: StrictFloat = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
+    ethics_module_required: StrictBool = Field(True, description="004 二(三), 000 §2.1")
     single_year_end: MonthDay = "12-20"
     cross_year_first_year_end: MonthDay = "11-30"
-    cross_year_span_years: int = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
-    max_project_hours: float = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
-    bar_years: int = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
-    no_repeat_category: bool = Field(True, description="004 三(一)")
-    cross_year_exempt_from_repeat: bool = Field(True, description="004 三(一)")
+    cross_year_span_years: StrictInt = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
+    max_project_hours: StrictFloat = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
+    bar_years: StrictInt = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
+    no_repeat_category: StrictBool = Field(True, description="004 三(一)")
+    cross_year_exempt_from_repeat: StrictBool = Field(True, description="004 三(一)")
 
     def to_policy(self, code: str) -> EnrollmentPolicy:
         def pair(text: str) -> tuple[int, int]:
