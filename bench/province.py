@@ -54,12 +54,16 @@ from bench.province_data import (
 )
 from bench.province_gauges import Cpu, Snapshot, catch_up, event_types, machine, snapshot, top_tables
 from bench.province_report import render, write_section
+from services.enrollment.domain.enrollment import CompletionRules
 from shared.settings import REPO_ROOT
 
 HOSTS = ("合成省师范大学", "合成省教育学院", "合成省第一师范学院", "合成省教师发展中心", "合成省电化教育馆",
          "合成省实验中学")
 # One call: (method, absolute url, body bytes or None, headers)
 Call = tuple[str, str, bytes | None, dict[str, str]]
+
+
+ATTENDANCE_SHARE = CompletionRules().min_attendance_share or 0.0  # the national default's
 
 
 @dataclass
@@ -156,6 +160,7 @@ class Bench:
             c.code: stack.token("county_admin", c.code) for c in self.province.counties}
         self.hosts = [str(uuid.uuid4()) for _ in HOSTS]
         self.teacher_ids: list[str] = [""] * args.teachers
+        self.sessions: dict[str, list[int]] = {}  # enrollment id → [present, recorded] sessions
         self.plans: list[ProjectPlan] = []
         self.phases: list[Phase] = []
         pgdata = (stack.work / "pg") if stack.own_pg else None
@@ -322,6 +327,9 @@ class Bench:
                     roll = self.rng.random()  # most attend; a few are on leave (请假) or absent
                     status = "present" if roll < 0.93 else "leave" if roll < 0.97 else "absent"
                     rows.append((eid, on, status, hours if status == "present" else 0.0))
+                    seen = self.sessions.setdefault(eid, [0, 0])
+                    seen[0] += status == "present"
+                    seen[1] += 1
                 for lo in range(0, len(rows), 5000):
                     sheets.append((plan, rows[lo:lo + 5000]))
         host_tokens = [self.stack.token("host", h) for h in self.hosts]
@@ -341,6 +349,10 @@ class Bench:
         result, errors = await drive(self.http, make, len(sheets), self.args.import_concurrency, recorded,
                                      self.retried)
         return done, result, errors
+
+    def attended_enough(self, enrollment_id: str) -> bool:
+        present, recorded = self.sessions.get(enrollment_id, (0, 0))
+        return present >= ATTENDANCE_SHARE * recorded
 
     async def assessments(self, sample: list[asyncpg.Record]) -> tuple[int, LoadResult, list[str]]:
         return await self._per_enrollment(sample, "assessment", {"kind": "final", "score": 86, "passed": True})
@@ -374,7 +386,9 @@ class Bench:
         await self.phase("check-in", "check-ins", lambda: self.check_ins(checked))
         await self.start_projects()
         await self.phase("attendance import", "records", lambda: self.attendance(checked))
-        sample = self.rng.sample(checked, round(len(checked) * a.complete_fraction))
+        # Hosts complete those who attended enough (the default attendance share, 80 %: 002 §4.1.3).
+        attended = [r for r in checked if self.attended_enough(str(r["id"]))]
+        sample = self.rng.sample(attended, min(len(attended), round(len(checked) * a.complete_fraction)))
         plans = {p.id: p for p in self.plans}
         needs_final = [r for r in sample if plans[str(r["project_id"])].hours >= 90]
         await self.phase("final assessment", "assessments", lambda: self.assessments(needs_final))

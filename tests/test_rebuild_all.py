@@ -71,7 +71,7 @@ async def world(apps, keys_dir):
     await play(s)  # enrollment: three projects, nominations to no-shows (tests/reporting/scenario.py)
 
     # More of enrollment: a county project still running, with attendance one by one and by CSV.
-    await s.project("P4", "county", "H1", C1, "2023-10-10", "2023-10-20", 30, {C1: 3}, opens_on="2023-09-10")
+    await s.project("P4", "county", "H1", C1, "2023-10-10", "2023-10-20", 30, {C1: 3})
     s.today = date(2023, 9, 20)
     for t in ("T5", "T6"):
         s.enrollments[("P4", t)] = (await _ok(await s.county[C1].post(

@@ -13,6 +13,6 @@ for _type in (
     "ProjectClosed", "ProjectCancelled", "QuotaAllocated",
     "TeacherNominated", "NomineeReplaced", "EnrollmentWithdrawn", "TeacherCheckedIn", "AttendanceRecorded",
     "AssessmentRecorded", "EnrollmentCompleted", "EnrollmentFailed", "NoShowRecorded", "EvaluationSubmitted",
-    "BulletinSubmitted", "EnrollmentPolicyPublished",
+    "BulletinSubmitted", "EnrollmentPolicyPublished", "NoShowExcused",
 ):
     registry.register(_type, 1)

@@ -11,6 +11,8 @@ project_refs.py), and nothing here refuses.
 | national_bars      | a no-show's bar, years from..until                | selection.check_not_barred           |
 | project_nominees   | who holds a live place in a project               | nomination.check_one_place_per_project |
 | project_codes      | project codes taken                               | project_refs.decide_new_project      |
+| vacancies_filled   | a no-show's place taken by a substitute           | nomination.check_vacancy             |
+| check_in_codes_used| check-in codes an enrollment redeemed             | enrollment.decide_check_in           |
 
 Locks, always taken in this order (a handler takes a prefix of it, never a later one first):
 1. `project-code:<code>` (drafting), an advisory xact lock: drafts of one code queue here and
@@ -46,7 +48,8 @@ from shared.inline import InlineProjection
 from shared.unit_of_work import UnitOfWork
 
 GUARDS = InlineProjection("enrollment_guards", ("project_quotas", "national_slots", "national_attended",
-                                               "national_bars", "project_nominees", "project_codes"))
+                                               "national_bars", "project_nominees", "project_codes",
+                                               "vacancies_filled", "check_in_codes_used"))
 
 
 def lock_name(kind: Literal["project-code", "teacher"], key: object) -> str:
@@ -94,13 +97,18 @@ async def _places(conn: asyncpg.Connection, stream_id: str, version: int, d: dic
 
 @GUARDS.handles("TeacherNominated")
 async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # A substitute (substitute_for) takes the no-show's place: no place of the quota of its own.
+    substitute_for = d.get("substitute_for")
     await conn.execute(
         """WITH place AS (INSERT INTO project_nominees (project_id, teacher_id, enrollment_id) VALUES ($1, $2, $3)),
-                used AS (UPDATE project_quotas SET used = used + 1 WHERE project_id = $1 AND region_code = $4)
+                used AS (UPDATE project_quotas SET used = used + 1
+                         WHERE project_id = $1 AND region_code = $4 AND $8::uuid IS NULL),
+                vacancy AS (INSERT INTO vacancies_filled (enrollment_id, substitute_id)
+                            SELECT $8::uuid, $3 WHERE $8::uuid IS NOT NULL)
            INSERT INTO national_slots (teacher_id, year, enrollment_id, category)
            SELECT $2, $5, $3, $6 WHERE $7::boolean""",
         d["project_id"], d["teacher_id"], d["enrollment_id"], d["region_code"], d["year"], d["category"],
-        DEFAULT_RULES.is_national(d["level"]))
+        DEFAULT_RULES.is_national(d["level"]), substitute_for)
 
 
 @GUARDS.handles("NomineeReplaced")
@@ -126,17 +134,27 @@ async def _withdrawn(conn: asyncpg.Connection, stream_id: str, version: int, d: 
 async def _attended(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     # A national enrollment holds its slot until checked in and after (only a withdrawal, before
     # check-in, frees it), so the slot names the category attended; others have no slot.
+    # A check-in by code (扫码报到) also keeps the code's nonce, for `code_replayed`.
     await conn.execute(
-        """INSERT INTO national_attended (teacher_id, category, project_id)
+        """WITH code AS (INSERT INTO check_in_codes_used (nonce, enrollment_id)
+                         SELECT $3, $1 WHERE $3::text IS NOT NULL ON CONFLICT DO NOTHING)
+           INSERT INTO national_attended (teacher_id, category, project_id)
            SELECT teacher_id, category, $2 FROM national_slots WHERE enrollment_id = $1
-           ON CONFLICT DO NOTHING""", d["enrollment_id"], d["project_id"])
+           ON CONFLICT DO NOTHING""", d["enrollment_id"], d["project_id"], d.get("code_nonce"))
 
 
 @GUARDS.handles("NoShowRecorded")
 async def _barred(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
-    # The slot stays taken (the year's 国培 place was used), and gives the bar its first year.
+    # The slot stays taken (the year's 国培 place was used). The bar's first year is in the event;
+    # events recorded before it was (issue 15) barred from the slot's own year.
     if d.get("barred_until_year") is not None:
         await conn.execute(
             """INSERT INTO national_bars (teacher_id, from_year, until_year, enrollment_id)
-               SELECT teacher_id, year, $2, enrollment_id FROM national_slots WHERE enrollment_id = $1""",
-            d["enrollment_id"], d["barred_until_year"])
+               SELECT teacher_id, coalesce($3, year), $2, enrollment_id FROM national_slots WHERE enrollment_id = $1""",
+            d["enrollment_id"], d["barred_until_year"], d.get("barred_from_year"))
+
+
+@GUARDS.handles("NoShowExcused")
+async def _excused(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # A special reason attached later lifts the bar (004 四.1); it only widens what others may do.
+    await conn.execute("DELETE FROM national_bars WHERE enrollment_id = $1", d["enrollment_id"])

@@ -47,11 +47,17 @@ class PiiVault:
         if len(master) != 32:
             raise PiiKeyError("PII_KEY must decode to 32 bytes")
         # HMAC as a PRF for sub-key derivation (the HKDF-Expand step with one block).
+        self._master = master
         self._lookup_key = hmac.digest(master, _LOOKUP_LABEL + b"\x01", hashlib.sha256)
         self._aead = AESGCM(hmac.digest(master, _SEAL_LABEL + b"\x01", hashlib.sha256))
 
     def __repr__(self) -> str:
         return "PiiVault(<key>)"
+
+    def sub_key(self, label: bytes) -> bytes:
+        """A key for another purpose of the same configured secret (check-in codes), as the two
+        above are derived: one secret to keep, no key shared between purposes."""
+        return hmac.digest(self._master, label + b"\x01", hashlib.sha256)
 
     def lookup(self, number: str) -> bytes:
         return hmac.digest(self._lookup_key, number.encode("ascii"), hashlib.sha256)

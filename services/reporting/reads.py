@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting.domain.obligations import Bulletin
+from services.reporting.domain.policy import Published
 from services.reporting.queries import Filter, Params, project_where, within
 
 
@@ -27,11 +28,11 @@ async def project_regions(conn: asyncpg.Connection, project_id: uuid.UUID) -> li
 
 
 async def bulletins(conn: asyncpg.Connection, project_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Bulletin]]:
-    rows = await conn.fetch("""SELECT project_id, issue_no, title, published_on FROM bulletins
+    rows = await conn.fetch("""SELECT project_id, issue_no, title, published_on, received_on FROM bulletins
                                WHERE project_id = ANY($1::uuid[]) ORDER BY project_id, issue_no""", project_ids)
     out: dict[uuid.UUID, list[Bulletin]] = defaultdict(list)
     for r in rows:
-        out[r["project_id"]].append(Bulletin(r["issue_no"], r["title"], r["published_on"]))
+        out[r["project_id"]].append(Bulletin(r["issue_no"], r["title"], r["published_on"], r["received_on"]))
     return out
 
 
@@ -64,3 +65,10 @@ async def progress(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
 
 async def latest_year(conn: asyncpg.Connection) -> int | None:
     return await conn.fetchval("SELECT max(year) FROM projects WHERE status <> 'cancelled'")
+
+
+async def published_policies(conn: asyncpg.Connection) -> list[Published]:
+    """Every enrollment policy version reporting keeps (a few per jurisdiction at most)."""
+    rows = await conn.fetch("SELECT jurisdiction_code, version, effective_from, body FROM policies"
+                            " ORDER BY jurisdiction_code, version")
+    return [Published(r["jurisdiction_code"], r["version"], r["effective_from"], r["body"]) for r in rows]

@@ -8,13 +8,16 @@ reach the JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from services.reporting import queries
-from services.reporting.domain.rates import NOTICE_RATES, Figures
+from services.reporting import queries, reads
+from services.reporting.domain.policy import policy_for
+from services.reporting.domain.rates import NOTICE_RATES, Figures, shown
+from services.reporting.domain.tilt import suggest_quotas
 from shared.orgs import org_within
 
 GROUP_LABELS = {"project": "项目", "region": "地区", "host": "承办单位", "level": "项目级别", "year": "年度",
@@ -101,3 +104,26 @@ async def notices(conn: asyncpg.Connection, f: queries.Filter, min_rate: Decimal
     title = f"{f.year}年度{'、'.join(RATE_LABELS[r] for r in which)}低于{shown}的地区"
     return {"year": f.year, "min_rate": str(min_rate), "rates": list(which), "title": title, "items": items,
             "next_cursor": None}
+
+
+async def quota_suggestions(conn: asyncpg.Connection, f: queries.Filter, places: int) -> dict[str, Any]:
+    """Next year's places for `f.region`'s child regions (the provinces' when it is None), tilted by
+    this year's selection quality (domain/tilt.py, 004 §4.1), under the policy in force on
+    31 December of the year for the parent's province."""
+    assert f.year is not None
+    policy = policy_for(f.region, date(f.year, 12, 31), await reads.published_policies(conn))
+    rows = await queries.figures(conn, f, "region")
+    kids = await queries.children(conn, f.region)
+    figures = [(c["code"], roll_up(rows, c["code"])) for c in kids]
+    by_code = {c["code"]: c for c in kids}
+    suggestions = suggest_quotas(figures, places, policy)
+    return {
+        "year": f.year, "for_year": f.year + 1, "parent_code": f.region, "level": f.level, "places": places,
+        "formula": {"weights": {k: str(v) for k, v in policy.tilt_weights.items()},
+                    "strength": str(policy.tilt_strength), "max_shift": str(policy.tilt_max_shift),
+                    "source": "004 §4.1; the formula and its numbers are reporting policy (domain/tilt.py)"},
+        "items": [{"region_code": s.region_code, "name": by_code[s.region_code]["name"],
+                   "kind": by_code[s.region_code]["kind"], **fig.as_json(),
+                   "score": shown(s.score), "factor": shown(s.factor), "suggested_places": s.places}
+                  for s, (_, fig) in zip(suggestions, figures, strict=True)],
+    }

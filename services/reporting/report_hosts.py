@@ -34,7 +34,8 @@ async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as
                   only_host: str | None = None) -> dict[str, Any]:
     """Every host with a (non-cancelled) project of `year` organised in `organizer`'s subtree."""
     where = queries.Filter(year=year, organizer=organizer)
-    policy = policy_for(organizer, date(year, 12, 31))
+    book = await reads.published_policies(conn)
+    policy = policy_for(organizer, date(year, 12, 31), book)
     figures = {r["key"]: Figures.of(r) for r in await queries.figures(conn, where, "host")}
     projects = [p for p in await reads.projects_of(conn, where) if p["host_id"] is not None]
     issued = await reads.bulletins(conn, [p["project_id"] for p in projects])
@@ -44,7 +45,7 @@ async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as
         host = str(p["host_id"])
         count[host] += 1
         duty = bulletin_duty(p["starts_on"], p["ends_on"], issued.get(p["project_id"], []), as_of,
-                             policy_for(p["organizer_code"], p["ends_on"]))
+                             policy_for(p["organizer_code"], p["ends_on"], book))
         if judged(duty, as_of):
             shares[host].append(duty.share)
     records = [HostRecord(h, figures.get(h, Figures()), tuple(shares[h]), count[h]) for h in count]
@@ -69,7 +70,7 @@ async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as
 async def obligations(conn: asyncpg.Connection, p: asyncpg.Record, as_of: date, region: str | None) -> dict[str, Any]:
     """`region`: limit the figures and the failed list to this subtree (a reader from one region)."""
     pid: uuid.UUID = p["project_id"]
-    policy = policy_for(p["organizer_code"], p["ends_on"])
+    policy = policy_for(p["organizer_code"], p["ends_on"], await reads.published_policies(conn))
     issues = (await reads.bulletins(conn, [pid])).get(pid, [])
     duty = bulletin_duty(p["starts_on"], p["ends_on"], issues, as_of, policy, cancelled=p["status"] == "cancelled")
     rows = await queries.figures(conn, queries.Filter(project_id=pid, region=region), "total")
@@ -83,6 +84,7 @@ async def obligations(conn: asyncpg.Connection, p: asyncpg.Record, as_of: date, 
             "required_min": duty.required_min, "required_max": duty.required_max, "due_by": duty.due_by,
             "delivered": duty.delivered, "on_time": duty.on_time, "status": duty.status,
             "issues": [{"issue_no": b.issue_no, "title": b.title, "published_on": b.published_on,
+                        "received_on": b.received_on,
                         "on_time": is_on_time(b, p["ends_on"], policy)} for b in issues]},
         "close_out": {"due_by": close_due, "passed": as_of > close_due, "materials": list(CLOSE_OUT_MATERIALS)},
         "failed_learners": await reads.failed_learners(conn, pid, region),

@@ -6,11 +6,12 @@ other regions 403, and a preview writes nothing."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from shared.calendar import today_in_shanghai
+from shared.clock import shanghai_today
 from shared.paging import page_cursor
 from tests.enrollment import seed
 from tests.enrollment.given import given
@@ -32,7 +33,7 @@ from tests.enrollment.seed import (
 )
 
 host, county, hostc = seed.host, seed.county, seed.hostc  # this module's own instances
-RULES = ["project_open", "teacher_in_region", "quota", "window", "bar", "category_repeat", "national_limit",
+RULES = ["project_open", "teacher_in_region", "quota", "vacancy", "window", "bar", "category_repeat", "national_limit",
          "already_nominated", "places_left"]
 
 
@@ -131,12 +132,50 @@ async def test_the_preview_names_the_refusal_the_nomination_then_gives(epool, as
 async def test_the_figures_of_a_bar_and_a_closed_window(epool, as_role, county, hostc, host):
     pid, tid, client, region = await scenario(epool, as_role, county, hostc, host, "barred")
     bar = verdict(await judged(client, pid, tid, region), "bar")
-    assert bar["facts"]["until_year"] == 2025 and "2025" in bar["detail"]
+    assert bar["facts"]["until_year"] == 2026 and "2026" in bar["detail"]  # the three years after 2023
     opened = today_in_shanghai() - timedelta(days=21)
     late = await seed_project(epool, host, opened_on=opened.isoformat())
     window = verdict(await judged(county, late, await seed_teacher(epool)), "window")
     assert window["facts"] == {"opened_on": opened.isoformat(), "closes_on": (opened + timedelta(days=20)).isoformat(),
                                "days": 20}
+
+
+@pytest.fixture
+def clock(enrollment_app):
+    now = {"today": date(2026, 3, 1)}
+    enrollment_app.dependency_overrides[shanghai_today] = lambda: now["today"]
+    yield now
+    enrollment_app.dependency_overrides.pop(shanghai_today, None)
+
+
+async def test_a_substitute_for_a_no_show_is_previewed_on_the_vacancy_as_the_nomination_decides(epool, county,
+                                                                                                hostc, host, clock):
+    pid = await seed_project(epool, host, opened_on="2026-03-01", quotas={COUNTY: 1})
+    absent, sub = await enrolled(county, pid, await seed_teacher(epool)), await seed_teacher(epool)
+    await advance(epool, pid, "started")
+    clock["today"] = date(2026, 3, 26)  # day 25: past the 20-day window
+    as_substitute = {"teacher_id": sub, "region_code": COUNTY, "substitute_for": absent}
+    url = f"/v1/projects/{pid}/eligibility"
+    early = (await county.get(url, params=as_substitute)).json()
+    assert (early["refusal"], verdict(early, "vacancy")["facts"]) == ("not_a_vacancy", {"substitute_for": absent})
+    assert (await hostc.post(f"/v1/enrollments/{absent}/no-show", json={"special_reason": False})).status_code == 200
+    before = await n_events(epool)
+    body = (await county.get(url, params=as_substitute)).json()
+    assert (body["eligible"], body["refusal"]) == (True, None)
+    assert verdict(body, "window")["ok"] and verdict(body, "places_left")["facts"]["left"] == 0
+    plain = await judged(county, pid, sub)  # the same teacher as an ordinary nomination
+    assert [v["code"] for v in plain["verdicts"] if not v["ok"]] == ["project_not_open", "window_closed",
+                                                                      "quota_exhausted"]
+    roster = (await county.get(f"{url}/roster", params={"region_code": COUNTY, "substitute_for": absent,
+                                                       "limit": 200})).json()
+    assert next(e for e in roster["items"] if e["teacher_id"] == sub)["verdicts"] == body["verdicts"]
+    assert await n_events(epool) == before
+    assert (await county.post(f"/v1/projects/{pid}/nominations", json=as_substitute)).status_code == 201
+    again = await judged(county, pid, await seed_teacher(epool))
+    assert again["refusal"] == "project_not_open"
+    filled = (await county.get(url, params={**as_substitute, "teacher_id": await seed_teacher(epool)})).json()
+    assert filled["refusal"] == "vacancy_filled"
+    refused(await county.get(url, params={**as_substitute, "substitute_for": "x"}), 422, "validation_error")
 
 
 @pytest.mark.parametrize(("params", "status", "code"), [
@@ -195,9 +234,9 @@ async def region_with_teachers(epool, host) -> tuple[list[str], dict[str, str]]:
 async def test_a_roster_page_by_page_each_teacher_judged_as_alone_and_nothing_written(epool, as_role, host):
     ids, schools = await region_with_teachers(epool, host)
     rcounty, rhost = as_role("county_admin", REGION), as_role("host", host)
-    pid = await seed_project(epool, host, quotas={REGION: 5})
+    pid = await seed_project(epool, host, quotas={REGION: 5}, year=2024)
     await enrolled(rcounty, pid, ids[0], REGION)
-    missed = await seed_project(epool, host, quotas={REGION: 1}, category="c-missed")
+    missed = await seed_project(epool, host, quotas={REGION: 1}, category="c-missed")  # 2023: barred 2024–2026
     eid = await enrolled(rcounty, missed, ids[1], REGION)
     await advance(epool, missed, "started")
     assert (await rhost.post(f"/v1/enrollments/{eid}/no-show", json={"special_reason": False})).status_code == 200
@@ -221,7 +260,8 @@ async def test_a_roster_page_by_page_each_teacher_judged_as_alone_and_nothing_wr
     assert {t: e["school_code"] for t, e in by_id.items()} == schools
     assert [v["code"] for v in by_id[ids[0]]["verdicts"] if not v["ok"]] == ["national_limit", "already_nominated"]
     assert by_id[ids[1]]["refusal"] == "barred"
-    assert [v["code"] for v in by_id[ids[1]]["verdicts"] if not v["ok"]] == ["barred", "national_limit"]
+    assert [v["code"] for v in by_id[ids[1]]["verdicts"] if not v["ok"]] == ["barred"]
+    assert verdict(by_id[ids[1]], "bar")["facts"]["until_year"] == 2026
     assert all(by_id[t]["eligible"] for t in ids[2:])
     assert all(verdict(e, "places_left")["facts"] == {"places": 5, "used": 1, "left": 4} for e in seen)
     # Each roster entry is what the one-teacher preview says of that teacher.

@@ -14,6 +14,7 @@ from services.enrollment.domain.nomination import (
     RULES,
     Candidate,
     Quota,
+    Vacancy,
     Verdict,
     assess_nomination,
     decide_nomination,
@@ -31,9 +32,9 @@ CLEAN = Candidate(in_region=True)
 
 
 def judged(candidate: Candidate = CLEAN, quota: Quota | None = Quota(5, 2), project=PROJECT, today=TODAY,
-           policy=DEFAULT_POLICY) -> dict[str, Verdict]:
+           policy=DEFAULT_POLICY, vacancy: Vacancy | None = None) -> dict[str, Verdict]:
     verdicts = assess_nomination(region_code="610102", project=project, candidate=candidate, quota=quota,
-                                 today=today, policy=policy)
+                                 today=today, policy=policy, vacancy=vacancy)
     assert [v.rule for v in verdicts] == [rule for rule, _ in RULES]  # every rule, in the reported order
     return {v.rule: v for v in verdicts}
 
@@ -110,6 +111,25 @@ def test_a_region_without_quota_a_full_quota_an_outsider_a_closed_project_and_a_
                                ("already_nominated", "already_nominated")]
 
 
+NO_SHOW = Vacancy("e-0", "p-1", "610102", "no_show", filled=False)
+
+
+def test_a_substitute_is_judged_on_the_vacancy_not_the_window_nor_the_places_left():
+    # Given a no-show's place in a started project, past the window, with the quota used up
+    late, started = OPENED + timedelta(days=30), replace(PROJECT, status="started")
+    # When a substitute is judged for it
+    v = judged(quota=Quota(2, 2), project=started, today=late, vacancy=NO_SHOW)
+    # Then it passes, and says why the window and the places left do not hold it back
+    assert failing(v) == [] and v["vacancy"].facts["substitute_for"] == "e-0"
+    assert "substitute" in v["window"].detail and "substitute" in v["places_left"].detail
+    # And a vacancy already filled, or one that is no no-show of this project and region, refuses
+    assert failing(judged(vacancy=replace(NO_SHOW, filled=True))) == [("vacancy", "vacancy_filled")]
+    assert failing(judged(vacancy=replace(NO_SHOW, status="completed"))) == [("vacancy", "not_a_vacancy")]
+    # While an ordinary nomination of that day is refused by the window and the places
+    assert failing(judged(quota=Quota(2, 2), project=PROJECT, today=late)) == [
+        ("window", "window_closed"), ("places_left", "quota_exhausted")]
+
+
 # The nomination and the preview agree ------------------------------------------------------
 
 HISTORIES = [NationalHistory(), NationalHistory(bars=((2022, 2024),)), NationalHistory(bars=((2019, 2021),)),
@@ -119,19 +139,20 @@ HISTORIES = [NationalHistory(), NationalHistory(bars=((2022, 2024),)), NationalH
 TABLE = list(itertools.product(
     ("open", "approved", "started"), ("national", "provincial"), (False, True),  # status, level, cross-year
     (True, False), (None, Quota(2, 0), Quota(1, 1)), (TODAY, OPENED + timedelta(days=21)),  # region, quota, day
-    HISTORIES, (False, True)))  # the teacher's national record, already in the project
+    HISTORIES, (False, True),  # the teacher's national record, already in the project
+    (None, NO_SHOW, replace(NO_SHOW, filled=True), replace(NO_SHOW, region_code="610103"))))  # a substitute's
 
 
 def disagreement(row) -> str | None:
-    status, level, cross_year, in_region, quota, today, history, in_project = row
+    status, level, cross_year, in_region, quota, today, history, in_project, vacancy = row
     project = replace(PROJECT, status=status, level=level, cross_year=cross_year)
     candidate = Candidate(in_region=in_region, history=history, in_project=in_project)
     verdicts = assess_nomination(region_code="610102", project=project, candidate=candidate, quota=quota,
-                                 today=today)
+                                 today=today, vacancy=vacancy)
     failed = [v for v in verdicts if not v.ok]
     try:
         events = decide_nomination(d.INITIAL, enrollment_id="e-1", teacher_id="t-1", region_code="610102",
-                                   project=project, candidate=candidate, quota=quota, today=today)
+                                   project=project, candidate=candidate, quota=quota, today=today, vacancy=vacancy)
     except Refused as refusal:
         if not failed:
             return f"refused {refusal.code} though every verdict passed"
@@ -155,10 +176,11 @@ def test_the_nomination_refuses_with_the_first_failing_verdict_and_succeeds_iff_
 def test_the_table_reaches_every_refusal_and_success():
     """The agreement above is only as good as its table: every rule fails first somewhere."""
     firsts = set()
-    for status, level, cross_year, in_region, quota, today, history, in_project in TABLE:
+    for status, level, cross_year, in_region, quota, today, history, in_project, vacancy in TABLE:
         verdicts = assess_nomination(
             region_code="610102", project=replace(PROJECT, status=status, level=level, cross_year=cross_year),
-            candidate=Candidate(in_region, history, in_project), quota=quota, today=today)
+            candidate=Candidate(in_region, history, in_project), quota=quota, today=today, vacancy=vacancy)
         firsts.add(next((v.code for v in verdicts if not v.ok), "nominated"))
     assert firsts == {"project_not_open", "teacher_not_in_region", "no_quota", "window_closed", "barred",
-                      "category_repeat", "national_limit", "already_nominated", "quota_exhausted", "nominated"}
+                      "category_repeat", "national_limit", "already_nominated", "quota_exhausted", "nominated",
+                      "not_a_vacancy", "vacancy_filled"}

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from services.enrollment.domain import enrollment as d
-from services.enrollment.domain.selection import NationalHistory, SelectionRules, barred_until, check_nominee
+from services.enrollment.domain.selection import NationalHistory, SelectionRules, bar_years, barred_until, check_nominee
 from shared.refusal import Refused
 
 TODAY = date(2023, 7, 10)
@@ -95,11 +95,13 @@ def test_the_rules_apply_to_national_projects_only():
     check_nominee("provincial", "c", 2023, False, history)
 
 
-def test_a_no_show_bar_covers_three_years_from_the_projects_year():
-    assert barred_until("national", 2023, special_reason=False) == 2025
+def test_a_no_show_bar_covers_the_three_years_after_the_projects_year():
+    # 004 四.1 "三年内不得再次参加": again = after the year missed (issue 20 read it wrong before).
+    assert bar_years("national", 2023, special_reason=False) == (2024, 2026)
+    assert barred_until("national", 2023, special_reason=False) == 2026
     assert barred_until("national", 2023, special_reason=True) is None
     assert barred_until("provincial", 2023, special_reason=False) is None
-    assert barred_until("national", 2023, False, SelectionRules(bar_years=2)) == 2024
+    assert bar_years("national", 2023, False, SelectionRules(bar_years=2)) == (2024, 2025)
 
 
 # Replacement (换人) and withdrawal
@@ -219,13 +221,36 @@ def test_fail_after_check_in_while_the_project_runs():
             today=TODAY)
 
 
-@pytest.mark.parametrize(("level", "special", "until"), [("national", False, 2025), ("national", True, None),
-                                                         ("provincial", False, None)])
-def test_no_show_bars_national_no_shows_without_a_special_reason(level, special, until):
+@pytest.mark.parametrize(("level", "special", "bar"), [("national", False, (2024, 2026)), ("national", True, None),
+                                                       ("provincial", False, None)])
+def test_no_show_bars_national_no_shows_without_a_special_reason(level, special, bar):
+    # 004 四.1 三年内: the three years after the 2023 project missed (issue 20: not 2023–2025).
     [(type_, data)] = d.decide_no_show(given(NOMINATED), special_reason=special,
                                        project=replace(STARTED, level=level))
+    first, last = bar or (None, None)
     assert (type_, data) == ("NoShowRecorded", {**IDS, "region_code": "610102", "special_reason": special,
-                                                "barred_until_year": until, "policy": "default"})
+                                                "barred_from_year": first, "barred_until_year": last,
+                                                "policy": "default"})
+
+
+def test_a_no_show_can_be_recorded_after_the_project_closed():
+    # Else a nominee who never came stays in the check-in denominator and escapes the bar.
+    closed = replace(STARTED, status="closed")
+    [(type_, data)] = d.decide_no_show(given(NOMINATED), special_reason=False, project=closed)
+    assert (type_, data["barred_until_year"]) == ("NoShowRecorded", 2026)
+
+
+def test_a_special_reason_attached_later_is_its_own_event_once():
+    no_show = given(NOMINATED, ("NoShowRecorded", {**IDS, "special_reason": False}))
+    assert d.decide_excuse_no_show(no_show, reason="住院治疗", today=TODAY) == [
+        ("NoShowExcused", {**IDS, "region_code": "610102", "reason": "住院治疗", "excused_on": TODAY.isoformat()})]
+    excused = d.evolve(no_show, *d.decide_excuse_no_show(no_show, reason="住院治疗", today=TODAY)[0])
+    assert excused.excused
+    refused("already_excused", d.decide_excuse_no_show, excused, reason="again", today=TODAY)
+    refused("already_excused", d.decide_excuse_no_show,
+            given(NOMINATED, ("NoShowRecorded", {**IDS, "special_reason": True})), reason="x", today=TODAY)
+    refused("not_no_show", d.decide_excuse_no_show, given(NOMINATED), reason="x", today=TODAY)
+    refused("reason_required", d.decide_excuse_no_show, no_show, reason="  ", today=TODAY, http=422)
 
 
 def test_no_show_refusals():
@@ -248,3 +273,29 @@ def test_evaluation_once_after_check_in():
             project=STARTED)
     refused("invalid_score", d.decide_evaluate, state, satisfied=True, score=6, comment=None, project=STARTED,
             http=422)
+
+
+def session(day: int, status: str) -> tuple[str, dict]:
+    return ("AttendanceRecorded", {**IDS, "session_date": f"2023-07-{day:02d}", "status": status,
+                                   "hours": 6 if status == "present" else 0})
+
+
+def test_completion_needs_the_recorded_sessions_attended_at_the_policys_share():
+    # Issue 20, 002 §4.1.3 三严: given five recorded absences of five sessions, completion is refused.
+    absent = given(NOMINATED, CHECKED_IN, *[session(day, "absent") for day in range(15, 20)])
+    refused("attendance_short", d.decide_complete, absent, project=STARTED, today=TODAY,
+            rules=d.CompletionRules(final_assessment_min_hours=1000))
+    # Four present of five meets the default 80 %; leave is not presence; no record judges nothing.
+    four = given(NOMINATED, CHECKED_IN, *[session(day, "present") for day in range(15, 19)], session(19, "leave"))
+    no_final = d.CompletionRules(final_assessment_min_hours=1000)
+    assert d.decide_complete(four, project=STARTED, today=TODAY, rules=no_final)
+    three = given(NOMINATED, CHECKED_IN, *[session(day, "present") for day in range(15, 18)], session(18, "leave"),
+                  session(19, "absent"))
+    refused("attendance_short", d.decide_complete, three, project=STARTED, today=TODAY,
+            rules=d.CompletionRules(final_assessment_min_hours=1000))
+    # A province's own share decides instead, or none at all.
+    for share in (0.6, None):
+        assert d.decide_complete(three, project=STARTED, today=TODAY,
+                                 rules=d.CompletionRules(final_assessment_min_hours=1000, min_attendance_share=share))
+    assert d.decide_complete(given(NOMINATED, CHECKED_IN), project=STARTED, today=TODAY,
+                             rules=d.CompletionRules(final_assessment_min_hours=1000))

@@ -102,6 +102,7 @@ def test_a_correction_of_a_version_replaces_it_and_an_identical_repeat_records_n
 
 def test_a_version_round_trips_through_its_event():
     v = version(PROVINCE, date(2023, 1, 1), nomination_window_days=None, bar_years=2, plan_lead_days=15,
+                nomination_window_levels=frozenset({"national", "county"}),
                 min_practical_ratio=0.6, ethics_module_kind=None, single_year_end=(12, 31),
                 cross_year_first_year_end=(12, 15), cross_year_span_years=3, max_project_hours=500.0,
                 no_repeat_category=False, cross_year_exempt_from_repeat=False)
@@ -113,6 +114,7 @@ def test_a_version_round_trips_through_its_event():
     ({"min_practical_ratio": 1.5}, "invalid_policy"), ({"cross_year_span_years": 0}, "invalid_policy"),
     ({"single_year_end": (2, 30)}, "invalid_policy"), ({"bar_years": 11}, "invalid_policy"),
     ({"max_project_hours": 0.0}, "invalid_policy"),
+    ({"nomination_window_levels": frozenset({"galactic"})}, "invalid_policy"),
 ])
 def test_a_version_with_impossible_values_is_refused(fields, code):
     refused(code, decide_publish, (), version(PROVINCE, date(2023, 1, 1), **fields), date(2023, 1, 1))
@@ -128,6 +130,13 @@ def test_only_a_province_city_or_county_code_publishes():
 def test_nomination_window_the_20th_day_after_the_notice_is_in_and_the_21st_out_by_default():
     assert nominate(NOTICE + timedelta(days=20))
     refused("window_closed", nominate, NOTICE + timedelta(days=21))
+
+
+def test_nomination_window_binds_national_projects_by_default_and_the_levels_a_province_names():
+    provincial = replace(PROJECT, level="provincial")
+    assert nominate(NOTICE + timedelta(days=60), project=provincial)  # 004 is the 国培 notice
+    wider = version(PROVINCE, date(2023, 1, 1), nomination_window_levels=frozenset({"national", "provincial"}))
+    refused("window_closed", nominate, NOTICE + timedelta(days=21), wider, project=provincial)
 
 
 def test_nomination_window_a_province_may_widen_it_or_set_none():
@@ -154,8 +163,8 @@ def test_bar_years_three_years_by_default_and_a_province_may_set_fewer():
     two = version(PROVINCE, date(2023, 1, 1), bar_years=2)
     (_, provincial), = d.decide_no_show(state, special_reason=False, project=started, rules=two.selection,
                                         policy_label=two.label)
-    assert (default["barred_until_year"], default["policy"]) == (2025, "default")
-    assert (provincial["barred_until_year"], provincial["policy"]) == (2024, "610000@2023-01-01")
+    assert (default["barred_from_year"], default["barred_until_year"], default["policy"]) == (2024, 2026, "default")
+    assert (provincial["barred_until_year"], provincial["policy"]) == (2025, "610000@2023-01-01")
 
 
 def test_no_repeat_category_by_default_and_a_province_may_allow_repeats():
@@ -183,7 +192,7 @@ def test_a_nomination_and_a_replacement_name_the_version_they_were_decided_under
 
 START = date(2025, 7, 1)
 PLAN = p.DraftProject(
-    project_id="p-9", code="GP2025-9", name="培训", level="county", category="c", year=2025, host_id=None,
+    project_id="p-9", code="GP2025-9", name="培训", level="national", category="c", year=2025, host_id=None,
     organizer_code=COUNTY, hours=30, hour_category="centralized", starts_on=START, ends_on=date(2025, 7, 10),
     cross_year=False, practical_ratio=0.5, modules=(p.Module("师德", 6, False, "ethics"),))
 FACTS = DraftFacts(organizer_known=True, host_known=True, code_taken=False)
@@ -245,3 +254,28 @@ def test_selection_rules_dataclass_defaults_are_the_seed_values():
     assert (SelectionRules().bar_years, SelectionRules().no_repeat_category) == (3, True)
     assert (DEFAULT_POLICY.nomination_window_days, DEFAULT_POLICY.projects.plan_lead_days) == (20, 10)
 
+
+
+# Issue 20: 004 §3.2's calendar binds the levels the policy names (national by default)
+
+def test_given_a_school_based_course_from_september_to_june_when_drafted_then_accepted():
+    school = replace(PLAN, level="school", cross_year=True, starts_on=date(2025, 9, 1), ends_on=date(2026, 6, 30))
+    ((kind, _),) = decide_new_project(p.ProjectState(), school, FACTS)
+    assert kind == "ProjectDrafted"
+
+
+def test_given_a_course_ending_28_december_then_a_county_one_is_accepted_and_a_national_one_refused():
+    ending = dict(starts_on=date(2025, 12, 1), ends_on=date(2025, 12, 28))
+    assert decide_new_project(p.ProjectState(), replace(PLAN, level="county", **ending), FACTS)
+    refused("ends_after_dec_20", decide_new_project, p.ProjectState(), replace(PLAN, level="national", **ending), FACTS)
+    # A province that binds its county courses to the calendar too says so in its policy.
+    strict = replace(DEFAULT_POLICY.projects, calendar_levels=frozenset({"national", "county"}))
+    refused("ends_after_dec_20", decide_new_project, p.ProjectState(), replace(PLAN, level="county", **ending), FACTS,
+            strict)
+
+
+def test_given_a_county_course_when_its_plan_comes_three_days_before_start_then_it_is_submitted():
+    county = replace(PLAN, level="county")
+    assert submit(county, START - timedelta(days=3))
+    refused("plan_late", submit, county, START)  # but before it starts
+    refused("plan_late", submit, PLAN, START - timedelta(days=3))  # a 国培 plan: 10 days ahead

@@ -178,7 +178,9 @@ async def test_no_show_refusals(epool, as_role, county, hostc, host):
     refused(await hostc.post(url, json={"special_reason": False}), 409, "already_checked_in")
     refused(await hostc.post(url, json={"special_reason": "no"}), 422, "validation_error")
     refused(await hostc.post(url, json={}), 422, "validation_error")
-    refused(await county.post(url, json={"special_reason": False}), 403, "out_of_scope")
+    # The nominating county may record it (004 四.1); another county may not.
+    refused(await county.post(url, json={"special_reason": False}), 409, "already_checked_in")
+    refused(await as_role("county_admin", COUNTY2).post(url, json={"special_reason": False}), 403, "out_of_scope")
 
 
 # Evaluation ----------------------------------------------------------------------------------

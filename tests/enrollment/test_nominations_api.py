@@ -97,22 +97,53 @@ async def test_category_repeat_after_attending_and_the_cross_year_exemption(epoo
     assert (await nominate(county, cross_year, tid)).status_code == 201
 
 
-async def test_a_no_show_without_special_reason_bars_national_nominations_for_three_years(epool, as_role, county,
-                                                                                           hostc, host):
+async def test_the_nominating_county_records_a_no_show_after_close_which_bars_the_next_three_years_until_excused(
+        epool, as_role, county, host):
     pid, tid = await seed_project(epool, host), await seed_teacher(epool)
     eid = await enrolled(county, pid, tid)
     await advance(epool, pid, "started")
-    r = await hostc.post(f"/v1/enrollments/{eid}/no-show", json={"special_reason": False})
-    assert r.status_code == 200 and r.json()["status"] == "no_show"
-    ev = await epool.fetchval("SELECT data FROM events WHERE stream_id = $1 AND type = 'NoShowRecorded'",
+    await advance(epool, pid, "closed")
+    # Another county may neither record nor excuse it.
+    other = as_role("county_admin", COUNTY2)
+    refused(await other.post(f"/v1/enrollments/{eid}/no-show", json={"special_reason": False}), 403, "out_of_scope")
+    r = await county.post(f"/v1/enrollments/{eid}/no-show", json={"special_reason": False})
+    assert r.status_code == 200 and r.json()["status"] == "no_show", r.text
+    ev = await epool.fetchrow("SELECT data, metadata FROM events WHERE stream_id = $1 AND type = 'NoShowRecorded'",
                               f"enrollment-{eid}")
-    assert ev["barred_until_year"] == 2025 and ev["special_reason"] is False
-    for year in (2024, 2025):
+    assert (ev["data"]["barred_from_year"], ev["data"]["barred_until_year"]) == (2024, 2026)
+    assert ev["metadata"]["actor"]["org"] == COUNTY  # audited: who recorded it
+    for year in (2024, 2025, 2026):
         refused(await nominate(county, await seed_project(epool, host, year=year, category=f"c{year}"), tid),
                 409, "barred")
-    assert (await nominate(county, await seed_project(epool, host, year=2026, category="c"), tid)).status_code == 201
+    assert (await nominate(county, await seed_project(epool, host, year=2027, category="c27"), tid)).status_code == 201
     assert (await nominate(county, await seed_project(epool, host, year=2024, level="provincial"), tid)
             ).status_code == 201
+
+    url = f"/v1/enrollments/{eid}/no-show/special-reason"
+    before = await n_events(epool)
+    refused(await other.post(url, json={"reason": "住院"}), 403, "out_of_scope")
+    refused(await as_role("host", host).post(url, json={"reason": "住院"}), 403, "forbidden_role")
+    refused(await county.post(url, json={"reason": ""}), 422, "validation_error")
+    refused(await county.post(url, json={}), 422, "validation_error")
+    assert await n_events(epool) == before
+    r = await county.post(url, json={"reason": "住院治疗,有医院证明"})
+    assert r.status_code == 200, r.text
+    excused = await epool.fetchrow("SELECT data, metadata FROM events WHERE stream_id = $1 AND type = 'NoShowExcused'",
+                                   f"enrollment-{eid}")
+    assert excused["data"]["reason"] == "住院治疗,有医院证明" and excused["metadata"]["actor"]["org"] == COUNTY
+    refused(await county.post(url, json={"reason": "again"}), 409, "already_excused")
+    # The bar is lifted: a national project of 2025 takes the teacher now.
+    assert (await nominate(county, await seed_project(epool, host, year=2025, category="c25b"), tid)
+            ).status_code == 201
+    row = await epool.fetchrow("SELECT special_reason, barred_until_year FROM enrollments WHERE id = $1",
+                               uuid.UUID(eid))
+    assert (row["special_reason"], row["barred_until_year"]) == (True, None)
+
+
+async def test_a_special_reason_needs_a_no_show(epool, county, host):
+    eid = await enrolled(county, await seed_project(epool, host), await seed_teacher(epool))
+    refused(await county.post(f"/v1/enrollments/{eid}/no-show/special-reason", json={"reason": "x"}), 409,
+            "not_no_show")
 
 
 async def test_a_no_show_with_special_reason_is_not_barred(epool, county, hostc, host):

@@ -16,6 +16,7 @@ from tests.enrollment.seed import (
     COUNTY,
     COUNTY2,
     PROVINCE,
+    advance,
     enrolled,
     n_events,
     nominate,
@@ -125,6 +126,35 @@ async def test_the_window_refuses_day_21_and_lets_a_replacement_through_on_day_2
     replaced = await epool.fetchval("SELECT data FROM events WHERE stream_id = $1 AND type = 'NomineeReplaced'",
                                     f"enrollment-{eid}")
     assert replaced["policy"] == "default"
+
+
+async def test_a_vacancy_left_by_a_no_show_is_filled_on_day_25_once_without_a_place_of_its_own(
+        as_role, epool, county, host, clock):
+    notice = date(2026, 3, 1)
+    pid = await seed_project(epool, host, opened_on=notice.isoformat(), quotas={COUNTY: 1, COUNTY2: 1})
+    clock["today"] = notice + timedelta(days=5)
+    absent = await enrolled(county, pid, await seed_teacher(epool))
+    await advance(epool, pid, "started")
+    clock["today"] = notice + timedelta(days=25)
+    url = f"/v1/projects/{pid}/nominations"
+    sub1, sub2 = await seed_teacher(epool), await seed_teacher(epool)
+    refused(await county.post(url, json={"teacher_id": sub1, "region_code": COUNTY, "substitute_for": absent}),
+            409, "not_a_vacancy")  # not a no-show yet
+    assert (await county.post(f"/v1/enrollments/{absent}/no-show", json={"special_reason": False})).status_code == 200
+    refused(await nominate(county, pid, sub1), 409, "project_not_open")  # an ordinary nomination: too late
+    elsewhere = await seed_teacher(epool, seed.SCHOOL2)  # another county's teacher for its own region
+    refused(await as_role("county_admin", COUNTY2).post(
+        url, json={"teacher_id": elsewhere, "region_code": COUNTY2, "substitute_for": absent}), 409, "not_a_vacancy")
+    r = await county.post(url, json={"teacher_id": sub1, "region_code": COUNTY, "substitute_for": absent})
+    assert r.status_code == 201, r.text
+    data = await epool.fetchval("SELECT data FROM events WHERE stream_id = $1",
+                                f"enrollment-{r.json()['enrollment_id']}")
+    assert data["substitute_for"] == absent
+    assert await seed.used(epool, pid) == 1  # the no-show's place, not a second one
+    before = await n_events(epool)
+    refused(await county.post(url, json={"teacher_id": sub2, "region_code": COUNTY, "substitute_for": absent}),
+            409, "vacancy_filled")
+    assert await n_events(epool) == before
 
 
 async def test_the_province_window_governs_nominations_from_its_effective_date_and_is_named(

@@ -226,8 +226,10 @@ def test_quota_allocated_until_closed():
 
 def test_bulletins_for_started_or_closed_projects_once_per_issue():
     for status in ("started", "closed"):
-        assert p.decide_submit_bulletin(at(status), 1, " 第一期 ", TODAY, TODAY) == [
-            ("BulletinSubmitted", {"project_id": PID, "issue_no": 1, "title": "第一期", "published_on": "2025-06-20"})]
+        # A bulletin dated earlier than it arrives keeps both dates; deadlines read received_on.
+        assert p.decide_submit_bulletin(at(status), 1, " 第一期 ", TODAY - timedelta(days=3), TODAY) == [
+            ("BulletinSubmitted", {"project_id": PID, "issue_no": 1, "title": "第一期", "published_on": "2025-06-17",
+                                   "received_on": "2025-06-20"})]
     refused("project_not_started", 409, p.decide_submit_bulletin, at("open"), 1, "t", TODAY, TODAY)
     with_one = given(drafted(), *moved(*STARTED), ("BulletinSubmitted", {"project_id": PID, "issue_no": 1}))
     refused("bulletin_exists", 409, p.decide_submit_bulletin, with_one, 1, "again", TODAY, TODAY)

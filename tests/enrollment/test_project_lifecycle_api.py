@@ -53,11 +53,14 @@ async def test_draft_records_one_event_and_the_row(api, epool):
     ({"hours": 0}, 422, "hours_out_of_range"),
     ({"practical_ratio": 1.5}, 422, "practical_ratio_out_of_range"),
     ({"modules": [ETHICS, {**PRACTICE, "hours": 90}]}, 422, "module_hours_invalid"),
-    ({"ends_on": "2026-12-21"}, 422, "ends_after_dec_20"),
-    ({"cross_year": True, "ends_on": "2027-03-01", "first_year_ends_on": "2026-12-01"}, 422,
+    # 004 §3.2's calendar binds 国培 (the policy's calendar_levels); a municipal course is not held to it.
+    ({"level": "national", "ends_on": "2026-12-21"}, 422, "ends_after_dec_20"),
+    ({"level": "national", "cross_year": True, "ends_on": "2027-03-01", "first_year_ends_on": "2026-12-01"}, 422,
      "first_year_after_nov_30"),
-    ({"cross_year": True, "ends_on": "2028-01-01", "first_year_ends_on": "2026-11-30"}, 422, "exceeds_two_years"),
-    ({"cross_year": True, "ends_on": "2027-03-01"}, 422, "first_year_end_required"),
+    ({"level": "national", "cross_year": True, "ends_on": "2028-01-01", "first_year_ends_on": "2026-11-30"}, 422,
+     "exceeds_two_years"),
+    ({"level": "national", "cross_year": True, "ends_on": "2027-03-01"}, 422, "first_year_end_required"),
+    ({"ends_on": "2027-01-05"}, 422, "cross_year_mismatch"),  # any level: dates and cross_year agree
     ({"host_id": str(uuid.uuid4())}, 422, "host_not_found"),
     ({"organizer_code": "610199"}, 422, "org_not_found"),
     ({"organizer_code": "610200"}, 403, "out_of_scope"),
@@ -115,7 +118,8 @@ async def test_lifecycle_from_draft_to_close(api, epool):
 
 
 @pytest.mark.parametrize(("changes", "steps", "action", "code"), [
-    ({"starts_on": "2026-03-11", "ends_on": "2026-03-20"}, 0, "submit-plan", "plan_late"),
+    ({"level": "national", "starts_on": "2026-03-11", "ends_on": "2026-03-20"}, 0, "submit-plan", "plan_late"),
+    ({"starts_on": "2026-03-02", "ends_on": "2026-03-20"}, 0, "submit-plan", "plan_late"),  # starts today
     ({"practical_ratio": 0.49}, 0, "submit-plan", "practical_share_low"),
     ({"modules": [PRACTICE]}, 0, "submit-plan", "ethics_module_missing"),
     ({}, 1, "submit-plan", "invalid_transition"),
@@ -198,3 +202,18 @@ async def test_if_match_guards_against_stale_writes(api, epool):
     assert await count(epool) == before
     assert (await api(PROVINCE_ADMIN, "POST", f"/v1/projects/{pid}/approve", headers={"If-Match": '"2"'})
             ).status_code == 200
+
+
+async def test_the_national_calendar_binds_national_projects_only(api, epool):
+    # Issue 20, acceptance 2 (004 §3.2 is the 国培 notice's calendar): a school-based course from
+    # September to June and a county course ending 28 December are drafted; a 国培 project ending
+    # 28 December is refused.
+    school = project(level="school", year=2026, starts_on="2026-09-01", ends_on="2027-06-30", cross_year=True)
+    county = project(level="county", starts_on="2026-12-01", ends_on="2026-12-28")
+    for body in (school, county):
+        r = await api(CITY_ADMIN, "POST", "/v1/projects", json=body)
+        assert r.status_code == 201, r.text
+    before = await count(epool)
+    national = project(level="national", starts_on="2026-12-01", ends_on="2026-12-28")
+    problem(await api(CITY_ADMIN, "POST", "/v1/projects", json=national), 422, "ends_after_dec_20")
+    assert await count(epool) == before

@@ -76,10 +76,11 @@ async def scenario(as_role, clock) -> None:
     t7, t8, t9 = imported
 
     # The province's enrollment policy: a first version, and a correction of it (a second row).
+    # The correction also halves the attendance share completion needs (e5: one leave, one present).
     for window in (25, 30):
-        await ok(await province.put(f"/v1/policies/{PROVINCE}", json={"effective_from": "2023-01-01",
-                                                                    "nomination_window_days": window}),
-                 201 if window == 25 else 200)
+        await ok(await province.put(f"/v1/policies/{PROVINCE}", json={
+            "effective_from": "2023-01-01", "nomination_window_days": window,
+            "min_attendance_share": 0.8 if window == 25 else 0.5}), 201 if window == 25 else 200)
     pid = (await ok(await province.post("/v1/projects", json=project("GP2023-01", host)), 201))["id"]
     cancelled = (await ok(await province.post("/v1/projects", json=project("GP2023-02", host)), 201))["id"]
     await ok(await province.post(f"/v1/projects/{cancelled}/cancel", json={"reason": "合并"}))
@@ -103,8 +104,13 @@ async def scenario(as_role, clock) -> None:
 
     clock["today"] = date(2023, 7, 15)
     hostc = as_role("host", host)
-    for eid, tid in ((e1, t1), (e2, t2), (e3, t7)):
+    for eid, tid in ((e1, t1), (e2, t2)):
         await ok(await as_role("teacher", sub=tid).post(f"/v1/enrollments/{eid}/check-in"))
+    # t7 scans the code the host shows (扫码报到).
+    code = (await ok(await hostc.post(f"/v1/projects/{pid}/check-in-codes", json={"session_date": "2023-07-15"}),
+                     201))["code"]
+    assert (await ok(await as_role("teacher", sub=t7).post("/v1/check-ins", json={"code": code})))["enrollment_id"] \
+        == e3
     await ok(await hostc.post(f"/v1/enrollments/{e5}/check-in"))
     await ok(await province.post(f"/v1/projects/{pid}/start"))
     for status, hours in (("leave", 0), ("present", 8)):  # the second record for the date replaces the first
@@ -124,7 +130,13 @@ async def scenario(as_role, clock) -> None:
     clock["today"] = date(2023, 7, 24)
     await ok(await hostc.post(f"/v1/enrollments/{e2}/fail", json={"reason": "过程考核不合格"}))
     await ok(await hostc.post(f"/v1/enrollments/{e6}/no-show", json={"special_reason": False}))  # barred
-    await ok(await province.post(f"/v1/enrollments/{e8}/no-show", json={"special_reason": True}))
+    await ok(await province.post(f"/v1/enrollments/{e8}/no-show", json={"special_reason": False}))
+    await ok(await county.post(f"/v1/enrollments/{e8}/no-show/special-reason", json={"reason": "病假"}))  # unbarred
+    # e6's place filled by a substitute of its county (缺额调整补充选派), after the window.
+    t10 = (await ok(await province.post("/v1/teachers", json={
+        "name": "教师10", "national_id": make_id("610103", "19880101", "301"), "school_code": SCHOOL2,
+        "subject": "数学", "stage": "初中", "title": "一级教师", "hired_on": "2011-09-01"}), 201))["id"]
+    await ok(await county2.post(url, json={"teacher_id": t10, "region_code": COUNTY2, "substitute_for": e6}), 201)
     for eid in (e1, e3, e5):
         await ok(await hostc.post(f"/v1/enrollments/{eid}/complete"))
     for eid, tid, score in ((e1, t1, 5), (e2, t2, 2)):

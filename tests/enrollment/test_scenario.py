@@ -111,7 +111,12 @@ async def test_a_national_project_from_draft_to_close(enrollment_app, module_nam
     clock["today"] = date(2023, 7, 24)
     await ok(await hostc.post(f"/v1/enrollments/{e2}/fail", json={"reason": "过程考核不合格"}))
     await ok(await hostc.post(f"/v1/enrollments/{e5}/no-show", json={"special_reason": False}))
-    for eid in (e1, e3, e4):
+    # e4's one recorded session was leave: under the default attendance share (80 %, 002 §4.1.3 三严)
+    # it does not graduate, and the host records the failure.
+    refused = await hostc.post(f"/v1/enrollments/{e4}/complete")
+    assert (refused.status_code, refused.json()["code"]) == (409, "attendance_short")
+    await ok(await hostc.post(f"/v1/enrollments/{e4}/fail", json={"reason": "出勤不足"}))
+    for eid in (e1, e3):
         await ok(await hostc.post(f"/v1/enrollments/{eid}/complete"))
     await ok(await as_role("teacher", sub=t1).post(f"/v1/enrollments/{e1}/evaluation",
                                                    json={"satisfied": True, "score": 5, "comment": "收获很大"}))
@@ -130,10 +135,10 @@ async def test_a_national_project_from_draft_to_close(enrollment_app, module_nam
         ("AttendanceRecorded", e3, {"status": "present"}), ("AttendanceRecorded", e4, {"status": "leave"}),
         *[("AssessmentRecorded", eid, {"kind": kind, "passed": passed}) for eid, kind, passed in assess],
         ("EnrollmentFailed", e2, {"reason": "过程考核不合格"}),
-        ("NoShowRecorded", e5, {"special_reason": False, "barred_until_year": 2025}),
+        ("NoShowRecorded", e5, {"special_reason": False, "barred_until_year": 2026}),
+        ("EnrollmentFailed", e4, {"reason": "出勤不足", "region_code": COUNTY2}),
         ("EnrollmentCompleted", e1, {**done, "teacher_id": t1}),
         ("EnrollmentCompleted", e3, {**done, "teacher_id": t6}),
-        ("EnrollmentCompleted", e4, {**done, "region_code": COUNTY2}),
         ("EvaluationSubmitted", e1, {"satisfied": True, "score": 5, "host_id": host}),
     ]
     events: list = []

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.enrollment.seed import COUNTY, nominate, seed_project, seed_teacher, seed_tree
+from tests.enrollment.seed import COUNTY, PROVINCE, advance, nominate, seed_project, seed_teacher, seed_tree
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,29 @@ async def test_withdrawals_racing_nominations_keep_used_equal_to_live_enrollment
     nominated = await epool.fetchval("SELECT count(*) FROM enrollments WHERE project_id = $1 AND status = 'nominated'",
                                      uuid.UUID(pid))
     assert used == nominated <= 5
+
+
+async def test_fifty_parallel_nominations_under_a_province_policy_and_ten_substitutes_for_one_vacancy(
+        epool, as_role, county, host):
+    # The province's own policy governs (its window, named in every event); the quota still holds.
+    r = await as_role("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json={
+        "effective_from": "2020-01-01", "nomination_window_days": 60, "bar_years": 2})
+    assert r.status_code == 201, r.text
+    pid = await seed_project(epool, host, quotas={COUNTY: 5})
+    teachers = [await seed_teacher(epool) for _ in range(50)]
+    replies = await asyncio.gather(*(nominate(county, pid, t) for t in teachers))
+    assert outcomes(replies) == {(201, None): 5, (409, "quota_exhausted"): 45}
+    assert await epool.fetchval("SELECT count(DISTINCT data->>'policy') FROM events WHERE type = 'TeacherNominated'"
+                                " AND data->>'project_id' = $1", pid) == 1
+    assert await epool.fetchval("SELECT min(data->>'policy') FROM events WHERE type = 'TeacherNominated'"
+                                " AND data->>'project_id' = $1", pid) == f"{PROVINCE}@2020-01-01"
+    # One nominee does not come: ten substitutes race for the one place it leaves.
+    absent = next(r.json()["enrollment_id"] for r in replies if r.status_code == 201)
+    await advance(epool, pid, "started")
+    assert (await county.post(f"/v1/enrollments/{absent}/no-show", json={"special_reason": False})).status_code == 200
+    subs = [await seed_teacher(epool) for _ in range(10)]
+    replies = await asyncio.gather(*(county.post(f"/v1/projects/{pid}/nominations", json={
+        "teacher_id": t, "region_code": COUNTY, "substitute_for": absent}) for t in subs))
+    assert outcomes(replies) == {(201, None): 1, (409, "vacancy_filled"): 9}
+    assert await epool.fetchval("SELECT used FROM project_quotas WHERE project_id = $1", uuid.UUID(pid)) == 5
+    assert await nominations(epool, pid) == 6

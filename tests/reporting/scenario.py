@@ -67,9 +67,7 @@ class Scenario:
                 self.teachers[f"{prefix}{i}"] = doc["id"]
 
     async def project(self, key: str, level: str, host: str, organizer: str, starts: str, ends: str, hours: int,
-                      quotas: dict[str, int], opens_on: str = "2023-06-20") -> None:
-        """Drafted, planned and approved on 1 June; opened for selection (its notice) on `opens_on`,
-        which the nominations follow within the 20-day window (004 三(一), domain/policy.py)."""
+                      quotas: dict[str, int]) -> None:
         self.today = date(2023, 6, 1)
         pid = (await self.post(self.province, "/v1/projects", {
             "code": f"SX2023-{key}", "name": f"2023年{key}教师培训", "level": level, "category": CATEGORY,
@@ -80,7 +78,7 @@ class Scenario:
             await self.post(self.province, f"/v1/projects/{pid}/{action}")
         for region, places in quotas.items():
             await ok(await self.province.put(f"/v1/projects/{pid}/quotas/{region}", json={"places": places}))
-        self.today = date.fromisoformat(opens_on)
+        self.today = date(2023, 6, 15)  # the notice: the 国培 P1's nominations of 1 July fall in its 20 days
         await self.post(self.province, f"/v1/projects/{pid}/open")
         self.projects[key] = pid
 
@@ -127,8 +125,7 @@ async def play(s: Scenario) -> None:
     await s.register()
     await s.project("P1", "national", "H1", PROVINCE, "2023-07-15", "2023-07-24", 90, {C1: 3, C2: 2})
     await s.project("P2", "provincial", "H2", PROVINCE, "2023-08-01", "2023-08-20", 60, {C1: 2, C2: 3})
-    await s.project("P3", "municipal", "H3", CITY, "2023-09-01", "2023-09-05", 30, {C1: 2, C2: 0},
-                    opens_on="2023-08-15")
+    await s.project("P3", "municipal", "H3", CITY, "2023-09-01", "2023-09-05", 30, {C1: 2, C2: 0})
     await s.act("2023-07-01", "P1", "nominate", "T1", "T2", "T3", "U1", "U2")
     await s.act("2023-07-01", "P2", "nominate", "T5", "T6", "U3", "U4")
     await s.act("2023-07-02", "P1", "replace", "T3", body={"teacher_id": s.teachers["T4"]})

@@ -18,9 +18,10 @@ from services.reporting.domain.obligations import (
     Bulletin,
     bulletin_duty,
     close_out_due_by,
+    is_on_time,
     judged,
 )
-from services.reporting.domain.policy import ANY, ReportingPolicy, policy_for
+from services.reporting.domain.policy import DEFAULT, Published, ReportingPolicy, policy_for
 from services.reporting.domain.ranking import HostRecord, rank, score
 from services.reporting.domain.rates import Figures, ratio, shown
 
@@ -55,7 +56,8 @@ def test_below_compares_the_exact_fraction_and_never_names_an_undefined_rate():
 
 def test_a_short_project_owes_two_bulletins_within_fifteen_days_of_its_end():
     # Given a 10-day project (15–24 July) with issues on 20 July and 8 August (the last day)
-    issues = [Bulletin(1, "开班", date(2023, 7, 20)), Bulletin(2, "结业", date(2023, 8, 8))]
+    issues = [Bulletin(1, "开班", date(2023, 7, 20), date(2023, 7, 20)), Bulletin(2, "结业", date(2023, 8, 8),
+                                                                            date(2023, 8, 8))]
     duty = bulletin_duty(date(2023, 7, 15), date(2023, 7, 24), issues, date(2023, 9, 1), POLICY)
     # Then both are on time and the duty is met
     assert (duty.duration_days, duty.required_min, duty.required_max, duty.due_by) == (10, 2, None, date(2023, 8, 8))
@@ -65,7 +67,8 @@ def test_a_short_project_owes_two_bulletins_within_fifteen_days_of_its_end():
 
 def test_a_long_project_owes_three_and_a_late_issue_does_not_count():
     # Given an 11-day project ending 11 August: due by 26 August; one issue on time, one on 27 August
-    issues = [Bulletin(1, "一", date(2023, 8, 5)), Bulletin(2, "二", date(2023, 8, 27))]
+    issues = [Bulletin(1, "一", date(2023, 8, 5), date(2023, 8, 5)), Bulletin(2, "二", date(2023, 8, 27),
+                                                                         date(2023, 8, 27))]
     pending = bulletin_duty(date(2023, 8, 1), date(2023, 8, 11), issues, date(2023, 8, 26), POLICY)
     overdue = bulletin_duty(date(2023, 8, 1), date(2023, 8, 11), issues, date(2023, 8, 27), POLICY)
     assert (pending.required_min, pending.required_max, pending.on_time, pending.delivered) == (3, 5, 1, 2)
@@ -74,6 +77,16 @@ def test_a_long_project_owes_three_and_a_late_issue_does_not_count():
     assert overdue.share == Fraction(1, 3)
     cancelled = bulletin_duty(date(2023, 8, 1), date(2023, 8, 11), [], date(2024, 1, 1), POLICY, cancelled=True)
     assert cancelled.status == NOT_APPLICABLE and not judged(cancelled, date(2024, 1, 1))
+
+
+def test_a_backdated_bulletin_counts_as_late():
+    # Issue 20, 004 §3.3: given a 10-day project ending 24 July (due by 8 August) and a bulletin the
+    # host dates 1 August but sends on 20 August, when its duty is judged, then it is late.
+    backdated = Bulletin(1, "开班", date(2023, 8, 1), received_on=date(2023, 8, 20))
+    on_time = Bulletin(2, "结业", date(2023, 8, 8), received_on=date(2023, 8, 8))
+    assert not is_on_time(backdated, date(2023, 7, 24), POLICY) and is_on_time(on_time, date(2023, 7, 24), POLICY)
+    duty = bulletin_duty(date(2023, 7, 15), date(2023, 7, 24), [backdated, on_time], date(2023, 9, 1), POLICY)
+    assert (duty.delivered, duty.on_time, duty.status) == (2, 1, OVERDUE)
 
 
 def test_the_score_weighs_completion_satisfaction_and_bulletins():
@@ -97,13 +110,19 @@ def test_ties_break_by_completion_then_satisfaction_then_bulletins_then_host_id(
     assert [r.record.host_id for r in rank([a, b, c, d], POLICY)] == ["c", "a", "b", "0"]  # input order is irrelevant
 
 
-def test_the_policy_in_force_is_the_latest_version_of_the_province_else_the_default():
-    later = ReportingPolicy(effective_from=date(2025, 1, 1), weight_completion=Decimal("0.5"),
-                            weight_satisfaction=Decimal("0.3"))
-    policies = {ANY: (POLICY,), "610000": (later,)}
-    assert policy_for("610102001", date(2025, 3, 1), policies) is later  # a school in Shaanxi
-    assert policy_for("610102", date(2024, 12, 31), policies) is POLICY  # before the version took effect
-    assert policy_for("330106", date(2025, 3, 1), policies) is POLICY
+def test_the_policy_in_force_is_the_nearest_published_version_else_the_default():
+    # As enrollment publishes them (EnrollmentPolicyPublished): host duties, weights as strings.
+    province = Published("610000", 1, date(2025, 1, 1), {
+        "bulletin_due_days": 20, "ranking_weights": {"completion": "0.5", "satisfaction": "0.3", "bulletins": "0.2"}})
+    corrected = Published("610000", 2, date(2025, 1, 1), {
+        "bulletin_due_days": 21, "ranking_weights": {"completion": "0.5", "satisfaction": "0.3", "bulletins": "0.2"}})
+    county = Published("610102", 1, date(2025, 6, 1), {"close_out_days": 40})
+    book = [province, corrected, county]
+    school = policy_for("610102001", date(2025, 3, 1), book)  # a school in Shaanxi, before the county's
+    assert (school.bulletin_window_days, school.weight_completion, school.close_out_days) == (21, Decimal("0.5"), 30)
+    assert policy_for("610102001", date(2025, 7, 1), book).close_out_days == 40  # the county's, nearest
+    assert policy_for("610102", date(2024, 12, 31), book) is DEFAULT  # before any version took effect
+    assert policy_for("330106", date(2025, 3, 1), book) is DEFAULT  # another province
     assert policy_for(None, date(2023, 1, 1)).bulletin_window_days == 15
     with pytest.raises(ValueError):
         ReportingPolicy(effective_from=date.min, weight_bulletins=Decimal("0.3"))

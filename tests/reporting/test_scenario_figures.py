@@ -4,7 +4,7 @@ per project, region, level and host, the notices, the ranking and each project's
 
 from __future__ import annotations
 
-from tests.reporting.given import ok, refused
+from tests.reporting.given import at_head, ok, refused
 from tests.reporting.scenario import C1, C2, CITY, PROVINCE
 
 COUNTS = ("quota", "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn", "replaced",
@@ -106,3 +106,50 @@ async def test_project_obligations_bulletins_deadlines_and_failed_learners(world
     assert c2["failed_learners"] == [] and c2["figures"]["checked_in"] == 1 and c2["region_code"] == C2
     refused(await as_role("host", world.hosts["H1"]).get(f"/v1/reports/projects/{world.projects['P2']}"), 404,
             "project_not_found")
+
+
+async def test_next_years_places_are_tilted_toward_the_better_county(world, as_role):
+    # 004 §4.1 指标调整. C1: rates 6/7, 4/6, 3/4 → score 0.3·6/7 + 0.4·4/6 + 0.3·3/4 ≈ 0.7488;
+    # C2: 4/5, 3/4, 3/3 → 0.84. Quota-weighted mean ≈ 0.7868, so factors ≈ 0.9620 and 1.0532;
+    # 100 places ∝ 7·0.9620 : 5·1.0532 = 56.12 : 43.88 → 56 and 44 (without the tilt: 58 and 42).
+    doc = await ok(await as_role("province_admin", PROVINCE).get("/v1/reports/quota-suggestions", params={
+        "year": 2023, "places": 100, "parent_code": CITY}))
+    assert (doc["for_year"], doc["places"], doc["formula"]["weights"]) == (
+        2024, 100, {"selection_rate": "0.3", "check_in_rate": "0.4", "completion_rate": "0.3"})
+    assert [(i["region_code"], i["quota"], i["score"], i["factor"], i["suggested_places"]) for i in doc["items"]] == [
+        (C1, 7, "0.7488", "0.9620", 56), (C2, 5, "0.8400", "1.0532", 44)]
+    own = await ok(await as_role("city_admin", CITY).get("/v1/reports/quota-suggestions", params={
+        "year": 2023, "places": 7}))
+    assert sum(i["suggested_places"] for i in own["items"]) == 7
+
+
+async def test_quota_suggestions_refuse_outsiders_and_bad_input(world, as_role):
+    params = {"year": 2023, "places": 100}
+    refused(await as_role("host", world.hosts["H1"]).get("/v1/reports/quota-suggestions", params=params), 403,
+            "forbidden_role")
+    refused(await as_role("county_admin", C1).get("/v1/reports/quota-suggestions", params=params | {
+        "parent_code": CITY}), 403, "out_of_scope")
+    admin = as_role("province_admin", PROVINCE)
+    for bad in ({"year": 2023}, {"year": 2023, "places": -1}, {"year": "x", "places": 1}, {"places": 5}):
+        refused(await admin.get("/v1/reports/quota-suggestions", params=bad), 422, "validation_error")
+    refused(await admin.get("/v1/reports/quota-suggestions", params=params | {"parent_code": "610999"}), 404,
+            "region_not_found")
+
+
+async def test_host_duties_published_in_the_enrollment_policy_govern_ranking_and_obligations(
+        world, as_role, as_enrollment, enrollment_app, reporting_app):
+    # Last in this module: it changes the province's policy. Published once, on enrollment (issue 15);
+    # reporting keeps the version and judges with it (one home for the numbers).
+    r = await as_enrollment("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json={
+        "effective_from": "2023-01-01", "close_out_days": 40,
+        "ranking_weights": {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}})
+    assert r.status_code == 201, r.text
+    await at_head(reporting_app, enrollment_app, "reporting_directory")
+    doc = await ok(await as_role("province_admin", PROVINCE).get("/v1/reports/hosts", params={"year": 2023}))
+    h = world.hosts
+    # H1: 0.2·3/4 + 0.2·3/4 + 0.6·1 = 0.9; H2: 0.2·1 + 0.2·2/3 + 0.6·1/3 ≈ 0.5333; H3: 0.6·1/2 = 0.3
+    assert doc["weights"] == {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}
+    assert [(i["host_id"], i["score"]) for i in doc["items"]] == [(h["H1"], "0.9000"), (h["H2"], "0.5333"),
+                                                                  (h["H3"], "0.3000")]
+    p1 = await ok(await as_role("province_admin", PROVINCE).get(f"/v1/reports/projects/{world.projects['P1']}"))
+    assert p1["close_out"]["due_by"] == "2023-09-02"  # ends 24 July + 40 days

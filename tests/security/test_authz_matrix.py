@@ -159,6 +159,16 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                                 json={"reason": "测试"}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/no-show"): probe("/v1/enrollments/{E_A}/no-show",
                                                                    json={"special_reason": True}, **RUNNER),
+        ("POST", "/v1/projects/{project_id}/check-in-codes"): probe(
+            "/v1/projects/{P_A}/check-in-codes", json={"session_date": "2023-07-11"}, **RUNNER),
+        # Any teacher may post a code; an unreadable one is a 422 after the role check.
+        ("POST", "/v1/check-ins"): probe("/v1/check-ins", json={"code": "x" * 40}, teacher="ok"),
+        # E_A completed: an authorized caller gets 409 not_no_show after the check.
+        ("POST", "/v1/enrollments/{enrollment_id}/no-show/special-reason"): probe(
+            "/v1/enrollments/{E_A}/no-show/special-reason", json={"reason": "测试"}, region="ok/scope"),
+        ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json={
+            "effective_from": "2030-01-01"}, region="ok/scope"),
+        ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
         ("POST", "/v1/enrollments/{enrollment_id}/evaluation"): probe("/v1/enrollments/{E_A}/evaluation", json={
             "satisfied": True, "score": 5, "comment": "很好"}, teacher="ok/scope"),
         ("POST", "/v1/projects/{project_id}/attendance/import"): probe(
@@ -169,11 +179,6 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                           teacher="ok/scope", service="ok"),
         ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty",
                                           school_admin="empty", service="ok"),
-        # Enrollment policy (services/enrollment/api/policies.py): region admins publish within their
-        # subtree, from a date far after the world's so no other row's outcome changes; everyone reads.
-        ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json={
-            "effective_from": "2031-01-01"}, region="ok/scope"),
-        ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
         # The eligibility preview: who may nominate for the region (services/enrollment/api/eligibility.py).
         ("GET", "/v1/projects/{project_id}/eligibility"): probe(
             f"/v1/projects/{{P_A}}/eligibility?teacher_id={{T_A}}&region_code={COUNTY}", region="ok/scope"),
@@ -257,6 +262,8 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/reports/credits"): probe(f"/v1/reports/credits?year=2023&region_code={COUNTY}", **REGION_READ),
         ("GET", "/v1/reports/notices"): probe(f"/v1/reports/notices?year=2023&min_rate=0.5&parent_code={COUNTY}",
                                               **REGION_READ),
+        ("GET", "/v1/reports/quota-suggestions"): probe(
+            f"/v1/reports/quota-suggestions?year=2023&places=10&parent_code={COUNTY}", **REGION_READ),
         # A host reads only its own projects' figures, in every region: no region limit, filtered.
         **{("GET", p): probe(f"{p}?year=2023&{q}={COUNTY}", **REGION_READ, host="ok")
            for p, q in (("/v1/reports/rates", "region_code"), ("/v1/reports/rates.csv", "region_code"),

@@ -2,8 +2,9 @@
 sees, for one teacher or for a page of the region's roster, each rule's verdict on nominating
 them for a project: project open, teacher in the region, a quota, the nomination window (closes
 on), the bar (until which year), category repeat, the yearly national limit, already nominated,
-places left (places, used) — with the refusal code the nomination would give, the rule's source,
-`eligible` overall and the enrollment policy version it was judged under.
+places left (places, used) — and, for a substitute (`substitute_for`), the vacancy it fills —
+with the refusal code the nomination would give, the rule's source, `eligible` overall and the
+enrollment policy version it was judged under.
 
 The verdicts come from domain/nomination.py:assess_nomination, the function the nomination
 itself decides by (decide_nomination refuses with the first failing verdict), on the facts the
@@ -35,7 +36,7 @@ from services.enrollment.domain.nomination import Candidate, Quota, Verdict, ass
 from services.enrollment.domain.policy import EnrollmentPolicy, policy_in_force, versions_of
 from services.enrollment.handlers.access import REGION_ADMINS, require
 from services.enrollment.handlers.enrollment_stream import project_facts
-from services.enrollment.handlers.nominate import nomination_facts
+from services.enrollment.handlers.nominate import VACANCY_FACTS, nomination_facts, vacancy_of
 from services.enrollment.projector.policies import policy_rows_sql
 from services.enrollment.titles import RULE_TITLES, problem
 from shared.auth import Authenticated, Principal, can_read, require_role
@@ -47,6 +48,9 @@ router = APIRouter(tags=["eligibility"])
 
 RegionCode = Annotated[str, Query(min_length=2, max_length=32, pattern=r"^[0-9A-Za-z]+$",
                                   description="the nominating region, as for a nomination")]
+SubstituteFor = Annotated[uuid.UUID | None, Query(description="judge a substitute nomination (缺额调整补充选派) in "
+                                                              "the place of this no-show, as a nomination naming "
+                                                              "substitute_for")]
 
 
 class VerdictPublic(BaseModel):
@@ -105,23 +109,24 @@ def _may_nominate_for(principal: Principal, region_code: str) -> None:
 @router.get("/v1/projects/{project_id}/eligibility", response_model=TeacherEligibility,
             summary="Eligibility preview: each nomination rule's verdict for one teacher (writes nothing)")
 async def teacher_eligibility(project_id: uuid.UUID, teacher_id: uuid.UUID, region_code: RegionCode,
-                              request: Request, principal: Authenticated, today: Today) -> TeacherEligibility:
+                              request: Request, principal: Authenticated, today: Today,
+                              substitute_for: SubstituteFor = None) -> TeacherEligibility:
     _may_nominate_for(principal, region_code)
     async with request.app.state.pool.acquire() as conn:
-        facts = await nomination_facts(conn, project_id, teacher_id, region_code)
+        facts = await nomination_facts(conn, project_id, teacher_id, region_code, substitute_for)
     if not facts.candidate.in_region:
         require(can_read(principal, facts.teacher_school), "the teacher is outside this principal's jurisdiction")
     policy = facts.policy(today)
     verdicts = assess_nomination(region_code=region_code, project=facts.project, candidate=facts.candidate,
-                                 quota=facts.quota, today=today, policy=policy)
+                                 quota=facts.quota, today=today, policy=policy, vacancy=facts.vacancy)
     return TeacherEligibility(project_id=project_id, teacher_id=teacher_id, school_code=facts.teacher_school,
                               region_code=region_code, policy=policy.label, judged_on=today, **_judgement(verdicts))
 
 
 # The project's side of the facts, for a whole page: the project, the region's places, the
-# policy versions that may govern it, and whether the region is a registered org.
+# policy versions that may govern it, a substitute's vacancy, and whether the region is an org.
 _PROJECT = f"""
-SELECT p.*, q.places, q.used, {policy_rows_sql("p.organizer_code")},
+SELECT p.*, q.places, q.used, {policy_rows_sql("p.organizer_code")}, {VACANCY_FACTS.format(param="$3")},
        EXISTS (SELECT 1 FROM orgs WHERE code = $2) AS region_known
 FROM projects p LEFT JOIN project_quotas q ON q.project_id = p.id AND q.region_code = $2
 WHERE p.id = $1
@@ -159,13 +164,13 @@ def _after(cursor: str | None) -> uuid.UUID | None:
 @router.get("/v1/projects/{project_id}/eligibility/roster", response_model=RosterPage,
             summary="Eligibility preview for a page of the region's roster (writes nothing)")
 async def roster_eligibility(project_id: uuid.UUID, region_code: RegionCode, request: Request,
-                             principal: Authenticated, today: Today,
+                             principal: Authenticated, today: Today, substitute_for: SubstituteFor = None,
                              limit: Annotated[int, Query(ge=1, le=200)] = 50,
                              cursor: Annotated[str | None, Query(max_length=200)] = None) -> RosterPage:
     _may_nominate_for(principal, region_code)
     after = _after(cursor)
     async with request.app.state.pool.acquire() as conn:
-        row = await conn.fetchrow(_PROJECT, project_id, region_code)
+        row = await conn.fetchrow(_PROJECT, project_id, region_code, substitute_for)
         if row is None:
             raise problem("project_not_found", f"no project {project_id}", 404)
         if not row["region_known"]:
@@ -174,11 +179,12 @@ async def roster_eligibility(project_id: uuid.UUID, region_code: RegionCode, req
     project: ProjectFacts = project_facts(row)
     quota = None if row["places"] is None else Quota(row["places"], row["used"])
     policy: EnrollmentPolicy = policy_in_force(versions_of(row["policies"] or ()), project.organizer_code, today)
+    vacancy = vacancy_of(row, substitute_for)
     items = []
     for r in rows[:limit]:
         candidate = Candidate(in_region=True, history=guards.national_history(r), in_project=r["in_project"])
         verdicts = assess_nomination(region_code=region_code, project=project, candidate=candidate, quota=quota,
-                                     today=today, policy=policy)
+                                     today=today, policy=policy, vacancy=vacancy)
         items.append(RosterEntry(teacher_id=r["id"], name=r["name"], school_code=r["school_code"],
                                  **_judgement(verdicts)))
     more = len(rows) > limit

@@ -23,7 +23,7 @@ from services.enrollment.handlers import complete as complete_handler
 from services.enrollment.handlers import evaluate as evaluate_handler
 from services.enrollment.handlers import fail as fail_handler
 from services.enrollment.handlers import no_show as no_show_handler
-from services.enrollment.handlers.access import ADMINS
+from services.enrollment.handlers.access import ADMINS, REGION_ADMINS
 from shared.auth import require_role
 from shared.clock import Today
 from shared.inputs import IsoDate, Note
@@ -51,6 +51,10 @@ class FailureCreate(StrictIn):
 
 class NoShowCreate(StrictIn):
     special_reason: StrictBool
+
+
+class SpecialReasonCreate(StrictIn):
+    reason: Reason
 
 
 class EvaluationCreate(StrictIn):
@@ -89,6 +93,13 @@ async def fail(enrollment_id: uuid.UUID, body: FailureCreate, cmd: Command, toda
 async def no_show(enrollment_id: uuid.UUID, body: NoShowCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *RUNNERS)
     return await cmd.run(lambda uow: no_show_handler.handle(uow, enrollment_id, body.special_reason, today))
+
+
+@router.post("/v1/enrollments/{enrollment_id}/no-show/special-reason",
+             summary="Attach a special reason to a no-show (特殊情况说明): lifts the bar")
+async def excuse_no_show(enrollment_id: uuid.UUID, body: SpecialReasonCreate, cmd: Command, today: Today) -> Response:
+    require_role(cmd.principal, *REGION_ADMINS)
+    return await cmd.run(lambda uow: no_show_handler.excuse(uow, enrollment_id, body.reason, today))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/evaluation", summary="The learner's evaluation, once")

@@ -7,18 +7,26 @@ the handlers (handlers/access.py), which load it; a route checks the role.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from services.enrollment import checkin_codes
 from services.enrollment.api.inputs import Reason, StrictIn
+from services.enrollment.domain.enrollment import check_code_session
 from services.enrollment.handlers import check_in as check_in_handler
 from services.enrollment.handlers import nominate as nominate_handler
 from services.enrollment.handlers import replace as replace_handler
 from services.enrollment.handlers import withdraw as withdraw_handler
-from services.enrollment.handlers.access import ADMINS, REGION_ADMINS, require
-from shared.auth import can_read, require_role
+from services.enrollment.handlers.access import ADMINS, REGION_ADMINS, require, runs
+from services.enrollment.handlers.enrollment_stream import load_project
+from shared.auth import Authenticated, can_read, require_role
 from shared.clock import Today
+from shared.inputs import IsoDate
+from shared.refusal import Refused
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["enrollments"])
@@ -27,10 +35,22 @@ router = APIRouter(tags=["enrollments"])
 class NominationCreate(StrictIn):
     teacher_id: uuid.UUID
     region_code: str = Field(min_length=2, max_length=32, pattern=r"^[0-9A-Za-z]+$")
+    substitute_for: uuid.UUID | None = Field(
+        None, description="a no-show of this project and region whose place this nomination fills "
+                          "(缺额调整补充选派, 004 二(四)): allowed after the nomination window and once the "
+                          "project started")
 
 
 class ReplacementCreate(StrictIn):
     teacher_id: uuid.UUID
+
+
+class CheckInCodeCreate(StrictIn):
+    session_date: IsoDate
+
+
+class CodeCheckIn(StrictIn):
+    code: str = Field(min_length=16, max_length=1000)
 
 
 class WithdrawalCreate(StrictIn):
@@ -42,7 +62,8 @@ async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, 
     require_role(cmd.principal, *REGION_ADMINS)
     require(can_read(cmd.principal, body.region_code))  # an admin nominates for a region of its subtree
     return await cmd.run(lambda uow: nominate_handler.handle(uow, project_id, body.teacher_id, body.region_code,
-                                                             today), locks=nominate_handler.locks(body.teacher_id))
+                                                             today, body.substitute_for),
+                         locks=nominate_handler.locks(body.teacher_id))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/replace", summary="Replace the nominee (换人), before check-in")
@@ -62,3 +83,30 @@ async def withdraw(enrollment_id: uuid.UUID, body: WithdrawalCreate, cmd: Comman
 async def check_in(enrollment_id: uuid.UUID, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "teacher", "host", *ADMINS)
     return await cmd.run(lambda uow: check_in_handler.handle(uow, enrollment_id, today))
+
+
+@router.post("/v1/projects/{project_id}/check-in-codes", status_code=201,
+             summary="A session's check-in code (扫码报到) for the host to show as a QR code")
+async def check_in_code(project_id: uuid.UUID, body: CheckInCodeCreate, request: Request, principal: Authenticated,
+                        now: Annotated[datetime, Depends(checkin_codes.utc_now)]) -> JSONResponse:
+    require_role(principal, "host", *ADMINS)
+    async with request.app.state.pool.acquire() as conn:
+        project = await load_project(conn, project_id)
+    require(runs(principal, project), "only the project's host or an admin over its organizer shows its codes")
+    check_code_session(project, body.session_date)
+    issued = checkin_codes.issue(request.app.state, project_id, body.session_date, now)
+    return JSONResponse({"code": issued.code, "project_id": str(project_id),
+                         "session_date": body.session_date.isoformat(), "expires_at": issued.expires_at.isoformat()},
+                        status_code=201)
+
+
+@router.post("/v1/check-ins", summary="Check in with the code the host shows (扫码报到), from the teacher's app")
+async def check_in_by_code(body: CodeCheckIn, request: Request, cmd: Command, today: Today,
+                           now: Annotated[datetime, Depends(checkin_codes.utc_now)]) -> Response:
+    require_role(cmd.principal, "teacher")
+    code = checkin_codes.read(request.app.state, body.code, now)
+    try:
+        teacher_id = uuid.UUID(cmd.principal.sub)
+    except ValueError:
+        raise Refused("code_foreign", "this token names no teacher of the roster", 403) from None
+    return await cmd.run(lambda uow: check_in_handler.handle_code(uow, code, teacher_id, today))

@@ -5,8 +5,9 @@
   dates, the latest project first, cursor-paged.
 - Check-in from the app is the existing POST /v1/enrollments/{enrollment_id}/check-in, which
   already serves the teacher (handlers/access.py:checks_in: the teacher on the place, by `sub`;
-  another teacher's enrollment is 403 out_of_scope; a repeat is a harmless 200). The ids it
-  needs are the `enrollment_id`s listed here; no second route or handler for the same command.
+  another teacher's enrollment is 403 out_of_scope; a repeat is a harmless 200), or, with the
+  host's scanned session code, POST /v1/check-ins. The ids it needs are the `enrollment_id`s
+  listed here; no second route or handler for the same command.
 """
 
 from __future__ import annotations

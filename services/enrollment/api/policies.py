@@ -10,6 +10,7 @@ project organized by that code: its own, its city's or its province's, else the 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -17,8 +18,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from services.enrollment.domain.policy import (
+    DEFAULT_HOST_DUTIES,
     DEFAULT_WINDOW_DAYS,
     EnrollmentPolicy,
+    HostDuties,
     policy_in_force,
     policy_to_data,
     versions_of,
@@ -26,6 +29,7 @@ from services.enrollment.domain.policy import (
 from services.enrollment.domain.rules import DEFAULT_RULES, ProjectRules
 from services.enrollment.domain.selection import SelectionRules
 from services.enrollment.handlers import publish_policy
+from services.enrollment.projector.models import Level
 from services.enrollment.projector.policies import province_rows
 from shared.auth import Authenticated, require_role, require_within
 from shared.clock import Today
@@ -37,6 +41,19 @@ Code = Annotated[str, Path(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")]
 MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
 
 
+Weight = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4, allow_inf_nan=False)]
+DueDays = Annotated[StrictInt, Field(ge=1, le=365)]
+
+
+class RankingWeights(BaseModel):
+    """004 §4.2 综合排名: completion, satisfaction and bulletin weights, summing to 1."""
+
+    model_config = ConfigDict(extra="forbid")
+    completion: Weight = DEFAULT_HOST_DUTIES.ranking_weights[0]
+    satisfaction: Weight = DEFAULT_HOST_DUTIES.ranking_weights[1]
+    bulletins: Weight = DEFAULT_HOST_DUTIES.ranking_weights[2]
+
+
 class PolicyIn(BaseModel):
     """A version; every field has the national default (seed 004) when left out."""
 
@@ -44,6 +61,9 @@ class PolicyIn(BaseModel):
     effective_from: IsoDate
     nomination_window_days: StrictInt | None = Field(DEFAULT_WINDOW_DAYS, ge=1, le=366,
                                                description="004 三(一): days after the notice; null: none")
+    nomination_window_levels: list[Level] = Field(["national"], max_length=5,
+                                                  description="the project levels the window binds "
+                                                              "(default: national, DEFAULT_WINDOW_LEVELS)")
     plan_lead_days: StrictInt = Field(DEFAULT_RULES.plan_lead_days, ge=0, le=180, description="004 三(二)")
     min_practical_ratio: StrictFloat = Field(DEFAULT_RULES.min_practical_ratio, ge=0, le=1, description="004 二(三)")
     ethics_module_required: StrictBool = Field(True, description="004 二(三), 000 §2.1")
@@ -51,9 +71,21 @@ class PolicyIn(BaseModel):
     cross_year_first_year_end: MonthDay = "11-30"
     cross_year_span_years: StrictInt = Field(DEFAULT_RULES.cross_year_span_years, ge=1, le=5)
     max_project_hours: StrictFloat = Field(DEFAULT_RULES.max_project_hours, gt=0, le=2000)
+    calendar_levels: list[Level] = Field(["national"], max_length=5,
+                                         description="004 三(二): the levels its calendar binds (plan lead days, "
+                                                     "year-end dates, two-year span)")
     bar_years: StrictInt = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
     no_repeat_category: StrictBool = Field(True, description="004 三(一)")
     cross_year_exempt_from_repeat: StrictBool = Field(True, description="004 三(一)")
+    bulletin_due_days: DueDays = Field(DEFAULT_HOST_DUTIES.bulletin_due_days, description="004 三(三)")
+    short_project_max_days: DueDays = DEFAULT_HOST_DUTIES.short_project_max_days
+    short_project_min_bulletins: DueDays = DEFAULT_HOST_DUTIES.short_project_min_bulletins
+    long_project_min_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_min_bulletins
+    long_project_max_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_max_bulletins
+    close_out_days: DueDays = Field(DEFAULT_HOST_DUTIES.close_out_days, description="004 三(三)")
+    ranking_weights: RankingWeights = Field(default_factory=RankingWeights)
+    min_attendance_share: StrictFloat | None = Field(0.8, ge=0, le=1, description="002 §4.1.3 三严: share of "
+                                                     "recorded sessions present for completion; null: not judged")
 
     def to_policy(self, code: str) -> EnrollmentPolicy:
         def pair(text: str) -> tuple[int, int]:
@@ -64,12 +96,22 @@ class PolicyIn(BaseModel):
             plan_lead_days=self.plan_lead_days, min_practical_ratio=self.min_practical_ratio,
             ethics_module_kind=DEFAULT_RULES.ethics_module_kind if self.ethics_module_required else None,
             single_year_end=pair(self.single_year_end), cross_year_first_year_end=pair(self.cross_year_first_year_end),
-            cross_year_span_years=self.cross_year_span_years, max_project_hours=self.max_project_hours)
+            cross_year_span_years=self.cross_year_span_years, max_project_hours=self.max_project_hours,
+            calendar_levels=frozenset(self.calendar_levels))
         selection = SelectionRules(bar_years=self.bar_years, no_repeat_category=self.no_repeat_category,
                                    cross_year_exempt_from_repeat=self.cross_year_exempt_from_repeat)
-        return EnrollmentPolicy(projects=projects, selection=selection,
-                                nomination_window_days=self.nomination_window_days, jurisdiction_code=code,
-                                effective_from=self.effective_from)
+        hosts = HostDuties(
+            bulletin_due_days=self.bulletin_due_days, short_project_max_days=self.short_project_max_days,
+            short_project_min_bulletins=self.short_project_min_bulletins,
+            long_project_min_bulletins=self.long_project_min_bulletins,
+            long_project_max_bulletins=self.long_project_max_bulletins, close_out_days=self.close_out_days,
+            ranking_weights=(self.ranking_weights.completion, self.ranking_weights.satisfaction,
+                             self.ranking_weights.bulletins))
+        return EnrollmentPolicy(projects=projects, selection=selection, hosts=hosts,
+                                min_attendance_share=self.min_attendance_share,
+                                nomination_window_days=self.nomination_window_days,
+                                nomination_window_levels=frozenset(self.nomination_window_levels),
+                                jurisdiction_code=code, effective_from=self.effective_from)
 
 
 @router.put("/v1/policies/{jurisdiction_code}", status_code=201,

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.refusal import Refused
 
-from .selection import DEFAULT_RULES, SelectionRules, barred_until
+from .selection import DEFAULT_RULES, SelectionRules, bar_years
 
 NOMINATED, CHECKED_IN, COMPLETED, FAILED, NO_SHOW, WITHDRAWN = (
     "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn")
@@ -30,6 +30,10 @@ class CompletionRules:
     # 002 §4.1.3 "90学时及以上的培训项目均设有结业考核环节": from this many hours a passed final
     # assessment is required to graduate.
     final_assessment_min_hours: float = 90
+    # 002 §4.1.3 "三严…严肃请假制度…做好参训学员出勤…记录": attendance counts, but the seeds give no
+    # share; this default is this system's until a province publishes its own (enrollment policy,
+    # min_attendance_share). None: attendance is recorded but not judged.
+    min_attendance_share: float | None = 0.8
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Enrollment:
     attendance: dict[str, tuple[str, float]] = field(default_factory=dict)  # session date → (status, hours)
     assessments: dict[str, bool] = field(default_factory=dict)  # kind → passed
     evaluated: bool = False
+    excused: bool = False  # a no-show with a special reason, given at once or attached later (no bar)
 
 
 INITIAL = Enrollment()
@@ -82,6 +87,10 @@ def evolve(state: Enrollment, type_: str, data: dict[str, Any]) -> Enrollment:
         return replace(state, assessments={**state.assessments, data["kind"]: bool(data["passed"])})
     if type_ == "EvaluationSubmitted":
         return replace(state, evaluated=True)
+    if type_ == "NoShowRecorded":
+        return replace(state, status=NO_SHOW, excused=bool(data.get("special_reason")))
+    if type_ == "NoShowExcused":
+        return replace(state, excused=True)
     if type_ in _STATUS_AFTER:
         return replace(state, status=_STATUS_AFTER[type_])
     return state
@@ -112,10 +121,12 @@ def _project_in(project: ProjectFacts, statuses: tuple[str, ...], code: str) -> 
 
 def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
                     project: ProjectFacts, teacher_in_region: bool, has_quota: bool,
-                    today: date) -> Events:
+                    today: date, substitute: bool = False) -> Events:
+    """`substitute`: filling a no-show's vacancy (缺额调整补充选派, 004 二(四)), which happens once
+    the project has started, too."""
     if state.status is not None:
         raise Refused("invalid_transition", "enrollment already exists")
-    _project_in(project, ("open",), "project_not_open")
+    _project_in(project, ("open", "started") if substitute else ("open",), "project_not_open")
     if not teacher_in_region:
         raise Refused("teacher_not_in_region", f"the teacher's school is not in region {region_code}", 422)
     if not has_quota:
@@ -145,15 +156,44 @@ def decide_withdraw(state: Enrollment, *, reason: str, project: ProjectFacts) ->
     return [("EnrollmentWithdrawn", {**_ids(state), "region_code": state.region_code, "reason": reason})]
 
 
-def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date) -> Events:
+@dataclass(frozen=True)
+class CheckInCode:
+    """A verified check-in code (扫码报到) as the decider sees it: the session it was shown for,
+    its nonce, and whether this enrollment already redeemed it."""
+
+    project_id: str
+    session_date: date
+    nonce: str
+    used_here: bool = False
+
+
+def check_code_session(project: ProjectFacts, session_date: date) -> None:
+    """A check-in code is shown at a session of a project that takes check-ins (open or started),
+    on a day of its schedule."""
+    _project_in(project, ("open", "started"), "project_not_open")
+    if not project.starts_on <= session_date <= project.ends_on:
+        raise Refused("session_out_of_range", f"the project runs {project.starts_on}..{project.ends_on}", 422)
+
+
+def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date, code: CheckInCode | None = None
+                    ) -> Events:
+    """报到. With a code from the host's screen: the code must be this project's (`code_foreign`)
+    and not one this enrollment already redeemed (`code_replayed`: a re-sent scan is told so)."""
+    if code is not None:
+        if code.project_id != state.project_id:
+            raise Refused("code_foreign", "this check-in code is another project's", 403)
+        if code.used_here:
+            raise Refused("code_replayed", "this check-in code was already used for this enrollment")
     # Mobile clients retry: a check-in that already happened is a harmless no-op (no event).
     if state.checked_in_on is not None and state.status in (CHECKED_IN, COMPLETED, FAILED):
         return []
     if state.status != NOMINATED:
         raise Refused("invalid_transition", f"enrollment is {state.status}")
     _project_in(project, ("open", "started"), "project_not_open")
+    via = {} if code is None else {"via": "code", "session_date": code.session_date.isoformat(),
+                                    "code_nonce": code.nonce}
     return [("TeacherCheckedIn", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
-                                  "checked_in_on": today.isoformat()})]
+                                  "checked_in_on": today.isoformat(), **via})]
 
 
 def decide_attendance(state: Enrollment, *, session_date: date, status: str, hours: float,
@@ -175,6 +215,18 @@ def decide_assessment(state: Enrollment, *, kind: str, score: float | None, pass
     return [("AssessmentRecorded", {**_ids(state), "kind": kind, "score": score, "passed": passed})]
 
 
+def check_attendance_share(state: Enrollment, rules: CompletionRules) -> None:
+    """002 §4.1.3 (三严): completion needs the recorded sessions attended — present — at the
+    policy's share; sessions not recorded are not judged, and none recorded judges nothing."""
+    share, sessions = rules.min_attendance_share, list(state.attendance.values())
+    if share is None or not sessions:
+        return
+    present = sum(1 for status, _ in sessions if status == "present")
+    if present < share * len(sessions):
+        raise Refused("attendance_short", f"attended {present} of {len(sessions)} recorded sessions; completion "
+                                          f"needs at least {share:.0%}")
+
+
 def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
                     rules: CompletionRules = CompletionRules()) -> Events:
     _after_check_in(state)
@@ -185,6 +237,7 @@ def decide_complete(state: Enrollment, *, project: ProjectFacts, today: date,
     if project.hours >= rules.final_assessment_min_hours and not state.assessments.get("final"):
         raise Refused("final_assessment_required", f"programs of {rules.final_assessment_min_hours:g} hours or "
                                                    "more need a passed final assessment (002 §4.1.3)")
+    check_attendance_share(state, rules)
     return [("EnrollmentCompleted", {
         **_ids(state), "region_code": state.region_code, "host_id": project.host_id, "level": project.level,
         "year": project.year, "hours": project.hours, "hour_category": project.hour_category,
@@ -200,14 +253,30 @@ def decide_fail(state: Enrollment, *, reason: str, project: ProjectFacts, today:
 
 def decide_no_show(state: Enrollment, *, special_reason: bool, project: ProjectFacts,
                    rules: SelectionRules = DEFAULT_RULES, policy_label: str = "default") -> Events:
-    """`rules`: the selection rules of the enrollment policy in force (domain/policy.py), named
-    in the event by `policy_label`."""
+    """A nominee who never checked in (004 四.1), recorded once the project has started — also
+    after it closed, so that nobody stays in the check-in denominator unaccounted for. Without a
+    special reason a national no-show is barred (selection.bar_years). `rules`: the selection
+    rules of the enrollment policy in force (domain/policy.py), named by `policy_label`."""
     _before_check_in(state)
-    _project_in(project, ("started",), "project_not_started")
+    _project_in(project, ("started", "closed"), "project_not_started")
+    bar = bar_years(project.level, project.year, special_reason, rules)
     return [("NoShowRecorded", {
         **_ids(state), "region_code": state.region_code, "special_reason": special_reason,
-        "barred_until_year": barred_until(project.level, project.year, special_reason, rules),
+        "barred_from_year": bar[0] if bar else None, "barred_until_year": bar[1] if bar else None,
         "policy": policy_label})]
+
+
+def decide_excuse_no_show(state: Enrollment, *, reason: str, today: date) -> Events:
+    """004 §4.1 "无特殊情况…": a special reason attached to a no-show after the fact, by the
+    nominating region: its own event (who, when, why), and it lifts the bar."""
+    if state.status != NO_SHOW:
+        raise Refused("not_no_show", f"enrollment is {state.status}, not a no-show")
+    if state.excused:
+        raise Refused("already_excused", "this no-show already has a special reason")
+    if not reason.strip():
+        raise Refused("reason_required", "a special reason needs its text", 422)
+    return [("NoShowExcused", {**_ids(state), "region_code": state.region_code, "reason": reason,
+                               "excused_on": today.isoformat()})]
 
 
 def decide_evaluate(state: Enrollment, *, satisfied: bool, score: int, comment: str | None,

@@ -33,6 +33,28 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Vacancy:
+    """The place a substitute nomination names (缺额调整补充选派, 004 二(四)): the enrollment it
+    was, as read from the enrollments read model, and whether a substitute already took it."""
+
+    enrollment_id: str
+    project_id: str | None  # None: no such enrollment
+    region_code: str | None
+    status: str | None
+    filled: bool
+
+
+def check_vacancy(vacancy: Vacancy, project_id: str, region_code: str) -> None:
+    """004 §2.4 "对缺额人员及时调整补充选派": a region fills the place of its own nominee who did
+    not come (a recorded no-show) of the same project, once."""
+    if vacancy.project_id != project_id or vacancy.region_code != region_code or vacancy.status != "no_show":
+        raise Refused("not_a_vacancy", f"enrollment {vacancy.enrollment_id} is not a no-show of this project and "
+                                       f"region {region_code}")
+    if vacancy.filled:
+        raise Refused("vacancy_filled", f"the place of {vacancy.enrollment_id} was already filled")
+
+
+@dataclass(frozen=True)
 class Candidate:
     """The teacher to be put on a place, as read under the teacher's lock."""
 
@@ -61,6 +83,7 @@ RULES: tuple[tuple[str, str | None], ...] = (
     ("project_open", None),  # decide_nominate: only a project open for selection (DOMAIN.md lifecycle)
     ("teacher_in_region", "004 §3.1"),  # decide_nominate: a region nominates its own teachers
     ("quota", "004 §3.1"),  # decide_nominate: the region has places in the project
+    ("vacancy", "004 §2.4"),  # check_vacancy: a substitute fills its region's no-show, once
     ("window", "004 §3.1"),  # policy.check_nomination_window: 三(一), 20 days after the notice
     ("bar", "004 §4.1"),  # selection.check_not_barred
     ("category_repeat", "004 §3.1"),  # selection.check_national_history
@@ -120,38 +143,49 @@ def _only(applies: bool, check: Callable[[], None]) -> Callable[[], None]:
     return check if applies else _pass
 
 
-def _gate(project: ProjectFacts, region_code: str, today: date, *, open_for: bool = False,
+def _gate(project: ProjectFacts, region_code: str, today: date, substitute: bool, *, open_for: bool = False,
           in_region: bool = True, has_quota: bool = True) -> None:
     """enrollment.decide_nominate's own checks of a new enrollment, one at a time: every fact but
     the one a verdict is about is set to pass (`open_for`: judge the teacher or the quota as if
     the project were open), so only that one can refuse."""
     decide_nominate(INITIAL, enrollment_id="", teacher_id="", region_code=region_code,
                     project=replace(project, status="open") if open_for else project,
-                    teacher_in_region=in_region, has_quota=has_quota, today=today)
+                    teacher_in_region=in_region, has_quota=has_quota, today=today, substitute=substitute)
 
 
 def assess_nomination(*, region_code: str, project: ProjectFacts, candidate: Candidate, quota: Quota | None,
-                      today: date, policy: EnrollmentPolicy = DEFAULT_POLICY) -> list[Verdict]:
+                      today: date, policy: EnrollmentPolicy = DEFAULT_POLICY,
+                      vacancy: Vacancy | None = None) -> list[Verdict]:
     """Every rule of a nomination judged on the same facts, in the order of RULES; nothing
-    stops at a refusal. The nomination is allowed iff every verdict is ok."""
+    stops at a refusal. The nomination is allowed iff every verdict is ok. `vacancy`: a
+    substitute's (decide_nomination): judged on the vacancy instead of the window and the
+    places left."""
     rules, history, year = policy.selection, candidate.history, project.year
     national = rules.is_national(project.level)
     not_national = f"a {project.level} project: the national (国培) rules do not apply"
-    quota_verdict = _judge("quota", lambda: _gate(project, region_code, today, open_for=True,
+    substitute = vacancy is not None
+    quota_verdict = _judge("quota", lambda: _gate(project, region_code, today, substitute, open_for=True,
                                                   has_quota=quota is not None),
                            f"region {region_code} has places in this project",
                            places=quota.places if quota else None)
     # The bars in force this year, each judged by check_not_barred on its own.
     until = max((bar[1] for bar in history.bars if _bar_holds(year, bar)), default=None)
-    closes_on = nomination_closes_on(project.opened_on, policy)
+    closes_on = nomination_closes_on(project.level, project.opened_on, policy)
     verdicts = [
-        _judge("project_open", lambda: _gate(project, region_code, today), "the project is open for selection",
+        _judge("project_open", lambda: _gate(project, region_code, today, substitute),
+               "the project is open for selection" if not substitute else "the project takes substitutes",
                status=project.status),
-        _judge("teacher_in_region", lambda: _gate(project, region_code, today, open_for=True,
+        _judge("teacher_in_region", lambda: _gate(project, region_code, today, substitute, open_for=True,
                                                   in_region=candidate.in_region),
                f"the teacher's school is in region {region_code}", region_code=region_code),
         quota_verdict,
-        _judge("window", lambda: check_nomination_window(project.opened_on, today, policy),
+        _judge("vacancy", _pass if vacancy is None else lambda: check_vacancy(vacancy, project.project_id,
+                                                                               region_code),
+               "not a substitute nomination" if vacancy is None else f"fills the place of {vacancy.enrollment_id}",
+               substitute_for=vacancy.enrollment_id if vacancy else None),
+        _judge("window", _only(not substitute, lambda: check_nomination_window(project.level, project.opened_on,
+                                                                               today, policy)),
+               "a substitute passes after the window" if substitute else
                "no nomination window" if closes_on is None else f"nominations are open until {closes_on}",
                opened_on=project.opened_on, closes_on=closes_on, days=policy.nomination_window_days),
         _judge("bar", _only(national, lambda: check_not_barred(year, history)),
@@ -174,6 +208,10 @@ def assess_nomination(*, region_code: str, project: ProjectFacts, candidate: Can
     if quota is None:  # no places at all: the nomination's answer is the quota's
         verdicts.append(Verdict("places_left", quota_verdict.refusal, quota_verdict.detail,
                                 {"places": 0, "used": 0, "left": 0}))
+    elif substitute:
+        verdicts.append(Verdict("places_left", None, "a substitute takes the no-show's place, not one of the quota",
+                                {"places": quota.places, "used": quota.used,
+                                 "left": max(quota.places - quota.used, 0)}))
     else:
         verdicts.append(_judge("places_left", lambda: check_places_left(quota, region_code),
                                f"{quota.places - quota.used} of {quota.places} places left",
@@ -187,17 +225,20 @@ def first_refusal(verdicts: list[Verdict]) -> Refused | None:
 
 def decide_nomination(state: Enrollment, *, enrollment_id: str, teacher_id: str, region_code: str,
                       project: ProjectFacts, candidate: Candidate, quota: Quota | None, today: date,
-                      policy: EnrollmentPolicy = DEFAULT_POLICY) -> Events:
+                      policy: EnrollmentPolicy = DEFAULT_POLICY, vacancy: Vacancy | None = None) -> Events:
     """`policy`: the enrollment policy in force today for the project's organizer
-    (policy.policy_in_force); the event names it. Refused with the first failing verdict of
-    assess_nomination."""
+    (policy.policy_in_force); the event names it. `vacancy`: a substitute for a no-show takes
+    that place — past the nomination window and without a place of the quota of its own.
+    Refused with the first failing verdict of assess_nomination."""
     refusal = first_refusal(assess_nomination(region_code=region_code, project=project, candidate=candidate,
-                                              quota=quota, today=today, policy=policy))
+                                              quota=quota, today=today, policy=policy, vacancy=vacancy))
     if refusal is not None:
         raise refusal
     events = decide_nominate(state, enrollment_id=enrollment_id, teacher_id=teacher_id, region_code=region_code,
                              project=project, teacher_in_region=candidate.in_region, has_quota=quota is not None,
-                             today=today)
+                             today=today, substitute=vacancy is not None)
+    if vacancy is not None:
+        events = [(t, {**d, "substitute_for": vacancy.enrollment_id}) for t, d in events]
     return _naming(events, policy)
 
 

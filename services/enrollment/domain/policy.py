@@ -14,20 +14,53 @@ field cites its sentence in rules.py (ProjectRules) and selection.py (SelectionR
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
+from shared.orgs import chain
 from shared.refusal import Refused
 
+from .enrollment import CompletionRules
+from .project import LEVELS
 from .rules import DEFAULT_RULES, ProjectRules
 from .selection import DEFAULT_RULES as DEFAULT_SELECTION
 from .selection import SelectionRules
 
 DEFAULT_LABEL = "default"
-# 004 三(一) "各市县于本通知下发之后20天内…完成参训教师遴选上传工作": nominations close this many
+# 004 三(一) (§3.1) "各市县于本通知下发之后20天内…完成参训教师遴选上传工作": nominations close this many
 # days after the project's notice (its opening for selection); the 20th day itself is inside.
 DEFAULT_WINDOW_DAYS = 20
+# 004 is the 国培 notice: by default its window binds national projects only (issue 20: a
+# notice's deadline applies to the levels its source covers); a province may widen the list.
+DEFAULT_WINDOW_LEVELS = frozenset({"national"})
+
+
+@dataclass(frozen=True)
+class HostDuties:
+    """What a host owes after a project, judged by reporting (services/reporting/domain/
+    obligations.py, ranking.py), published here with the rest of the project rules."""
+
+    # 004 三(三) (§3.3) "培训结束之后15天内…提交工作简报": bulletins due this many days after the end.
+    bulletin_due_days: int = 15
+    # 004 §3.3 "10天以内(含10天)的培训项目至少提交2期简报,超过10天的培训项目提交3-5期简报".
+    short_project_max_days: int = 10
+    short_project_min_bulletins: int = 2
+    long_project_min_bulletins: int = 3
+    long_project_max_bulletins: int = 5
+    # 004 §3.3 "培训结束30天内…报送…总结材料".
+    close_out_days: int = 30
+    # 004 §4.2 综合排名 names no weights: these are this system's (completion, satisfaction,
+    # bulletins), published so a host sees how it is ranked and a province can set its own.
+    ranking_weights: tuple[Decimal, Decimal, Decimal] = (Decimal("0.4"), Decimal("0.4"), Decimal("0.2"))
+
+
+DEFAULT_HOST_DUTIES = HostDuties()
+DEFAULT_ATTENDANCE_SHARE = CompletionRules().min_attendance_share
+_WEIGHT_NAMES = ("completion", "satisfaction", "bulletins")
+_DUTY_COUNTS = ("bulletin_due_days", "short_project_max_days", "short_project_min_bulletins",
+                "long_project_min_bulletins", "long_project_max_bulletins", "close_out_days")
 
 
 @dataclass(frozen=True)
@@ -35,6 +68,10 @@ class EnrollmentPolicy:
     projects: ProjectRules = DEFAULT_RULES
     selection: SelectionRules = DEFAULT_SELECTION
     nomination_window_days: int | None = DEFAULT_WINDOW_DAYS  # None: no window
+    nomination_window_levels: frozenset[str] = DEFAULT_WINDOW_LEVELS  # the project levels it binds
+    # Completion's attendance share (enrollment.CompletionRules, where its default is explained).
+    min_attendance_share: float | None = DEFAULT_ATTENDANCE_SHARE
+    hosts: HostDuties = DEFAULT_HOST_DUTIES
     jurisdiction_code: str | None = None  # None: the national default
     effective_from: date | None = None
     published_on: date | None = None
@@ -66,13 +103,18 @@ def policy_to_data(p: EnrollmentPolicy) -> dict[str, Any]:
         "jurisdiction_code": p.jurisdiction_code,
         "effective_from": p.effective_from.isoformat() if p.effective_from else None,
         "nomination_window_days": p.nomination_window_days,
+        "nomination_window_levels": sorted(p.nomination_window_levels),
+        "min_attendance_share": p.min_attendance_share,
         "plan_lead_days": r.plan_lead_days, "min_practical_ratio": r.min_practical_ratio,
         "ethics_module_required": r.ethics_module_kind is not None,
         "single_year_end": _md(r.single_year_end), "cross_year_first_year_end": _md(r.cross_year_first_year_end),
         "cross_year_span_years": r.cross_year_span_years, "max_project_hours": r.max_project_hours,
+        "calendar_levels": sorted(r.calendar_levels),
         "bar_years": s.bar_years, "no_repeat_category": s.no_repeat_category,
         "cross_year_exempt_from_repeat": s.cross_year_exempt_from_repeat,
         "national_projects_per_year": s.national_projects_per_year,
+        **{k: v for k, v in asdict(p.hosts).items() if k != "ranking_weights"},
+        "ranking_weights": {n: str(w) for n, w in zip(_WEIGHT_NAMES, p.hosts.ranking_weights, strict=True)},
         "published_on": p.published_on.isoformat() if p.published_on else None,
     }
 
@@ -82,12 +124,20 @@ def policy_from_data(d: dict[str, Any], version: int = 0) -> EnrollmentPolicy:
         plan_lead_days=int(d["plan_lead_days"]), min_practical_ratio=float(d["min_practical_ratio"]),
         ethics_module_kind=DEFAULT_RULES.ethics_module_kind if d.get("ethics_module_required", True) else None,
         single_year_end=_pair(d["single_year_end"]), cross_year_first_year_end=_pair(d["cross_year_first_year_end"]),
-        cross_year_span_years=int(d["cross_year_span_years"]), max_project_hours=float(d["max_project_hours"]))
+        cross_year_span_years=int(d["cross_year_span_years"]), max_project_hours=float(d["max_project_hours"]),
+        calendar_levels=frozenset(d.get("calendar_levels", DEFAULT_RULES.calendar_levels)))
     selection = SelectionRules(bar_years=int(d["bar_years"]), no_repeat_category=bool(d["no_repeat_category"]),
                                cross_year_exempt_from_repeat=bool(d["cross_year_exempt_from_repeat"]))
     window = d.get("nomination_window_days")
-    return EnrollmentPolicy(
+    weights = d.get("ranking_weights") or {}
+    w = [Decimal(str(weights[n])) if n in weights else dflt
+         for n, dflt in zip(_WEIGHT_NAMES, DEFAULT_HOST_DUTIES.ranking_weights, strict=True)]
+    hosts = HostDuties(**{f: int(d.get(f, getattr(DEFAULT_HOST_DUTIES, f))) for f in _DUTY_COUNTS},
+                       ranking_weights=(w[0], w[1], w[2]))
+    return EnrollmentPolicy(hosts=hosts,
         projects=projects, selection=selection, nomination_window_days=None if window is None else int(window),
+        nomination_window_levels=frozenset(d.get("nomination_window_levels", DEFAULT_WINDOW_LEVELS)),
+        min_attendance_share=d.get("min_attendance_share", DEFAULT_ATTENDANCE_SHARE),
         jurisdiction_code=d.get("jurisdiction_code"),
         effective_from=date.fromisoformat(d["effective_from"]) if d.get("effective_from") else None,
         published_on=date.fromisoformat(d["published_on"]) if d.get("published_on") else None, version=version)
@@ -106,6 +156,11 @@ def validate(p: EnrollmentPolicy) -> None:
     r, s = p.projects, p.selection
     if p.nomination_window_days is not None and not 1 <= p.nomination_window_days <= 366:
         raise Refused("invalid_policy", "nomination_window_days must be 1–366 or null", 422)
+    if p.min_attendance_share is not None and not 0 <= p.min_attendance_share <= 1:
+        raise Refused("invalid_policy", "min_attendance_share must be 0–1 or null", 422)
+    if not p.nomination_window_levels <= set(LEVELS) or not r.calendar_levels <= set(LEVELS):
+        raise Refused("invalid_policy", f"nomination_window_levels and calendar_levels must be among "
+                                        f"{', '.join(LEVELS)}", 422)
     if not 0 <= r.plan_lead_days <= 180 or not 0 <= r.min_practical_ratio <= 1:
         raise Refused("invalid_policy", "plan_lead_days must be 0–180 and min_practical_ratio 0–1", 422)
     if not 1 <= r.cross_year_span_years <= 5 or not 0 < r.max_project_hours <= 2000:
@@ -118,6 +173,12 @@ def validate(p: EnrollmentPolicy) -> None:
             raise Refused("invalid_policy", f"{name} must be a real MM-DD date", 422) from None
     if not 0 <= s.bar_years <= 10:
         raise Refused("invalid_policy", "bar_years must be 0–10", 422)
+    h = p.hosts
+    if not (0 < h.short_project_min_bulletins and 0 < h.long_project_min_bulletins <= h.long_project_max_bulletins
+            and 0 < h.short_project_max_days and 0 < h.bulletin_due_days and 0 < h.close_out_days):
+        raise Refused("invalid_policy", "bulletin counts and due days must be positive, long min ≤ long max", 422)
+    if any(w < 0 for w in h.ranking_weights) or sum(h.ranking_weights) != 1:
+        raise Refused("invalid_policy", "ranking_weights must be non-negative and sum to 1", 422)
 
 
 def evolve_policy(state: tuple[EnrollmentPolicy, ...], event_type: str, data: dict[str, Any]
@@ -139,16 +200,6 @@ def decide_publish(state: tuple[EnrollmentPolicy, ...], wanted: EnrollmentPolicy
     return [("EnrollmentPolicyPublished", policy_to_data(replace(wanted, published_on=today)))]
 
 
-def gbt_chain(code: str) -> list[str]:
-    """The jurisdictions whose policy may govern `code`, nearest first, by GB/T 2260 shape: the
-    code, its city (AAAA00) and its province (AA0000). A province-administered county (e.g.
-    429004) has no city of that code; it simply has no policy there and its province's applies."""
-    if not _is_jurisdiction(code):
-        return [code]
-    chain = [code, code[:4] + "00", code[:2] + "0000"]
-    return list(dict.fromkeys(chain))
-
-
 def policy_in_force(versions: Iterable[EnrollmentPolicy], organizer_code: str, on: date) -> EnrollmentPolicy:
     """The version that governs a decision on `on` about a project organized by `organizer_code`:
     the nearest jurisdiction up its chain with a version in effect on that date (the latest
@@ -158,26 +209,28 @@ def policy_in_force(versions: Iterable[EnrollmentPolicy], organizer_code: str, o
     for v in versions:
         if v.jurisdiction_code is not None and v.effective_from is not None:
             by_code.setdefault(v.jurisdiction_code, {})[v.effective_from] = v  # later publication wins
-    for code in gbt_chain(organizer_code):
+    for code in chain(organizer_code, {}):  # GB/T 2260 shape: the code, its city, its province
         in_effect = [v for d, v in by_code.get(code, {}).items() if d <= on]
         if in_effect:
             return max(in_effect, key=lambda v: v.effective_from or date.min)
     return DEFAULT_POLICY
 
 
-def nomination_closes_on(opened_on: date | None, policy: EnrollmentPolicy) -> date | None:
-    """The last day of the nomination window (check_nomination_window), or None: no window."""
+def nomination_closes_on(level: str, opened_on: date | None, policy: EnrollmentPolicy) -> date | None:
+    """The last day of the nomination window (check_nomination_window), or None: no window for
+    this project (none in the policy, not opened, or a level the window does not bind)."""
     days = policy.nomination_window_days
-    if days is None or opened_on is None:
+    if days is None or opened_on is None or level not in policy.nomination_window_levels:
         return None
     return opened_on + timedelta(days=days)
 
 
-def check_nomination_window(opened_on: date | None, today: date, policy: EnrollmentPolicy) -> None:
-    """004 三(一): a region nominates within N days of the project's notice (its opening for
-    selection). Replacements (换人) and substitutes for a no-show's vacancy (缺额调整补充选派,
-    004 二(四)) are not nominations in this sense and pass after it."""
-    last = nomination_closes_on(opened_on, policy)
+def check_nomination_window(level: str, opened_on: date | None, today: date, policy: EnrollmentPolicy) -> None:
+    """004 §3.1: a region nominates within N days of the project's notice (its opening for
+    selection), for projects of the levels the policy names (national by default). Replacements
+    (换人) and substitutes for a no-show's vacancy (缺额调整补充选派, 004 二(四)) are not
+    nominations in this sense and pass after it."""
+    last = nomination_closes_on(level, opened_on, policy)
     if last is not None and today > last:
         raise Refused("window_closed", f"nominations for this project closed on {last} "
                                        f"({policy.nomination_window_days} days after its notice, "

@@ -80,17 +80,26 @@ def evolve(state: ProjectState, event_type: str, data: dict[str, Any]) -> Projec
 
 
 def check_calendar(p: DraftProject, rules: ProjectRules = DEFAULT_RULES, status: int = 422) -> None:
-    """004 §3.2 schedule rules; 422 when drafting (bad input), 409 when re-checked at submission."""
+    """004 §3.2 schedule rules, for the levels the policy's calendar binds (national by default);
+    422 when drafting (bad input), 409 when re-checked at submission. Every level states whether
+    it runs across a year end (cross_year) consistently with its dates."""
     first = p.first_year_ends_on
+    bound = p.level in rules.calendar_levels
     if not p.cross_year:
         if first is not None:
             raise Refused("cross_year_mismatch", "first_year_ends_on applies to cross-year projects only", 422)
+        if p.ends_on.year > p.year:
+            raise Refused("cross_year_mismatch", "a project ending in a later year is a cross-year project", 422)
         last = date(p.year, *rules.single_year_end)
-        if p.ends_on > last:
+        if bound and p.ends_on > last:
             raise Refused("ends_after_dec_20", f"a single-year project must end by {last}", status)
         return
     if p.ends_on.year <= p.year:
         raise Refused("cross_year_mismatch", "a cross-year project must end in a later year", 422)
+    if not bound:
+        if first is not None and not (p.starts_on <= first <= p.ends_on and first.year == p.year):
+            raise Refused("bad_first_year_end", "first_year_ends_on must fall in the first year of the project", 422)
+        return
     if first is None:
         raise Refused("first_year_end_required", "a cross-year project needs first_year_ends_on", 422)
     if not (p.starts_on <= first <= p.ends_on and first.year == p.year):
@@ -148,7 +157,11 @@ def decide_submit_plan(state: ProjectState, today: date, rules: ProjectRules = D
     if state.status != "drafted":
         raise _invalid(state, "submit the plan of")
     deadline = plan.starts_on - timedelta(days=rules.plan_lead_days)
-    if today > deadline:  # 004 §3.2: at least N days before start, so the deadline day itself is fine
+    # 004 §3.2: at least N days before start (the deadline day itself is fine), for the levels its
+    # calendar binds; any plan is submitted before the project starts.
+    if plan.level not in rules.calendar_levels:
+        deadline = plan.starts_on - timedelta(days=1)
+    if today > deadline:
         raise Refused("plan_late", f"the plan had to be submitted by {deadline}")
     if plan.practical_ratio < rules.min_practical_ratio:  # 004 §2.3
         raise Refused("practical_share_low", f"practical courses must be at least {rules.min_practical_ratio:.0%}")
@@ -226,5 +239,7 @@ def decide_submit_bulletin(state: ProjectState, issue_no: int, title: str, publi
         raise Refused("published_in_future", "published_on is after today", 422)
     if issue_no in state.bulletins:
         raise Refused("bulletin_exists", f"issue {issue_no} was already submitted")
+    # received_on: the server's day, what a deadline is judged on (issue 20: a host could backdate
+    # published_on); published_on stays as the host states it.
     return [("BulletinSubmitted", {"project_id": plan.project_id, "issue_no": issue_no, "title": title.strip(),
-                                   "published_on": published_on.isoformat()})]
+                                   "published_on": published_on.isoformat(), "received_on": today.isoformat()})]

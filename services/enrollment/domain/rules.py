@@ -26,6 +26,10 @@ class ProjectRules:
     # 004 §3.2: "在两年内完成实施" — read as two training years (年度): the project's year and the
     # next, so a cross-year project ends by 31 December of year + 1.
     cross_year_span_years: int = 2
+    # 004 is the 国培 notice: its calendar (plan lead days, the year-end dates, the two-year span)
+    # binds the levels named here, national by default (issue 20: a school-based course runs
+    # September to June, a county course may end on 28 December).
+    calendar_levels: frozenset[str] = frozenset({"national"})
     # Not a seed rule: a sanity bound on credit hours. The longest programs in the seeds are
     # 180 hours (002 §3) and a whole 5-year cycle is 360 hours (003 §4.3).
     max_project_hours: float = 1000.0

@@ -17,8 +17,9 @@ from shared.refusal import Refused
 class SelectionRules:
     # The levels these rules apply to: 国培 (004 is the 国培计划 notice).
     national_levels: frozenset[str] = frozenset({"national"})
-    # 004 §4.1 "无特殊情况不参加培训的学员,三年内不得再次参加国培项目". Read as three calendar
-    # years counted from the missed project's own year: a 2023 no-show is barred for 2023–2025.
+    # 004 §4.1 "无特殊情况不参加培训的学员,三年内不得再次参加国培项目": "not again within three
+    # years" — the three years after the missed project's year: a 2023 no-show is barred for
+    # 2024–2026 (its own year's national place was used by the project missed).
     bar_years: int = 3
     # 004 §3.1 "凡参加过'国培计划'同类项目的学员不得重复选派" ...
     no_repeat_category: bool = True
@@ -44,11 +45,19 @@ class NationalHistory:
     bars: tuple[tuple[int, int], ...] = ()  # (from_year, until_year), both inclusive
 
 
-def barred_until(level: str, year: int, special_reason: bool, rules: SelectionRules = DEFAULT_RULES) -> int | None:
-    """004 §4.1, the bar a no-show earns: the last year it bars national projects, or None."""
+def bar_years(level: str, year: int, special_reason: bool, rules: SelectionRules = DEFAULT_RULES
+              ) -> tuple[int, int] | None:
+    """004 §4.1, the bar a no-show earns: (first, last) year it bars national projects, both
+    inclusive — the `bar_years` years after the missed project's year — or None."""
     if special_reason or not rules.is_national(level) or rules.bar_years <= 0:
         return None
-    return year + rules.bar_years - 1
+    return year + 1, year + rules.bar_years
+
+
+def barred_until(level: str, year: int, special_reason: bool, rules: SelectionRules = DEFAULT_RULES) -> int | None:
+    """The last year of bar_years(...), or None."""
+    bar = bar_years(level, year, special_reason, rules)
+    return None if bar is None else bar[1]
 
 
 def check_not_barred(year: int, history: NationalHistory) -> None:

@@ -29,9 +29,19 @@ def administers_host(pr: Principal, province_code: str) -> bool:
     return pr.role == "province_admin" and pr.org == province_code
 
 
-def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def runs(pr: Principal, p: ProjectFacts) -> bool:
     """The project's host, or an admin over its organizer (they run sessions and assessments)."""
     return is_host(pr, p.host_id) or (pr.role in ADMINS and can_read(pr, p.organizer_code))
+
+
+def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+    return runs(pr, p)
+
+
+def records_no_show(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+    """Those who run the project, and the nominating region's admins: a county records (and
+    later excuses) the no-show of its own nominee (004 四.1, 二(四))."""
+    return runs_project(pr, s, p) or region_admin(pr, s, p)
 
 
 def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:

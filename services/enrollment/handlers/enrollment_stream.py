@@ -51,7 +51,8 @@ SELECT e.id::text, e.project_id::text, e.teacher_id::text, e.region_code, e.stat
        (SELECT json_agg(json_build_array(a.session_date, a.status, a.hours)) FROM attendance a
         WHERE a.enrollment_id = e.id) AS attendance,
        (SELECT json_object_agg(s.kind, s.passed) FROM assessments s WHERE s.enrollment_id = e.id) AS assessments,
-       EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated{extra}
+       EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated,
+       coalesce(e.special_reason, false) AS excused{extra}
 """
 _STATES = _STATE.format(extra="") + "FROM enrollments e WHERE e.id = ANY($1::uuid[])"
 _LOAD = _STATE.format(extra="".join(f", p.{c} AS p_{c}" for c in _PROJECT_COLUMNS) + ", "
@@ -66,7 +67,7 @@ def _state(r: asyncpg.Record) -> tuple[Enrollment, int]:
         enrollment_id=r[0], project_id=r[1], teacher_id=r[2], region_code=r[3], status=r[4],
         checked_in_on=r[5].isoformat() if r[5] is not None else None,
         attendance={d: (st, float(h)) for d, st, h in r["attendance"] or ()},
-        assessments=dict(r["assessments"] or {}), evaluated=r["evaluated"]), r["version"]
+        assessments=dict(r["assessments"] or {}), evaluated=r["evaluated"], excused=r["excused"]), r["version"]
 
 
 async def load_states(conn: asyncpg.Connection, enrollment_ids: Sequence[str]) -> dict[str, tuple[Enrollment, int]]:

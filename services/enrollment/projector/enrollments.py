@@ -100,6 +100,13 @@ async def _no_show(conn: asyncpg.Connection, stream_id: str, version: int, d: di
            WHERE id = $1""", d["enrollment_id"], d["special_reason"], d.get("barred_until_year"), version)
 
 
+@ENROLLMENTS.handles("NoShowExcused")
+async def _excused(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE enrollments SET special_reason = true, barred_until_year = NULL, version = $2 WHERE id = $1",
+        d["enrollment_id"], version)
+
+
 @ENROLLMENTS.handles("EvaluationSubmitted")
 async def _evaluation(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     await conn.execute("INSERT INTO evaluations (enrollment_id, satisfied, score, comment) VALUES ($1, $2, $3, $4)",

@@ -74,3 +74,22 @@ async def get_notices(request: Request, principal: Authenticated, year: Annotate
     f = queries.Filter(year=year, level=level, region=scope.region_or_own(parent_code))
     async with request.app.state.pool.acquire() as conn:
         return await report.notices(conn, f, min_rate, tuple(dict.fromkeys(which)))
+
+
+@router.get("/v1/reports/quota-suggestions", summary="Next year's places per region, tilted by selection quality "
+            "(指标调整建议, 004 §4.1)",
+            description="`places` for next year shared among the child regions of `parent_code` (default: the "
+                        "reader's own region) in proportion to this year's quota times a factor from each "
+                        "region's selection, check-in and completion rates. The formula and its numbers are "
+                        "reporting policy data, returned under `formula`; a suggestion, not an allocation. "
+                        + RATES_DOC)
+async def get_quota_suggestions(request: Request, principal: Authenticated,
+                                year: Annotated[int, Query(ge=2000, le=2100)],
+                                places: Annotated[int, Query(ge=0, le=10_000_000)],
+                                parent_code: Code = None, level: Level | None = None) -> dict:
+    scope = scope_of(principal, "service", *ADMIN_READERS)
+    asked, parent = parent_code, scope.region_or_own(parent_code)
+    async with request.app.state.pool.acquire() as conn:
+        if asked is not None and await queries.org(conn, asked) is None:
+            raise problem("region_not_found", f"no org {asked}", 404)
+        return await report.quota_suggestions(conn, queries.Filter(year=year, level=level, region=parent), places)

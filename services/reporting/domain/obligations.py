@@ -26,7 +26,8 @@ MET, PENDING, OVERDUE, NOT_APPLICABLE = "met", "pending", "overdue", "not_applic
 class Bulletin:
     issue_no: int
     title: str
-    published_on: date
+    published_on: date  # as the host states it
+    received_on: date  # the day enrollment received it: what the deadline is judged on
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,9 @@ def close_out_due_by(ends_on: date, policy: ReportingPolicy) -> date:
 
 
 def is_on_time(bulletin: Bulletin, ends_on: date, policy: ReportingPolicy) -> bool:
-    return bulletin.published_on <= bulletin_due_by(ends_on, policy)
+    """Judged on the day the bulletin reached the system, not the date the host gives it, so a
+    backdated bulletin is as late as it is (issue 20)."""
+    return bulletin.received_on <= bulletin_due_by(ends_on, policy)
 
 
 def bulletin_duty(starts_on: date, ends_on: date, bulletins: list[Bulletin], as_of: date,

@@ -1,19 +1,24 @@
 """Reporting rule values as policy data, per jurisdiction and versioned by effective date.
 
 The defaults are seed 004 (Shaanxi's 2023 国培 notice, §3.3 and §4.2) and seed 002 §2 (the 90%
-satisfaction target); the ranking weights are this system's own, published here so a host can
-see how it is judged. A province with other values adds a version under its code; nothing in the
-rules hard-codes a number. A project is judged under the policy of its organiser's province in
-force on the project's last day; a ranking under the policy in force on 31 December of its year.
+satisfaction target); the ranking weights are this system's own, published so a host can see how
+it is judged. The host duties (bulletin counts and due days, close-out days, ranking weights) are
+the enrollment policy's (services/enrollment/domain/policy.py HostDuties): a province, city or
+county publishes them there (PUT /v1/policies/{code} on enrollment) and reporting keeps each
+version as published (`policies`). A project is judged under the version in force on its last
+day for its organiser — its own, its city's, its province's (shared/orgs.py chain), else the
+defaults below; a ranking under the version in force on 31 December of its year.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-ANY = "*"  # the fallback jurisdiction
+from shared.orgs import chain
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,16 @@ class ReportingPolicy:
     weight_completion: Decimal = Decimal("0.4")
     weight_satisfaction: Decimal = Decimal("0.4")
     weight_bulletins: Decimal = Decimal("0.2")
-    source: str = "004 §3.3, §4.2; 002 §2"
+    # Quota tilt (004 §4.1 "对学员推选质量高的市、县给予项目和经费倾斜…予以指标调整"; the formula is
+    # ours, published here as data): a region's quality score is the weighted mean of its selection,
+    # check-in and completion rates; its next-year share is its quota share times
+    # 1 + tilt_strength × (score − the mean score), kept within ± tilt_max_shift (domain/tilt.py).
+    tilt_weight_selection: Decimal = Decimal("0.3")
+    tilt_weight_check_in: Decimal = Decimal("0.4")
+    tilt_weight_completion: Decimal = Decimal("0.3")
+    tilt_strength: Decimal = Decimal("1")
+    tilt_max_shift: Decimal = Decimal("0.2")
+    source: str = "004 §3.3, §4.1, §4.2; 002 §2"
 
     def __post_init__(self) -> None:
         weights = (self.weight_completion, self.weight_satisfaction, self.weight_bulletins)
@@ -43,6 +57,16 @@ class ReportingPolicy:
         if not (0 < self.short_project_min_bulletins and 0 < self.long_project_min_bulletins
                 <= self.long_project_max_bulletins):
             raise ValueError("bulletin counts are inconsistent")
+        tilt = tuple(self.tilt_weights.values())
+        if any(w < 0 for w in tilt) or sum(tilt) != 1:
+            raise ValueError("tilt weights must be non-negative and sum to 1")
+        if self.tilt_strength < 0 or not 0 <= self.tilt_max_shift < 1:
+            raise ValueError("tilt_strength must be ≥ 0 and tilt_max_shift in [0, 1)")
+
+    @property
+    def tilt_weights(self) -> dict[str, Decimal]:
+        return {"selection_rate": self.tilt_weight_selection, "check_in_rate": self.tilt_weight_check_in,
+                "completion_rate": self.tilt_weight_completion}
 
     @property
     def weights(self) -> dict[str, Decimal]:
@@ -50,25 +74,42 @@ class ReportingPolicy:
                 "bulletins": self.weight_bulletins}
 
 
-# Jurisdiction (province code, or ANY) → versions, oldest first. The seed notices are the only
-# versions known; 004's values apply from the beginning, as no earlier notice is in the seeds.
-POLICIES: dict[str, tuple[ReportingPolicy, ...]] = {
-    ANY: (ReportingPolicy(effective_from=date.min),),
-}
+DEFAULT = ReportingPolicy(effective_from=date.min)
 
 
-def province_of(code: str | None) -> str | None:
-    """The province code of a GB/T 2260 org code (schools included), or None for anything else."""
-    if not code or len(code) < 6 or not (code.isascii() and code.isdigit()):
-        return None
-    return code[:2] + "0000"
+@dataclass(frozen=True)
+class Published:
+    """One enrollment policy version as reporting keeps it: whose, from when, which stream
+    version (a later one of the same effective_from corrects it), and its data."""
+
+    jurisdiction_code: str
+    version: int
+    effective_from: date
+    body: dict[str, Any]
 
 
-def policy_for(org_code: str | None, on: date,
-               policies: dict[str, tuple[ReportingPolicy, ...]] = POLICIES) -> ReportingPolicy:
-    """The version in force on `on` for the org's province, else the fallback's."""
-    for key in (province_of(org_code), ANY):
-        in_force = [p for p in policies.get(key or "", ()) if p.effective_from <= on]
+def _from_published(p: Published) -> ReportingPolicy:
+    """The defaults, with what the published version states of the host duties."""
+    b, weights = p.body, p.body.get("ranking_weights") or {}
+    counts = {"bulletin_window_days": "bulletin_due_days", "short_project_max_days": "short_project_max_days",
+              "short_project_min_bulletins": "short_project_min_bulletins",
+              "long_project_min_bulletins": "long_project_min_bulletins",
+              "long_project_max_bulletins": "long_project_max_bulletins", "close_out_days": "close_out_days"}
+    changes: dict[str, Any] = {ours: int(b[theirs]) for ours, theirs in counts.items() if theirs in b}
+    changes |= {f"weight_{n}": Decimal(str(weights[n])) for n in ("completion", "satisfaction", "bulletins")
+                if n in weights}
+    return replace(DEFAULT, effective_from=p.effective_from, **changes)
+
+
+def policy_for(org_code: str | None, on: date, published: Sequence[Published] = ()) -> ReportingPolicy:
+    """The version in force on `on` for the org: the nearest jurisdiction up its chain with a
+    version in effect (the latest effective_from not after `on`, its latest correction), else the
+    defaults. `published` in stream order per jurisdiction."""
+    by_code: dict[str, dict[date, Published]] = {}
+    for p in sorted(published, key=lambda p: (p.jurisdiction_code, p.version)):
+        by_code.setdefault(p.jurisdiction_code, {})[p.effective_from] = p
+    for code in chain(org_code, {}) if org_code else ():
+        in_force = [p for d, p in by_code.get(code, {}).items() if d <= on]
         if in_force:
-            return max(in_force, key=lambda p: p.effective_from)
-    raise LookupError(f"no reporting policy in force on {on}")
+            return _from_published(max(in_force, key=lambda p: p.effective_from))
+    return DEFAULT

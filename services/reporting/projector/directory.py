@@ -1,5 +1,5 @@
 """Projection of the enrollment stream's reference data: orgs, hosts, projects
-(with their lifecycle), quotas and bulletins.
+(with their lifecycle), quotas, bulletins and the enrollment policy versions (host duties).
 
 Exactly once in effect: the kernel's Applier records each source stream's last applied version
 with these rows in one transaction. The writes are upserts, and a project row keeps the version
@@ -73,10 +73,20 @@ async def _quota(conn: asyncpg.Connection, e: Envelope) -> None:
 async def _bulletin(conn: asyncpg.Connection, e: Envelope) -> None:
     d = e.data
     await conn.execute(
-        """INSERT INTO bulletins (project_id, issue_no, title, published_on) VALUES ($1, $2, $3, $4)
+        """INSERT INTO bulletins (project_id, issue_no, title, published_on, received_on) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (project_id, issue_no) DO UPDATE SET title = EXCLUDED.title,
-               published_on = EXCLUDED.published_on""",
-        _uuid(d["project_id"]), int(d["issue_no"]), d["title"], _date(d["published_on"]))
+               published_on = EXCLUDED.published_on, received_on = EXCLUDED.received_on""",
+        # Bulletins recorded before received_on existed: the stated date is all there is.
+        _uuid(d["project_id"]), int(d["issue_no"]), d["title"], _date(d["published_on"]),
+        _date(d.get("received_on") or d["published_on"]))
+
+
+async def _policy(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO policies (jurisdiction_code, version, effective_from, body) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (jurisdiction_code, version) DO NOTHING""",
+        d["jurisdiction_code"], e.stream_version, _date(d["effective_from"]), d)
 
 
 class DirectoryProjection(Projection):
@@ -84,9 +94,10 @@ class DirectoryProjection(Projection):
     name = "reporting_directory"
     sources = ("enrollment",)
     _apply = {"OrgRegistered": _org, "HostRegistered": _host, "ProjectDrafted": _drafted,
-              "QuotaAllocated": _quota, "BulletinSubmitted": _bulletin, **dict.fromkeys(_STATUS, _moved)}
+              "QuotaAllocated": _quota, "BulletinSubmitted": _bulletin, "EnrollmentPolicyPublished": _policy,
+              **dict.fromkeys(_STATUS, _moved)}
     handles = frozenset(_apply)
-    tables = ("orgs", "hosts", "projects", "quotas", "bulletins")
+    tables = ("orgs", "hosts", "projects", "quotas", "bulletins", "policies")
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         await self._apply[event.type](conn, event)
