@@ -22,6 +22,7 @@ from . import telemetry
 from .bus import Bus, BusNames
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
+from .pull import Puller
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ def _deliveries(msg: Msg) -> int:
             and tokens[5].count(".") == 3:
         return int(tokens[4])
     return int(msg.metadata.num_delivered)
+
+
+_PARSE_SLICE = 32  # messages parsed between two chances for the applying batch to go on
 
 
 def _retry_delay(deliveries: int) -> float:
@@ -55,6 +59,10 @@ class ProjectionConsumer:
     ack_wait: float = 30.0
     lag: int | None = field(default=None, init=False)  # JetStream's count, measured between fetches
     applied: int = field(default=0, init=False)
+    _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)  # the last batch's acks
+    # Fetched batches (by the list's id) with their parse (_fetch), until handle() takes them.
+    _parsed: dict[int, tuple[list[Msg], tuple[list[tuple[Msg, Delivery]], list[Msg]]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.applier = Applier(self.projection, self.max_deliveries)
@@ -93,28 +101,59 @@ class ProjectionConsumer:
 
     async def _consume(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         """Fetch → apply → ack, with the next fetch already under way while a batch is applied
-        (its messages wait, unacked, until their own turn: order and exactly-once are unchanged)."""
+        (its messages wait, unacked, until their own turn: order and exactly-once are unchanged).
+        Batches are pulled through our own inbox (shared/pull.py), one fetch at a time."""
+        assert self.bus.nc is not None  # connected: _subscribe just used it
+        puller = await Puller(self.bus.nc, self.names.stream(self.source), self.durable).start()
         polls = 0
-        ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(sub))
+        ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(puller))
         try:
             while ahead is not None:
                 msgs = await ahead
                 # Stopping: the batch in hand is still applied and acked, nothing more is fetched.
-                ahead = None if stop.is_set() else asyncio.ensure_future(self._fetch(sub))
+                ahead = None if stop.is_set() else asyncio.ensure_future(self._fetch(puller))
                 if polls % 10 == 0 or not msgs:
                     await self._report_lag(sub)
                 polls += 1
                 if msgs:
                     await self.handle(msgs)
         finally:
+            try:
+                await self._settled()
+            except Exception as exc:  # those messages come back after ack_wait; checkpoints absorb them
+                log.warning("projection %s: acks not sent: %s", self.projection.name, exc)
             if ahead is not None:
                 await self._hand_back(ahead)
+            # Delivered to us after the last fetch: back now rather than after ack_wait.
+            for msg in await puller.stop():
+                with contextlib.suppress(Exception):
+                    await msg.nak()
 
-    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
-        try:
-            msgs: list[Msg] = await sub.fetch(self.batch_size, timeout=1.0)
-        except (nats.errors.TimeoutError, TimeoutError):
-            return []
+    async def _fetch(self, puller: Puller) -> list[Msg]:
+        msgs = await puller.fetch(self.batch_size, timeout=1.0)
+        if not msgs:
+            return msgs
+        # Parsed here, in the fetch made ahead: its messages arrive while the batch before them
+        # applies, so their parsing fills that batch's waits on PostgreSQL instead of coming after
+        # it. A slice at a time, giving way in between: when the applying batch's statement
+        # answers, it goes on at once. handle() takes the result when handed this very list.
+        parsed: list[tuple[Msg, Delivery]] = []
+        unreadable: list[Msg] = []
+        for i in range(0, len(msgs), _PARSE_SLICE):
+            if i:
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:  # handed back mid-parse: these come back now too
+                    for msg in msgs:
+                        with contextlib.suppress(Exception):
+                            await msg.nak()
+                    raise
+            more, bad = self._parse(msgs[i:i + _PARSE_SLICE])
+            parsed += more
+            unreadable += bad
+        if len(self._parsed) > 2:  # left by a handle() that did not take its own (tests override it)
+            self._parsed.clear()
+        self._parsed[id(msgs)] = (msgs, (parsed, unreadable))
         return msgs
 
     async def _hand_back(self, ahead: asyncio.Task[list[Msg]]) -> None:
@@ -129,18 +168,28 @@ class ProjectionConsumer:
             with contextlib.suppress(Exception):
                 await msg.nak()
 
-    async def handle(self, msgs: list[Msg]) -> None:
+    def _parse(self, msgs: list[Msg]) -> tuple[list[tuple[Msg, Delivery]], list[Msg]]:
+        """(each readable message with its delivery, the unreadable ones)."""
         parsed: list[tuple[Msg, Delivery]] = []
+        unreadable: list[Msg] = []
+        from_json = Envelope.from_json
         for msg in msgs:
             try:
-                env = Envelope.from_json(msg.data)
+                env = from_json(msg.data)
             except Exception:
-                # Not an envelope at all: no retry can ever apply it. Terminate and log.
-                log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
-                await msg.term()
+                unreadable.append(msg)
                 continue
             headers = msg.headers
             parsed.append((msg, Delivery(env, _deliveries(msg), headers.get("traceparent") if headers else None)))
+        return parsed, unreadable
+
+    async def handle(self, msgs: list[Msg]) -> None:
+        ahead = self._parsed.pop(id(msgs), None)
+        parsed, unreadable = ahead[1] if ahead is not None and ahead[0] is msgs else self._parse(msgs)
+        for msg in unreadable:
+            # Not an envelope at all: no retry can ever apply it. Terminate and log.
+            log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
+            await msg.term()
         if not parsed:
             return
         try:
@@ -156,8 +205,14 @@ class ProjectionConsumer:
                 max(settled))
         if any(o is Outcome.DEAD for o in outcomes):
             await self._report_dead_letters()
-        # Only now, after COMMIT: one ack per message (a pull consumer with explicit acks has no
-        # cumulative ack). Each is a buffered publish; none waits for the server.
+        # Only now, after COMMIT. The acks go out while the next batch's first statement runs
+        # (the previous batch's are out first); `applied` counts a batch once its acks are sent.
+        await self._settled()
+        self._settling = asyncio.ensure_future(self._settle(parsed, outcomes))
+
+    async def _settle(self, parsed: list[tuple[Msg, Delivery]], outcomes: list[Outcome]) -> None:
+        # One ack per message (a pull consumer with explicit acks has no cumulative ack). Each is a
+        # buffered publish; none waits for the server.
         for (msg, d), outcome in zip(parsed, outcomes, strict=True):
             if outcome.settled:
                 await msg.ack()
@@ -168,6 +223,12 @@ class ProjectionConsumer:
         n = sum(o is Outcome.APPLIED for o in outcomes)
         self.applied += n
         telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(n)
+
+    async def _settled(self) -> None:
+        """Wait for the last batch's acks to be sent; raises what sending them raised."""
+        if self._settling is not None:
+            task, self._settling = self._settling, None
+            await task
 
     async def _report_lag(self, sub: JetStreamContext.PullSubscription) -> None:
         try:

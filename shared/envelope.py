@@ -15,11 +15,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from asyncpg.pgproto.pgproto import UUID as FastUUID
 
 from .personal import PersonalDataError, may_hold_national_id, paths_with_national_ids
 
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
+_REQUIRED = frozenset({"id", "source", "type", "subject", "time", "data"})
+_fromisoformat = datetime.fromisoformat
+
+
+def parse_uuid(text: str) -> uuid.UUID:
+    """A UUID from its text, as uuid.UUID reads it, in a fifth of the time for the usual 32-36 hex
+    digit forms: asyncpg's C implementation (a uuid.UUID subclass, equal and hashing alike; asyncpg
+    already hands such UUIDs back for every uuid column). Other forms go to uuid.UUID itself."""
+    try:
+        fast: uuid.UUID = FastUUID(text)
+        return fast
+    except (ValueError, TypeError):
+        return uuid.UUID(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,24 +128,19 @@ class Envelope:
 
     @classmethod
     def from_cloudevent(cls, ce: dict[str, Any]) -> Envelope:
-        missing = {"id", "source", "type", "subject", "time", "data"} - ce.keys()
-        if missing:
-            raise ValueError(f"not a CloudEvent of ours, missing {sorted(missing)}")
-        return cls(
-            id=uuid.UUID(ce["id"]),
-            source=ce["source"],
-            type=ce["type"],
-            subject=ce["subject"],
-            time=datetime.fromisoformat(ce["time"]),
-            data=ce["data"],
-            schema_version=int(ce.get("schemaversion", 1)),
-            stream_version=int(ce.get("streamversion", 0)),
-            position=int(ce.get("position", 0)),
-            correlation_id=ce.get("correlationid"),
-            causation_id=ce.get("causationid"),
-            actor=ce.get("actor"),
-            traceparent=ce.get("traceparent"),
-        )
+        # Every delivery a projection applies is parsed here (a batch of 256 at a time): positional
+        # arguments and asyncpg's C UUID make it about half the cost of keyword arguments and
+        # uuid.UUID's pure-Python parser, for the same envelope.
+        get = ce.get
+        try:
+            return cls(parse_uuid(ce["id"]), ce["source"], ce["type"], ce["subject"], _fromisoformat(ce["time"]),
+                       ce["data"], int(get("schemaversion", 1)), int(get("streamversion", 0)),
+                       int(get("position", 0)), get("correlationid"), get("causationid"), get("actor"),
+                       get("traceparent"))
+        except (KeyError, ValueError, TypeError):
+            if missing := _REQUIRED - ce.keys():  # said first, as before this was made fast
+                raise ValueError(f"not a CloudEvent of ours, missing {sorted(missing)}") from None
+            raise
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Envelope:

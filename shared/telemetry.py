@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -152,11 +153,20 @@ def inject_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+# A traceparent as the W3C propagator writes it (version 00, lowercase, ids not all zero), which
+# it would read and write back unchanged.
+_CANONICAL_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
 def normalized_traceparent(traceparent: str | None) -> str | None:
     """The traceparent a non-recording span continuing `traceparent` would propagate: the same
-    context, re-serialised; None for none or a malformed one."""
+    context, re-serialised; None for none or a malformed one. Every relayed event carries one and
+    a projection asks this per event: the usual, canonical form is answered as it is (the
+    propagator's read and write cost ~25 µs), any other goes the propagator's way."""
     if not traceparent:
         return None
+    if len(traceparent) == 55 and _CANONICAL_TRACEPARENT.fullmatch(traceparent):
+        return traceparent
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier, context=context_from_traceparent(traceparent))
     return carrier.get("traceparent")

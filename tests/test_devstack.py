@@ -9,12 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psutil
+import pytest
 
 from shared.devstack import SERVICES, free_port
 from shared.settings import REPO_ROOT
@@ -44,8 +46,17 @@ def _wait_for(check, timeout: float, what: str, log: Path) -> None:
         time.sleep(0.2)
 
 
-def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    data_dir, log = tmp_path / "data", tmp_path / "devstack.log"
+@pytest.fixture
+def tmp_dir():
+    """A directory outside pytest's own: another pytest session starting meanwhile (a second
+    checkout, a helper's run) resets /tmp/pytest-of-<user> to mode 0700, which locks the embedded
+    PostgreSQL's own user out of a data directory below it (as tests/conftest.py avoids too)."""
+    with tempfile.TemporaryDirectory(prefix="tt-devstack-") as d:
+        yield Path(d)
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_dir: Path) -> None:
+    data_dir, log = tmp_dir / "data", tmp_dir / "devstack.log"
     ports = {name: free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NATS_URL", "DATA_DIR", "JWT_PUBLIC_KEYS"}}

@@ -67,7 +67,11 @@ async def world(apps, keys_dir):
     # Credits: Shaanxi's policy before anything is earned, so awards are judged under it.
     await _ok(await as_c("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json={
         "effective_from": "2022-09-01", "cycle_years": 5, "cycle_start_year": 2022, "hours_per_credit": 10,
-        "annual_hours": 60, "cycle_hours": 300}), 201)
+        "annual_hours": 60, "cycle_hours": 300,
+        # Awards of centralized projects count as professional hours (the category map, issue 15).
+        "categories": [{"code": "professional", "name": "专业科目", "min_hours": 20},
+                       {"code": "workshop", "name": "工作坊研修"}],
+        "category_map": {"centralized": "professional"}}), 201)
     await play(s)  # enrollment: three projects, nominations to no-shows (tests/reporting/scenario.py)
 
     # More of enrollment: a county project still running, with attendance one by one and by CSV.
@@ -112,6 +116,9 @@ async def world(apps, keys_dir):
         "SELECT entry_id FROM entries WHERE teacher_id = $1 AND kind = 'award'", uuid.UUID(s.teachers["U3"])))
     await _ok(await auditor.post(f"/v1/entries/{entry}/revoke", json={"reason": "重复登记"}))
     await _ok(await as_c("teacher", sub=t1).post(f"/v1/teachers/{t1}/certificates", json={"year": 2022}), 201)
+    await _at_head(apps)  # the awards' hours are in teacher_years before the reminders judge them
+    await _ok(await as_c("province_admin", PROVINCE).post("/v1/reminders/short-of-hours", json={
+        "org_code": PROVINCE, "year": 2023}), 201)
 
     # Funding: policy, budgets, an allocation, spending, a reversal, a settlement from check-ins.
     clock["funding"] = date(2023, 9, 1)

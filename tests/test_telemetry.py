@@ -269,3 +269,29 @@ def test_without_an_exporter_requests_still_carry_a_trace_but_record_no_span() -
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60, cwd=REPO_ROOT)
+
+
+def _propagated(traceparent: str) -> str | None:
+    """What the W3C propagator itself makes of `traceparent`: read, then written back."""
+    carrier: dict[str, str] = {}
+    telemetry._PROPAGATOR.inject(carrier, context=telemetry.context_from_traceparent(traceparent))
+    return carrier.get("traceparent")
+
+
+@pytest.mark.parametrize("traceparent", [
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff",
+    "00-00000000000000000000000000000001-0000000000000001-01",
+    "00-00000000000000000000000000000000-b7ad6b7169203331-01",  # zero trace id
+    "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",  # zero span id
+    "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",  # upper case
+    "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  # a later version
+    "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+    " 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01",
+    "garbage",
+])
+def test_normalized_traceparent_answers_as_the_propagator_does(traceparent: str) -> None:
+    assert telemetry.normalized_traceparent(traceparent) == _propagated(traceparent)

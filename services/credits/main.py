@@ -23,7 +23,13 @@ Decisions (see the domain modules for their sources):
   are not seen;
 - a new teacher is one hired less than `induction_years` (default 1) ago; induction hours are all
   hours earned since hiring within that window;
-- holders are shown as a masked teacher id: the credits service never receives names.
+- holders are shown as a masked teacher id: the credits service never receives names;
+- a completion's hours count in the credit category the policy in force on its day maps its
+  project hour category to (`category_map`); unmapped, in the hour category itself (as before
+  the map existed): toward the annual and cycle targets, toward no category minimum;
+- teachers short of hours are listed per org and year (annual, cycle share due, category
+  minimums; domain/shortfall.py) and reminded by POST /v1/reminders/short-of-hours, which
+  publishes TeacherShortOfHours once per (org, year, teacher).
 """
 
 from __future__ import annotations
@@ -32,7 +38,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.credits.api import admin, certificates, claims, compliance, entries, me, policies, transcripts
+from services.credits.api import (
+    admin,
+    certificates,
+    claims,
+    compliance,
+    entries,
+    me,
+    policies,
+    shortfall,
+    transcripts,
+)
 from services.credits.config import CreditsSettings
 from services.credits.events import registry
 from services.credits.projector import INLINE
@@ -49,7 +65,7 @@ def build_spec() -> ServiceSpec:
         title="Credits 学时学分",
         migrations=Path(__file__).parent / "migrations",
         routers=[policies.router, transcripts.router, compliance.router, claims.router, entries.router,
-                 certificates.router, admin.router, me.router],
+                 certificates.router, shortfall.router, admin.router, me.router],
         projections=[IntakeProjection(INLINE), ComplianceProjection()],
         registry=registry,
         owns_events=True,

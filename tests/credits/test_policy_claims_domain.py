@@ -54,6 +54,9 @@ def test_publishing_a_version_a_repeat_and_a_correction():
     ({"school_year_start": (2, 30)}, "invalid_school_year_start"),
     ({"categories": (Category("a", "A"), Category("a", "B"))}, "duplicate_category"),
     ({"categories": (Category("a", "A", D(50)), Category("b", "B", D(20)))}, "category_minimums_exceed_target"),
+    ({"categories": (Category("public", "公需科目"),), "category_map": (("centralized", "professional"),)},
+     "category_map_unknown_category"),
+    ({"category_map": (("online", "public"),)}, "category_map_unknown_category"),  # no categories at all
 ])
 def test_invalid_policies_are_refused_with_422(change, code):
     assert refused(code, decide_publish, (), replace(JIANGXI_2018, **change), TODAY).status == 422
@@ -80,6 +83,46 @@ def test_a_completion_is_awarded_in_its_school_year_under_the_policy_in_force():
     assert data["source"]["event_id"] == "ev1" and data["source"]["enrollment_id"] == "e1"
     assert decide_award({**COMPLETED, "hours": 0}, source_event_id="e", entry_id="x", school_code=None,
                         policy=None) == []
+
+
+SPLIT = replace(JIANGXI_2018, categories=(Category("public", "公需科目", D(20)),
+                                          Category("professional", "专业科目", D(40))),
+                category_map=(("centralized", "professional"), ("online", "public")), version=3)
+
+
+def test_a_completion_is_awarded_in_the_category_its_hour_category_maps_to_and_names_the_policy_version():
+    [(_, data)] = decide_award(COMPLETED, source_event_id="ev1", entry_id="en1", school_code="360102001", policy=SPLIT)
+    assert (data["category"], data["hour_category"], data["policy_version"]) == ("professional", "centralized", 3)
+    [(_, online)] = decide_award({**COMPLETED, "hour_category": "online"}, source_event_id="ev2", entry_id="en2",
+                                 school_code="360102001", policy=SPLIT)
+    assert online["category"] == "public"
+
+
+def test_an_unmapped_hour_category_keeps_its_own_name_as_before_mapping_existed():
+    for policy, hour_category in ((SPLIT, "blended"), (JIANGXI_2018, "centralized"), (None, "workshop")):
+        [(_, data)] = decide_award({**COMPLETED, "hour_category": hour_category}, source_event_id="e",
+                                   entry_id="x", school_code=None, policy=policy)
+        assert data["category"] == hour_category
+    [(_, data)] = decide_award({**COMPLETED, "hour_category": None}, source_event_id="e", entry_id="x",
+                               school_code=None, policy=SPLIT)
+    assert data["category"] == "unspecified"
+
+
+def test_the_category_map_round_trips_and_old_versions_without_one_map_nothing():
+    assert policy_from_data(policy_to_data(SPLIT)) == SPLIT
+    old = policy_to_data(JIANGXI_2018)
+    del old["category_map"]  # a PolicyPublished recorded before the map existed
+    assert policy_from_data(old).category_map == () and policy_from_data(old) == JIANGXI_2018
+    state = evolve_policy((), *decide_publish((), SPLIT, TODAY)[0])
+    assert decide_publish(state, SPLIT, TODAY) == []  # a repeat with the same map records nothing
+
+
+def test_an_award_recorded_before_the_map_is_read_as_it_was():
+    old = {"entry_id": "en0", "teacher_id": T, "hours": 90, "category": "centralized", "earned_on": "2023-07-24",
+           "recorded_on": "2023-07-24", "school_year": 2022, "org_code": "360102001", "jurisdiction_code": "360000",
+           "policy_effective_from": "2018-02-06", "source": {"type": "enrollment"}}
+    entry = evolve_award(None, "HoursAwarded", old)
+    assert entry is not None and entry.category == "centralized" and entry.hours == D(90)
 
 
 def test_revoking_an_award_once():

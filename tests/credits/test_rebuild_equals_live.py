@@ -2,7 +2,9 @@
 
 Given a realistic history — enrollment's org tree, teachers and completions arriving over
 JetStream (awarded by the live intake consumer), policy versions, claims approved, rejected and
-revoked, an award revoked, a certificate issued, all through the HTTP API — every non-kernel
+revoked, an award revoked, a certificate issued, all through the HTTP API; an award recorded in
+the shape HoursAwarded had before the category map (no `hour_category`, no `policy_version`), a
+county policy with a category map and an award mapped by it, short-of-hours reminders — every non-kernel
 table is snapshotted, emptied, and rebuilt by POST /v1/admin/rebuild (our inline tables from our
 event store, the intake from enrollment's stream, teacher_years from our store). A table that no
 rebuild refills comes back empty and fails the comparison; the scenario fills every table, so a
@@ -17,7 +19,12 @@ from datetime import date
 import nats
 import pytest
 
+from services.credits.events import registry, store
+from services.credits.projector import INLINE
 from shared.bus import BusNames
+from shared.envelope import Metadata
+from shared.eventstore import NO_STREAM
+from shared.inline import new_events, project_and_append
 from tests.conftest import eventually
 from tests.credits.given import completed, jiangxi_tree, ok, teacher
 from tests.credits.seeds import JIANGXI_2018, JIANGXI_2021, body
@@ -104,7 +111,31 @@ async def history(credits_app, as_role, clock, cpool, nats_url, module_namespace
     await ok(await auditor.post(f"/v1/entries/{award}/revoke", json={"reason": "签到造假"}))
     await ok(await as_role("teacher", sub=ids[0]).post(f"/v1/teachers/{ids[0]}/certificates",
                                                        json={"year": 2022}), 201)
+    # An award as recorded before the category map: no hour_category, no policy_version.
+    old_entry = str(uuid.uuid4())
+    old = {"entry_id": old_entry, "teacher_id": ids[3], "hours": 10, "category": "online", "earned_on": "2023-06-01",
+           "recorded_on": "2023-06-01", "school_year": 2022, "org_code": OTHER, "jurisdiction_code": "360000",
+           "policy_effective_from": "2021-09-01",
+           "source": {"type": "enrollment", "event_id": str(uuid.uuid4()), "enrollment_id": str(uuid.uuid4())}}
+    async with cpool.acquire() as conn, conn.transaction():
+        await project_and_append(conn, store, INLINE, [(f"award-{old_entry}", NO_STREAM, new_events(
+            registry, [("HoursAwarded", old)]), Metadata(actor={"sub": "credits", "role": "service"}))])
+    # A county policy with a category map (retroactive), then an award it maps, then reminders.
+    await ok(await as_role("county_admin", "360103").put("/v1/policies/360103", json={
+        "effective_from": "2023-01-01", "cycle_years": 5, "cycle_start_year": 2018, "annual_hours": 60,
+        "categories": [{"code": "professional", "name": "专业科目", "min_hours": 30},
+                       {"code": "workshop", "name": "工作坊研修"}],
+        "category_map": {"centralized": "professional"}}), 201)
+    await publish_enrollment(nats_url, module_namespace, [completed(ids[3], 24, "2023-07-20", "360103")])
+
+    async def mapped() -> bool:
+        return await cpool.fetchval("SELECT count(*) FROM entries WHERE category = 'professional'") == 1
+
+    await eventually(mapped, timeout=30, message="the completion awarded in its mapped category")
     await eventually(lambda: caught_up(cpool, "credits_compliance"), message="teacher_years caught up")
+    sent = await ok(await as_role("county_admin", "360103").post("/v1/reminders/short-of-hours", json={
+        "org_code": "360103", "year": 2022}), 201)
+    assert sent["published"] == 2
     return {"teachers": ids}
 
 
@@ -119,6 +150,9 @@ async def test_every_table_rebuilt_from_the_events_equals_the_live_one(history, 
     assert (sorted(review["statuses"]), review["revoked"], review["revocations"]) == (["approved", "rejected"],
                                                                                       True, 2)
     events = await cpool.fetchval("SELECT count(*) FROM events")
+    assert await cpool.fetchval("SELECT count(*) FROM events WHERE type = 'TeacherShortOfHours'") == 2
+    assert await cpool.fetchval("SELECT count(*) FROM events WHERE type = 'HoursAwarded' "
+                                "AND NOT data ? 'policy_version'") == 1
     await cpool.execute(f"TRUNCATE {', '.join(live)}")
     done = await ok(await as_role("service").post("/v1/admin/rebuild", json={"source": "stream"}))
     assert set(done["rebuilt"]) == {"ledger", "intake", "compliance"}

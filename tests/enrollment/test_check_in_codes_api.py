@@ -105,3 +105,24 @@ async def test_a_code_is_for_a_day_of_an_open_or_started_project(epool, hostc, h
     refused(await hostc.post(f"/v1/projects/{approved}/check-in-codes", json=SESSION), 409, "project_not_open")
     refused(await hostc.post(f"/v1/projects/{uuid.uuid4()}/check-in-codes", json=SESSION), 404,
             "project_not_found")
+
+
+async def test_the_host_reads_its_learners_names_for_the_sign_in_sheet(epool, as_role, county, hostc, host):
+    # Issue 20: the host runs the sessions; it gets names and masked ID numbers, never the number.
+    pid = await seed_project(epool, host)
+    r = await as_role("province_admin", PROVINCE).post("/v1/teachers", json={
+        "name": "王小明", "national_id": "11010519491231002X", "school_code": seed.SCHOOL, "subject": "数学",
+        "stage": "初中", "title": "一级教师", "hired_on": "2015-09-01"})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    eid = await enrolled(county, pid, tid)
+    sheet = await hostc.get(f"/v1/projects/{pid}/sign-in-sheet")
+    assert sheet.status_code == 200, sheet.text
+    (row,) = sheet.json()["items"]
+    assert (row["enrollment_id"], row["name"], row["school_code"], row["status"]) == (eid, "王小明", seed.SCHOOL,
+                                                                                       "nominated")
+    assert "11010519491231002X" not in sheet.text and row["national_id_masked"].endswith("002X")
+    refused(await as_role("host", str(uuid.uuid4())).get(f"/v1/projects/{pid}/sign-in-sheet"), 403, "out_of_scope")
+    refused(await county.get(f"/v1/projects/{pid}/sign-in-sheet"), 403, "out_of_scope")  # organizer: the province
+    refused(await teacher(as_role, tid).get(f"/v1/projects/{pid}/sign-in-sheet"), 403, "forbidden_role")
+    refused(await hostc.get(f"/v1/projects/{uuid.uuid4()}/sign-in-sheet"), 404, "project_not_found")

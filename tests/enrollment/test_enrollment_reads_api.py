@@ -14,6 +14,7 @@ from tests.enrollment.seed import (
     SCHOOL2,
     checked_in_enrollment,
     enrolled,
+    n_events,
     refused,
     seed_project,
     seed_teacher,
@@ -66,3 +67,21 @@ async def test_list_enrollments_filters_scopes_and_pages(epool, as_role, county,
     assert other_host.json()["items"] == []
     refused(await county.get("/v1/enrollments", params={"cursor": "!!"}), 400, "bad_cursor")
     refused(await county.get("/v1/enrollments", params={"limit": 501}), 422, "validation_error")
+
+
+async def test_a_school_admin_follows_and_checks_in_its_own_teachers(epool, as_role, county, host):
+    # Issue 20: a school sees its teachers' enrollments whichever region nominated them, and may
+    # check them in; another school's admin sees none and may not.
+    pid, tid = await seed_project(epool, host), await seed_teacher(epool)  # teaches at SCHOOL
+    eid = await enrolled(county, pid, tid)
+    school, other = as_role("school_admin", seed.SCHOOL), as_role("school_admin", seed.SCHOOL2)
+    listed = (await school.get("/v1/enrollments", params={"project_id": pid})).json()["items"]
+    assert [i["id"] for i in listed] == [eid]
+    assert (await other.get("/v1/enrollments", params={"project_id": pid})).json()["items"] == []
+    assert (await school.get(f"/v1/enrollments/{eid}")).status_code == 200
+    refused(await other.get(f"/v1/enrollments/{eid}"), 403, "out_of_scope")
+    before = await n_events(epool)
+    refused(await other.post(f"/v1/enrollments/{eid}/check-in"), 403, "out_of_scope")
+    assert await n_events(epool) == before
+    r = await school.post(f"/v1/enrollments/{eid}/check-in")
+    assert (r.status_code, r.json()["status"]) == (200, "checked_in"), r.text

@@ -217,3 +217,19 @@ async def test_the_national_calendar_binds_national_projects_only(api, epool):
     national = project(level="national", starts_on="2026-12-01", ends_on="2026-12-28")
     problem(await api(CITY_ADMIN, "POST", "/v1/projects", json=national), 422, "ends_after_dec_20")
     assert await count(epool) == before
+
+
+async def test_the_host_files_its_own_plan_and_no_other(api, epool):
+    # Issue 20, 004 §3.2 "各项目承担单位…在开班前10天将项目实施方案…报送": the host submits its plan.
+    pid = await draft(api)  # hosted by HOST
+    other = await draft(api, host_id=None)
+    before = await count(epool)
+    problem(await api(("host", str(uuid.uuid4())), "POST", f"/v1/projects/{pid}/submit-plan"), 403, "out_of_scope")
+    problem(await api(("host", HOST), "POST", f"/v1/projects/{other}/submit-plan"), 403, "out_of_scope")
+    problem(await api(("host", HOST), "POST", f"/v1/projects/{pid}/open"), 403, "forbidden_role")
+    assert await count(epool) == before
+    r = await api(("host", HOST), "POST", f"/v1/projects/{pid}/submit-plan")
+    assert r.status_code == 200, r.text
+    meta = await epool.fetchval("SELECT metadata FROM events WHERE stream_id = $1 AND type = 'ProjectPlanSubmitted'",
+                                f"project-{pid}")
+    assert meta["actor"]["role"] == "host"

@@ -6,6 +6,8 @@ exact fen and ratios, and each compliant flag flips exactly at its threshold."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 from services.funding.domain.policy import SEED_POLICIES
@@ -99,6 +101,18 @@ async def test_a_district_and_its_three_schools_from_budget_to_settlement(world,
         "project_id": world.project_id, "county_code": COUNTY, "fee_per_participant_fen": FEE}), 201)
     assert (again["participants"], again["amount_fen"], again["previously_settled_fen"], again["delta_fen"]) == (
         5, 250_000, 200_000, FEE)
+    # Issue 20: the host reads its own settlements; another host and a school see none of them.
+    sheet = await ok(await as_role("host", world.host).get("/v1/settlements", params={"project_id": world.project_id}))
+    assert ([(i["county_code"], i["participants"], i["amount_fen"]) for i in sheet["items"]], sheet["total_fen"]) == (
+        [(COUNTY, 4, 200_000), (COUNTY, 5, FEE)], 250_000)
+    assert (await ok(await county.get("/v1/settlements", params={"project_id": world.project_id})))["total_fen"] == \
+        250_000
+    for outsider in (as_role("host", str(uuid.uuid4())), schools[S1]):
+        assert (await ok(await outsider.get("/v1/settlements", params={"project_id": world.project_id})))[
+            "items"] == []
+    refused = await as_role("teacher", sub=str(uuid.uuid4())).get("/v1/settlements",
+                                                                  params={"project_id": world.project_id})
+    assert refused.status_code == 403
     projects = await ok(await county.get(f"/v1/orgs/{COUNTY}/funding/projects", params={"year": YEAR}))
     assert [(p["spent_fen"], p["participants"], p["spent_per_participant_fen"]) for p in projects["items"]] == [
         (350_000, 5, 70_000)]

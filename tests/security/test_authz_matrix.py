@@ -128,7 +128,10 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                     teacher="ok/scope", service="ok"),
         ("POST", "/v1/projects"): probe("/v1/projects", json=project_body(code="XC2023-99"), **ORGANIZE),
         **{("POST", f"/v1/projects/{{project_id}}/{a}"): probe(f"/v1/projects/{{P_A}}/{a}", **ORGANIZE)
-           for a in ("submit-plan", "open", "start", "close")},
+           for a in ("open", "start", "close")},
+        # P_A's host files its plan (004 §3.2); another host may not.
+        ("POST", "/v1/projects/{project_id}/submit-plan"): probe("/v1/projects/{P_A}/submit-plan", **ORGANIZE,
+                                                                 host="ok/scope"),
         # 方案审核备案 is review by a higher level: the organizer's own admin may not approve.
         ("POST", "/v1/projects/{project_id}/approve"): probe(
             "/v1/projects/{P_A}/approve", **ORGANIZE, county_admin="self/scope"),
@@ -148,8 +151,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             "teacher_id": "00000000-0000-4000-8000-000000000000"}, region="ok/scope"),
         ("POST", "/v1/enrollments/{enrollment_id}/withdraw"): probe("/v1/enrollments/{E_A}/withdraw",
                                                                     json={"reason": "测试"}, region="ok/scope"),
-        ("POST", "/v1/enrollments/{enrollment_id}/check-in"): probe("/v1/enrollments/{E_A}/check-in", **RUNNER,
-                                                                    teacher="ok/scope"),
+        # The admin of the teacher's school too (issue 20: T_A teaches at SCHOOL).
+        ("POST", "/v1/enrollments/{enrollment_id}/check-in"): probe(
+            "/v1/enrollments/{E_A}/check-in", **(RUNNER | {"school_admin": "ok/scope"}), teacher="ok/scope"),
         ("POST", "/v1/enrollments/{enrollment_id}/attendance"): probe("/v1/enrollments/{E_A}/attendance", json={
             "session_date": "2023-07-11", "status": "present", "hours": 6}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/assessment"): probe("/v1/enrollments/{E_A}/assessment", json={
@@ -159,6 +163,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                                 json={"reason": "测试"}, **RUNNER),
         ("POST", "/v1/enrollments/{enrollment_id}/no-show"): probe("/v1/enrollments/{E_A}/no-show",
                                                                    json={"special_reason": True}, **RUNNER),
+        ("GET", "/v1/projects/{project_id}/sign-in-sheet"): probe("/v1/projects/{P_A}/sign-in-sheet", **RUNNER),
         ("POST", "/v1/projects/{project_id}/check-in-codes"): probe(
             "/v1/projects/{P_A}/check-in-codes", json={"session_date": "2023-07-11"}, **RUNNER),
         # Any teacher may post a code; an unreadable one is a 422 after the role check.
@@ -175,10 +180,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             "/v1/projects/{P_A}/attendance/import", csv="enrollment_id,session_date,status,hours\n"
                                                         "{E_A},2023-07-11,present,6\n", **RUNNER),
         ("GET", "/v1/enrollments/{enrollment_id}"): probe("/v1/enrollments/{E_A}", region="ok/scope",
-                                                          school_admin="scope", auditor="ok/scope", host="ok/scope",
+                                                          school_admin="ok/scope", auditor="ok/scope", host="ok/scope",
                                                           teacher="ok/scope", service="ok"),
-        ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty",
-                                          school_admin="empty", service="ok"),
+        ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty", service="ok"),
         # The eligibility preview: who may nominate for the region (services/enrollment/api/eligibility.py).
         ("GET", "/v1/projects/{project_id}/eligibility"): probe(
             f"/v1/projects/{{P_A}}/eligibility?teacher_id={{T_A}}&region_code={COUNTY}", region="ok/scope"),
@@ -211,6 +215,12 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/orgs/{code}/compliance"): probe(f"/v1/orgs/{COUNTY}/compliance?year=2023", **REGION_READ),
         ("GET", "/v1/compliance/schools"): probe(f"/v1/compliance/schools?year=2023&region_code={COUNTY}",
                                                  **REGION_READ),
+        # Teachers short of hours: read over the caller's subtree, as compliance is (api/shortfall.py).
+        **{("GET", f"/v1/orgs/{{code}}/short-of-hours{ext}"): probe(
+            f"/v1/orgs/{COUNTY}/short-of-hours{ext}?year=2023", **REGION_READ) for ext in ("", ".csv", ".xlsx")},
+        # Reminders: the levels that run training, over their own subtree.
+        ("POST", "/v1/reminders/short-of-hours"): probe("/v1/reminders/short-of-hours", json={
+            "org_code": COUNTY, "year": 2023}, region="ok/scope"),
         # Service accounts read, never issue (services/credits/api/certificates.py).
         ("POST", "/v1/teachers/{teacher_id}/certificates"): probe(
             "/v1/teachers/{T_A}/certificates", json={"year": 2022}, admins="ok/scope", auditor="ok/scope",
@@ -244,6 +254,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/disbursements/{disbursement_id}"): probe("/v1/disbursements/{D_A}", region="ok/hidden",
                                                               school_admin="hidden", auditor="ok/hidden",
                                                               service="ok"),
+        # A list filtered to the caller's part (the host's own, a county's own): never a 403 for readers.
+        ("GET", "/v1/settlements"): probe("/v1/settlements?project_id={P_A}", admins="ok", auditor="ok", host="ok",
+                                          service="ok"),
         ("POST", "/v1/settlements"): probe("/v1/settlements", json={
             "project_id": "{P_A}", "county_code": COUNTY, "fee_per_participant_fen": 100}, county_admin="ok/scope"),
         ("GET", "/v1/orgs/{code}/funding"): probe(f"/v1/orgs/{COUNTY}/funding?year=2023", **REGION_READ),

@@ -1,8 +1,9 @@
 """National ID numbers never leave the enrollment roster's vault: the system is driven through
 every flow that carries them — registration, roster imports with good and bad rows, refusals,
 duplicates, nominations and progress of the imported teachers, the awards credits makes of them
-over NATS, claims, certificates, funding — including numbers typed where they do not belong
-(a shifted spreadsheet column, free-text reasons and comments, a school code). Then everything
+over NATS, claims, certificates, the short-of-hours list, its exports and reminders, funding —
+including numbers typed where they do not belong (a shifted spreadsheet column, free-text reasons
+and comments, a school code). Then everything
 that left is scanned:
 
 - every log record (DEBUG and up, as the records and as the JSON handler writes them) and stderr;
@@ -275,6 +276,11 @@ async def drive(w: World) -> dict:
     await ok(await auditor.post(f"/v1/claims/{cid}/reject", json={"reason": "材料不全"}))
     await ok(await w.as_("credits", "county_admin", COUNTY).get(f"/v1/claims?teacher_id={ids['import1']}"))
     await ok(await w.as_("credits", "county_admin", COUNTY).get(f"/v1/orgs/{COUNTY}/compliance?year=2022"))
+    # Short of hours: the list, its exports and the reminder events name internal ids only.
+    ccounty = w.as_("credits", "county_admin", COUNTY)
+    for ext in ("", ".csv", ".xlsx"):
+        await ccounty.get(f"/v1/orgs/{COUNTY}/short-of-hours{ext}?year=2022")
+    await ok(await ccounty.post("/v1/reminders/short-of-hours", json={"org_code": COUNTY, "year": 2022}), 201)
 
     # Funding: a purpose is free text too.
     fcounty = w.as_("funding", "county_admin", COUNTY)

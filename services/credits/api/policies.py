@@ -1,7 +1,10 @@
 """HTTP routes: credit-hour policies per jurisdiction, versioned by effective date.
 
 PUT publishes a version (201 for a new `effective_from`, 200 for a correction of an existing one,
-200 and no event for an identical repeat); province, city and county admins publish for their
+200 and no event for an identical repeat), with its `category_map`: each project hour category →
+one of its credit categories (awards are made in the mapped category of the version in force on
+the completion day; a map naming a category the version does not define is 422
+category_map_unknown_category); province, city and county admins publish for their
 own jurisdiction or one inside it. GET returns the version in force on `as_of` (any date, default today) for
 the code — walking up the org tree when the code sets no policy of its own ("the nearest policy
 wins"), including versions published later with a retroactive effective date. (Transcripts'
@@ -16,7 +19,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.credits.domain.policy import Category, Policy
 from services.credits.handlers import publish_policy
@@ -31,6 +34,8 @@ from shared.unit_of_work import Command
 router = APIRouter(tags=["policies"])
 Hours = Annotated[Decimal, Field(gt=0, le=2000, decimal_places=1, allow_inf_nan=False)]
 Code = Annotated[str, Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
+# A project's hour category as enrollment records it (one line, 1–32 characters).
+HourCategory = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class CategoryIn(BaseModel):
@@ -51,6 +56,11 @@ class PolicyIn(BaseModel):
     induction_hours: Hours | None = None
     induction_years: int = Field(1, ge=1, le=5)
     categories: list[CategoryIn] = Field(default_factory=list, max_length=20)
+    category_map: dict[HourCategory, HourCategory] = Field(
+        default_factory=dict, max_length=50,
+        description="project hour category (what enrollment sends, e.g. centralized, online, blended, school_based, "
+                    "workshop) → one of `categories`' codes; awards of an unmapped hour category keep it as their "
+                    "category (422 category_map_unknown_category for a code the policy does not define)")
     school_year_start: str = Field("09-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
     credit_decimals: int = Field(1, ge=0, le=2)
 
@@ -61,6 +71,7 @@ class PolicyIn(BaseModel):
             annual_hours=self.annual_hours, cycle_years=self.cycle_years, cycle_start_year=self.cycle_start_year,
             cycle_hours=self.cycle_hours, induction_hours=self.induction_hours, induction_years=self.induction_years,
             categories=tuple(Category(c.code, c.name, c.min_hours) for c in self.categories),
+            category_map=tuple(sorted(self.category_map.items())),
             school_year_start=(month, day), credit_decimals=self.credit_decimals)
 
 

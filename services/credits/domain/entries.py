@@ -1,9 +1,15 @@
 """Ledger entries as aggregates: an award (`award-<entry_id>`) or an approved claim
 (`claim-<claim_id>`, see claims.py), and their revocation.
 
-An award is the credits side of EnrollmentCompleted: the project's hours, its hour category and
-the completion day (earned and recorded that day), the school year under the policy in force
-then. EnrollmentFailed awards nothing (001 §5.3: 考核不合格的教师,不能获得学分).
+An award is the credits side of EnrollmentCompleted: the project's hours, the credit category its
+hour category maps to under the policy in force on the completion day (policy.award_category;
+unmapped: the hour category itself), the completion day (earned and recorded that day), the
+school year under that policy, and the policy version used. EnrollmentFailed awards nothing
+(001 §5.3: 考核不合格的教师,不能获得学分).
+
+HoursAwarded stays at schema version 1: the fields added with the category map (`hour_category`,
+`policy_version`) are optional to every reader, so awards recorded before them rebuild as they are
+(their `category` is the project's hour category, as it was then).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 
 from shared.refusal import Refused
 
-from .policy import Policy, num, school_year_under, to_hours
+from .policy import Policy, award_category, num, school_year_under, to_hours
 
 UNSPECIFIED = "unspecified"
 
@@ -44,13 +50,17 @@ def decide_award(completed: dict[str, Any], *, source_event_id: str, entry_id: s
         return []  # nothing earned, nothing to record
     earned_on = date.fromisoformat(completed["completed_on"])
     year = school_year_under(policy, earned_on)
+    hour_category = completed.get("hour_category") or UNSPECIFIED
     return [("HoursAwarded", {
         "entry_id": entry_id, "teacher_id": completed["teacher_id"], "hours": num(hours),
-        "category": completed.get("hour_category") or UNSPECIFIED, "earned_on": earned_on.isoformat(),
+        "category": award_category(policy, hour_category), "hour_category": hour_category,
+        "earned_on": earned_on.isoformat(),
         "recorded_on": earned_on.isoformat(), "school_year": year,
         "org_code": school_code or completed.get("region_code"),
         "jurisdiction_code": policy.jurisdiction_code if policy else None,
         "policy_effective_from": policy.effective_from.isoformat() if policy else None,
+        # The jurisdiction's policy stream version that published the text used (0: not known).
+        "policy_version": policy.version if policy else None,
         "source": {"type": "enrollment", "event_id": source_event_id, "enrollment_id": completed.get("enrollment_id"),
                    "project_id": completed.get("project_id"), "level": completed.get("level"),
                    "year": completed.get("year"), "host_id": completed.get("host_id")},

@@ -30,6 +30,7 @@ def policy_to_data(p: Policy) -> dict[str, Any]:
         "cycle_years": p.cycle_years, "cycle_start_year": p.cycle_start_year, "cycle_hours": num(p.cycle_hours),
         "induction_hours": num(p.induction_hours), "induction_years": p.induction_years,
         "categories": [{"code": c.code, "name": c.name, "min_hours": num(c.min_hours)} for c in p.categories],
+        "category_map": dict(p.category_map),
         "school_year_start": f"{p.school_year_start[0]:02d}-{p.school_year_start[1]:02d}",
         "credit_decimals": p.credit_decimals,
         "published_on": p.published_on.isoformat() if p.published_on else None,
@@ -46,6 +47,8 @@ def policy_from_data(d: dict[str, Any]) -> Policy:
         induction_years=int(d.get("induction_years", 1)),
         categories=tuple(Category(c["code"], c.get("name") or c["code"], _hours(c.get("min_hours")))
                          for c in d.get("categories") or ()),
+        # Versions published before the map existed carry none: nothing is mapped under them.
+        category_map=tuple(sorted((d.get("category_map") or {}).items())),
         school_year_start=(month, day), credit_decimals=int(d.get("credit_decimals", 1)),
         published_on=date.fromisoformat(d["published_on"]) if d.get("published_on") else None,
     )
@@ -78,11 +81,21 @@ def validate(p: Policy) -> None:
     codes = [c.code for c in p.categories]
     if len(set(codes)) != len(codes):
         raise Refused("duplicate_category", "category codes must be unique", 422)
+    check_category_map(p)
     minimums = sum((c.min_hours or Decimal(0)) for c in p.categories)
     annual, _ = p.annual_target()
     if annual is not None and minimums > annual:
         raise Refused("category_minimums_exceed_target", f"category minimums {minimums} exceed the annual "
                                                          f"target {annual}", 422)
+
+
+def check_category_map(p: Policy) -> None:
+    """Every mapped project hour category lands in a credit category this version defines: an
+    award mapped elsewhere would count toward no minimum the policy judges (DOMAIN.md)."""
+    unknown = sorted({to for _, to in p.category_map} - p.category_codes())
+    if unknown:
+        raise Refused("category_map_unknown_category", f"category_map maps to {unknown}, which the policy's "
+                                                       f"categories {sorted(p.category_codes())} do not define", 422)
 
 
 def evolve_policy(state: tuple[Policy, ...], event_type: str, data: dict[str, Any]) -> tuple[Policy, ...]:

@@ -4,7 +4,10 @@ Every number that differs between provinces is a field here, never a constant in
 - Jiangxi (seed 001 §2.3): a 5-year cycle, 60 hours a year, 20 hours = 1 credit.
 - Jiyuan (seed 003 §4.3): 360 hours per 5-year cycle (2021–2025), 120 hours of induction for new
   teachers; workshop study (工作坊研修) counts toward hours.
-- Others split an annual target into categories (public / professional / elective).
+- Others split an annual target into categories (public / professional / elective), and map each
+  project hour category enrollment sends (centralized, online, blended, school_based, workshop …)
+  to one of them (`category_map`, DOMAIN.md "Project hour categories … map to each province's
+  credit categories … by that province's policy").
 
 Judgement rules (documented in the service README section of main.py):
 - A school year (学年) starts on `school_year_start` (default 1 September: "2023学年" is
@@ -78,6 +81,9 @@ class Policy:
     induction_hours: Decimal | None = None
     induction_years: int = 1  # a "new teacher" (新入职教师, 003 §4.3) is one hired less than N years ago
     categories: tuple[Category, ...] = ()
+    # Project hour category → one of `categories` (sorted pairs: hashable and order-free, so a
+    # repeat PUT with the keys in another order is still the same policy).
+    category_map: tuple[tuple[str, str], ...] = ()
     school_year_start: tuple[int, int] = DEFAULT_SCHOOL_YEAR_START  # 中国学年: 9月1日 (001 §5.4 "分学年")
     credit_decimals: int = 1
     published_on: date | None = field(default=None, compare=False)  # when it became known (as_of)
@@ -117,9 +123,24 @@ class Policy:
     def category_codes(self) -> set[str]:
         return {c.code for c in self.categories}
 
+    def credit_category(self, hour_category: str) -> str | None:
+        """The credit category the policy maps a project hour category to, else None."""
+        return dict(self.category_map).get(hour_category)
+
     @property
     def key(self) -> tuple[str, date]:
         return self.jurisdiction_code, self.effective_from
+
+
+def award_category(policy: Policy | None, hour_category: str) -> str:
+    """The category an award's hours count in: the credit category the policy in force on the
+    completion day maps the project's hour category to (学时管理, 003 §4.3; DOMAIN.md: hour
+    categories map to each province's credit categories by its policy, so category minimums can be
+    judged). Unmapped — no policy, no map, or an hour category the map does not name — the hours
+    keep the project's hour category, as before mapping existed: they count toward the annual and
+    cycle targets but toward no category minimum."""
+    mapped = policy.credit_category(hour_category) if policy is not None else None
+    return mapped if mapped is not None else hour_category
 
 
 def school_year_under(policy: Policy | None, d: date) -> int:

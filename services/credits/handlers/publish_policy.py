@@ -9,21 +9,13 @@ from services.credits.domain.policies import decide_publish, evolve_policy
 from services.credits.domain.policy import Policy
 from services.credits.events import store
 from services.credits.views import policy_json
-from shared.aggregate import load_state
 from shared.unit_of_work import Reply, UnitOfWork
+from shared.versioned import publish_version
 
-NO_VERSIONS: tuple[Policy, ...] = ()
 
 async def handle(uow: UnitOfWork, wanted: Policy, today: date) -> Reply:
     code = wanted.jurisdiction_code
-    stream = f"policy-{code}"
-    state, version = await load_state(uow.conn, store, stream, evolve_policy, NO_VERSIONS)
-    expected = uow.expect(stream, version)
-    events = decide_publish(state, wanted, today)
-    uow.record(stream, expected, events)
-    now = version + len(events)
-    new = bool(events) and all(v.effective_from != wanted.effective_from for v in state)
-    published = evolve_policy(state, *events[0]) if events else state
-    current = next(v for v in published if v.effective_from == wanted.effective_from)
-    return Reply(201 if new else 200, policy_json(current, code, now), {
-        "ETag": f'"{now}"', "Location": f"/v1/policies/{code}?as_of={wanted.effective_from}"})
+    done = await publish_version(uow, store, f"policy-{code}", wanted, evolve_policy,
+                                 lambda state: decide_publish(state, wanted, today))
+    return Reply(201 if done.new else 200, policy_json(done.current, code, done.version), {
+        "ETag": f'"{done.version}"', "Location": f"/v1/policies/{code}?as_of={wanted.effective_from}"})

@@ -51,8 +51,11 @@ class EnrollmentPage(BaseModel):
 
 
 def _may_read(pr: Principal, row: Any) -> bool:
+    """The service, the teacher, the project's host, an admin over the nominating region, or the
+    admin of the teacher's school (issue 20: a school follows its own teachers' training)."""
     return (pr.role == "service" or (pr.role == "teacher" and pr.sub == str(row["teacher_id"]))
-            or (pr.role == "host" and pr.org == str(row["host_id"])) or can_read(pr, row["region_code"]))
+            or (pr.role == "host" and pr.org == str(row["host_id"])) or can_read(pr, row["region_code"])
+            or (pr.role == "school_admin" and pr.org is not None and pr.org == row["teacher_school"]))
 
 
 @router.get("/v1/enrollments/{enrollment_id}", response_model=EnrollmentPublic)
@@ -82,7 +85,10 @@ async def list_enrollments(
 ) -> EnrollmentPage:
     pr = principal
     scope: dict[str, Any] = {"scope_org": None, "scope_prefix": None, "scope_teacher": None, "scope_host": None}
-    if pr.role == "teacher":
+    if pr.role == "school_admin":
+        require(bool(pr.org), "this token carries no org")
+        scope["scope_school"] = pr.org  # its teachers' enrollments, whichever region nominated them
+    elif pr.role == "teacher":
         scope["scope_teacher"] = _uuid_or_nil(pr.sub)
     elif pr.role == "host":
         scope["scope_host"] = _uuid_or_nil(pr.org)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from services.enrollment import checkin_codes
 from services.enrollment.api.inputs import Reason, StrictIn
@@ -110,3 +110,42 @@ async def check_in_by_code(body: CodeCheckIn, request: Request, cmd: Command, to
     except ValueError:
         raise Refused("code_foreign", "this token names no teacher of the roster", 403) from None
     return await cmd.run(lambda uow: check_in_handler.handle_code(uow, code, teacher_id, today))
+
+
+class SignInRow(BaseModel):
+    enrollment_id: uuid.UUID
+    teacher_id: uuid.UUID
+    name: str | None  # 姓名 (the roster's; None for a teacher registered before names were kept)
+    national_id_masked: str | None  # 610102********123X: enough to tell two namesakes apart
+    school_code: str | None
+    school_name: str | None
+    region_code: str
+    status: str
+
+
+class SignInSheet(BaseModel):
+    project_id: uuid.UUID
+    items: list[SignInRow]
+
+
+_SHEET = """
+SELECT e.id AS enrollment_id, e.teacher_id, i.name, i.national_id_masked, t.school_code, o.name AS school_name,
+       e.region_code, e.status
+FROM enrollments e LEFT JOIN teachers t ON t.id = e.teacher_id
+     LEFT JOIN teacher_identities i ON i.teacher_id = e.teacher_id LEFT JOIN orgs o ON o.code = t.school_code
+WHERE e.project_id = $1 AND e.status <> 'withdrawn'
+ORDER BY t.school_code NULLS LAST, i.name NULLS LAST, e.id
+"""
+
+
+@router.get("/v1/projects/{project_id}/sign-in-sheet", response_model=SignInSheet,
+            summary="The learners of a project with their names, for the host's sign-in sheet (签到表)")
+async def sign_in_sheet(project_id: uuid.UUID, request: Request, principal: Authenticated) -> SignInSheet:
+    """Issue 20: the host runs the sessions and needs its learners' names; it and the admins over the
+    organizer read them (names and masked ID numbers only — never the number)."""
+    require_role(principal, "host", *ADMINS)
+    async with request.app.state.pool.acquire() as conn:
+        project = await load_project(conn, project_id)
+        require(runs(principal, project), "only the project's host or an admin over its organizer reads its learners")
+        rows = await conn.fetch(_SHEET, project_id)
+    return SignInSheet(project_id=project_id, items=[SignInRow(**dict(r)) for r in rows])

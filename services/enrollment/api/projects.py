@@ -72,8 +72,11 @@ async def draft_project(body: ProjectCreate, cmd: Command, today: Today) -> Resp
 
 
 def _lifecycle(action: str) -> None:
+    # 004 §3.2 "各项目承担单位…将项目实施方案…报送": the host files its own plan, as the organizer may.
+    roles = ("host", *ADMINS) if action == "submit-plan" else ADMINS
+
     async def endpoint(project_id: uuid.UUID, cmd: Command, today: Today) -> Response:
-        require_role(cmd.principal, *ADMINS)
+        require_role(cmd.principal, *roles)
         return await cmd.run(lambda uow: lifecycle_handler.handle(uow, project_id, action, today))
 
     router.add_api_route(f"/v1/projects/{{project_id}}/{action}", endpoint, methods=["POST"], name=f"{action}_project")

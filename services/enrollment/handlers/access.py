@@ -34,39 +34,42 @@ def runs(pr: Principal, p: ProjectFacts) -> bool:
     return is_host(pr, p.host_id) or (pr.role in ADMINS and can_read(pr, p.organizer_code))
 
 
-def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def runs_project(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     return runs(pr, p)
 
 
-def records_no_show(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def records_no_show(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     """Those who run the project, and the nominating region's admins: a county records (and
     later excuses) the no-show of its own nominee (004 四.1, 二(四))."""
     return runs_project(pr, s, p) or region_admin(pr, s, p)
 
 
-def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def region_admin(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     """An admin over the nominating region (nominate, replace, withdraw)."""
     return pr.role in REGION_ADMINS and s.region_code is not None and can_read(pr, s.region_code)
 
 
-def checks_in(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
-    """The teacher themself, the project's host, or an admin over the region."""
+def checks_in(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
+    """The teacher themself, the project's host, an admin over the region, or the admin of the
+    teacher's school (issue 20: scope follows the teacher's school too, not only the nominator)."""
     return ((pr.role == "teacher" and pr.sub == s.teacher_id) or is_host(pr, p.host_id)
-            or (pr.role in ADMINS and s.region_code is not None and can_read(pr, s.region_code)))
+            or (pr.role in ADMINS and s.region_code is not None and can_read(pr, s.region_code))
+            or (pr.role == "school_admin" and teacher_school is not None and pr.org == teacher_school))
 
 
-def attendee(pr: Principal, s: Enrollment, p: ProjectFacts) -> bool:
+def attendee(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
     """The teacher on the place (the evaluation is theirs)."""
     return pr.role == "teacher" and pr.sub == s.teacher_id
 
 
 def project_act(pr: Principal, plan: DraftProject, act: str) -> None:
-    """"organize": admins whose org contains the organizer; "report" (bulletins): those or the
-    project's host; "approve": as organize, by a reviewer other than the organizer (004 §3.2)."""
+    """"organize": admins whose org contains the organizer; "report" (bulletins, and the plan
+    the host files, 004 §3.2): those or the project's host; "approve": as organize, by a reviewer
+    other than the organizer (004 §3.2)."""
     if act == "report" and is_host(pr, plan.host_id):
         return
     if pr.role == "host":
-        raise Refused("out_of_scope", "only this project's host submits its bulletins", 403)
+        raise Refused("out_of_scope", "only this project's host files its plan and bulletins", 403)
     if not (pr.org and org_within(plan.organizer_code, pr.org)):
         raise Refused("out_of_scope", f"org {plan.organizer_code} is outside this principal's org {pr.org}", 403)
     if act == "approve":

@@ -23,7 +23,8 @@ from shared.unit_of_work import Reply, UnitOfWork, lock_sql
 
 from .access import require
 
-MayAct = Callable[[Principal, Enrollment, ProjectFacts], bool]
+# (who, the enrollment, its project, the teacher's school) → may act
+MayAct = Callable[[Principal, Enrollment, ProjectFacts, str | None], bool]
 
 
 def project_facts(row: Mapping[str, Any]) -> ProjectFacts:
@@ -52,7 +53,8 @@ SELECT e.id::text, e.project_id::text, e.teacher_id::text, e.region_code, e.stat
         WHERE a.enrollment_id = e.id) AS attendance,
        (SELECT json_object_agg(s.kind, s.passed) FROM assessments s WHERE s.enrollment_id = e.id) AS assessments,
        EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated,
-       coalesce(e.special_reason, false) AS excused{extra}
+       coalesce(e.special_reason, false) AS excused,
+       (SELECT school_code FROM teachers t WHERE t.id = e.teacher_id) AS teacher_school{extra}
 """
 _STATES = _STATE.format(extra="") + "FROM enrollments e WHERE e.id = ANY($1::uuid[])"
 _LOAD = _STATE.format(extra="".join(f", p.{c} AS p_{c}" for c in _PROJECT_COLUMNS) + ", "
@@ -110,7 +112,7 @@ async def load(uow: UnitOfWork, enrollment_id: uuid.UUID, may_act: MayAct, *, lo
     if lock_teacher:
         uow.held(lock_name("teacher", state.teacher_id))
     project = project_facts({c: row[f"p_{c}"] for c in _PROJECT_COLUMNS})
-    require(may_act(uow.principal, state, project))
+    require(may_act(uow.principal, state, project, row["teacher_school"]))
     return Loaded(enrollment_id, state, uow.expect(f"enrollment-{enrollment_id}", version), project,
                   tuple(versions_of(row["policies"] or ())))
 

@@ -27,7 +27,8 @@ def _decide(action: str, state: domain.ProjectState, today: date, policy: Enroll
 
 async def handle(uow: UnitOfWork, project_id: uuid.UUID, action: str, today: date) -> Reply:
     """One of ACTIONS. Submitting the plan judges it under the enrollment policy in force today."""
-    loaded = await load(uow, project_id, "approve" if action == "approve" else "organize")
+    act = {"approve": "approve", "submit-plan": "report"}.get(action, "organize")  # the host files its plan
+    loaded = await load(uow, project_id, act)
     policy = DEFAULT_POLICY  # read only by submit-plan
     if action == "submit-plan":
         organizer = domain.plan_of(loaded.state).organizer_code

@@ -117,7 +117,8 @@ async def _evaluation(conn: asyncpg.Connection, stream_id: str, version: int, d:
 # Reads for the API (this module owns these tables).
 
 async def load_enrollment_detail(conn: asyncpg.Connection, enrollment_id: Any) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT e.*, p.host_id FROM enrollments e JOIN projects p ON p.id = e.project_id"
+    row = await conn.fetchrow("SELECT e.*, p.host_id, t.school_code AS teacher_school FROM enrollments e"
+                              " JOIN projects p ON p.id = e.project_id LEFT JOIN teachers t ON t.id = e.teacher_id"
                               " WHERE e.id = $1", enrollment_id)
     if row is None:
         return None
@@ -134,22 +135,25 @@ async def load_enrollment_detail(conn: asyncpg.Connection, enrollment_id: Any) -
 
 
 _LIST = f"""
-SELECT e.*, p.host_id FROM enrollments e JOIN projects p ON p.id = e.project_id
+SELECT e.*, p.host_id, t.school_code AS teacher_school
+FROM enrollments e JOIN projects p ON p.id = e.project_id LEFT JOIN teachers t ON t.id = e.teacher_id
 WHERE ($1::uuid IS NULL OR e.project_id = $1) AND ($2::uuid IS NULL OR e.teacher_id = $2)
   AND ($3::text IS NULL OR e.region_code = $3) AND ($4::text IS NULL OR {subtree_sql("e.region_code", "$4", "$5")})
   AND ($6::uuid IS NULL OR e.teacher_id = $6) AND ($7::uuid IS NULL OR p.host_id = $7)
-  AND ($8::uuid IS NULL OR e.id > $8)
+  AND ($8::uuid IS NULL OR e.id > $8) AND ($10::text IS NULL OR t.school_code = $10)
 ORDER BY e.id LIMIT $9
 """
 
 
 async def list_enrollment_rows(conn: asyncpg.Connection, *, project_id: Any, teacher_id: Any, region_code: str | None,
                                scope_org: str | None, scope_prefix: str | None, scope_teacher: Any, scope_host: Any,
-                               after: Any, limit: int) -> list[asyncpg.Record]:
+                               after: Any, limit: int, scope_school: str | None = None) -> list[asyncpg.Record]:
     """A keyset page ordered by id. The scope_* arguments narrow to what the reader may see:
-    an org subtree (the org itself or codes under its GB/T 2260 prefix), a teacher, a host."""
+    an org subtree (the org itself or codes under its GB/T 2260 prefix), a teacher, a host, the
+    teachers of a school (a school admin's)."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        _LIST, project_id, teacher_id, region_code, scope_org, scope_prefix, scope_teacher, scope_host, after, limit)
+        _LIST, project_id, teacher_id, region_code, scope_org, scope_prefix, scope_teacher, scope_host, after, limit,
+        scope_school)
     return rows
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
-from services.funding.api.common import Fen, In, OrgCode
+from services.funding.api.common import READERS, Fen, In, OrgCode
 from services.funding.handlers import settle as settle_handler
-from shared.auth import require_role, require_within
+from shared.auth import Authenticated, can_read, require_role, require_within
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["settlements"])
@@ -38,3 +38,26 @@ async def settle(body: SettlementCreate, cmd: Command) -> Response:
     require_within(cmd.principal, body.county_code)
     return await cmd.run(lambda uow: settle_handler.handle(uow, body.project_id, body.county_code,
                                                            body.fee_per_participant_fen))
+
+
+_OF_PROJECT = """
+SELECT entry_id AS settlement_id, org_code AS county_code, year, project_id, host_id, amount_fen, detail
+FROM funding_entries WHERE kind = 'settlement' AND project_id = $1 ORDER BY org_code, stream_version
+"""
+
+
+@router.get("/v1/settlements", summary="A project's settlements with its host (结算), per county")
+async def list_settlements(project_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
+    """Issue 20: the host reads its own settlements — those naming it as the project's host — as
+    the paying counties and the admins and auditors above them read theirs; each row is one
+    SettlementCalculated (a recomputation pays only the difference, so the amounts add up)."""
+    require_role(principal, "host", *READERS)
+    async with request.app.state.pool.acquire() as conn:
+        rows = await conn.fetch(_OF_PROJECT, project_id)
+    mine = [r for r in rows if (principal.role == "host" and principal.org == str(r["host_id"]))
+            or (principal.role != "host" and can_read(principal, r["county_code"]))]
+    return JSONResponse({"project_id": str(project_id), "items": [
+        {"settlement_id": str(r["settlement_id"]), "county_code": r["county_code"], "year": r["year"],
+         "host_id": None if r["host_id"] is None else str(r["host_id"]), "amount_fen": r["amount_fen"],
+         **{k: r["detail"].get(k) for k in ("participants", "fee_per_participant_fen", "previously_settled_fen")}}
+        for r in mine], "total_fen": sum(r["amount_fen"] for r in mine)})
