@@ -55,4 +55,13 @@ def subtree_sql(column: str, root: str, prefix: str) -> str:
             f" AND starts_with({column}, {prefix}::text)))")
 
 
-__all__ = ["chains", "parents", "subtree_prefix", "subtree_sql", "within"]
+def subtree_codes_sql(root: str, prefix: str, table: str = "orgs") -> str:
+    """SQL (a CTE body, `WITH RECURSIVE region(code) AS (...)`): the registered codes in the
+    subtree of the org in placeholder `root`, by GB/T 2260 prefix (`prefix` as in subtree_sql)
+    or down the registered tree: every code `within` holds in `root`'s subtree, as one set a
+    query can join a page of rows against."""
+    return (f"SELECT code FROM {table} WHERE {subtree_sql('code', root, prefix)}"
+            f" UNION SELECT o.code FROM {table} o JOIN region r ON o.parent_code = r.code")
+
+
+__all__ = ["chains", "parents", "subtree_codes_sql", "subtree_prefix", "subtree_sql", "within"]

@@ -38,7 +38,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.credits.api import admin, certificates, claims, compliance, entries, policies, shortfall, transcripts
+from services.credits.api import (
+    admin,
+    certificates,
+    claims,
+    compliance,
+    entries,
+    me,
+    policies,
+    shortfall,
+    transcripts,
+)
 from services.credits.config import CreditsSettings
 from services.credits.events import registry
 from services.credits.projector import INLINE
@@ -55,7 +65,7 @@ def build_spec() -> ServiceSpec:
         title="Credits 学时学分",
         migrations=Path(__file__).parent / "migrations",
         routers=[policies.router, transcripts.router, compliance.router, claims.router, entries.router,
-                 certificates.router, shortfall.router, admin.router],
+                 certificates.router, shortfall.router, admin.router, me.router],
         projections=[IntakeProjection(INLINE), ComplianceProjection()],
         registry=registry,
         owns_events=True,

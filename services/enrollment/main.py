@@ -4,9 +4,11 @@ from pathlib import Path
 
 from services.enrollment.api import (
     attendance_import,
+    eligibility,
     enrollment_progress,
     enrollment_reads,
     enrollments,
+    me,
     orgs,
     policies,
     projects,
@@ -24,7 +26,7 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     # Order is route-matching order: keep it when adding a router.
     routers=[orgs.router, teachers.router, projects.router, enrollments.router, enrollment_progress.router,
-             attendance_import.router, enrollment_reads.router, policies.router],
+             attendance_import.router, enrollment_reads.router, policies.router, eligibility.router, me.router],
     registry=registry,
     inline=[*READ_MODELS, GUARDS],  # guards last: their row locks are held until COMMIT (shared/inline.py)
     titles=TITLES,

@@ -80,6 +80,21 @@ TITLES = {
 }
 
 
+# The rules of a nomination as the eligibility preview names them (domain/nomination.py RULES).
+RULE_TITLES = {
+    "project_open": "项目开放遴选 Project open for selection",
+    "teacher_in_region": "教师属本地区 Teacher in the region",
+    "quota": "本地区有参训指标 Region has a quota",
+    "vacancy": "补充选派缺额 Fills a no-show's place",
+    "window": "遴选报送期限 Nomination window",
+    "bar": "国培禁参期 Bar from national projects",
+    "category_repeat": "同类国培不得重复选派 No repeat of a national category",
+    "national_limit": "年度限参加一项国培 One national project a year",
+    "already_nominated": "本项目尚未报送 Not yet nominated for this project",
+    "places_left": "剩余名额 Places left",
+}
+
+
 def problem(code: str, detail: str, status: int, **extra: Any) -> Problem:
     """A problem that is no domain decision (a file's report of invalid rows, a bad cursor)."""
     return Problem(status, code, TITLES[code], detail, **extra)

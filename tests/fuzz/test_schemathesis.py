@@ -103,6 +103,9 @@ class World:
             ("credits", "POST", "/v1/claims/{claim_id}/approve"): ("auditor", PROVINCE, None),
             ("credits", "POST", "/v1/claims/{claim_id}/reject"): ("auditor", PROVINCE, None),
             ("funding", "POST", "/v1/settlements"): ("county_admin", COUNTY, None),
+            **{(s, "GET", p): ("teacher", None, self.ids["teacher_id"][0]) for s, p in (
+                ("enrollment", "/v1/me/enrollments"), ("credits", "/v1/me/transcript"),
+                ("credits", "/v1/me/certificates"))},
         }
         return special.get((service, method, path), ("province_admin", PROVINCE, None))
 

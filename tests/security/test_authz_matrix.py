@@ -183,6 +183,13 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                           school_admin="ok/scope", auditor="ok/scope", host="ok/scope",
                                                           teacher="ok/scope", service="ok"),
         ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty", service="ok"),
+        # The eligibility preview: who may nominate for the region (services/enrollment/api/eligibility.py).
+        ("GET", "/v1/projects/{project_id}/eligibility"): probe(
+            f"/v1/projects/{{P_A}}/eligibility?teacher_id={{T_A}}&region_code={COUNTY}", region="ok/scope"),
+        ("GET", "/v1/projects/{project_id}/eligibility/roster"): probe(
+            f"/v1/projects/{{P_A}}/eligibility/roster?region_code={COUNTY}", region="ok/scope"),
+        # The teacher's own, by the token's sub: every teacher has one, no other role.
+        ("GET", "/v1/me/enrollments"): probe("/v1/me/enrollments", teacher="ok"),
     },
     "credits": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
@@ -222,6 +229,8 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/certificates/{certificate_no}"): public("/v1/certificates/{CERT_NO}"),
         ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={"models": ["compliance"]},
                                              province_admin="ok", service="ok"),
+        ("GET", "/v1/me/transcript"): probe("/v1/me/transcript", teacher="ok"),
+        ("GET", "/v1/me/certificates"): probe("/v1/me/certificates", teacher="ok"),
     },
     "funding": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,

@@ -216,18 +216,25 @@ def policy_in_force(versions: Iterable[EnrollmentPolicy], organizer_code: str, o
     return DEFAULT_POLICY
 
 
+def nomination_closes_on(level: str, opened_on: date | None, policy: EnrollmentPolicy) -> date | None:
+    """The last day of the nomination window (check_nomination_window), or None: no window for
+    this project (none in the policy, not opened, or a level the window does not bind)."""
+    days = policy.nomination_window_days
+    if days is None or opened_on is None or level not in policy.nomination_window_levels:
+        return None
+    return opened_on + timedelta(days=days)
+
+
 def check_nomination_window(level: str, opened_on: date | None, today: date, policy: EnrollmentPolicy) -> None:
     """004 §3.1: a region nominates within N days of the project's notice (its opening for
     selection), for projects of the levels the policy names (national by default). Replacements
     (换人) and substitutes for a no-show's vacancy (缺额调整补充选派, 004 二(四)) are not
     nominations in this sense and pass after it."""
-    days = policy.nomination_window_days
-    if days is None or opened_on is None or level not in policy.nomination_window_levels:
-        return
-    last = opened_on + timedelta(days=days)
-    if today > last:
+    last = nomination_closes_on(level, opened_on, policy)
+    if last is not None and today > last:
         raise Refused("window_closed", f"nominations for this project closed on {last} "
-                                       f"({days} days after its notice, policy {policy.label})")
+                                       f"({policy.nomination_window_days} days after its notice, "
+                                       f"policy {policy.label})")
 
 
 def versions_of(rows: Sequence[tuple[int, dict[str, Any]]]) -> list[EnrollmentPolicy]:

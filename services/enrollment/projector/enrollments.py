@@ -155,3 +155,22 @@ async def list_enrollment_rows(conn: asyncpg.Connection, *, project_id: Any, tea
         _LIST, project_id, teacher_id, region_code, scope_org, scope_prefix, scope_teacher, scope_host, after, limit,
         scope_school)
     return rows
+
+
+_TEACHER = """
+SELECT e.id, e.project_id, p.code AS project_code, p.name AS project_name, p.level, p.category, p.year, p.hours,
+       p.hour_category, p.starts_on, p.ends_on, p.status AS project_status, e.region_code, e.status, e.nominated_on,
+       e.checked_in_on, e.finished_on, e.version
+FROM enrollments e JOIN projects p ON p.id = e.project_id
+WHERE e.teacher_id = $1 AND ($2::date IS NULL OR (p.starts_on, e.id) < ($2, $3::uuid))
+ORDER BY p.starts_on DESC, e.id DESC LIMIT $4
+"""
+
+
+async def teacher_enrollment_rows(conn: asyncpg.Connection, teacher_id: Any, after: tuple[date, Any] | None,
+                                  limit: int) -> list[asyncpg.Record]:
+    """One teacher's enrollments with their projects, the latest project first: a keyset page
+    after (starts_on, id)."""
+    rows: list[asyncpg.Record] = await conn.fetch(_TEACHER, teacher_id, after[0] if after else None,
+                                                  after[1] if after else None, limit)
+    return rows
