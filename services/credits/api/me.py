@@ -22,7 +22,7 @@ from services.credits.api.transcripts import transcript_json
 
 # The certificates table's columns and row shape as queries/certificates.py reads them (that
 # module has no list query yet; its helpers are reused rather than copied).
-from services.credits.queries.certificates import _COLUMNS, _facts
+from services.credits.queries.certificates import of_teacher
 from services.credits.queries.ledger import load_ledger
 from services.credits.titles import problem
 from services.credits.views import certificate_json
@@ -52,11 +52,6 @@ async def my_transcript(request: Request, principal: Authenticated, today: Today
     return transcript_json(me, ledger, row)
 
 
-_MINE = f"""SELECT {_COLUMNS} FROM certificates c
-WHERE teacher_id = $1 AND ($2::date IS NULL OR (issued_on, certificate_no) < ($2, $3::text))
-ORDER BY issued_on DESC, certificate_no DESC LIMIT $4"""
-
-
 @router.get("/v1/me/certificates", summary="My certificates (继续教育电子证书), the teacher's own")
 async def my_certificates(request: Request, principal: Authenticated,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -68,7 +63,7 @@ async def my_certificates(request: Request, principal: Authenticated,
     except ValueError:
         raise problem("bad_cursor", "pass next_cursor back unchanged", 422) from None
     async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(_MINE, me, after[0] if after else None, after[1] if after else None, limit + 1)
-    items = [certificate_json(*_facts(r)) for r in rows[:limit]]
+        rows = await of_teacher(conn, me, after, limit + 1)
+    items = [certificate_json(*facts) for facts in rows[:limit]]
     nxt = encode_cursor(items[-1]["issued_on"], items[-1]["certificate_no"]) if len(rows) > limit else None
     return {"teacher_id": str(me), "items": items, "next_cursor": nxt}

@@ -38,3 +38,15 @@ async def latest_for(conn: asyncpg.Connection, teacher_id: uuid.UUID, kind: str,
         f"""SELECT {_COLUMNS} FROM certificates c WHERE teacher_id = $1 AND kind = $2 AND start_year = $3
             AND hours_tenths = $4 ORDER BY issued_on DESC LIMIT 1""", teacher_id, kind, start_year, hours_tenths)
     return None if r is None else _facts(r)
+
+
+_OF_TEACHER = f"""SELECT {_COLUMNS} FROM certificates c
+WHERE teacher_id = $1 AND ($2::date IS NULL OR (issued_on, certificate_no) < ($2, $3::text))
+ORDER BY issued_on DESC, certificate_no DESC LIMIT $4"""
+
+
+async def of_teacher(conn: asyncpg.Connection, teacher_id: uuid.UUID, after: tuple[Any, str] | None,
+                     limit: int) -> list[tuple[dict[str, Any], bool]]:
+    """A teacher's certificates, newest first, a keyset page after (issued_on, certificate_no)."""
+    rows = await conn.fetch(_OF_TEACHER, teacher_id, after[0] if after else None, after[1] if after else None, limit)
+    return [_facts(r) for r in rows]
