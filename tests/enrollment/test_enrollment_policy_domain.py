@@ -279,3 +279,20 @@ def test_given_a_county_course_when_its_plan_comes_three_days_before_start_then_
     assert submit(county, START - timedelta(days=3))
     refused("plan_late", submit, county, START)  # but before it starts
     refused("plan_late", submit, PLAN, START - timedelta(days=3))  # a 国培 plan: 10 days ahead
+
+
+def test_the_host_duties_are_policy_data_and_round_trip():
+    # 004 §3.3 (bulletins, close-out, cases, course videos) and the ranking weights (004 §4.2, ours).
+    from decimal import Decimal
+
+    from services.enrollment.domain.policy import HostDuties
+    duties = HostDuties(bulletin_due_days=20, short_project_max_days=7, short_project_min_bulletins=1,
+                        long_project_min_bulletins=2, long_project_max_bulletins=4, close_out_days=45,
+                        close_out_min_cases=2, close_out_min_course_videos=3,
+                        ranking_weights=(Decimal("0.5"), Decimal("0.3"), Decimal("0.2")))
+    v = replace(version(PROVINCE, date(2023, 1, 1)), hosts=duties)
+    assert policy_from_data(policy_to_data(v)) == v
+    refused("invalid_policy", decide_publish, (), replace(v, hosts=replace(duties, long_project_max_bulletins=1)),
+            date(2023, 1, 1))
+    refused("invalid_policy", decide_publish, (), replace(v, hosts=replace(
+        duties, ranking_weights=(Decimal("0.5"), Decimal("0.5"), Decimal("0.2")))), date(2023, 1, 1))

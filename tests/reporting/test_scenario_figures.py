@@ -93,6 +93,7 @@ async def test_project_obligations_bulletins_deadlines_and_failed_learners(world
     assert (p1["duration_days"], p1["bulletins"]["required_min"], p1["bulletins"]["due_by"],
             p1["bulletins"]["on_time"], p1["bulletins"]["status"]) == (10, 2, "2023-08-08", 2, "met")
     assert p1["close_out"]["due_by"] == "2023-08-23" and "考核不合格学员名单" in p1["close_out"]["materials"]
+    assert (p1["close_out"]["min_cases"], p1["close_out"]["min_course_videos"]) == (1, 1)  # 004 §3.3
     t2 = world.teachers["T2"]
     assert p1["failed_learners"] == [{"enrollment_id": world.enrollments[("P1", "T2")], "teacher_id": t2,
                                       "region_code": C1, "reason": "过程考核不合格", "failed_on": "2023-07-24"}]
@@ -141,7 +142,7 @@ async def test_host_duties_published_in_the_enrollment_policy_govern_ranking_and
     # Last in this module: it changes the province's policy. Published once, on enrollment (issue 15);
     # reporting keeps the version and judges with it (one home for the numbers).
     r = await as_enrollment("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json={
-        "effective_from": "2023-01-01", "close_out_days": 40,
+        "effective_from": "2023-01-01", "close_out_days": 40, "close_out_min_course_videos": 2,
         "ranking_weights": {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}})
     assert r.status_code == 201, r.text
     await at_head(reporting_app, enrollment_app, "reporting_directory")
@@ -153,3 +154,4 @@ async def test_host_duties_published_in_the_enrollment_policy_govern_ranking_and
                                                                   (h["H3"], "0.3000")]
     p1 = await ok(await as_role("province_admin", PROVINCE).get(f"/v1/reports/projects/{world.projects['P1']}"))
     assert p1["close_out"]["due_by"] == "2023-09-02"  # ends 24 July + 40 days
+    assert p1["close_out"]["min_course_videos"] == 2

@@ -83,6 +83,10 @@ class PolicyIn(BaseModel):
     long_project_min_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_min_bulletins
     long_project_max_bulletins: DueDays = DEFAULT_HOST_DUTIES.long_project_max_bulletins
     close_out_days: DueDays = Field(DEFAULT_HOST_DUTIES.close_out_days, description="004 三(三)")
+    close_out_min_cases: DueDays = Field(DEFAULT_HOST_DUTIES.close_out_min_cases,
+                                         description="004 三(三): 优秀工作案例 per host")
+    close_out_min_course_videos: DueDays = Field(DEFAULT_HOST_DUTIES.close_out_min_course_videos,
+                                                 description="004 三(三): 课程视频资源 per sub-project")
     ranking_weights: RankingWeights = Field(default_factory=RankingWeights)
     min_attendance_share: StrictFloat | None = Field(0.8, ge=0, le=1, description="002 §4.1.3 三严: share of "
                                                      "recorded sessions present for completion; null: not judged")
@@ -105,6 +109,7 @@ class PolicyIn(BaseModel):
             short_project_min_bulletins=self.short_project_min_bulletins,
             long_project_min_bulletins=self.long_project_min_bulletins,
             long_project_max_bulletins=self.long_project_max_bulletins, close_out_days=self.close_out_days,
+            close_out_min_cases=self.close_out_min_cases, close_out_min_course_videos=self.close_out_min_course_videos,
             ranking_weights=(self.ranking_weights.completion, self.ranking_weights.satisfaction,
                              self.ranking_weights.bulletins))
         return EnrollmentPolicy(projects=projects, selection=selection, hosts=hosts,

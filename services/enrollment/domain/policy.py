@@ -49,8 +49,11 @@ class HostDuties:
     short_project_min_bulletins: int = 2
     long_project_min_bulletins: int = 3
     long_project_max_bulletins: int = 5
-    # 004 §3.3 "培训结束30天内…报送…总结材料".
+    # 004 §3.3 "培训结束30天内…报送…总结材料…其中每个单位至少报送1个优秀工作案例,每一子项目需报送不少于1门
+    # 高品质课程视频资源": the close-out's days, cases per host and course videos per sub-project.
     close_out_days: int = 30
+    close_out_min_cases: int = 1
+    close_out_min_course_videos: int = 1
     # 004 §4.2 综合排名 names no weights: these are this system's (completion, satisfaction,
     # bulletins), published so a host sees how it is ranked and a province can set its own.
     ranking_weights: tuple[Decimal, Decimal, Decimal] = (Decimal("0.4"), Decimal("0.4"), Decimal("0.2"))
@@ -60,7 +63,8 @@ DEFAULT_HOST_DUTIES = HostDuties()
 DEFAULT_ATTENDANCE_SHARE = CompletionRules().min_attendance_share
 _WEIGHT_NAMES = ("completion", "satisfaction", "bulletins")
 _DUTY_COUNTS = ("bulletin_due_days", "short_project_max_days", "short_project_min_bulletins",
-                "long_project_min_bulletins", "long_project_max_bulletins", "close_out_days")
+                "long_project_min_bulletins", "long_project_max_bulletins", "close_out_days", "close_out_min_cases",
+                "close_out_min_course_videos")
 
 
 @dataclass(frozen=True)

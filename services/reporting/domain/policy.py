@@ -31,8 +31,11 @@ class ReportingPolicy:
     short_project_min_bulletins: int = 2
     long_project_min_bulletins: int = 3
     long_project_max_bulletins: int = 5
-    # 004 §3.3 "培训结束30天内…报送…考核不合格学员名单等总结材料".
+    # 004 §3.3 "培训结束30天内…报送…考核不合格学员名单等总结材料…每个单位至少报送1个优秀工作案例,
+    # 每一子项目需报送不少于1门高品质课程视频资源".
     close_out_days: int = 30
+    close_out_min_cases: int = 1
+    close_out_min_course_videos: int = 1
     # 002 §2 "参训教师的满意率达90%以上".
     satisfaction_target: Decimal = Decimal("0.90")
     # Host ranking (004 §4.2 综合排名; the weights are ours): completion, satisfaction, bulletins.
@@ -94,7 +97,9 @@ def _from_published(p: Published) -> ReportingPolicy:
     counts = {"bulletin_window_days": "bulletin_due_days", "short_project_max_days": "short_project_max_days",
               "short_project_min_bulletins": "short_project_min_bulletins",
               "long_project_min_bulletins": "long_project_min_bulletins",
-              "long_project_max_bulletins": "long_project_max_bulletins", "close_out_days": "close_out_days"}
+              "long_project_max_bulletins": "long_project_max_bulletins", "close_out_days": "close_out_days",
+              "close_out_min_cases": "close_out_min_cases",
+              "close_out_min_course_videos": "close_out_min_course_videos"}
     changes: dict[str, Any] = {ours: int(b[theirs]) for ours, theirs in counts.items() if theirs in b}
     changes |= {f"weight_{n}": Decimal(str(weights[n])) for n in ("completion", "satisfaction", "bulletins")
                 if n in weights}
