@@ -126,3 +126,17 @@ def test_the_policy_in_force_is_the_nearest_published_version_else_the_default()
     assert policy_for(None, date(2023, 1, 1)).bulletin_window_days == 15
     with pytest.raises(ValueError):
         ReportingPolicy(effective_from=date.min, weight_bulletins=Decimal("0.3"))
+
+
+def test_reportings_fallback_host_duties_are_the_enrollment_policys_national_default():
+    # One home for the numbers: enrollment publishes the host duties (HostDuties); reporting's
+    # defaults, used while no version is published, must be the same seed 004 values.
+    from services.enrollment.domain.policy import DEFAULT_HOST_DUTIES as published
+
+    assert (DEFAULT.bulletin_window_days, DEFAULT.short_project_max_days, DEFAULT.short_project_min_bulletins,
+            DEFAULT.long_project_min_bulletins, DEFAULT.long_project_max_bulletins, DEFAULT.close_out_days,
+            DEFAULT.close_out_min_cases, DEFAULT.close_out_min_course_videos,
+            (DEFAULT.weight_completion, DEFAULT.weight_satisfaction, DEFAULT.weight_bulletins)) == (
+        published.bulletin_due_days, published.short_project_max_days, published.short_project_min_bulletins,
+        published.long_project_min_bulletins, published.long_project_max_bulletins, published.close_out_days,
+        published.close_out_min_cases, published.close_out_min_course_videos, published.ranking_weights)
