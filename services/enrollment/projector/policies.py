@@ -30,14 +30,6 @@ def policy_rows_sql(organizer_code: str) -> str:
         FROM enrollment_policies ep WHERE left(ep.jurisdiction_code, 2) = left({organizer_code}, 2)) AS policies"""
 
 
-_ALL = "SELECT version, body FROM enrollment_policies WHERE jurisdiction_code = $1 ORDER BY version"
-
-
-async def policy_rows(conn: asyncpg.Connection, jurisdiction_code: str) -> list[tuple[int, dict[str, Any]]]:
-    """One jurisdiction's versions in publication order."""
-    return [(r["version"], r["body"]) for r in await conn.fetch(_ALL, jurisdiction_code)]
-
-
 async def province_rows(conn: asyncpg.Connection, code: str) -> list[tuple[int, dict[str, Any]]]:
     """The versions that may govern `code` (its province's), for a command or a read."""
     rows = await conn.fetchval(f"SELECT {policy_rows_sql('$1::text')}", code)
