@@ -48,6 +48,10 @@ async def test_transcript_of_awards_with_exact_hours_and_credits(world, credits_
     assert doc["compliance"]["annual"] == {"school_year": 2023, "target": 60, "met": False}
     assert doc["policy"]["jurisdiction_code"] == "360000" and doc["induction"] is None
     assert [e["hours"] for e in doc["entries"]] == [40, 25, 30]
+    # A July completion of a 2023 project credits the 2022学年; the line names both years.
+    july = doc["entries"][1]
+    assert (july["school_year"], july["source"]["year"], july["source"]["year_kind"], july["source"]["year_label"]) == (
+        2022, 2023, "project_year", "2023年度项目")
 
 
 async def test_revocation_keeps_both_lines_and_as_of_shows_the_past(world, credits_app, as_role, cpool, clock):

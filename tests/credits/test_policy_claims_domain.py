@@ -13,7 +13,7 @@ from services.credits.domain.claims import decide_approve, decide_claim, decide_
 from services.credits.domain.entries import decide_award, decide_revoke, evolve_award
 from services.credits.domain.policies import decide_publish, evolve_policy, policy_from_data, policy_to_data
 from services.credits.domain.policy import Category, to_hours
-from shared.calendar import school_year_bounds, school_year_of
+from shared.calendar import school_year_bounds, school_year_of, year_label
 from shared.orgs import chain, gbt_parent
 from shared.refusal import Refused
 from tests.credits.seeds import JIANGXI_2018, JIANGXI_2021, JIYUAN_2021
@@ -83,6 +83,21 @@ def test_a_completion_is_awarded_in_its_school_year_under_the_policy_in_force():
     assert data["source"]["event_id"] == "ev1" and data["source"]["enrollment_id"] == "e1"
     assert decide_award({**COMPLETED, "hours": 0}, source_event_id="e", entry_id="x", school_code=None,
                         policy=None) == []
+
+
+def test_a_july_national_completion_credits_the_school_year_before_its_project_year_and_both_are_named():
+    """001 §5.4 (分学年登记) and 004 (the 2023年国培计划): Given a 国培 project of 2024, When its
+    learner completes on 15 July 2024, Then the hours land in the 2023学年 (1 September 2023 –
+    31 August 2024) while the source keeps the project's 2024, and each year says which it is."""
+    july = {**COMPLETED, "level": "national", "year": 2024, "completed_on": "2024-07-15"}
+    [(_, data)] = decide_award(july, source_event_id="ev9", entry_id="en9", school_code="360102001",
+                               policy=JIANGXI_2018)
+    assert (data["school_year"], data["source"]["year"]) == (2023, 2024)
+    assert (year_label("school_year", 2023), year_label("project_year", 2024), year_label("budget_year", 2024)) == (
+        "2023学年", "2024年度项目", "2024预算年度")
+    assert year_label("school_year", 2024, (1, 1)) == "2024年"  # a province counting calendar years
+    with pytest.raises(ValueError):
+        year_label("year", 2024)
 
 
 SPLIT = replace(JIANGXI_2018, categories=(Category("public", "公需科目", D(20)),

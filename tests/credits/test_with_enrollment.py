@@ -148,6 +148,7 @@ async def compliance(as_role, meeting: int) -> dict:
 async def test_compliance_rolls_up_and_a_revocation_shows_in_it_and_in_as_of(run, as_role, cpool, clock):
     before = run["compliance_before"]
     assert (before["teachers"], before["meeting"], before["share"]) == (3, 2, 0.6666)
+    assert (before["year"], before["year_kind"], before["year_label"]) == (2022, "school_year", "2022学年")
     assert [(c["code"], c["teachers"], c["meeting"]) for c in before["children"]] == [("360100", 3, 2)]
     award = await cpool.fetchval("SELECT entry_id FROM entries WHERE teacher_id = $1 AND kind = 'award'",
                                  uuid.UUID(run["t3"]))

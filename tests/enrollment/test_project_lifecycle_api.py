@@ -115,6 +115,8 @@ async def test_lifecycle_from_draft_to_close(api, epool):
     row = await epool.fetchrow("SELECT status, version, started_on, closed_on FROM projects WHERE id = $1",
                                uuid.UUID(pid))
     assert (row["status"], row["version"], row["started_on"], row["closed_on"]) == ("closed", 6, TODAY, TODAY)
+    shown = (await api(CITY_ADMIN, "GET", f"/v1/projects/{pid}")).json()
+    assert (shown["year_kind"], shown["year_label"]) == ("project_year", f"{shown['year']}年度项目")
 
 
 @pytest.mark.parametrize(("changes", "steps", "action", "code"), [

@@ -53,6 +53,7 @@ async def test_zero_denominators_are_null_in_json_never_nan(world, as_role):
     doc = await ok(resp)
     assert "NaN" not in resp.text and "Infinity" not in resp.text
     assert json.loads(resp.text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) == doc
+    assert (doc["year"], doc["year_kind"], doc["year_label"]) == (2024, "project_year", "2024年度项目")
     total = doc["total"]
     assert (total["quota"], total["nominated"], total["checked_in"]) == (4, 2, 0)  # X is cancelled: not counted
     assert (total["selection_rate"], total["check_in_rate"], total["completion_rate"],

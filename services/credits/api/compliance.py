@@ -29,10 +29,11 @@ from services.credits.queries import compliance as counted
 from services.credits.queries.policies import chains_and_book
 from services.credits.titles import problem
 from shared.auth import Authenticated, Principal, can_read, require_role
-from shared.calendar import school_year_label
+from shared.calendar import school_year_label, year_named
 from shared.clock import Today
 from shared.inputs import IsoDate
 from shared.orgs import kind_of
+from shared.yearnames import SchoolYearNamed
 
 router = APIRouter(tags=["compliance"])
 Year = Annotated[int, Query(ge=2000, le=2100, description="school year, e.g. 2023 = 2023学年")]
@@ -63,7 +64,7 @@ async def get_compliance(request: Request, principal: Authenticated, today: Toda
     total, children = roll_up(per_school, chains, code)
     return {
         "org_code": code, "kind": kind_of(code), "year": year, "label": school_year_label(year),
-        "as_of": today.isoformat(), **_figures(total),
+        **year_named("school_year", year), "as_of": today.isoformat(), **_figures(total),
         "children": [{"code": c, "kind": kind_of(c), **_figures(v)} for c, v in children.items()],
     }
 
@@ -86,8 +87,8 @@ class SchoolVerdict(BaseModel):
     policy: PolicyUsed | None
 
 
-class SchoolVerdicts(BaseModel):
-    year: int
+class SchoolVerdicts(SchoolYearNamed):
+    year: int = Field(description="the school year (学年) judged, 2023 = 2023学年 (from 1 September)")
     as_of: date
     region_code: str | None
     items: list[SchoolVerdict] = Field(description="one per school with a registered teacher, by school_code")

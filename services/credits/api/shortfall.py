@@ -36,7 +36,7 @@ from services.credits.handlers import remind_short
 from services.credits.queries import shortfall as facts
 from services.credits.titles import problem
 from shared.auth import Authenticated, Principal, can_read, require_role, require_within
-from shared.calendar import school_year_label
+from shared.calendar import school_year_label, year_named
 from shared.clock import Today
 from shared.exports import CSV, XLSX, attachment, csv_bytes, download, xlsx_bytes
 from shared.unit_of_work import Command
@@ -91,7 +91,8 @@ async def short_of_hours(request: Request, principal: Authenticated, today: Toda
     page = await _short(request, code, year, today, after, limit + 1)
     items = page[:limit]
     more = len(page) > limit
-    return {"org_code": code, "year": year, "label": school_year_label(year), "judged_on": today.isoformat(),
+    return {"org_code": code, "year": year, "label": school_year_label(year),
+            **year_named("school_year", year), "judged_on": today.isoformat(),
             "items": [_item(t) for t in items],
             "next_cursor": encode_cursor(items[-1].school_code, items[-1].teacher_id) if more else None}
 

@@ -19,10 +19,20 @@ from services.credits.domain.policies import policy_to_data
 from services.credits.domain.policy import num
 from services.credits.queries.ledger import load_ledger
 from shared.auth import Authenticated
+from shared.calendar import year_named
 from shared.clock import Today
 from shared.inputs import IsoDate
 
 router = APIRouter(tags=["transcripts"])
+
+
+def _source(source: Any) -> dict[str, Any]:
+    """The entry's source; a completion's `year` is the project's year (项目年度), which may differ
+    from the entry's school_year: a 2024 project completed in July 2024 credits the 2023学年."""
+    out = dict(source)
+    if out.get("type") == "enrollment" and out.get("year") is not None:
+        out.update(year_named("project_year", int(out["year"])))
+    return out
 
 
 def _line(ln: Line) -> dict[str, Any]:
@@ -30,7 +40,7 @@ def _line(ln: Line) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": ln.kind, "entry_id": e.entry_id, "on": ln.on.isoformat(), "hours": num(ln.hours),
            "category": e.category, "school_year": e.school_year, "status": ln.status}
     if ln.kind == "entry":
-        out.update(source_type=e.kind, earned_on=e.earned_on.isoformat(), source=dict(e.source))
+        out.update(source_type=e.kind, earned_on=e.earned_on.isoformat(), source=_source(e.source))
     else:
         out["reason"] = e.revoke_reason
     return out

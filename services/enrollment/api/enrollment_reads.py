@@ -12,7 +12,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.enrollment.handlers.access import require
 from services.enrollment.projector.enrollments import list_enrollment_rows, load_enrollment_detail
@@ -20,18 +20,19 @@ from services.enrollment.titles import problem
 from shared.auth import Authenticated, Principal, can_read
 from shared.inputs import Text
 from shared.orgs import subtree_prefix
+from shared.yearnames import ProjectYearNamed
 
 router = APIRouter(tags=["enrollments"])
 
 
-class EnrollmentPublic(BaseModel):
+class EnrollmentPublic(ProjectYearNamed):
     id: uuid.UUID
     project_id: uuid.UUID
     teacher_id: uuid.UUID
     region_code: str
     level: str
     category: str
-    year: int
+    year: int = Field(description="项目年度: the project's calendar year")
     status: str
     nominated_on: date | None
     checked_in_on: date | None

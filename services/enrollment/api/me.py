@@ -17,24 +17,25 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.enrollment.projector.enrollments import teacher_enrollment_rows
 from services.enrollment.titles import problem
 from shared.auth import Authenticated, require_role
 from shared.paging import BAD_CURSOR, cursor_text, page_cursor
+from shared.yearnames import ProjectYearNamed
 
 router = APIRouter(tags=["me"])
 
 
-class MyEnrollment(BaseModel):
+class MyEnrollment(ProjectYearNamed):
     enrollment_id: uuid.UUID
     project_id: uuid.UUID
     project_code: str
     project_name: str
     level: str
     category: str
-    year: int
+    year: int = Field(description="项目年度: the project's calendar year")
     hours: float
     hour_category: str
     starts_on: date

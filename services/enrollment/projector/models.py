@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.inputs import IsoDate
 from shared.inputs import Text as OneLine
+from shared.yearnames import ProjectYearNamed
 
 Num = Annotated[float, Constraint(allow_inf_nan=False)]
 Text = Annotated[OneLine, Constraint(min_length=1, max_length=200)]
@@ -39,7 +40,8 @@ class ProjectBase(SQLModel):
     name: Text
     level: Level = Field(sa_type=sa.Text)
     category: Text
-    year: int = Field(ge=2000, le=2100)
+    year: int = Field(ge=2000, le=2100, description="项目年度: the calendar year the project runs in "
+                      "(a cross-year project: its first year)")
     host_id: uuid.UUID | None = None
     organizer_code: OneLine = Field(min_length=1, max_length=32)
     hours: Num = Field(sa_type=sa.Numeric)
@@ -68,7 +70,7 @@ class Project(ProjectBase, table=True):
     version: int  # the project stream's version: the ETag
 
 
-class ProjectPublic(ProjectBase):
+class ProjectPublic(ProjectBase, ProjectYearNamed):
     id: uuid.UUID
     status: str  # drafted, plan_submitted, approved, open, started, closed, cancelled
     version: int

@@ -15,7 +15,7 @@ from shared.clock import Today
 from shared.inputs import IsoDate
 
 router = APIRouter(tags=["reports"])
-Year = Annotated[int, Query(ge=2000, le=2100)]
+Year = Annotated[int, Query(ge=2000, le=2100, description="学年 school year, e.g. 2023 = 2023学年 (from 1 September)")]
 
 
 @router.get("/v1/reports/funding", summary="Funding ratios and compliance per school and county",

@@ -67,7 +67,7 @@ async def rates_xlsx(request: Request, principal: Authenticated, year: Year = No
     doc, rows = await _table(request, principal, year, region_code, level, project_id, group_by)
     # Rates are the JSON's decimal strings: in the workbook, numbers of that exact value.
     cells = [{**row, **{f: Decimal(row[f]) for f in RATES if row.get(f) is not None}} for row in rows]
-    filters = {"年度": doc["year"], "地区": doc["region_code"], "项目级别": doc["level"], "项目": doc["project_id"],
+    filters = {"项目年度": doc["year"], "地区": doc["region_code"], "项目级别": doc["level"], "项目": doc["project_id"],
                "分组": report.GROUP_LABELS[doc["group_by"]]}
     notes = [[k, "全部" if v is None else v] for k, v in filters.items()] + [[line] for line in NOTES]
     body = xlsx_bytes("选送报到结业率", COLUMNS, cells, formats={f: "0.00%" for f in RATES}, widths={"label": 40},

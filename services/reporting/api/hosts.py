@@ -24,7 +24,8 @@ router = APIRouter(tags=["reports"])
 Admins rank the hosts of projects organised in their subtree; a host sees its own row, ranked
 among all hosts; `as_of` (default: today, Asia/Shanghai) decides which bulletin deadlines have passed.""")
 async def get_hosts(request: Request, principal: Authenticated, today: Today,
-                    year: Annotated[int, Query(ge=2000, le=2100)], as_of: IsoDate | None = None) -> dict:
+                    year: Annotated[int, Query(ge=2000, le=2100, description="项目年度 project year")],
+                    as_of: IsoDate | None = None) -> dict:
     scope = scope_of(principal)
     async with request.app.state.pool.acquire() as conn:
         return await ranking(conn, year, scope.region, as_of or today, only_host=scope.host)

@@ -25,7 +25,7 @@ from shared.auth import Authenticated
 router = APIRouter(tags=["reports"])
 Level = Literal["national", "provincial", "municipal", "county", "school"]
 Group = Literal["project", "region", "host", "level", "year"]
-Year = Annotated[int | None, Query(ge=2000, le=2100)]
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="项目年度 project year (calendar year)")]
 Code = Annotated[str | None, Query(min_length=6, max_length=12, pattern=r"^\d{6,12}$")]
 RATES_DOC = __doc__
 
