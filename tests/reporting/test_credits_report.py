@@ -70,6 +70,7 @@ async def world(rpool, credits_app, as_credits):
 
 async def test_teachers_meeting_the_annual_target_per_region(world, as_role):
     doc = await ok(await as_role("service").get("/v1/reports/credits", params={"year": 2023}))
+    assert (doc["year_kind"], doc["year_label"]) == ("school_year", "2023学年")
     # A and C (50 + 10 claimed) meet Jiangxi's 60; B has 59.9; E's hours were revoked; D is not yet hired.
     # G meets Jiyuan's 72 with its 10 workshop hours, F lacks them. H's school has no policy at all.
     assert {i["region_code"]: (i["teachers"], i["meeting"], i["without_policy"], i["hours"], i["share"])
