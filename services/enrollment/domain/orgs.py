@@ -60,7 +60,7 @@ def expected_parents(code: str, kind: str) -> tuple[str, ...] | None:
 
 
 def parent_kind(kind: str, parent_code: str) -> str:
-    if kind == "county" and parent_code.endswith("0000"):
+    if kind == "county" and kind_of(parent_code) == "province":
         return "province"  # 省直辖县级行政区划
     return {"city": "province", "county": "city", "school": "county"}[kind]
 
