@@ -8,6 +8,7 @@ upcaster; readers only ever see the newest shape (upcasting happens on load, nev
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,17 @@ from .personal import PersonalDataError, may_hold_national_id, paths_with_nation
 
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
+# NATS carries each event in CloudEvents' structured mode (docs/events.md): the whole envelope as
+# the message body, labelled with this content type in the message's headers.
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+# On the wire a type is reverse-DNS, with its schema version: TeacherNominated of enrollment, v1, is
+# cn.teachertraining.enrollment.teacher_nominated.v1. Inside a service it stays "TeacherNominated"
+# (registries, projections, subjects); readers accept both spellings, so envelopes written before
+# the prefix (dead letters, a peer not yet upgraded) still parse.
+TYPE_PREFIX = "cn.teachertraining."
+_wire_types: dict[tuple[str, str, int], str] = {}
+_inner_types: dict[str, tuple[str, int | None]] = {}
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _REQUIRED = frozenset({"id", "source", "type", "subject", "time", "data"})
 _fromisoformat = datetime.fromisoformat
 
@@ -100,11 +112,13 @@ class Envelope:
         return self.subject.split("-", 1)[0]
 
     def to_cloudevent(self) -> dict[str, Any]:
+        """The envelope as a structured-mode CloudEvent: every extension attribute a scalar
+        (CloudEvents 1.0 §"Extension Context Attributes"), the actor as actorid/actorrole/actororg."""
         ce: dict[str, Any] = {
             "specversion": SPEC_VERSION,
             "id": str(self.id),
             "source": self.source,
-            "type": self.type,
+            "type": wire_type(self.source, self.type, self.schema_version),
             "subject": self.subject,
             "time": self.time.isoformat(),
             "datacontenttype": DATA_CONTENT_TYPE,
@@ -118,7 +132,9 @@ class Envelope:
         if self.causation_id:
             ce["causationid"] = self.causation_id
         if self.actor:
-            ce["actor"] = self.actor
+            for key, attr in _ACTOR_ATTRIBUTES:
+                if (value := self.actor.get(key)) is not None:
+                    ce[attr] = value
         if self.traceparent:
             ce["traceparent"] = self.traceparent
         return ce
@@ -133,10 +149,11 @@ class Envelope:
         # uuid.UUID's pure-Python parser, for the same envelope.
         get = ce.get
         try:
-            return cls(parse_uuid(ce["id"]), ce["source"], ce["type"], ce["subject"], _fromisoformat(ce["time"]),
-                       ce["data"], int(get("schemaversion", 1)), int(get("streamversion", 0)),
-                       int(get("position", 0)), get("correlationid"), get("causationid"), get("actor"),
-                       get("traceparent"))
+            type_, version = inner_type(ce["type"])
+            return cls(parse_uuid(ce["id"]), ce["source"], type_, ce["subject"], _fromisoformat(ce["time"]),
+                       ce["data"], version or int(get("schemaversion", 1)), int(get("streamversion", 0)),
+                       int(get("position", 0)), get("correlationid"), get("causationid"),
+                       _actor(ce) if "actorrole" in ce or "actor" in ce else None, get("traceparent"))
         except (KeyError, ValueError, TypeError):
             if missing := _REQUIRED - ce.keys():  # said first, as before this was made fast
                 raise ValueError(f"not a CloudEvent of ours, missing {sorted(missing)}") from None
@@ -145,6 +162,42 @@ class Envelope:
     @classmethod
     def from_json(cls, raw: bytes | str) -> Envelope:
         return cls.from_cloudevent(orjson.loads(raw))
+
+
+_ACTOR_ATTRIBUTES = (("sub", "actorid"), ("role", "actorrole"), ("org", "actororg"))
+
+
+def _actor(ce: dict[str, Any]) -> dict[str, Any] | None:
+    old = ce.get("actor")  # before the scalar attributes: one JSON object
+    if isinstance(old, dict):
+        return old
+    actor = {key: ce[attr] for key, attr in _ACTOR_ATTRIBUTES if attr in ce}
+    return actor or None
+
+
+def wire_type(source: str, type_: str, schema_version: int) -> str:
+    """TeacherNominated of /enrollment, v1 → cn.teachertraining.enrollment.teacher_nominated.v1."""
+    key = (source, type_, schema_version)
+    if (found := _wire_types.get(key)) is None:
+        found = _wire_types[key] = (f"{TYPE_PREFIX}{source.strip('/').replace('/', '.')}."
+                                    f"{_SNAKE.sub('_', type_).lower()}.v{schema_version}")
+    return found
+
+
+def inner_type(wire: str) -> tuple[str, int | None]:
+    """(TeacherNominated, 1) for cn.teachertraining.enrollment.teacher_nominated.v1; an unprefixed
+    type (an envelope from before the prefix) as it is, with no version of its own."""
+    if (found := _inner_types.get(wire)) is None:
+        if wire.startswith(TYPE_PREFIX):
+            *_, name, version = wire.split(".")
+            if not (version[:1] == "v" and version[1:].isdigit()):
+                raise ValueError(f"event type {wire!r} names no version (….v1)")
+            found = ("".join(part.capitalize() for part in name.split("_")), int(version[1:]))
+        else:
+            found = (wire, None)
+        if len(_inner_types) < 10_000:  # a bounded memo: types are few, junk input is not
+            _inner_types[wire] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from opentelemetry import trace
 from . import telemetry
 from .bus import Bus, BusNames
 from .db import connect
+from .envelope import STRUCTURED_CONTENT_TYPE
 from .eventstore import EventStore
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,8 @@ class OutboxRelay:
             for row in rows:
                 env = self.store._envelope(row)
                 subject = self.names.subject(self.service, env.category, env.type)
-                headers = {"Nats-Msg-Id": str(env.id), "Ce-Type": env.type}
+                # CloudEvents' NATS binding, structured mode: the envelope is the body, labelled.
+                headers = {"Nats-Msg-Id": str(env.id), "Content-Type": STRUCTURED_CONTENT_TYPE}
                 if telemetry.exporting():
                     parent = telemetry.context_from_traceparent(env.traceparent)
                     with self._tracer.start_as_current_span(

@@ -17,6 +17,7 @@ import orjson
 
 from services.reporting.api.exports import COLUMNS
 from shared.devkeys import mint_token
+from shared.envelope import Envelope
 from tests.conftest import eventually
 from tests.reporting.given import ok
 from tests.reporting.scenario import C1, CITY, PROVINCE
@@ -113,7 +114,8 @@ async def test_figures_survive_a_rebuild_from_position_0_and_a_second_delivery_o
         headers={"Authorization": f"Bearer {mint_token(keys_dir, 'service', sub='t')}"})))["events"]
     assert len(events) == head
     for e in events:
-        await js.publish(names.subject("enrollment", e["subject"].split("-", 1)[0], e["type"]), orjson.dumps(e),
+        env = Envelope.from_cloudevent(e)  # the feed's type is the wire's reverse-DNS one; subjects name ours
+        await js.publish(names.subject("enrollment", env.category, env.type), orjson.dumps(e),
                          headers={"Nats-Msg-Id": f"again-{e['id']}"})
     await settled(reporting_app)
     assert await reports(world, as_role) == before
