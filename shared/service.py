@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
 from . import sqlprofile, telemetry
 from .auth import Authenticated, JwtVerifier, require_role
@@ -54,6 +56,15 @@ class ServiceSpec:
 def migration_dirs(spec: ServiceSpec) -> list[Path]:
     """The service's own migration folders (the kernel's are always applied by `migrate`)."""
     return [spec.migrations] if spec.migrations else []
+
+
+def operation_id(route: APIRoute) -> str:
+    """A readable operationId, `<tag>-<function>` (e.g. `nominations-nominate`), so clients
+    generated from /openapi.json get method names a person would choose (issue 16)."""
+    def word(text: object) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
+
+    return f"{word(route.tags[0])}-{word(route.name)}" if route.tags else word(route.name)
 
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -102,7 +113,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     # FastAPI's own telemetry (0.16x+) off: shared/telemetry.py instruments the app, once.
     app = FastAPI(title=spec.title, version="0.1.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
+                  generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.spec = spec
     install_problem_handlers(app, spec.titles)
