@@ -5,12 +5,13 @@ shared/eventstore.py); `next` is an opaque cursor to pass back as `after`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 import httpx
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from .auth import Authenticated, require_role
 from .envelope import Envelope
@@ -22,10 +23,18 @@ from .problems import Problem
 FEED_ROLES = ("service",)
 
 
+class FeedPage(BaseModel):
+    """A page of the feed: structured-mode CloudEvents (docs/events.md), oldest first."""
+
+    events: list[dict[str, Any]] = Field(description="CloudEvents 1.0 envelopes (docs/events.md)")
+    next: str = Field(description="the opaque cursor to pass back as `after`")
+
+
 def feed_router() -> APIRouter:
     router = APIRouter(tags=["events"])
 
-    @router.get("/v1/events", summary="Events after a cursor (CloudEvents JSON)")
+    @router.get("/v1/events", summary="Events after a cursor (CloudEvents JSON)",
+                responses={200: {"model": FeedPage, "description": "a page of events in commit order"}})
     async def events(
         request: Request,
         principal: Authenticated,

@@ -17,6 +17,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 
 from . import sqlprofile, telemetry
 from .auth import Authenticated, JwtVerifier, require_role
@@ -197,6 +198,19 @@ async def _provision(bus: Bus, names: BusNames, spec: ServiceSpec, settings: Set
                 backoff = min(backoff * 2, 5.0)
 
 
+class ProjectionView(BaseModel):
+    projection: str
+    source: str = Field(description="whose events it reads (a service name)")
+    lag: int = Field(description="events published and not yet applied, as the consumer last saw")
+    last_position: int
+    applied: int
+    dead_letters: int = Field(description="parked events not yet replayed")
+
+
+class ProjectionsView(BaseModel):
+    projections: list[ProjectionView]
+
+
 def _ops_router(spec: ServiceSpec) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -229,8 +243,9 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
     async def metrics() -> Response:
         return telemetry.metrics_response()
 
-    @router.get("/v1/projections", summary="Projections of this service and their lag")
-    async def projections(request: Request, principal: Authenticated) -> dict[str, Any]:
+    @router.get("/v1/projections", summary="Projections of this service and their lag",
+                response_model=ProjectionsView)
+    async def projections(request: Request, principal: Authenticated) -> Any:
         require_role(principal, "service", "province_admin")
         async with request.app.state.pool.acquire() as conn:
             rows = await conn.fetch("SELECT projection, last_position, applied, updated_at FROM projection_state")

@@ -8,12 +8,13 @@ the record) or its JetStream stream. Our own models always rebuild from our even
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.credits.api.models import Rebuilt
 from services.credits.projector.rebuild import READ_MODELS, Model, rebuild_all
 from services.credits.titles import problem
 from shared.auth import Authenticated, require_role
@@ -27,8 +28,8 @@ class RebuildRequest(BaseModel):
     source: Literal["feed", "stream"] = "feed"
 
 
-@router.post("/v1/admin/rebuild", summary="Rebuild read models from events")
-async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> dict[str, dict[str, int]]:
+@router.post("/v1/admin/rebuild", summary="Rebuild read models from events", response_model=Rebuilt)
+async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> Any:
     require_role(principal, "service", "province_admin")
     try:
         done = await rebuild_all(request.app, body.models, body.source, client=getattr(

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.credits.access import REVIEWERS
+from services.credits.api.models import Certificate, Jwks
 from services.credits.config import CreditsSettings, load_signer
 from services.credits.credential import build_credential
 from services.credits.domain.certificates import well_formed
@@ -73,8 +74,8 @@ def _limiter(app: FastAPI) -> TokenBucket:
 
 
 @router.post("/v1/teachers/{teacher_id}/certificates", status_code=201, summary="Issue a certificate",
-             responses={200: {"description": "already issued: the existing certificate",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}})
+             response_model=Certificate,
+             responses={200: {"description": "already issued: the existing certificate", "model": Certificate}})
 async def issue_certificate(teacher_id: uuid.UUID, body: CertificateCreate, cmd: Command, today: Today,
                             request: Request) -> Response:
     require_role(cmd.principal, "teacher", *REVIEWERS)  # service accounts read, never issue
@@ -86,7 +87,8 @@ async def issue_certificate(teacher_id: uuid.UUID, body: CertificateCreate, cmd:
     return await cmd.run(lambda uow: issuing.handle(uow, teacher_id, body.year, body.cycle, today, sign))
 
 
-@router.get("/v1/certificates/keys", summary="Certificate signing keys (JWKS), for offline verification")
+@router.get("/v1/certificates/keys", summary="Certificate signing keys (JWKS), for offline verification",
+            response_model=Jwks)
 async def certificate_keys(request: Request) -> JSONResponse:
     return JSONResponse(signer(request.app).jwks(), headers={"Cache-Control": "public, max-age=3600"})
 
@@ -101,8 +103,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.get("/v1/certificates/{certificate_no}", summary="Verify a certificate (public, rate-limited)")
-async def verify_certificate(certificate_no: str, request: Request) -> dict[str, Any]:
+@router.get("/v1/certificates/{certificate_no}", summary="Verify a certificate (public, rate-limited)",
+            response_model=Certificate)
+async def verify_certificate(certificate_no: str, request: Request) -> Any:
     wait = _limiter(request.app).take(_client(request))
     if wait > 0:
         raise Problem(429, "rate_limited", "请求过多 Too many requests", "slow down",

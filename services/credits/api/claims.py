@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.credits.access import ADMINS, REVIEWERS, may_read_teacher
 from services.credits.api.common import decode_cursor, encode_cursor
+from services.credits.api.models import Claim as ClaimView
+from services.credits.api.models import ClaimPage
 from services.credits.domain.claims import Claim
 from services.credits.domain.policy import from_tenths
 from services.credits.handlers import approve_claim as approval
@@ -59,7 +61,7 @@ class Rejection(BaseModel):
     reason: Note = Field(min_length=1, max_length=500)
 
 
-@router.post("/v1/claims", status_code=201, summary="Claim hours earned outside the system")
+@router.post("/v1/claims", status_code=201, summary="Claim hours earned outside the system", response_model=ClaimView)
 async def submit_claim(body: ClaimCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "teacher", *ADMINS)
     return await cmd.run(lambda uow: submission.handle(
@@ -67,14 +69,14 @@ async def submit_claim(body: ClaimCreate, cmd: Command, today: Today) -> Respons
         earned_on=body.earned_on, evidence=body.evidence, today=today))
 
 
-@router.post("/v1/claims/{claim_id}/approve", summary="Approve a claim (auditor)")
+@router.post("/v1/claims/{claim_id}/approve", summary="Approve a claim (auditor)", response_model=ClaimView)
 async def approve_claim(claim_id: uuid.UUID, cmd: Command, today: Today, body: Approval | None = None) -> Response:
     require_role(cmd.principal, "auditor")
     reason = body.reason if body else None
     return await cmd.run(lambda uow: approval.handle(uow, claim_id, reason, today))
 
 
-@router.post("/v1/claims/{claim_id}/reject", summary="Reject a claim (auditor)")
+@router.post("/v1/claims/{claim_id}/reject", summary="Reject a claim (auditor)", response_model=ClaimView)
 async def reject_claim(claim_id: uuid.UUID, body: Rejection, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "auditor")
     return await cmd.run(lambda uow: rejection.handle(uow, claim_id, body.reason, today))
@@ -90,7 +92,7 @@ def _from_row(r: Any) -> tuple[Claim, int]:
                  r["status"], r["decided_on"], r["reason"], r["revoked"]), r["version"]
 
 
-@router.get("/v1/claims/{claim_id}", summary="A claim")
+@router.get("/v1/claims/{claim_id}", summary="A claim", response_model=ClaimView)
 async def get_claim(claim_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     r = await request.app.state.pool.fetchrow(f"SELECT {_COLUMNS} FROM claims WHERE claim_id = $1", claim_id)
     if r is None or not may_read_teacher(principal, str(r["teacher_id"]), r["org_code"]):
@@ -115,11 +117,11 @@ def _scope(p: Principal) -> tuple[str | None, str | None, uuid.UUID | None]:
     raise problem("forbidden_role", "claims are listed for teachers, admins and auditors", 403)
 
 
-@router.get("/v1/claims", summary="Claims in scope, e.g. status=pending for review")
+@router.get("/v1/claims", summary="Claims in scope, e.g. status=pending for review", response_model=ClaimPage)
 async def list_claims(request: Request, principal: Authenticated,
                       status: Literal["pending", "approved", "rejected"] | None = None,
                       teacher_id: uuid.UUID | None = None, limit: int = Query(50, ge=1, le=500),
-                      cursor: str | None = Query(None, max_length=200)) -> dict[str, Any]:
+                      cursor: str | None = Query(None, max_length=200)) -> Any:
     org, prefix, own = _scope(principal)
     after = decode_cursor(cursor, 2) or ["0001-01-01", "00000000-0000-0000-0000-000000000000"]
     try:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from services.credits.access import READERS
 from services.credits.api.common import decode_cursor, encode_cursor
+from services.credits.api.models import OrgCompliance, PolicyUsed
 from services.credits.domain import compliance as compliance_rules
 from services.credits.domain.compliance import Counts, Standard, roll_up, school_standard
 from services.credits.domain.policy import from_tenths, num
@@ -29,7 +30,7 @@ from services.credits.queries import compliance as counted
 from services.credits.queries.policies import chains_and_book
 from services.credits.titles import problem
 from shared.auth import Authenticated, Principal, can_read, require_role
-from shared.calendar import school_year_label, year_named
+from shared.calendar import school_year_label
 from shared.clock import Today
 from shared.inputs import IsoDate
 from shared.orgs import kind_of
@@ -52,9 +53,10 @@ def _figures(c: Counts) -> dict[str, Any]:
             "with_hours": c.with_hours, "hours": num(from_tenths(c.hours_tenths))}
 
 
-@router.get("/v1/orgs/{code}/compliance", summary="Teachers meeting the annual target, rolled up")
+@router.get("/v1/orgs/{code}/compliance", summary="Teachers meeting the annual target, rolled up",
+            response_model=OrgCompliance)
 async def get_compliance(request: Request, principal: Authenticated, today: Today, year: Year,
-                         code: str = Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")) -> dict[str, Any]:
+                         code: str = Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")) -> Any:
     require_role(principal, *READERS)
     if not can_read(principal, code):
         raise problem("out_of_scope", f"org {code} is outside this principal's jurisdiction", 403)
@@ -64,17 +66,9 @@ async def get_compliance(request: Request, principal: Authenticated, today: Toda
     total, children = roll_up(per_school, chains, code)
     return {
         "org_code": code, "kind": kind_of(code), "year": year, "label": school_year_label(year),
-        **year_named("school_year", year), "as_of": today.isoformat(), **_figures(total),
+        "as_of": today.isoformat(), **_figures(total),
         "children": [{"code": c, "kind": kind_of(c), **_figures(v)} for c, v in children.items()],
     }
-
-
-class PolicyUsed(BaseModel):
-    """The policy version a verdict was judged by."""
-
-    jurisdiction_code: str
-    version: int = Field(description="the jurisdiction's policy stream version that published it")
-    effective_from: date
 
 
 class SchoolVerdict(BaseModel):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.credits.api.models import Entry, Revoked
 from services.credits.domain.policy import from_tenths, num
 from services.credits.handlers import revoke_entry as revocation
 from services.credits.queries.ledger import entry
@@ -33,7 +34,7 @@ class Revocation(BaseModel):
     reason: Note = Field(min_length=1, max_length=500)
 
 
-@router.post("/v1/entries/{entry_id}/revoke", summary="Revoke a ledger entry (never deletes)")
+@router.post("/v1/entries/{entry_id}/revoke", summary="Revoke a ledger entry (never deletes)", response_model=Revoked)
 async def revoke_entry(entry_id: uuid.UUID, body: Revocation, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *REVOKERS)
     return await cmd.run(lambda uow: revocation.handle(uow, entry_id, body.reason, today))
@@ -43,7 +44,7 @@ def _json(v: Any) -> Any:
     return str(v) if isinstance(v, uuid.UUID) else v.isoformat() if hasattr(v, "isoformat") else v
 
 
-@router.get("/v1/entries/{entry_id}", summary="A ledger entry")
+@router.get("/v1/entries/{entry_id}", summary="A ledger entry", response_model=Entry)
 async def get_entry(entry_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     async with request.app.state.pool.acquire() as conn:
         row = await entry(conn, entry_id)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.credits.api.common import as_of_or_today, decode_cursor, encode_cursor
+from services.credits.api.models import MyCertificates, Transcript
 from services.credits.api.transcripts import transcript_json
 
 # The certificates table's columns and row shape as queries/certificates.py reads them (that
@@ -41,10 +42,10 @@ def _me(principal: Principal) -> uuid.UUID:
         raise problem("teacher_not_found", "this token's sub is no teacher id", 404) from None
 
 
-@router.get("/v1/me/transcript", summary="My transcript (学时档案), the teacher's own")
+@router.get("/v1/me/transcript", summary="My transcript (学时档案), the teacher's own", response_model=Transcript)
 async def my_transcript(request: Request, principal: Authenticated, today: Today,
                         as_of: IsoDate | None = Query(None, description="the transcript as it stood on this date"),
-                        ) -> dict[str, Any]:
+                        ) -> Any:
     me = _me(principal)
     on = as_of_or_today(as_of, today)
     async with request.app.state.pool.acquire() as conn:
@@ -52,10 +53,11 @@ async def my_transcript(request: Request, principal: Authenticated, today: Today
     return transcript_json(me, ledger, row)
 
 
-@router.get("/v1/me/certificates", summary="My certificates (继续教育电子证书), the teacher's own")
+@router.get("/v1/me/certificates", summary="My certificates (继续教育电子证书), the teacher's own",
+            response_model=MyCertificates)
 async def my_certificates(request: Request, principal: Authenticated,
                           limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                          cursor: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+                          cursor: Annotated[str | None, Query(max_length=200)] = None) -> Any:
     me = _me(principal)
     parts = decode_cursor(cursor, 2)
     try:

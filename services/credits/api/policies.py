@@ -21,6 +21,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.credits.api.models import PolicyInForce
 from services.credits.domain.policy import Category, Policy
 from services.credits.handlers import publish_policy
 from services.credits.queries.policies import chain_and_book
@@ -76,8 +77,9 @@ class PolicyIn(BaseModel):
 
 
 @router.put("/v1/policies/{jurisdiction_code}", status_code=201, summary="Publish a policy version (学分政策)",
+            response_model=PolicyInForce,
             responses={200: {"description": "an existing version corrected, or an identical repeat (no event)",
-                             "content": {"application/json": {"schema": {"type": "object"}}}}})
+                             "model": PolicyInForce}})
 async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "province_admin", "city_admin", "county_admin")
     require_within(cmd.principal, jurisdiction_code)
@@ -85,7 +87,7 @@ async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, toda
     return await cmd.run(lambda uow: publish_policy.handle(uow, wanted, today))
 
 
-@router.get("/v1/policies/{jurisdiction_code}", summary="The policy in force on a date")
+@router.get("/v1/policies/{jurisdiction_code}", summary="The policy in force on a date", response_model=PolicyInForce)
 async def get_policy(jurisdiction_code: Code, request: Request, principal: Authenticated, today: Today,
                      as_of: IsoDate | None = Query(None, description="default: today (Asia/Shanghai)")) -> JSONResponse:
     on = as_of or today

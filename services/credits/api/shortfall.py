@@ -30,13 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.credits.access import READERS
 from services.credits.api.common import decode_cursor, encode_cursor
+from services.credits.api.models import Reminders, ShortOfHours
 from services.credits.domain import shortfall as rules
 from services.credits.domain.shortfall import CATEGORY, ShortTeacher, policy_used, shortfall_data
 from services.credits.handlers import remind_short
 from services.credits.queries import shortfall as facts
 from services.credits.titles import problem
 from shared.auth import Authenticated, Principal, can_read, require_role, require_within
-from shared.calendar import school_year_label, year_named
+from shared.calendar import school_year_label
 from shared.clock import Today
 from shared.exports import CSV, XLSX, attachment, csv_bytes, download, xlsx_bytes
 from shared.unit_of_work import Command
@@ -76,11 +77,11 @@ async def _short(request: Request, code: str, year: int, today: date, after: tup
         return await facts.short_teachers(conn, by_school, year, after, limit)
 
 
-@router.get("/v1/orgs/{code}/short-of-hours", description=DOC,
+@router.get("/v1/orgs/{code}/short-of-hours", description=DOC, response_model=ShortOfHours,
             summary="Teachers short of hours (学时不足), with the shortfall per target")
 async def short_of_hours(request: Request, principal: Authenticated, today: Today, code: OrgCode, year: Year,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                         cursor: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+                         cursor: Annotated[str | None, Query(max_length=200)] = None) -> Any:
     _scope(principal, code)
     after = facts.START
     if (parts := decode_cursor(cursor, 2)) is not None:
@@ -92,7 +93,7 @@ async def short_of_hours(request: Request, principal: Authenticated, today: Toda
     items = page[:limit]
     more = len(page) > limit
     return {"org_code": code, "year": year, "label": school_year_label(year),
-            **year_named("school_year", year), "judged_on": today.isoformat(),
+            "judged_on": today.isoformat(),
             "items": [_item(t) for t in items],
             "next_cursor": encode_cursor(items[-1].school_code, items[-1].teacher_id) if more else None}
 
@@ -147,8 +148,9 @@ class ReminderRequest(BaseModel):
 
 @router.post("/v1/reminders/short-of-hours", status_code=201, description=DOC,
              summary="Publish TeacherShortOfHours reminders for an org's subtree and a year (once per teacher)",
+             response_model=Reminders,
              responses={200: {"description": "nothing new to publish: every short teacher was already reminded",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}})
+                              "model": Reminders}})
 async def remind_short_of_hours(body: ReminderRequest, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *REMINDERS)
     require_within(cmd.principal, body.org_code)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from services.credits.api.common import as_of_or_today
+from services.credits.api.models import Transcript
 from services.credits.domain.ledger import Induction, Ledger, Line, Period
 from services.credits.domain.policies import policy_to_data
 from services.credits.domain.policy import num
@@ -88,10 +89,11 @@ def transcript_json(teacher_id: uuid.UUID, ledger: Ledger, row: Any) -> dict[str
     }
 
 
-@router.get("/v1/teachers/{teacher_id}/transcript", summary="A teacher's transcript (学时档案)")
+@router.get("/v1/teachers/{teacher_id}/transcript", summary="A teacher's transcript (学时档案)",
+            response_model=Transcript)
 async def get_transcript(teacher_id: uuid.UUID, request: Request, principal: Authenticated, today: Today,
                          as_of: IsoDate | None = Query(None, description="the transcript as it stood on this date"),
-                         ) -> dict[str, Any]:
+                         ) -> Any:
     on = as_of_or_today(as_of, today)
     async with request.app.state.pool.acquire() as conn:
         ledger, row = await load_ledger(conn, principal, teacher_id, on)
