@@ -11,6 +11,10 @@
   dedicated connection. A standby replica polls for the lock and takes over when the holder's
   connection dies (PostgreSQL releases session locks when the session ends).
 - While NATS is down it backs off and keeps its place; commands keep committing meanwhile.
+- Poison: an event NATS refuses for what it is (over max_payload, a stream's message size limit),
+  not for where NATS is, fails the same way every time and would block every event behind it.
+  After `poison_attempts` such refusals in a row it is parked in `relay_parked` with the reason,
+  the cursor moves past it and tt_relay_parked rises. Timeouts and lost connections never park.
 
 How the leader learns of new events (appends send no NOTIFY: shared/eventstore.py says why):
 1. a transaction of this process that appended events of the relay's source commits: the
@@ -28,8 +32,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import asyncpg
+import nats.errors
+import nats.js.errors
 from opentelemetry import trace
 
 from . import telemetry
@@ -61,6 +68,10 @@ _ADVANCE = """
 UPDATE relay_cursor c SET tx = e.tx, position = e.position FROM events e
 WHERE e.position = $1 AND (c.tx, c.position) < (e.tx, e.position)
 """
+_PARK = """
+INSERT INTO relay_parked (position, event_id, stream_id, type, size_bytes, attempts, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (position) DO NOTHING
+"""
 # Rows wait behind the horizon only while some transaction is open: look again soon, not after
 # `idle_poll` (no NOTIFY comes when an unrelated transaction ends).
 HELD_BACK_POLL_S = 0.02
@@ -69,7 +80,7 @@ HELD_BACK_POLL_S = 0.02
 class OutboxRelay:
     def __init__(
         self, dsn: str, store: EventStore, bus: Bus, names: BusNames, service: str,
-        batch_size: int = 500, publish_timeout: float = 5.0, idle_poll: float = 1.0,
+        batch_size: int = 500, publish_timeout: float = 5.0, idle_poll: float = 1.0, poison_attempts: int = 3,
     ) -> None:
         self.dsn = dsn
         self.store = store
@@ -84,6 +95,9 @@ class OutboxRelay:
         self._depth_reported = 0.0
         self._wake = asyncio.Event()
         self._held_back = False  # the last batch left rows waiting behind the commit horizon
+        self.poison_attempts = poison_attempts
+        self._refusals: dict[int, tuple[int, str]] = {}  # position → (refusals in a row, last reason)
+        self.parked = 0
         self._tracer = trace.get_tracer(__name__)
 
     def wake(self) -> None:
@@ -158,6 +172,8 @@ class OutboxRelay:
             return 0, True
         js = self.bus.js()
         futures = []
+        sizes: list[int] = []
+        refused: str | None = None  # why NATS refused the row after the last future, if it did
         try:
             for row in rows:
                 env = self.store._envelope(row)
@@ -172,28 +188,65 @@ class OutboxRelay:
                         telemetry.inject_headers(headers)
                 elif env.traceparent:  # no span to show anyone: consumers continue the command's
                     headers["traceparent"] = env.traceparent
-                futures.append(await js.publish_async(subject, env.to_json(), headers=headers))
+                body = env.to_json()
+                sizes.append(len(body))
+                try:
+                    futures.append(await js.publish_async(subject, body, headers=headers))
+                except nats.errors.MaxPayloadError as exc:  # refused before sending: the row's own fault
+                    refused = f"{type(exc).__name__}: {len(body)} bytes over the server's max_payload"
+                    break
         except Exception as exc:  # connection dropped mid-batch: whatever got acked still counts
             log.warning("relay publish interrupted: %s", exc)
-        acked: list[int] = []  # positions published, in order; the cursor moves past them only
         ok: list[bool] = []
         if futures:
             done, pending = await asyncio.wait(futures, timeout=self.publish_timeout)
             for fut in pending:
                 fut.cancel()
             ok = [fut in done and not fut.cancelled() and fut.exception() is None for fut in futures]
-        for row, published in zip(rows, ok, strict=False):
+        reasons = [None if good else _refusal(fut) for fut, good in zip(futures, ok, strict=True)]
+        if refused is not None:
+            ok.append(False)
+            reasons.append(refused)
+        acked: list[int] = []  # positions published (or parked), in order; the cursor moves past them only
+        parked: list[tuple[asyncpg.Record, int, int, str]] = []
+        for row, published, reason, size in zip(rows, ok, reasons, sizes, strict=False):
             if not published:
-                break  # it and what follows go again, in order
+                attempts = self._refused(row["position"], reason)
+                if reason is None or attempts < self.poison_attempts:
+                    break  # it and what follows go again, in order
+                parked.append((row, size, attempts, reason))
             acked.append(row["position"])
         if acked:
-            await self._remove(conn, acked)
-            self.published += len(acked)
-            telemetry.RELAY_PUBLISHED.labels(service=self.service).inc(len(acked))
+            async with conn.transaction():
+                for row, size, attempts, reason in parked:
+                    await conn.execute(_PARK, row["position"], row["event_id"], row["stream_id"], row["type"], size,
+                                       attempts, reason[:2000])
+                await self._remove(conn, acked)
+            for row, size, attempts, reason in parked:
+                self._refusals.pop(row["position"], None)
+                log.error("relay parked event %s (%s, %s bytes) after %s refusals: %s",
+                          row["event_id"], row["type"], size, attempts, reason)
+            self.parked += len(parked)
+            self.published += len(acked) - len(parked)
+            telemetry.RELAY_PUBLISHED.labels(service=self.service).inc(len(acked) - len(parked))
+            if parked:
+                telemetry.RELAY_PARKED.labels(service=self.service).inc(len(parked))
         failed = len(rows) - sum(ok)  # refused, timed out, or never sent
         if failed:
             telemetry.RELAY_PUBLISH_ERRORS.labels(service=self.service).inc(failed)
         return len(acked), len(acked) == len(rows)
+
+    def _refused(self, position: int, reason: str | None) -> int:
+        """Count a refusal of the event at `position` for what it is; a timeout or a lost
+        connection (reason None) starts the count again, as it says nothing about the event."""
+        if reason is None:
+            self._refusals.pop(position, None)
+            return 0
+        count = self._refusals.get(position, (0, ""))[0] + 1
+        if len(self._refusals) > 1000:  # only the head of the outbox is ever refused in a row
+            self._refusals.clear()
+        self._refusals[position] = (count, reason)
+        return count
 
     async def _remove(self, conn: asyncpg.Connection, positions: list[int]) -> None:
         """The published events (a prefix of the batch, in order) leave the outbox: the cursor
@@ -210,6 +263,17 @@ class OutboxRelay:
         telemetry.OUTBOX_DEPTH.labels(service=self.service).set(row["n"])
         age = 0.0 if row["oldest"] is None else max(0.0, time.time() - row["oldest"].timestamp())
         telemetry.OUTBOX_OLDEST_AGE.labels(service=self.service).set(age)
+
+
+def _refusal(fut: asyncio.Future[Any]) -> str | None:
+    """Why JetStream refused a message for what it is (a 400: over the stream's size limit, …), or
+    None for anything that is about NATS rather than the message (timeouts, 503s, no stream)."""
+    if fut.cancelled() or not fut.done():
+        return None
+    exc = fut.exception()
+    if isinstance(exc, nats.js.errors.APIError) and exc.code == 400:
+        return f"{type(exc).__name__}: {exc.description} (err_code {exc.err_code})"
+    return None
 
 
 async def outbox_depth(conn: asyncpg.Connection) -> int:

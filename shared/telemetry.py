@@ -185,6 +185,7 @@ OUTBOX_DEPTH = Gauge("tt_outbox_depth", "Outbox rows waiting to be published", _
 OUTBOX_OLDEST_AGE = Gauge("tt_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", _S)
 RELAY_PUBLISHED = Counter("tt_relay_published", "Events published by the outbox relay", _S)
 RELAY_PUBLISH_ERRORS = Counter("tt_relay_publish_errors", "Failed relay publish attempts", _S)
+RELAY_PARKED = Counter("tt_relay_parked", "Events NATS refused on every attempt, parked by the relay", _S)
 PROJECTION_LAG = Gauge("tt_projection_lag", "Messages pending for a projection consumer", _SP)
 PROJECTION_APPLIED = Counter("tt_projection_applied", "Events applied by a projection", _SP)
 PROJECTION_LAST_POSITION = Gauge("tt_projection_last_position", "Last stream position applied", _SP)

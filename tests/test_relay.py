@@ -212,3 +212,57 @@ async def test_a_standby_passes_its_process_commits_on_to_the_leader(pool, db_ur
                                                [NewEvent("Counted", {"n": i})], Metadata())
                     await eventually(lambda: _depth_is(pool, 0), timeout=5, message=f"event {i} published")
         assert not standby.is_leader and leader.published >= 3
+
+
+async def test_an_event_nats_refuses_is_parked_and_the_1000_behind_it_arrive_once_each(pool, db_url, nats_url,
+                                                                                        namespace):
+    """Issue 19: an event over NATS's max_payload (1 MiB by default) fails the same way on every
+    attempt. The relay parks it with the reason after its bounded attempts, the 1,000 events
+    appended after it arrive once each, and the alert metric counts it."""
+    from shared import telemetry
+    from shared.eventstore import NO_STREAM
+    from tests.kernel import store
+
+    await pool.execute("DELETE FROM relay_parked")
+    names = BusNames(namespace)
+    projection = Tally(f"p_{namespace}")
+    parked_before = telemetry.RELAY_PARKED.labels(service="enrollment")._value.get()
+    async with pool.acquire() as conn, conn.transaction():
+        [huge] = await store.append(conn, f"project-huge-{namespace}", NO_STREAM,
+                                    [NewEvent("Counted", {"n": 0, "blob": "x" * (1 << 20)})], Metadata())
+    by_stream = await append_streams(pool, streams=100, per_stream=10)
+    async with connected_bus(nats_url, names) as bus:
+        live = relay(db_url, bus, names, batch_size=50)
+        async with background(live, consumer(pool, bus, names, projection)):
+            await eventually(lambda: _applied(pool, projection.name, 1000), timeout=60,
+                             message="the 1,000 events behind the refused one projected")
+            await eventually(lambda: _depth_is(pool, 0), message="outbox drained past the parked event")
+        ids = await _published_ids(bus, names)
+    assert await snapshot(pool, projection.name) == expected_tally(by_stream), "each of the 1,000 once"
+    assert sorted(ids) == sorted(str(e.id) for evs in by_stream.values() for e in evs), "nothing twice, huge not at all"
+    row = await pool.fetchrow("SELECT * FROM relay_parked")
+    assert (row["event_id"], row["type"], row["attempts"]) == (huge.id, "Counted", 3)
+    assert row["size_bytes"] > 1 << 20 and "MaxPayloadError" in row["reason"]
+    assert telemetry.RELAY_PARKED.labels(service="enrollment")._value.get() == parked_before + 1
+    assert live.parked == 1
+
+
+async def test_only_a_refusal_of_the_message_itself_counts_toward_parking():
+    """A 400 from JetStream (e.g. over the stream's message size, err_code 10054) is about the
+    message; a timeout, a 503 or a missing stream is about NATS and must never park an event."""
+    import nats.js.errors as jse
+
+    from shared.relay import _refusal
+
+    def failed(exc: Exception) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_exception(exc)
+        return fut
+
+    too_big = _refusal(failed(jse.APIError(code=400, description="message size exceeds maximum allowed",
+                                           err_code=10054)))
+    assert too_big is not None and "10054" in too_big
+    assert _refusal(failed(jse.ServiceUnavailableError(code=503, description="JetStream system temporarily "
+                                                                              "unavailable"))) is None
+    assert _refusal(failed(TimeoutError())) is None
+    assert _refusal(asyncio.get_running_loop().create_future()) is None  # still pending: timed out
