@@ -201,7 +201,8 @@ async def _provision(bus: Bus, names: BusNames, spec: ServiceSpec, settings: Set
 class ProjectionView(BaseModel):
     projection: str
     source: str = Field(description="whose events it reads (a service name)")
-    lag: int = Field(description="events published and not yet applied, as the consumer last saw")
+    lag: int | None = Field(description="events published and not yet applied, as the consumer last saw; "
+                                       "null until it has asked NATS")
     last_position: int
     applied: int
     dead_letters: int = Field(description="parked events not yet replayed")

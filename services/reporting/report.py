@@ -18,7 +18,6 @@ from services.reporting import queries, reads
 from services.reporting.domain.policy import policy_for
 from services.reporting.domain.rates import NOTICE_RATES, Figures, shown
 from services.reporting.domain.tilt import suggest_quotas
-from shared.calendar import year_named
 from shared.orgs import org_within
 
 GROUP_LABELS = {"project": "项目", "region": "地区", "host": "承办单位", "level": "项目级别", "year": "项目年度",
@@ -54,7 +53,7 @@ async def rates(conn: asyncpg.Connection, q: RatesQuery, after: str | None = Non
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
     return {
-        "year": q.year, **year_named("project_year", q.year), "region_code": q.region_code, "level": q.level,
+        "year": q.year, "region_code": q.region_code, "level": q.level,
         "project_id": None if q.project_id is None else str(q.project_id), "group_by": q.group_by,
         "total": (Figures.of(total[0]) if total else Figures()).as_json(),
         "items": [_item(q.group_by, r) for r in rows],
@@ -80,7 +79,7 @@ async def regions(conn: asyncpg.Connection, f: queries.Filter, after: str | None
     page, more = kids[:limit], len(kids) > limit
     parent_figures = sum((Figures.of(r) for r in rows), Figures())
     return {
-        "year": f.year, **year_named("project_year", f.year),
+        "year": f.year,
         "parent": None if f.region is None else {
             "region_code": f.region, "name": parent["name"] if parent else None,
             "kind": parent["kind"] if parent else None, **parent_figures.as_json()},
@@ -103,7 +102,7 @@ async def notices(conn: asyncpg.Connection, f: queries.Filter, min_rate: Decimal
                           "below": below, **figures.as_json()})
     shown = f"{(min_rate * 100).normalize():f}%"
     title = f"{f.year}年度{'、'.join(RATE_LABELS[r] for r in which)}低于{shown}的地区"
-    return {"year": f.year, **year_named("project_year", f.year), "min_rate": str(min_rate), "rates": list(which),
+    return {"year": f.year, "min_rate": str(min_rate), "rates": list(which),
             "title": title, "items": items,
             "next_cursor": None}
 
@@ -120,7 +119,7 @@ async def quota_suggestions(conn: asyncpg.Connection, f: queries.Filter, places:
     by_code = {c["code"]: c for c in kids}
     suggestions = suggest_quotas(figures, places, policy)
     return {
-        "year": f.year, **year_named("project_year", f.year), "for_year": f.year + 1, "parent_code": f.region,
+        "year": f.year, "for_year": f.year + 1, "parent_code": f.region,
         "level": f.level, "places": places,
         "formula": {"weights": {k: str(v) for k, v in policy.tilt_weights.items()},
                     "strength": str(policy.tilt_strength), "max_shift": str(policy.tilt_max_shift),

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 
 from services.reporting import peers
 from services.reporting.queries import children
-from shared.calendar import year_named
 from shared.orgs import org_within
 from shared.ratios import ratio_down, tenths_as_hours
 
@@ -38,7 +37,7 @@ async def credits(app: FastAPI, conn: asyncpg.Connection, year: int, region: str
     schools = await peers.pages(app, "credits", "/v1/compliance/schools",
                                 {"year": year, "region_code": region, "as_of": as_of.isoformat(), "limit": 10000})
     kids = await children(conn, region)
-    return {"year": year, **year_named("school_year", year), "region_code": region, "as_of": as_of,
+    return {"year": year, "region_code": region, "as_of": as_of,
             "total": figures(schools),
             "items": [{"region_code": c["code"], "name": c["name"], "kind": c["kind"], **figures(schools, c["code"])}
                       for c in kids], "policies": policies(schools), "next_cursor": None}

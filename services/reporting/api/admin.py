@@ -12,7 +12,7 @@ their JetStream streams.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import httpx
 from fastapi import APIRouter, Request
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting import reads
 from services.reporting.api.common import problem, scope_of
+from services.reporting.api.models import Lag, Rebuilt
 from services.reporting.projector import PROJECTIONS, rebuild_all
 from shared.auth import Authenticated, require_role
 
@@ -30,8 +31,8 @@ if set(get_args(Model)) != set(MODELS):  # fails at import, loudly, if a project
     raise RuntimeError(f"RebuildRequest.models must name {MODELS}")
 
 
-@router.get("/v1/reports/lag", summary="How far the read models trail their sources")
-async def lag(request: Request, principal: Authenticated) -> dict:
+@router.get("/v1/reports/lag", summary="How far the read models trail their sources", response_model=Lag)
+async def lag(request: Request, principal: Authenticated) -> Any:
     scope_of(principal)
     async with request.app.state.pool.acquire() as conn:
         state = await reads.progress(conn)
@@ -50,8 +51,8 @@ class RebuildRequest(BaseModel):
     models: list[Model] | None = Field(default=None, min_length=1, description="default: every model")
 
 
-@router.post("/v1/admin/rebuild", summary="Rebuild every read model from position 0")
-async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> dict:
+@router.post("/v1/admin/rebuild", summary="Rebuild every read model from position 0", response_model=Rebuilt)
+async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> Any:
     require_role(principal, "service", "province_admin")
     try:
         done = await rebuild_all(request.app, body.source, getattr(request.app.state, "peer_clients", None),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from services.reporting import report_credits, report_funding
 from services.reporting.api.common import ADMIN_READERS, decode_cursor, encode_cursor, scope_of
+from services.reporting.api.models import CreditsReport
 from services.reporting.api.rates import Code
 from shared.auth import Authenticated
 from shared.clock import Today
@@ -33,13 +34,14 @@ async def get_funding(request: Request, principal: Authenticated, year: Year, re
 
 
 @router.get("/v1/reports/credits", summary="Teachers meeting the annual credit-hour target, per child region",
+            response_model=CreditsReport,
             description=(report_credits.__doc__ or "") + """
 `year` is the school year (2023 = 2023学年); `as_of` (default today) is passed to credits, whose
 policy in force then decides. `total` covers the region (the reader's org by default); `items`
 each child region of it; `policies` the policy versions credits judged by. `hours` is the sum of
 active hours (one decimal). 503 `upstream_unavailable` when credits cannot answer.""")
 async def get_credits(request: Request, principal: Authenticated, today: Today, year: Year,
-                      region_code: Code = None, as_of: IsoDate | None = None) -> dict[str, Any]:
+                      region_code: Code = None, as_of: IsoDate | None = None) -> Any:
     scope = scope_of(principal, "service", *ADMIN_READERS)
     async with request.app.state.pool.acquire() as conn:
         return await report_credits.credits(request.app, conn, year, scope.region_or_own(region_code), as_of or today)
