@@ -19,12 +19,9 @@ from shared.feed import feed_source, store_source
 from shared.inline import InlineReplay
 from shared.projection import Projection, rebuild
 from tests.conftest import caught_up, client_for, eventually, peers
+from tests.kernel import KERNEL_TABLES as KERNEL
 from tests.reporting.scenario import C1, PROVINCE, S1, Scenario, play
 
-# The kernel's own bookkeeping: the event store itself, the outbox, idempotency records, checkpoints.
-KERNEL = {"events", "outbox", "relay_cursor", "idempotency_keys",
-          "projection_checkpoints", "projection_state", "dead_letters",
-          "schema_migrations"}
 # The roster's personal data is its own system of record: events never carry a name or an ID
 # number (services/enrollment/pii.py), so no event can rebuild it, by design.
 SYSTEMS_OF_RECORD = {"enrollment": {"teacher_identities"}}

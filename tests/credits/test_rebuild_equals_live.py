@@ -28,10 +28,8 @@ from shared.inline import new_events, project_and_append
 from tests.conftest import eventually
 from tests.credits.given import completed, jiangxi_tree, ok, teacher
 from tests.credits.seeds import JIANGXI_2018, JIANGXI_2021, body
+from tests.kernel import KERNEL_TABLES as KERNEL
 
-KERNEL = {"events", "outbox", "relay_cursor", "idempotency_keys",
-          "projection_checkpoints", "projection_state", "dead_letters",
-          "schema_migrations"}
 SCHOOL, OTHER = "360102001", "360103001"
 
 

@@ -22,10 +22,8 @@ from shared.feed import store_source
 from shared.inline import InlineReplay
 from shared.projection import rebuild
 from tests.enrollment.test_national_id import make_id
+from tests.kernel import KERNEL_TABLES as KERNEL
 
-KERNEL = {"events", "outbox", "relay_cursor", "idempotency_keys",
-          "projection_checkpoints", "projection_state", "dead_letters",
-          "schema_migrations"}
 PROVINCE, CITY, COUNTY, COUNTY2 = "610000", "610100", "610102", "610103"
 SCHOOL, SCHOOL2 = "610102001", "610103001"
 

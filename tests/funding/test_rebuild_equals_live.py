@@ -27,11 +27,9 @@ from shared.inline import InlineReplay
 from shared.projection import rebuild
 from tests.funding.enrollment_flow import COUNTY, PROVINCE, S1, S2, S3, Enrollment
 from tests.funding.given import assessed, ok, projected_checkins, refused
+from tests.kernel import KERNEL_TABLES as KERNEL
 
 YEAR = 2023
-KERNEL = {"events", "outbox", "relay_cursor", "idempotency_keys",
-          "projection_checkpoints", "projection_state", "dead_letters",
-          "schema_migrations"}
 
 
 async def scenario(world: Enrollment, as_role, fpool) -> None:
