@@ -5,7 +5,7 @@
 | CREDITS_SIGNING_KEY | unset | base64 of a 32-byte Ed25519 seed that signs certificates |
 | CREDITS_KEYS_DIR | <repo>/.data/keys | where a local key is generated when the variable is unset |
 | CREDITS_PUBLIC_URL | http://127.0.0.1:8002 | base URL printed in certificates for online checks |
-| CREDITS_VERIFY_RATE, CREDITS_VERIFY_BURST | 5 per s, 20 | per-client token bucket of public verification |
+| CREDITS_VERIFY_RATE, CREDITS_VERIFY_BURST | 5 per s, 20 | per-client bucket of public verification, all replicas |
 | CREDITS_TRUST_FORWARDED_FOR | false | rate-limit by the last X-Forwarded-For entry, the one a trusted proxy appends |
 
 Without CREDITS_SIGNING_KEY a seed is generated once into `<keys dir>/credits-signing.key` on

@@ -4,6 +4,7 @@ the real compliance consumer over NATS."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from datetime import date
@@ -11,8 +12,8 @@ from datetime import date
 import httpx
 import pytest
 
-from services.credits.ratelimit import TokenBucket
 from services.credits.signing import keys_from_jwks, verify_credential
+from shared.ratelimit import PgTokenBucket
 from tests.conftest import eventually
 from tests.credits.given import completed, given_enrollment, jiangxi_tree, ok, org, teacher
 from tests.credits.seeds import JIANGXI_2018, body
@@ -128,6 +129,11 @@ async def test_certificate_refusals(world, credits_app, as_role, payload, status
     assert (resp.status_code, resp.json()["code"]) == (status, code)
 
 
+def bucket(app, now: list[float], rate: float = 0.5, burst: int = 2) -> PgTokenBucket:
+    """A limiter of its own (a fresh name) on the app's database, on an injected clock."""
+    return PgTokenBucket(app.state.pool, f"test-{uuid.uuid4()}", rate, burst, clock=lambda: now[0])
+
+
 async def test_public_verification_is_rate_limited_per_client(world, credits_app):
     """A token bucket per client address (CREDITS_VERIFY_RATE a second, CREDITS_VERIFY_BURST at
     once): past it a client gets 429 problem+json with Retry-After, another client does not, and
@@ -136,7 +142,7 @@ async def test_public_verification_is_rate_limited_per_client(world, credits_app
     trusted proxy appended — so a client cannot rotate the header for a fresh bucket."""
     now = [1000.0]
     saved = getattr(credits_app.state, "credits_limiter", None), credits_app.state.credits_settings
-    credits_app.state.credits_limiter = TokenBucket(rate=0.5, burst=2, clock=lambda: now[0])
+    credits_app.state.credits_limiter = bucket(credits_app, now)
     url = "/v1/certificates/JX-2022-AAAA-BBBB-CCCC-DDDD"
 
     def from_(address: str) -> httpx.AsyncClient:
@@ -166,7 +172,7 @@ async def test_public_verification_is_rate_limited_per_client(world, credits_app
         # Behind a trusted proxy (10.0.0.2) every request comes from the proxy's address; the
         # client is the entry the proxy appended, whatever the client put before it.
         credits_app.state.credits_settings = saved[1].model_copy(update={"trust_forwarded_for": True})
-        credits_app.state.credits_limiter = TokenBucket(rate=0.5, burst=2, clock=lambda: now[0])
+        credits_app.state.credits_limiter = bucket(credits_app, now)
         proxy = from_("10.0.0.2")
         assert [(await proxy.get(url, headers={"X-Forwarded-For": f"192.0.2.{i}, 203.0.113.7"})).status_code
                 for i in range(3)] == [404, 404, 429]
@@ -179,6 +185,24 @@ async def test_public_verification_is_rate_limited_per_client(world, credits_app
         assert await codes(from_("192.0.2.50"), 4) == [404, 404, 404, 429]
     finally:
         credits_app.state.credits_limiter, credits_app.state.credits_settings = saved
+
+
+async def test_the_verification_limit_is_one_budget_across_replicas(world, credits_app, cpool):
+    """Issue 19: the buckets live in PostgreSQL, so two replicas (two limiters on one database)
+    draw on one budget per client; concurrent requests never take more tokens than there are."""
+    now = [5000.0]
+    name = f"test-{uuid.uuid4()}"
+    replicas = [PgTokenBucket(cpool, name, 0.5, 4, clock=lambda: now[0]) for _ in range(2)]
+    waits = [await replicas[i % 2].take("203.0.113.7") for i in range(5)]
+    assert waits[:4] == [0.0] * 4 and 1.9 <= waits[4] <= 2.1  # the fifth, on either replica, waits ~2 s
+    now[0] += 60
+    waits = await asyncio.gather(*(replicas[i % 2].take("198.51.100.1") for i in range(12)))
+    assert sorted(w == 0.0 for w in waits).count(True) == 4, waits
+    # Refilled buckets are pruned; a bucket still short is kept.
+    pruner = PgTokenBucket(cpool, name, 0.5, 4, clock=lambda: now[0], prune_every=1)
+    now[0] += 60
+    await pruner.take("192.0.2.1")
+    assert await cpool.fetchval("SELECT count(*) FROM rate_buckets WHERE name = $1", name) == 1
 
 
 async def test_compliance_rolls_up_from_schools_to_province(world, credits_app, as_role):

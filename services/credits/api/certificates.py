@@ -26,13 +26,13 @@ from services.credits.credential import build_credential
 from services.credits.domain.certificates import well_formed
 from services.credits.handlers import issue_certificate as issuing
 from services.credits.queries.certificates import certificate
-from services.credits.ratelimit import TokenBucket
 from services.credits.signing import Signer
 from services.credits.titles import problem
 from services.credits.views import certificate_json
 from shared.auth import require_role
 from shared.clock import Today
 from shared.problems import Problem
+from shared.ratelimit import PgTokenBucket
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["certificates"])
@@ -65,11 +65,15 @@ def signer(app: FastAPI) -> Signer:
     return loaded
 
 
-def _limiter(app: FastAPI) -> TokenBucket:
+VERIFY_LIMIT = "certificate-verification"
+
+
+def _limiter(app: FastAPI) -> PgTokenBucket:
+    """One budget per client across every replica: the buckets live in credits' database."""
     if getattr(app.state, "credits_limiter", None) is None:
         s = credits_settings(app)
-        app.state.credits_limiter = TokenBucket(s.verify_rate, s.verify_burst)
-    limiter: TokenBucket = app.state.credits_limiter
+        app.state.credits_limiter = PgTokenBucket(app.state.pool, VERIFY_LIMIT, s.verify_rate, s.verify_burst)
+    limiter: PgTokenBucket = app.state.credits_limiter
     return limiter
 
 
@@ -106,7 +110,7 @@ def _client(request: Request) -> str:
 @router.get("/v1/certificates/{certificate_no}", summary="Verify a certificate (public, rate-limited)",
             response_model=Certificate)
 async def verify_certificate(certificate_no: str, request: Request) -> Any:
-    wait = _limiter(request.app).take(_client(request))
+    wait = await _limiter(request.app).take(_client(request))
     if wait > 0:
         raise Problem(429, "rate_limited", "请求过多 Too many requests", "slow down",
                       headers={"Retry-After": str(max(1, round(wait + 0.5)))})
