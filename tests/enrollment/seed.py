@@ -49,12 +49,13 @@ _STEPS = {"open": ["ProjectPlanSubmitted", "ProjectApproved", "ProjectOpened"],
 
 async def seed_project(epool, host_id: str, *, level: str = "national", status: str = "open", quotas=None,
                        hours: float = 90, year: int = 2023, category: str = CAT, cross_year: bool = False,
-                       opened_on: str | None = None) -> str:
+                       opened_on: str | None = None, ends_on: str | None = None) -> str:
+    """`ends_on`: the last day (a cross-year project's in a later year); else 30 July of `year`."""
     pid = str(uuid.uuid4())
     drafted = {"project_id": pid, "code": f"GP-{pid[:8]}", "name": "国培计划 农村骨干教师培训", "level": level,
                "category": category, "year": year, "host_id": host_id, "organizer_code": PROVINCE,
                "hours": hours, "hour_category": "centralized", "starts_on": f"{year}-07-15",
-               "ends_on": f"{year}-07-30", "cross_year": cross_year, "practical_ratio": 0.5,
+               "ends_on": ends_on or f"{year}-07-30", "cross_year": cross_year, "practical_ratio": 0.5,
                "modules": [{"name": "师德师风", "hours": 10}]}
     steps = _STEPS["approved" if status == "approved" else "open"]
     # Opened today, as the API would have it: the nomination window (004 三(一), domain/policy.py)

@@ -134,7 +134,10 @@ def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, r
     return [("TeacherNominated", {
         "enrollment_id": enrollment_id, "project_id": project.project_id, "teacher_id": teacher_id,
         "region_code": region_code, "level": project.level, "category": project.category, "year": project.year,
-        "nominated_on": today.isoformat()})]
+        "nominated_on": today.isoformat(),
+        # A cross-year project's place takes every year it spans (selection.national_years), and
+        # its attendance may be continued by the category's next cross-year phase (is_category_repeat).
+        **({"cross_year": True, "until_year": project.ends_on.year} if project.cross_year else {})})]
 
 
 def decide_replace(state: Enrollment, *, teacher_id: str, teacher_in_region: bool,
