@@ -72,6 +72,8 @@ TITLES = {
     "assessment_failed": "考核不合格 Assessment failed",
     "final_assessment_required": "须通过结业考核 Final assessment required",
     "already_evaluated": "已评价 Already evaluated", "invalid_score": "评分无效 Invalid score",
+    # issue 20: check-in after the project
+    "project_ended": "项目已结束,不能报到 Project ended; check-in closed",
     # requests and files
     "invalid_rows": "导入数据有误 Invalid rows", "duplicate_row": "文件内重复 Duplicate row",
     "bad_csv": "CSV 无效 Invalid CSV",

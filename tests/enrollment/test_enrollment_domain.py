@@ -188,6 +188,22 @@ def test_check_in_refusals():
             today=TODAY)
 
 
+def test_check_in_is_refused_after_the_projects_last_day():
+    """Check-in (报到) marks arrival (DOMAIN.md; 004 四.1): after the last day there is none."""
+    # Given a nominee of a project running 15–30 July 2023
+    state = given(NOMINATED)
+    # When checking in on its last day, Then TeacherCheckedIn; before its first day too
+    assert d.decide_check_in(state, project=STARTED, today=date(2023, 7, 30))[0][0] == "TeacherCheckedIn"
+    assert d.decide_check_in(state, project=STARTED, today=date(2023, 7, 10))
+    # When checking in the day after, Then project_ended, with the code as with any other way in
+    refused("project_ended", d.decide_check_in, state, project=STARTED, today=date(2023, 7, 31))
+    code = d.CheckInCode(project_id="p-1", session_date=date(2023, 7, 30), nonce="n")
+    with pytest.raises(Refused, match="project_ended"):
+        d.decide_check_in(state, project=STARTED, today=date(2023, 7, 31), code=code)
+    # A repeated check-in of one who did check in stays a harmless no-op after the end
+    assert d.decide_check_in(given(NOMINATED, CHECKED_IN), project=STARTED, today=date(2023, 8, 5)) == []
+
+
 # Attendance and assessment
 
 def test_attendance_after_check_in_within_the_projects_dates_and_the_latest_wins():

@@ -178,6 +178,15 @@ def check_code_session(project: ProjectFacts, session_date: date) -> None:
         raise Refused("session_out_of_range", f"the project runs {project.starts_on}..{project.ends_on}", 422)
 
 
+def check_check_in_day(project: ProjectFacts, today: date) -> None:
+    """报到 marks arrival at a training (DOMAIN.md "Check-in (报到) marks arrival; nominees who never
+    check in are no-shows", 004 四.1): once the project's last day has passed there is nothing to
+    arrive at, and a nominee who has not checked in by then is a no-show to record, not a late
+    check-in. `today` is the Asia/Shanghai calendar day (shared/clock.py), as the project's dates are."""
+    if today > project.ends_on:
+        raise Refused("project_ended", f"the project ended on {project.ends_on}; check-in is closed")
+
+
 def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date, code: CheckInCode | None = None
                     ) -> Events:
     """报到. With a code from the host's screen: the code must be this project's (`code_foreign`)
@@ -193,6 +202,7 @@ def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date, co
     if state.status != NOMINATED:
         raise Refused("invalid_transition", f"enrollment is {state.status}")
     _project_in(project, ("open", "started"), "project_not_open")
+    check_check_in_day(project, today)
     via = {} if code is None else {"via": "code", "session_date": code.session_date.isoformat(),
                                     "code_nonce": code.nonce}
     return [("TeacherCheckedIn", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
