@@ -145,3 +145,14 @@ async def checked_in_enrollment(epool, as_role, county, host, *, level="national
         await advance(epool, pid, "started")
     assert (await teacher(as_role, tid).post(f"/v1/enrollments/{eid}/check-in")).status_code == 200
     return pid, tid, eid
+
+
+
+async def approved_leave(as_role, host: str, eid: str, tid: str, day: str) -> None:
+    """002 §4.1.3: the teacher asks for leave from the session of `day` and the host approves it,
+    so the session may be recorded as `leave`."""
+    r = await teacher(as_role, tid).post(f"/v1/enrollments/{eid}/leave-requests",
+                                         json={"session_date": day, "reason": "家中有事"})
+    assert r.status_code == 201, r.text
+    r = await as_role("host", host).post(f"/v1/enrollments/{eid}/leave-requests/{day}/approve", json={})
+    assert r.status_code == 200, r.text

@@ -206,8 +206,16 @@ def test_check_in_is_refused_after_the_projects_last_day():
 
 # Attendance and assessment
 
+def leave(day: str, *decisions: str) -> list[tuple[str, dict]]:
+    """A leave request for the session of `day` (002 §4.1.3), then its decisions in turn."""
+    asked = ("LeaveRequested", {**IDS, "session_date": day, "reason": "家中有事", "requested_by": "teacher",
+                                "requested_on": "2023-07-14"})
+    return [asked, *[(t, {**IDS, "session_date": day, "reason": None, "decided_on": "2023-07-15"})
+                     for t in decisions]]
+
+
 def test_attendance_after_check_in_within_the_projects_dates_and_the_latest_wins():
-    state = given(NOMINATED, CHECKED_IN)
+    state = given(NOMINATED, CHECKED_IN, *leave("2023-07-16", "LeaveApproved"))
     [(type_, data)] = d.decide_attendance(state, session_date=date(2023, 7, 16), status="leave", hours=0,
                                           project=STARTED)
     assert (type_, data) == ("AttendanceRecorded", {**IDS, "session_date": "2023-07-16", "status": "leave",

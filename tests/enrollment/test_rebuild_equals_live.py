@@ -113,6 +113,20 @@ async def scenario(as_role, clock) -> None:
         == e3
     await ok(await hostc.post(f"/v1/enrollments/{e5}/check-in"))
     await ok(await province.post(f"/v1/projects/{pid}/start"))
+    # Leave (请假, 002 §4.1.3): e1's recorded by the host on the teacher's behalf, e5's asked by the
+    # teacher, both approved; e2's refused, then asked again (the row replaced) and left pending.
+    await ok(await hostc.post(f"/v1/enrollments/{e1}/leave-requests",
+                              json={"session_date": "2023-07-15", "reason": "病假"}), 201)
+    await ok(await as_role("teacher", sub=t5).post(f"/v1/enrollments/{e5}/leave-requests",
+                                                   json={"session_date": "2023-07-15", "reason": "事假"}), 201)
+    for eid in (e1, e5):
+        await ok(await hostc.post(f"/v1/enrollments/{eid}/leave-requests/2023-07-15/approve", json={}))
+    for reason in ("事假", "事假(补充说明)"):
+        await ok(await as_role("teacher", sub=t2).post(f"/v1/enrollments/{e2}/leave-requests",
+                                                       json={"session_date": "2023-07-16", "reason": reason}), 201)
+        if reason == "事假":
+            await ok(await province.post(f"/v1/enrollments/{e2}/leave-requests/2023-07-16/reject",
+                                         json={"reason": "培训关键环节"}))
     for status, hours in (("leave", 0), ("present", 8)):  # the second record for the date replaces the first
         await ok(await hostc.post(f"/v1/enrollments/{e1}/attendance",
                                   json={"session_date": "2023-07-15", "status": status, "hours": hours}))

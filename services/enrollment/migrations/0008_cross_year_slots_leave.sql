@@ -14,3 +14,18 @@ FROM national_slots s JOIN enrollments e ON e.id = s.enrollment_id JOIN projects
      generate_series(s.year + 1, extract(year FROM p.ends_on)::int) AS y
 WHERE p.cross_year AND s.year = e.year
 ON CONFLICT DO NOTHING;
+
+-- 002 §4.1.3 "严肃请假制度": leave (请假) requested for a session and approved or refused; an
+-- attendance record of status `leave` needs the session's approved leave. A read model of the
+-- enrollment stream (projector/enrollments.py), one row per enrollment and session date.
+CREATE TABLE IF NOT EXISTS leave_requests (
+    enrollment_id    uuid NOT NULL,
+    session_date     date NOT NULL,
+    status           text NOT NULL CHECK (status IN ('requested', 'approved', 'rejected')),
+    reason           text NOT NULL,
+    requested_by     text NOT NULL,   -- 'teacher' or 'host' (recorded on the teacher's behalf)
+    requested_on     date NOT NULL,
+    decided_on       date,
+    decision_reason  text,
+    PRIMARY KEY (enrollment_id, session_date)
+);
