@@ -315,6 +315,7 @@ class Bench:
         for r in checked:
             by_project.setdefault(str(r["project_id"]), []).append(str(r["id"]))
         sheets: list[tuple[ProjectPlan, list[tuple[str, date, str, float]]]] = []
+        leaves: list[tuple[ProjectPlan, str, date]] = []  # sessions recorded as leave: approved first
         for day in range(self.args.sessions):
             for pid, ids in by_project.items():
                 plan = plans[pid]
@@ -327,6 +328,8 @@ class Bench:
                     roll = self.rng.random()  # most attend; a few are on leave (请假) or absent
                     status = "present" if roll < 0.93 else "leave" if roll < 0.97 else "absent"
                     rows.append((eid, on, status, hours if status == "present" else 0.0))
+                    if status == "leave":
+                        leaves.append((plan, eid, on))
                     seen = self.sessions.setdefault(eid, [0, 0])
                     seen[0] += status == "present"
                     seen[1] += 1
@@ -334,6 +337,18 @@ class Bench:
                     sheets.append((plan, rows[lo:lo + 5000]))
         host_tokens = [self.stack.token("host", h) for h in self.hosts]
         bodies = [attendance_csv(rows) for _, rows in sheets]
+        # 请假 needs approval (002 §4.1.3): the host records each leave request on the teacher's
+        # behalf and approves it before the sheets go up (not part of the sheets' figures).
+        for action in ("", "/{on}/approve"):
+            leave_calls = [call("POST", self.url("enrollment", f"/v1/enrollments/{eid}/leave-requests"
+                                                 + action.format(on=on.isoformat())),
+                                host_tokens[plan.host], {} if action else {"session_date": on.isoformat(),
+                                                                           "reason": "请假"})
+                           for plan, eid, on in leaves]
+            _, leave_errors = await drive(self.http, leave_calls.__getitem__, len(leave_calls),
+                                          self.args.concurrency, retried=self.retried)
+            if leave_errors:
+                raise RuntimeError(leave_errors[0])
 
         def make(i: int) -> Call:
             plan = sheets[i][0]

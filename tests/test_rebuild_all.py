@@ -86,6 +86,10 @@ async def world(apps, keys_dir):
     s.today = date(2023, 10, 12)
     await _ok(await host.post(f"/v1/enrollments/{s.enrollments[('P4', 'T5')]}/attendance", json={
         "session_date": "2023-10-10", "status": "present", "hours": 6}))
+    # T6's 请假 is approved first (002 §4.1.3): the host records the request on the teacher's behalf.
+    leave = f"/v1/enrollments/{s.enrollments[('P4', 'T6')]}/leave-requests"
+    await _ok(await host.post(leave, json={"session_date": "2023-10-11", "reason": "病假"}), 201)
+    await _ok(await host.post(f"{leave}/2023-10-11/approve", json={}))
     csv = "enrollment_id,session_date,status,hours\n" + "".join(
         f"{s.enrollments[('P4', t)]},2023-10-11,{st},{h}\n" for t, st, h in (("T5", "present", 6), ("T6", "leave", 0)))
     await _ok(await host.post(f"/v1/projects/{s.projects['P4']}/attendance/import",

@@ -14,5 +14,6 @@ for _type in (
     "TeacherNominated", "NomineeReplaced", "EnrollmentWithdrawn", "TeacherCheckedIn", "AttendanceRecorded",
     "AssessmentRecorded", "EnrollmentCompleted", "EnrollmentFailed", "NoShowRecorded", "EvaluationSubmitted",
     "BulletinSubmitted", "EnrollmentPolicyPublished", "NoShowExcused",
+    "LeaveRequested", "LeaveApproved", "LeaveRejected",  # 请假 (002 §4.1.3), issue 20
 ):
     registry.register(_type, 1)

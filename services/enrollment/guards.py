@@ -6,8 +6,10 @@ project_refs.py), and nothing here refuses.
 | table              | fact                                              | read for (domain/)                   |
 | project_quotas     | a region's places in a project and how many used  | nomination.check_places_left,        |
 |                    |                                                   | project_refs.decide_quota            |
-| national_slots     | a teacher's national enrollment of a year         | selection.check_national_history     |
-| national_attended  | national categories a teacher checked in to       | selection.check_national_history     |
+| national_slots     | a teacher's national enrollment of a year (one    | selection.check_national_history     |
+|                    | row per year a cross-year project spans)          |                                      |
+| national_attended  | national categories a teacher checked in to, and  | selection.check_national_history     |
+|                    | whether that project was cross-year               | (is_category_repeat)                 |
 | national_bars      | a no-show's bar, years from..until                | selection.check_not_barred           |
 | project_nominees   | who holds a live place in a project               | nomination.check_one_place_per_project |
 | project_codes      | project codes taken                               | project_refs.decide_new_project      |
@@ -69,6 +71,8 @@ CANDIDATE_FACTS = """
     EXISTS (SELECT 1 FROM project_nominees WHERE project_id = $1 AND teacher_id = $2) AS in_project,
     ARRAY(SELECT year FROM national_slots WHERE teacher_id = $2) AS slot_years,
     ARRAY(SELECT DISTINCT category FROM national_attended WHERE teacher_id = $2) AS categories,
+    ARRAY(SELECT category FROM national_attended WHERE teacher_id = $2
+          GROUP BY category HAVING bool_and(cross_year)) AS continuing,
     ARRAY(SELECT from_year FROM national_bars WHERE teacher_id = $2 ORDER BY from_year, until_year) AS bars_from,
     ARRAY(SELECT until_year FROM national_bars WHERE teacher_id = $2 ORDER BY from_year, until_year) AS bars_until
 """
@@ -76,7 +80,8 @@ CANDIDATE_FACTS = """
 
 def national_history(row: asyncpg.Record) -> NationalHistory:
     return NationalHistory(frozenset(row["slot_years"]), frozenset(row["categories"]),
-                           tuple(zip(row["bars_from"], row["bars_until"], strict=True)))
+                           tuple(zip(row["bars_from"], row["bars_until"], strict=True)),
+                           continuing_categories=frozenset(row["continuing"]))
 
 
 @GUARDS.handles("ProjectDrafted")
@@ -98,6 +103,8 @@ async def _places(conn: asyncpg.Connection, stream_id: str, version: int, d: dic
 @GUARDS.handles("TeacherNominated")
 async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     # A substitute (substitute_for) takes the no-show's place: no place of the quota of its own.
+    # A national place holds one slot a year from `year` to `until_year` (a cross-year project's
+    # every year, selection.national_years; events without it: the one year).
     substitute_for = d.get("substitute_for")
     await conn.execute(
         """WITH place AS (INSERT INTO project_nominees (project_id, teacher_id, enrollment_id) VALUES ($1, $2, $3)),
@@ -105,15 +112,17 @@ async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: 
                          WHERE project_id = $1 AND region_code = $4 AND $8::uuid IS NULL),
                 vacancy AS (INSERT INTO vacancies_filled (enrollment_id, substitute_id)
                             SELECT $8::uuid, $3 WHERE $8::uuid IS NOT NULL)
-           INSERT INTO national_slots (teacher_id, year, enrollment_id, category)
-           SELECT $2, $5, $3, $6 WHERE $7::boolean""",
+           INSERT INTO national_slots (teacher_id, year, enrollment_id, category, cross_year)
+           SELECT $2, y, $3, $6, $10 FROM generate_series($5::int, greatest($5::int, $9::int)) AS y
+           WHERE $7::boolean""",
         d["project_id"], d["teacher_id"], d["enrollment_id"], d["region_code"], d["year"], d["category"],
-        DEFAULT_RULES.is_national(d["level"]), substitute_for)
+        DEFAULT_RULES.is_national(d["level"]), substitute_for, d.get("until_year", d["year"]),
+        bool(d.get("cross_year", False)))
 
 
 @GUARDS.handles("NomineeReplaced")
 async def _replaced(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
-    # 换人: the place, and with it the year's national slot, passes to the new teacher.
+    # 换人: the place, and with it the national slots of every year it spans, pass to the new teacher.
     await conn.execute(
         """WITH place AS (UPDATE project_nominees SET teacher_id = $2 WHERE enrollment_id = $1)
            UPDATE national_slots SET teacher_id = $2 WHERE enrollment_id = $1""",
@@ -122,7 +131,7 @@ async def _replaced(conn: asyncpg.Connection, stream_id: str, version: int, d: d
 
 @GUARDS.handles("EnrollmentWithdrawn")
 async def _withdrawn(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
-    # The place goes back to the region, and the teacher may be nominated elsewhere this year.
+    # The place goes back to the region, and the teacher may be nominated elsewhere in its years.
     await conn.execute(
         """WITH place AS (DELETE FROM project_nominees WHERE enrollment_id = $1),
                 slot AS (DELETE FROM national_slots WHERE enrollment_id = $1)
@@ -138,8 +147,8 @@ async def _attended(conn: asyncpg.Connection, stream_id: str, version: int, d: d
     await conn.execute(
         """WITH code AS (INSERT INTO check_in_codes_used (nonce, enrollment_id)
                          SELECT $3, $1 WHERE $3::text IS NOT NULL ON CONFLICT DO NOTHING)
-           INSERT INTO national_attended (teacher_id, category, project_id)
-           SELECT teacher_id, category, $2 FROM national_slots WHERE enrollment_id = $1
+           INSERT INTO national_attended (teacher_id, category, project_id, cross_year)
+           SELECT DISTINCT teacher_id, category, $2::uuid, cross_year FROM national_slots WHERE enrollment_id = $1
            ON CONFLICT DO NOTHING""", d["enrollment_id"], d["project_id"], d.get("code_nonce"))
 
 
@@ -150,7 +159,8 @@ async def _barred(conn: asyncpg.Connection, stream_id: str, version: int, d: dic
     if d.get("barred_until_year") is not None:
         await conn.execute(
             """INSERT INTO national_bars (teacher_id, from_year, until_year, enrollment_id)
-               SELECT teacher_id, coalesce($3, year), $2, enrollment_id FROM national_slots WHERE enrollment_id = $1""",
+               SELECT teacher_id, coalesce($3, min(year)), $2, enrollment_id FROM national_slots
+               WHERE enrollment_id = $1 GROUP BY teacher_id, enrollment_id""",
             d["enrollment_id"], d["barred_until_year"], d.get("barred_from_year"))
 
 

@@ -72,6 +72,11 @@ TITLES = {
     "assessment_failed": "考核不合格 Assessment failed",
     "final_assessment_required": "须通过结业考核 Final assessment required",
     "already_evaluated": "已评价 Already evaluated", "invalid_score": "评分无效 Invalid score",
+    # issue 20: leave (请假, 002 §4.1.3) and check-in after the project
+    "leave_not_approved": "请假未获批准 Leave not approved", "leave_exists": "该日已有请假申请 Leave already requested",
+    "leave_not_found": "无此请假申请 Leave request not found", "leave_decided": "请假申请已审批 Leave already decided",
+    "invalid_requester": "请假申请人无效 Invalid requester",
+    "project_ended": "项目已结束,不能报到 Project ended; check-in closed",
     # requests and files
     "invalid_rows": "导入数据有误 Invalid rows", "duplicate_row": "文件内重复 Duplicate row",
     "bad_csv": "CSV 无效 Invalid CSV",

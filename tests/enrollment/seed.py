@@ -9,11 +9,18 @@ its top (`host, county, hostc = seed.host, seed.county, seed.hostc`), so it gets
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 
-from shared.calendar import today_in_shanghai
+from shared.clock import shanghai_today
 from tests.enrollment.given import given
+
+# The Asia/Shanghai "today" of every route in the modules that bind `host` (unless a module pins
+# its own): the seeded projects run 2023-07-15..30 and a check-in after a project's last day is
+# refused (`project_ended`), so these modules act on a day of the 2023 projects — nominated on the
+# day their notice went out (seed_project's `opened_on`), checked in while they run.
+SEED_TODAY = date(2023, 7, 20)
 
 PROVINCE, CITY, COUNTY, COUNTY2 = "610000", "610100", "610102", "610103"
 SCHOOL, SCHOOL2 = "610102001", "610103001"
@@ -49,19 +56,20 @@ _STEPS = {"open": ["ProjectPlanSubmitted", "ProjectApproved", "ProjectOpened"],
 
 async def seed_project(epool, host_id: str, *, level: str = "national", status: str = "open", quotas=None,
                        hours: float = 90, year: int = 2023, category: str = CAT, cross_year: bool = False,
-                       opened_on: str | None = None) -> str:
+                       opened_on: str | None = None, ends_on: str | None = None) -> str:
+    """`ends_on`: the last day (a cross-year project's in a later year); else 30 July of `year`."""
     pid = str(uuid.uuid4())
     drafted = {"project_id": pid, "code": f"GP-{pid[:8]}", "name": "国培计划 农村骨干教师培训", "level": level,
                "category": category, "year": year, "host_id": host_id, "organizer_code": PROVINCE,
                "hours": hours, "hour_category": "centralized", "starts_on": f"{year}-07-15",
-               "ends_on": f"{year}-07-30", "cross_year": cross_year, "practical_ratio": 0.5,
+               "ends_on": ends_on or f"{year}-07-30", "cross_year": cross_year, "practical_ratio": 0.5,
                "modules": [{"name": "师德师风", "hours": 10}]}
     steps = _STEPS["approved" if status == "approved" else "open"]
-    # Opened today, as the API would have it: the nomination window (004 三(一), domain/policy.py)
-    # runs from the notice, and the tests nominate on the real date unless they pin one.
+    # Opened "today" (SEED_TODAY), as the API would have it: the nomination window (004 三(一),
+    # domain/policy.py) runs from the notice, and the tests nominate on that day unless they pin one.
     events = [("ProjectDrafted", drafted)] + [
         (t, {"project_id": pid,
-             "on": (opened_on or today_in_shanghai().isoformat()) if t == "ProjectOpened" else f"{year}-07-01"})
+             "on": (opened_on or SEED_TODAY.isoformat()) if t == "ProjectOpened" else f"{year}-07-01"})
         for t in steps]
     events += [("QuotaAllocated", {"project_id": pid, "region_code": r, "places": n})
                for r, n in (quotas or {COUNTY: 5}).items()]
@@ -80,8 +88,13 @@ async def advance(epool, pid: str, status: str) -> None:
 
 
 @pytest.fixture(scope="module")
-async def host(epool) -> str:
-    return await seed_tree(epool)
+async def host(enrollment_app, epool):
+    pinned = shanghai_today not in enrollment_app.dependency_overrides
+    if pinned:
+        enrollment_app.dependency_overrides[shanghai_today] = lambda: SEED_TODAY
+    yield await seed_tree(epool)
+    if pinned:
+        enrollment_app.dependency_overrides.pop(shanghai_today, None)
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +146,13 @@ async def checked_in_enrollment(epool, as_role, county, host, *, level="national
     assert (await teacher(as_role, tid).post(f"/v1/enrollments/{eid}/check-in")).status_code == 200
     return pid, tid, eid
 
+
+
+async def approved_leave(as_role, host: str, eid: str, tid: str, day: str) -> None:
+    """002 §4.1.3: the teacher asks for leave from the session of `day` and the host approves it,
+    so the session may be recorded as `leave`."""
+    r = await teacher(as_role, tid).post(f"/v1/enrollments/{eid}/leave-requests",
+                                         json={"session_date": day, "reason": "家中有事"})
+    assert r.status_code == 201, r.text
+    r = await as_role("host", host).post(f"/v1/enrollments/{eid}/leave-requests/{day}/approve", json={})
+    assert r.status_code == 200, r.text

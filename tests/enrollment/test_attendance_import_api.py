@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from tests.enrollment import seed
-from tests.enrollment.seed import enrolled, n_events, refused, seed_project, seed_teacher, teacher
+from tests.enrollment.seed import approved_leave, enrolled, n_events, refused, seed_project, seed_teacher, teacher
 
 host, county, hostc = seed.host, seed.county, seed.hostc  # this module's own instances
 
@@ -32,6 +32,10 @@ async def test_import_attendance_with_english_or_chinese_headers(epool, as_role,
                          headers={"content-type": "text/csv"})
     assert r.status_code == 200 and r.json() == {"recorded": 2, "enrollments": 2}
     chinese = f"\ufeff教师编号,日期,出勤状态,学时\n{t2},2023-07-16,请假,0\n{t2},2023/07/17,出勤,6.5\n"
+    r = await hostc.post(f"/v1/projects/{pid}/attendance/import", files={"file": ("考勤.csv", chinese.encode())})
+    refused(r, 422, "invalid_rows")  # 请假 needs the session's leave approved (002 §4.1.3)
+    assert [(e["line"], e["code"]) for e in r.json()["errors"]] == [(2, "leave_not_approved")]
+    await approved_leave(as_role, host, e2, t2, "2023-07-16")
     r = await hostc.post(f"/v1/projects/{pid}/attendance/import", files={"file": ("考勤.csv", chinese.encode())})
     assert r.status_code == 200, r.text
     rows = await epool.fetch("SELECT session_date::text AS d, status, hours FROM attendance WHERE enrollment_id = $1"
@@ -73,7 +77,8 @@ async def test_import_judges_each_enrollment_as_it_stands(epool, as_role, county
     """The file's enrollments are judged on their current state (read in one query, not folded
     stream by stream): a nominee not checked in and a withdrawn place are refused by line, and
     nothing is written; without them the file is recorded at each stream's next version."""
-    pid, [(e1, _), (e2, _)] = await _two_checked_in(epool, as_role, county, host)
+    pid, [(e1, t1), (e2, _)] = await _two_checked_in(epool, as_role, county, host)
+    await approved_leave(as_role, host, e1, t1, "2023-07-17")
     waiting = await enrolled(county, pid, await seed_teacher(epool))
     gone = await enrolled(county, pid, await seed_teacher(epool))
     assert (await county.post(f"/v1/enrollments/{gone}/withdraw", json={"reason": "工作调动"})).status_code == 200
@@ -89,5 +94,6 @@ async def test_import_judges_each_enrollment_as_it_stands(epool, as_role, county
     assert r.status_code == 200 and r.json() == {"recorded": 3, "enrollments": 2}
     versions = dict(await epool.fetch("SELECT stream_id, max(version) FROM events WHERE stream_id = ANY($1)"
                                       " GROUP BY stream_id", [f"enrollment-{e1}", f"enrollment-{e2}"]))
-    assert versions == {f"enrollment-{e1}": 4, f"enrollment-{e2}": 3}  # nominated, checked in, + the file's
-    assert await epool.fetchval("SELECT version FROM enrollments WHERE id = $1", uuid.UUID(e1)) == 4
+    # nominated, checked in (e1: leave requested and approved), + the file's
+    assert versions == {f"enrollment-{e1}": 6, f"enrollment-{e2}": 3}
+    assert await epool.fetchval("SELECT version FROM enrollments WHERE id = $1", uuid.UUID(e1)) == 6

@@ -103,6 +103,10 @@ def test_a_plan_is_approved_by_a_higher_administration(role, org, organizer, ok)
 
 def test_an_attendance_file_is_judged_row_by_row_and_as_a_whole():
     checked_in = d.evolve(d.evolve(d.INITIAL, *NOMINATED), "TeacherCheckedIn", {"checked_in_on": "2023-07-15"})
+    unapproved = [Row(3, "e-1", "t-1", date(2023, 7, 17), "leave", 0)]  # 002 §4.1.3: leave needs approval
+    assert [r["code"] for r in decide_import(unapproved, {"e-1": checked_in}, PROJECT)[1]] == ["leave_not_approved"]
+    for type_ in ("LeaveRequested", "LeaveApproved"):
+        checked_in = d.evolve(checked_in, type_, {"session_date": "2023-07-17"})
     started = replace(PROJECT, status="started")
     rows = [Row(2, "e-1", None, date(2023, 7, 16), "present", 6), Row(3, "e-1", "t-1", date(2023, 7, 17), "leave", 0)]
     decided, refusals = decide_import(rows, {"e-1": checked_in}, started)

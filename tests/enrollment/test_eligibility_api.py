@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from shared.calendar import today_in_shanghai
 from shared.clock import shanghai_today
 from shared.paging import page_cursor
 from tests.enrollment import seed
@@ -63,7 +62,7 @@ async def test_a_clean_teacher_is_eligible_with_every_figure_and_nothing_is_writ
     assert (body["project_id"], body["teacher_id"], body["region_code"]) == (pid, tid, COUNTY)
     assert all(v["ok"] and v["code"] is None for v in body["verdicts"])
     assert verdict(body, "places_left")["facts"] == {"places": 5, "used": 0, "left": 5}
-    today = today_in_shanghai()
+    today = seed.SEED_TODAY
     assert verdict(body, "window")["facts"]["closes_on"] == (today + timedelta(days=20)).isoformat()
     assert (verdict(body, "bar")["source"], verdict(body, "bar")["title"]) == ("004 §4.1",
                                                                                "国培禁参期 Bar from national projects")
@@ -87,7 +86,7 @@ async def scenario(epool, as_role, county, hostc, host, code: str) -> tuple[str,
     if code == "no_quota":
         return await seed_project(epool, host, quotas={COUNTY2: 3}), t, county, COUNTY
     if code == "window_closed":
-        opened = (today_in_shanghai() - timedelta(days=21)).isoformat()
+        opened = (seed.SEED_TODAY - timedelta(days=21)).isoformat()
         return await seed_project(epool, host, opened_on=opened), t, county, COUNTY
     if code == "barred":
         missed = await seed_project(epool, host)
@@ -133,7 +132,7 @@ async def test_the_figures_of_a_bar_and_a_closed_window(epool, as_role, county, 
     pid, tid, client, region = await scenario(epool, as_role, county, hostc, host, "barred")
     bar = verdict(await judged(client, pid, tid, region), "bar")
     assert bar["facts"]["until_year"] == 2026 and "2026" in bar["detail"]  # the three years after 2023
-    opened = today_in_shanghai() - timedelta(days=21)
+    opened = seed.SEED_TODAY - timedelta(days=21)
     late = await seed_project(epool, host, opened_on=opened.isoformat())
     window = verdict(await judged(county, late, await seed_teacher(epool)), "window")
     assert window["facts"] == {"opened_on": opened.isoformat(), "closes_on": (opened + timedelta(days=20)).isoformat(),
@@ -143,9 +142,13 @@ async def test_the_figures_of_a_bar_and_a_closed_window(epool, as_role, county, 
 @pytest.fixture
 def clock(enrollment_app):
     now = {"today": date(2026, 3, 1)}
+    before = enrollment_app.dependency_overrides.get(shanghai_today)  # the module's (seed.SEED_TODAY)
     enrollment_app.dependency_overrides[shanghai_today] = lambda: now["today"]
     yield now
-    enrollment_app.dependency_overrides.pop(shanghai_today, None)
+    if before is None:
+        enrollment_app.dependency_overrides.pop(shanghai_today, None)
+    else:
+        enrollment_app.dependency_overrides[shanghai_today] = before
 
 
 async def test_a_substitute_for_a_no_show_is_previewed_on_the_vacancy_as_the_nomination_decides(epool, county,

@@ -76,9 +76,13 @@ def test_each_national_rule_is_judged_on_its_own():
     v = judged(replace(CLEAN, history=history))
     # Then both the repeat and the yearly limit refuse (the nomination reports the repeat first)
     assert failing(v) == [("category_repeat", "category_repeat"), ("national_limit", "national_limit")]
-    # And a cross-year project is exempt from the repeat, not from the limit
-    cross = judged(replace(CLEAN, history=history), project=replace(PROJECT, cross_year=True))
+    # And a cross-year project continuing cross-year training of c is exempt from the repeat,
+    # not from the limit (004 §3.1; issue 20: a single-year c attended is no such training)
+    continuing = replace(history, continuing_categories=frozenset({"c"}))
+    cross = judged(replace(CLEAN, history=continuing), project=replace(PROJECT, cross_year=True))
     assert failing(cross) == [("national_limit", "national_limit")]
+    single = judged(replace(CLEAN, history=history), project=replace(PROJECT, cross_year=True))
+    assert failing(single) == [("category_repeat", "category_repeat"), ("national_limit", "national_limit")]
 
 
 def test_the_national_rules_pass_a_provincial_project_and_say_why():

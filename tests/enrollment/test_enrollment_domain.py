@@ -9,7 +9,14 @@ from datetime import date
 import pytest
 
 from services.enrollment.domain import enrollment as d
-from services.enrollment.domain.selection import NationalHistory, SelectionRules, bar_years, barred_until, check_nominee
+from services.enrollment.domain.selection import (
+    NationalHistory,
+    SelectionRules,
+    bar_years,
+    barred_until,
+    check_nominee,
+    national_years,
+)
 from shared.refusal import Refused
 
 TODAY = date(2023, 7, 10)
@@ -81,12 +88,43 @@ def test_national_limit_category_repeat_and_bars():
     check_nominee("national", cat, 2026, False, NationalHistory(bars=((2023, 2025),)))
 
 
-def test_cross_year_projects_are_exempt_from_the_repeat_rule_only():
-    history = NationalHistory(attended_categories=frozenset({"c"}), slot_years=frozenset({2023}))
-    check_nominee("national", "c", 2024, True, history)
-    refused("category_repeat", check_nominee, "national", "c", 2024, True, history,
-            SelectionRules(cross_year_exempt_from_repeat=False))
-    refused("national_limit", check_nominee, "national", "c", 2023, True, history)
+def test_cross_year_exemption_is_for_continuing_cross_year_training_only():
+    """004 §3.1 "除实行跨年度培训的项目外,凡参加过'国培计划'同类项目的学员不得重复选派" (issue 20)."""
+    # Given a teacher who attended a cross-year national project of category c (its first phase)
+    continuing = NationalHistory(attended_categories=frozenset({"c"}), continuing_categories=frozenset({"c"}),
+                                 slot_years=frozenset({2023}))
+    # When nominated to a cross-year project of c from 2024, Then it continues that training: no repeat
+    check_nominee("national", "c", 2024, True, continuing, ends_year=2025)
+    # ... but a single-year project of c would repeat the category
+    refused("category_repeat", check_nominee, "national", "c", 2024, False, continuing)
+    # ... and a province without the exception refuses the cross-year one too
+    refused("category_repeat", check_nominee, "national", "c", 2024, True, continuing,
+            SelectionRules(cross_year_exempt_from_repeat=False), ends_year=2025)
+    # Given a teacher who attended a single-year national project of c
+    single = NationalHistory(attended_categories=frozenset({"c"}), slot_years=frozenset({2023}))
+    # When nominated to a cross-year project of c, Then it is a repeat (the wider reading is not taken)
+    refused("category_repeat", check_nominee, "national", "c", 2024, True, single, ends_year=2025)
+    # ... and so is one who attended c both ways (continuing_categories holds only all-cross-year ones)
+    both = replace(single, continuing_categories=frozenset())
+    refused("category_repeat", check_nominee, "national", "c", 2024, True, both, ends_year=2025)
+    # The year's limit holds for cross-year projects too
+    refused("national_limit", check_nominee, "national", "d", 2023, True, continuing, ends_year=2024)
+
+
+def test_a_cross_year_project_takes_every_year_it_spans():
+    """004 §3.1 "年度内参加国培项目不超过1项" with §3.2's cross-year projects (issue 20)."""
+    assert list(national_years(2023, 2024, cross_year=True)) == [2023, 2024]
+    assert list(national_years(2023, 2023, cross_year=True)) == [2023]
+    assert list(national_years(2023, 2024, cross_year=False)) == [2023]
+    # Given a teacher holding a 2023–2024 cross-year place (slots in 2023 and 2024)
+    held = NationalHistory(slot_years=frozenset({2023, 2024}))
+    # When nominated to a 2024 national project, Then national_limit names 2024
+    with pytest.raises(Refused, match="national_limit.*2024"):
+        check_nominee("national", "c", 2024, False, held)
+    check_nominee("national", "c", 2025, False, held)
+    # Given a teacher holding a 2024 place, When nominated to a 2023–2024 cross-year project: refused
+    with pytest.raises(Refused, match="national_limit.*2024"):
+        check_nominee("national", "c", 2023, True, NationalHistory(slot_years=frozenset({2024})), ends_year=2024)
 
 
 def test_the_rules_apply_to_national_projects_only():
@@ -150,10 +188,34 @@ def test_check_in_refusals():
             today=TODAY)
 
 
+def test_check_in_is_refused_after_the_projects_last_day():
+    """Check-in (报到) marks arrival (DOMAIN.md; 004 四.1): after the last day there is none."""
+    # Given a nominee of a project running 15–30 July 2023
+    state = given(NOMINATED)
+    # When checking in on its last day, Then TeacherCheckedIn; before its first day too
+    assert d.decide_check_in(state, project=STARTED, today=date(2023, 7, 30))[0][0] == "TeacherCheckedIn"
+    assert d.decide_check_in(state, project=STARTED, today=date(2023, 7, 10))
+    # When checking in the day after, Then project_ended, with the code as with any other way in
+    refused("project_ended", d.decide_check_in, state, project=STARTED, today=date(2023, 7, 31))
+    code = d.CheckInCode(project_id="p-1", session_date=date(2023, 7, 30), nonce="n")
+    with pytest.raises(Refused, match="project_ended"):
+        d.decide_check_in(state, project=STARTED, today=date(2023, 7, 31), code=code)
+    # A repeated check-in of one who did check in stays a harmless no-op after the end
+    assert d.decide_check_in(given(NOMINATED, CHECKED_IN), project=STARTED, today=date(2023, 8, 5)) == []
+
+
 # Attendance and assessment
 
+def leave(day: str, *decisions: str) -> list[tuple[str, dict]]:
+    """A leave request for the session of `day` (002 §4.1.3), then its decisions in turn."""
+    asked = ("LeaveRequested", {**IDS, "session_date": day, "reason": "家中有事", "requested_by": "teacher",
+                                "requested_on": "2023-07-14"})
+    return [asked, *[(t, {**IDS, "session_date": day, "reason": None, "decided_on": "2023-07-15"})
+                     for t in decisions]]
+
+
 def test_attendance_after_check_in_within_the_projects_dates_and_the_latest_wins():
-    state = given(NOMINATED, CHECKED_IN)
+    state = given(NOMINATED, CHECKED_IN, *leave("2023-07-16", "LeaveApproved"))
     [(type_, data)] = d.decide_attendance(state, session_date=date(2023, 7, 16), status="leave", hours=0,
                                           project=STARTED)
     assert (type_, data) == ("AttendanceRecorded", {**IDS, "session_date": "2023-07-16", "status": "leave",

@@ -173,10 +173,13 @@ def test_no_repeat_category_by_default_and_a_province_may_allow_repeats():
 
 
 def test_cross_year_projects_exempt_from_the_repeat_rule_unless_the_province_says_otherwise():
+    # 004 §3.1, read narrowly (issue 20): the exemption continues cross-year training of c.
     cross = replace(PROJECT, cross_year=True)
-    assert nominate(NOTICE, candidate=ATTENDED_C, project=cross)
+    continuing = replace(CLEAN, history=replace(ATTENDED_C.history, continuing_categories=frozenset({"c"})))
+    assert nominate(NOTICE, candidate=continuing, project=cross)
+    refused("category_repeat", nominate, NOTICE, candidate=ATTENDED_C, project=cross)  # c attended single-year
     strict = version(PROVINCE, date(2023, 1, 1), cross_year_exempt_from_repeat=False)
-    refused("category_repeat", nominate, NOTICE, strict, ATTENDED_C, cross)
+    refused("category_repeat", nominate, NOTICE, strict, continuing, cross)
 
 
 def test_a_nomination_and_a_replacement_name_the_version_they_were_decided_under():

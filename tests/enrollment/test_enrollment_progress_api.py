@@ -15,6 +15,7 @@ from tests.enrollment.seed import (
     COUNTY2,
     PROVINCE,
     advance,
+    approved_leave,
     checked_in_enrollment,
     enrolled,
     n_events,
@@ -70,8 +71,9 @@ async def test_check_in_needs_an_open_or_started_project(epool, as_role, county,
 
 async def test_attendance_is_recorded_and_a_second_record_for_the_date_replaces_it(epool, as_role, county, hostc,
                                                                                     host):
-    _, _, eid = await checked_in_enrollment(epool, as_role, county, host)
+    _, tid, eid = await checked_in_enrollment(epool, as_role, county, host)
     url = f"/v1/enrollments/{eid}/attendance"
+    await approved_leave(as_role, host, eid, tid, "2023-07-16")
     assert (await hostc.post(url, json={"session_date": "2023-07-16", "status": "leave", "hours": 0})).status_code \
         == 200
     assert (await hostc.post(url, json={"session_date": "2023-07-16", "status": "present", "hours": 6})

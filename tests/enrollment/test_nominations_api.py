@@ -93,8 +93,50 @@ async def test_category_repeat_after_attending_and_the_cross_year_exemption(epoo
                                 uuid.UUID(tid)) == CAT
     same_cat = await seed_project(epool, host, year=2024)
     refused(await nominate(county, same_cat, tid), 409, "category_repeat")
-    cross_year = await seed_project(epool, host, year=2024, cross_year=True)
-    assert (await nominate(county, cross_year, tid)).status_code == 201
+    # 004 §3.1 read narrowly (issue 20): a cross-year project of the category attended in a
+    # single-year project is a repeat too; nothing is written.
+    cross_year = await seed_project(epool, host, year=2024, cross_year=True, ends_on="2025-06-30")
+    before = await n_events(epool)
+    refused(await nominate(county, cross_year, tid), 409, "category_repeat")
+    assert await n_events(epool) == before
+
+
+async def test_a_cross_year_phase_continues_cross_year_training_of_the_category(epool, as_role, county, host):
+    # Given a teacher who checked in to a 2023–2024 cross-year national project of CAT
+    first = await seed_project(epool, host, cross_year=True, ends_on="2024-06-30")
+    tid = await seed_teacher(epool)
+    eid = await enrolled(county, first, tid)
+    assert (await teacher(as_role, tid).post(f"/v1/enrollments/{eid}/check-in")).status_code == 200
+    assert await epool.fetchval("SELECT cross_year FROM national_attended WHERE teacher_id = $1", uuid.UUID(tid))
+    # When nominated to the category's next cross-year phase (2025–2026), Then it is no repeat
+    assert (await nominate(county, await seed_project(epool, host, year=2025, cross_year=True, ends_on="2026-06-30"),
+                           tid)).status_code == 201
+    # But a single-year project of CAT is one (2027: no slot held that year)
+    refused(await nominate(county, await seed_project(epool, host, year=2027), tid), 409, "category_repeat")
+
+
+async def test_a_cross_year_place_holds_every_year_it_spans_until_withdrawn_or_replaced(epool, county, host):
+    # Given a teacher on a 2023–2024 cross-year national project (004 §3.1 "年度内…不超过1项")
+    cross = await seed_project(epool, host, cross_year=True, ends_on="2024-06-30", category="跨年度研修")
+    tid, other = await seed_teacher(epool), await seed_teacher(epool)
+    eid = await enrolled(county, cross, tid)
+    slots = "SELECT array_agg(year ORDER BY year) FROM national_slots WHERE teacher_id = $1"
+    assert await epool.fetchval(slots, uuid.UUID(tid)) == [2023, 2024]
+    # When nominated to another national project of 2024, Then national_limit, and nothing is written
+    in_2024 = await seed_project(epool, host, year=2024, category="其他类别")
+    before = await n_events(epool)
+    refused(await nominate(county, in_2024, tid), 409, "national_limit")
+    assert await n_events(epool) == before
+    # A replacement (换人) moves both years to the new teacher, who then cannot take 2024 either
+    assert (await county.post(f"/v1/enrollments/{eid}/replace", json={"teacher_id": other})).status_code == 200
+    assert (await epool.fetchval(slots, uuid.UUID(tid)), await epool.fetchval(slots, uuid.UUID(other))) == (
+        None, [2023, 2024])
+    refused(await nominate(county, in_2024, other), 409, "national_limit")
+    assert (await nominate(county, in_2024, tid)).status_code == 201  # the first teacher is free again
+    # A withdrawal frees both years
+    assert (await county.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "工作调动"})).status_code == 200
+    assert await epool.fetchval(slots, uuid.UUID(other)) is None
+    assert (await nominate(county, in_2024, other)).status_code == 201
 
 
 async def test_the_nominating_county_records_a_no_show_after_close_which_bars_the_next_three_years_until_excused(

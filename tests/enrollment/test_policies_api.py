@@ -32,9 +32,13 @@ LATER = "2030-01-01"  # the province's versions take effect here; before it the 
 @pytest.fixture
 def clock(enrollment_app):
     now = {"today": date(2026, 3, 1)}
+    before = enrollment_app.dependency_overrides.get(shanghai_today)  # the module's (seed.SEED_TODAY)
     enrollment_app.dependency_overrides[shanghai_today] = lambda: now["today"]
     yield now
-    enrollment_app.dependency_overrides.pop(shanghai_today, None)
+    if before is None:
+        enrollment_app.dependency_overrides.pop(shanghai_today, None)
+    else:
+        enrollment_app.dependency_overrides[shanghai_today] = before
 
 
 def body(**fields) -> dict:

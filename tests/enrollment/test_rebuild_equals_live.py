@@ -87,6 +87,14 @@ async def scenario(as_role, clock) -> None:
     for region, places in ((COUNTY, 2), (COUNTY2, 2), (COUNTY, 5)):  # the county's quota reallocated
         await ok(await province.put(f"/v1/projects/{pid}/quotas/{region}", json={"places": places}))
     await ok(await province.post(f"/v1/projects/{pid}/open"))
+    # A 2023–2024 cross-year project (004 §3.2): its place holds a national slot in both years.
+    cross = (await ok(await province.post("/v1/projects", json=project(
+        "GP2023-03", host, category="市县教师培训团队研修", cross_year=True, first_year_ends_on="2023-11-20",
+        ends_on="2024-06-30")), 201))["id"]
+    for action in ("submit-plan", "approve"):
+        await ok(await province.post(f"/v1/projects/{cross}/{action}"))
+    await ok(await province.put(f"/v1/projects/{cross}/quotas/{COUNTY}", json={"places": 2}))
+    await ok(await province.post(f"/v1/projects/{cross}/open"))
 
     clock["today"] = date(2023, 7, 1)  # the 30th day after the notice: the province's window's last
     url = f"/v1/projects/{pid}/nominations"
@@ -99,6 +107,10 @@ async def scenario(as_role, clock) -> None:
     e8 = (await ok(await county.post(url, json={"teacher_id": t8, "region_code": COUNTY}), 201))["enrollment_id"]
     await ok(await province.put(f"/v1/projects/{pid}/quotas/{COUNTY}", json={"places": 4}))  # down to used
     assert (await county.post(url, json={"teacher_id": t9, "region_code": COUNTY})).status_code == 409
+    e9 = (await ok(await county.post(f"/v1/projects/{cross}/nominations",
+                                     json={"teacher_id": t9, "region_code": COUNTY}), 201))["enrollment_id"]
+    refused = await county.post(f"/v1/projects/{cross}/nominations", json={"teacher_id": t1, "region_code": COUNTY})
+    assert refused.json()["code"] == "national_limit"  # t1 holds 2023 (e1)
 
     clock["today"] = date(2023, 7, 15)
     hostc = as_role("host", host)
@@ -110,7 +122,22 @@ async def scenario(as_role, clock) -> None:
     assert (await ok(await as_role("teacher", sub=t7).post("/v1/check-ins", json={"code": code})))["enrollment_id"] \
         == e3
     await ok(await hostc.post(f"/v1/enrollments/{e5}/check-in"))
+    await ok(await as_role("teacher", sub=t9).post(f"/v1/enrollments/{e9}/check-in"))  # attended cross-year
     await ok(await province.post(f"/v1/projects/{pid}/start"))
+    # Leave (请假, 002 §4.1.3): e1's recorded by the host on the teacher's behalf, e5's asked by the
+    # teacher, both approved; e2's refused, then asked again (the row replaced) and left pending.
+    await ok(await hostc.post(f"/v1/enrollments/{e1}/leave-requests",
+                              json={"session_date": "2023-07-15", "reason": "病假"}), 201)
+    await ok(await as_role("teacher", sub=t5).post(f"/v1/enrollments/{e5}/leave-requests",
+                                                   json={"session_date": "2023-07-15", "reason": "事假"}), 201)
+    for eid in (e1, e5):
+        await ok(await hostc.post(f"/v1/enrollments/{eid}/leave-requests/2023-07-15/approve", json={}))
+    for reason in ("事假", "事假(补充说明)"):
+        await ok(await as_role("teacher", sub=t2).post(f"/v1/enrollments/{e2}/leave-requests",
+                                                       json={"session_date": "2023-07-16", "reason": reason}), 201)
+        if reason == "事假":
+            await ok(await province.post(f"/v1/enrollments/{e2}/leave-requests/2023-07-16/reject",
+                                         json={"reason": "培训关键环节"}))
     for status, hours in (("leave", 0), ("present", 8)):  # the second record for the date replaces the first
         await ok(await hostc.post(f"/v1/enrollments/{e1}/attendance",
                                   json={"session_date": "2023-07-15", "status": status, "hours": hours}))
@@ -160,6 +187,9 @@ async def test_every_table_rebuilt_from_the_store_equals_the_live_one(enrollment
     assert tables == set(replay.tables), "every table is a guard or a read model, or says why not"
     live = await snapshot(epool, tables)
     assert all(live.values()), [t for t, rows in live.items() if not rows]  # the scenario reached every table
+    # The cross-year place (e9) holds 2023 and 2024, and its check-in was recorded as cross-year.
+    assert await epool.fetchval("SELECT count(*) FROM national_slots WHERE year = 2024") == 1
+    assert await epool.fetchval("SELECT count(*) FROM national_attended WHERE cross_year") == 1
 
     read = await rebuild(epool, replay, store_source(epool, enrollment_app.state.store, limit=17))
 

@@ -102,6 +102,13 @@ async def test_a_national_project_from_draft_to_close(enrollment_app, module_nam
         await ok(await hostc.post(f"/v1/enrollments/{eid}/attendance",
                                   json={"session_date": "2023-07-15", "status": "present", "hours": 8}))
     sheet = f"报名编号,日期,出勤状态,学时\n{e3},2023-07-15,出勤,8\n{e4},2023-07-15,请假,0\n"
+    # Leave needs approval (002 §4.1.3 严肃请假制度): e4's 请假 is refused until the teacher asks
+    # for it and the host approves it.
+    unapproved = await hostc.post(f"/v1/projects/{pid}/attendance/import", content=sheet.encode())
+    assert unapproved.status_code == 422 and [e["code"] for e in unapproved.json()["errors"]] == ["leave_not_approved"]
+    await ok(await as_role("teacher", sub=t4).post(f"/v1/enrollments/{e4}/leave-requests",
+                                                   json={"session_date": "2023-07-15", "reason": "病假"}), 201)
+    await ok(await hostc.post(f"/v1/enrollments/{e4}/leave-requests/2023-07-15/approve", json={"reason": "准假"}))
     await ok(await hostc.post(f"/v1/projects/{pid}/attendance/import", content=sheet.encode()))
     assess = [(e1, "process", True), (e1, "final", True), (e2, "process", False), (e3, "final", True),
               (e4, "final", True)]
@@ -111,8 +118,9 @@ async def test_a_national_project_from_draft_to_close(enrollment_app, module_nam
     clock["today"] = date(2023, 7, 24)
     await ok(await hostc.post(f"/v1/enrollments/{e2}/fail", json={"reason": "过程考核不合格"}))
     await ok(await hostc.post(f"/v1/enrollments/{e5}/no-show", json={"special_reason": False}))
-    # e4's one recorded session was leave: under the default attendance share (80 %, 002 §4.1.3 三严)
-    # it does not graduate, and the host records the failure.
+    # e4's one recorded session was leave, approved: approved leave is no attendance
+    # (enrollment.sessions_attended), so under the default attendance share (80 %, 002 §4.1.3 三严)
+    # it does not graduate — refused with its own code — and the host records the failure.
     refused = await hostc.post(f"/v1/enrollments/{e4}/complete")
     assert (refused.status_code, refused.json()["code"]) == (409, "attendance_short")
     await ok(await hostc.post(f"/v1/enrollments/{e4}/fail", json={"reason": "出勤不足"}))
@@ -132,6 +140,8 @@ async def test_a_national_project_from_draft_to_close(enrollment_app, module_nam
         ("TeacherCheckedIn", e1, {"checked_in_on": "2023-07-15", "host_id": host}), ("TeacherCheckedIn", e2, {}),
         ("TeacherCheckedIn", e3, {"teacher_id": t6}), ("TeacherCheckedIn", e4, {}),
         ("AttendanceRecorded", e1, {"hours": 8}), ("AttendanceRecorded", e2, {}),
+        ("LeaveRequested", e4, {"session_date": "2023-07-15", "requested_by": "teacher"}),
+        ("LeaveApproved", e4, {"session_date": "2023-07-15"}),
         ("AttendanceRecorded", e3, {"status": "present"}), ("AttendanceRecorded", e4, {"status": "leave"}),
         *[("AssessmentRecorded", eid, {"kind": kind, "passed": passed}) for eid, kind, passed in assess],
         ("EnrollmentFailed", e2, {"reason": "过程考核不合格"}),

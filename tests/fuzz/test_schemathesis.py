@@ -100,6 +100,9 @@ class World:
             **{(s, "GET", "/v1/events"): ("service", None, "fuzz-service") for s in SERVICES},
             ("enrollment", "POST", "/v1/enrollments/{enrollment_id}/evaluation"):
                 ("teacher", None, self.ids["teacher_id"][1]),
+            # Leave (请假) is asked by the teacher of the checked-in enrollment (or its host).
+            ("enrollment", "POST", "/v1/enrollments/{enrollment_id}/leave-requests"):
+                ("teacher", None, self.ids["teacher_id"][1]),
             ("credits", "POST", "/v1/claims/{claim_id}/approve"): ("auditor", PROVINCE, None),
             ("credits", "POST", "/v1/claims/{claim_id}/reject"): ("auditor", PROVINCE, None),
             ("funding", "POST", "/v1/settlements"): ("county_admin", COUNTY, None),

@@ -190,6 +190,18 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             f"/v1/projects/{{P_A}}/eligibility/roster?region_code={COUNTY}", region="ok/scope"),
         # The teacher's own, by the token's sub: every teacher has one, no other role.
         ("GET", "/v1/me/enrollments"): probe("/v1/me/enrollments", teacher="ok"),
+        # Leave (请假, 002 §4.1.3; services/enrollment/api/leave.py): asked by the teacher or recorded by
+        # P_A's host; approved or refused by the host or an admin over the organizer (E_A completed
+        # and without a request: an authorized caller gets 409/404 after the check); read as E_A is.
+        ("POST", "/v1/enrollments/{enrollment_id}/leave-requests"): probe(
+            "/v1/enrollments/{E_A}/leave-requests", json={"session_date": "2023-07-11", "reason": "测试"},
+            teacher="ok/scope", host="ok/scope"),
+        **{("POST", f"/v1/enrollments/{{enrollment_id}}/leave-requests/{{session_date}}/{act}"): probe(
+            f"/v1/enrollments/{{E_A}}/leave-requests/2023-07-11/{act}", json={"reason": "测试"}, **RUNNER)
+           for act in ("approve", "reject")},
+        ("GET", "/v1/enrollments/{enrollment_id}/leave-requests"): probe(
+            "/v1/enrollments/{E_A}/leave-requests", region="ok/scope", school_admin="ok/scope", auditor="ok/scope",
+            host="ok/scope", teacher="ok/scope", service="ok"),
     },
     "credits": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,

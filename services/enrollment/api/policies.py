@@ -76,7 +76,9 @@ class PolicyIn(BaseModel):
                                                      "year-end dates, two-year span)")
     bar_years: StrictInt = Field(3, ge=0, le=10, description="004 四.1: years barred after a no-show")
     no_repeat_category: StrictBool = Field(True, description="004 三(一)")
-    cross_year_exempt_from_repeat: StrictBool = Field(True, description="004 三(一)")
+    cross_year_exempt_from_repeat: StrictBool = Field(
+        True, description="004 三(一): a cross-year project continuing cross-year training of its category is no "
+                          "repeat (a single-year one of the category attended makes it one)")
     bulletin_due_days: DueDays = Field(DEFAULT_HOST_DUTIES.bulletin_due_days, description="004 三(三)")
     short_project_max_days: DueDays = DEFAULT_HOST_DUTIES.short_project_max_days
     short_project_min_bulletins: DueDays = DEFAULT_HOST_DUTIES.short_project_min_bulletins

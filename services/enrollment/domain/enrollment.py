@@ -65,12 +65,15 @@ class Enrollment:
     assessments: dict[str, bool] = field(default_factory=dict)  # kind → passed
     evaluated: bool = False
     excused: bool = False  # a no-show with a special reason, given at once or attached later (no bar)
+    leaves: dict[str, str] = field(default_factory=dict)  # session date → requested, approved, rejected
 
 
 INITIAL = Enrollment()
 
 _STATUS_AFTER = {"EnrollmentWithdrawn": WITHDRAWN, "EnrollmentCompleted": COMPLETED,
                  "EnrollmentFailed": FAILED, "NoShowRecorded": NO_SHOW}
+LEAVE_REQUESTED, LEAVE_APPROVED, LEAVE_REJECTED = "requested", "approved", "rejected"
+_LEAVE_AFTER = {"LeaveRequested": LEAVE_REQUESTED, "LeaveApproved": LEAVE_APPROVED, "LeaveRejected": LEAVE_REJECTED}
 
 
 def evolve(state: Enrollment, type_: str, data: dict[str, Any]) -> Enrollment:
@@ -91,6 +94,8 @@ def evolve(state: Enrollment, type_: str, data: dict[str, Any]) -> Enrollment:
         return replace(state, status=NO_SHOW, excused=bool(data.get("special_reason")))
     if type_ == "NoShowExcused":
         return replace(state, excused=True)
+    if type_ in _LEAVE_AFTER:  # a request again after a refusal replaces it
+        return replace(state, leaves={**state.leaves, data["session_date"]: _LEAVE_AFTER[type_]})
     if type_ in _STATUS_AFTER:
         return replace(state, status=_STATUS_AFTER[type_])
     return state
@@ -134,7 +139,10 @@ def decide_nominate(state: Enrollment, *, enrollment_id: str, teacher_id: str, r
     return [("TeacherNominated", {
         "enrollment_id": enrollment_id, "project_id": project.project_id, "teacher_id": teacher_id,
         "region_code": region_code, "level": project.level, "category": project.category, "year": project.year,
-        "nominated_on": today.isoformat()})]
+        "nominated_on": today.isoformat(),
+        # A cross-year project's place takes every year it spans (selection.national_years), and
+        # its attendance may be continued by the category's next cross-year phase (is_category_repeat).
+        **({"cross_year": True, "until_year": project.ends_on.year} if project.cross_year else {})})]
 
 
 def decide_replace(state: Enrollment, *, teacher_id: str, teacher_in_region: bool,
@@ -175,6 +183,15 @@ def check_code_session(project: ProjectFacts, session_date: date) -> None:
         raise Refused("session_out_of_range", f"the project runs {project.starts_on}..{project.ends_on}", 422)
 
 
+def check_check_in_day(project: ProjectFacts, today: date) -> None:
+    """报到 marks arrival at a training (DOMAIN.md "Check-in (报到) marks arrival; nominees who never
+    check in are no-shows", 004 四.1): once the project's last day has passed there is nothing to
+    arrive at, and a nominee who has not checked in by then is a no-show to record, not a late
+    check-in. `today` is the Asia/Shanghai calendar day (shared/clock.py), as the project's dates are."""
+    if today > project.ends_on:
+        raise Refused("project_ended", f"the project ended on {project.ends_on}; check-in is closed")
+
+
 def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date, code: CheckInCode | None = None
                     ) -> Events:
     """报到. With a code from the host's screen: the code must be this project's (`code_foreign`)
@@ -190,6 +207,7 @@ def decide_check_in(state: Enrollment, *, project: ProjectFacts, today: date, co
     if state.status != NOMINATED:
         raise Refused("invalid_transition", f"enrollment is {state.status}")
     _project_in(project, ("open", "started"), "project_not_open")
+    check_check_in_day(project, today)
     via = {} if code is None else {"via": "code", "session_date": code.session_date.isoformat(),
                                     "code_nonce": code.nonce}
     return [("TeacherCheckedIn", {**_ids(state), "region_code": state.region_code, "host_id": project.host_id,
@@ -204,6 +222,7 @@ def decide_attendance(state: Enrollment, *, session_date: date, status: str, hou
     if not project.starts_on <= session_date <= project.ends_on:
         raise Refused("session_out_of_range", f"session date {session_date} is outside the project's dates "
                                               f"{project.starts_on}..{project.ends_on}", 422)
+    check_leave_approved(state, session_date, status)
     return [("AttendanceRecorded", {**_ids(state), "session_date": session_date.isoformat(), "status": status,
                                     "hours": hours})]
 
@@ -215,13 +234,34 @@ def decide_assessment(state: Enrollment, *, kind: str, score: float | None, pass
     return [("AssessmentRecorded", {**_ids(state), "kind": kind, "score": score, "passed": passed})]
 
 
+def check_leave_approved(state: Enrollment, session_date: date, status: str) -> None:
+    """002 §4.1.3 "三严…严肃请假制度": leave (请假) is requested and approved, not declared. A
+    session recorded as `leave` needs that session's leave approved (domain/leave.py); without
+    it the absence is an absence, and is recorded as one."""
+    if status == "leave" and state.leaves.get(session_date.isoformat()) != LEAVE_APPROVED:
+        raise Refused("leave_not_approved", f"no approved leave for the session of {session_date}; "
+                                            "record it as absent, or approve a leave request first")
+
+
+def sessions_attended(statuses: list[str]) -> int:
+    """002 §4.1.3 "做好参训学员出勤…记录" and "严肃请假制度": the sessions that count as attended
+    for the attendance share — those present. Approved leave excuses an absence (it is no
+    truancy, and recorded as leave, not absent) but is not attendance: the training of that
+    session was not received, so it stays in the share's denominator and not in its numerator.
+    Counting approved leave as attended — or leaving it out of the count — would let leave
+    approved freely carry a learner to completion past the share a province sets, against
+    the strictness the seed asks of leave."""
+    return sum(1 for status in statuses if status == "present")
+
+
 def check_attendance_share(state: Enrollment, rules: CompletionRules) -> None:
-    """002 §4.1.3 (三严): completion needs the recorded sessions attended — present — at the
-    policy's share; sessions not recorded are not judged, and none recorded judges nothing."""
+    """002 §4.1.3 (三严): completion needs the recorded sessions attended (sessions_attended:
+    present; approved leave is not attendance) at the policy's share; sessions not recorded are
+    not judged, and none recorded judges nothing."""
     share, sessions = rules.min_attendance_share, list(state.attendance.values())
     if share is None or not sessions:
         return
-    present = sum(1 for status, _ in sessions if status == "present")
+    present = sessions_attended([status for status, _ in sessions])
     if present < share * len(sessions):
         raise Refused("attendance_short", f"attended {present} of {len(sessions)} recorded sessions; completion "
                                           f"needs at least {share:.0%}")

@@ -21,7 +21,7 @@ from shared.refusal import Refused
 
 from .enrollment import INITIAL, Enrollment, Events, ProjectFacts, decide_nominate, decide_replace
 from .policy import DEFAULT_POLICY, EnrollmentPolicy, check_nomination_window, nomination_closes_on
-from .selection import NationalHistory, check_national_history, check_nominee, check_not_barred
+from .selection import NationalHistory, check_national_history, check_nominee, check_not_barred, national_years
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,7 @@ def assess_nomination(*, region_code: str, project: ProjectFacts, candidate: Can
     substitute's (decide_nomination): judged on the vacancy instead of the window and the
     places left."""
     rules, history, year = policy.selection, candidate.history, project.year
+    years = national_years(year, project.ends_on.year, project.cross_year)
     national = rules.is_national(project.level)
     not_national = f"a {project.level} project: the national (国培) rules do not apply"
     substitute = vacancy is not None
@@ -195,13 +196,15 @@ def assess_nomination(*, region_code: str, project: ProjectFacts, candidate: Can
                _only(national, lambda: check_national_history(project.category, year, project.cross_year,
                                                               replace(history, slot_years=frozenset()), rules)),
                not_national if not national else f"not a repeat of national category {project.category!r} "
-                                                 "(cross-year projects exempt)",
+                                                 "(a cross-year project continuing cross-year training exempt)",
                category=project.category, cross_year=project.cross_year),
         _judge("national_limit",
                _only(national, lambda: check_national_history(project.category, year, project.cross_year,
                                                               replace(history, attended_categories=frozenset()),
-                                                              rules)),
-               not_national if not national else f"no national project held in {year}", year=year),
+                                                              rules, project.ends_on.year)),
+               not_national if not national else
+               f"no national project held in {years[0] if len(years) == 1 else f'{years[0]}–{years[-1]}'}",
+               year=year, years=list(years)),
         _judge("already_nominated", lambda: check_one_place_per_project(candidate),
                "no place in this project yet"),
     ]
@@ -248,7 +251,7 @@ def decide_replacement(state: Enrollment, *, teacher_id: str, project: ProjectFa
     nomination window: a replacement may come after it (policy.check_nomination_window)."""
     events = decide_replace(state, teacher_id=teacher_id, teacher_in_region=candidate.in_region, project=project)
     check_nominee(project.level, project.category, project.year, project.cross_year, candidate.history,
-                  policy.selection)
+                  policy.selection, project.ends_on.year)
     check_one_place_per_project(candidate)
     return _naming(events, policy)
 

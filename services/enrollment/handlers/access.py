@@ -62,6 +62,12 @@ def attendee(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str 
     return pr.role == "teacher" and pr.sub == s.teacher_id
 
 
+def requests_leave(pr: Principal, s: Enrollment, p: ProjectFacts, teacher_school: str | None = None) -> bool:
+    """Leave (请假, 002 §4.1.3) is asked for by the teacher themself, or recorded by the project's
+    host on the teacher's behalf."""
+    return attendee(pr, s, p) or is_host(pr, p.host_id)
+
+
 def project_act(pr: Principal, plan: DraftProject, act: str) -> None:
     """"organize": admins whose org contains the organizer; "report" (bulletins, and the plan
     the host files, 004 §3.2): those or the project's host; "approve": as organize, by a reviewer

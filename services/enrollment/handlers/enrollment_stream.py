@@ -54,6 +54,7 @@ SELECT e.id::text, e.project_id::text, e.teacher_id::text, e.region_code, e.stat
        (SELECT json_object_agg(s.kind, s.passed) FROM assessments s WHERE s.enrollment_id = e.id) AS assessments,
        EXISTS (SELECT 1 FROM evaluations v WHERE v.enrollment_id = e.id) AS evaluated,
        coalesce(e.special_reason, false) AS excused,
+       (SELECT json_object_agg(l.session_date, l.status) FROM leave_requests l WHERE l.enrollment_id = e.id) AS leaves,
        (SELECT school_code FROM teachers t WHERE t.id = e.teacher_id) AS teacher_school{extra}
 """
 _STATES = _STATE.format(extra="") + "FROM enrollments e WHERE e.id = ANY($1::uuid[])"
@@ -69,7 +70,8 @@ def _state(r: asyncpg.Record) -> tuple[Enrollment, int]:
         enrollment_id=r[0], project_id=r[1], teacher_id=r[2], region_code=r[3], status=r[4],
         checked_in_on=r[5].isoformat() if r[5] is not None else None,
         attendance={d: (st, float(h)) for d, st, h in r["attendance"] or ()},
-        assessments=dict(r["assessments"] or {}), evaluated=r["evaluated"], excused=r["excused"]), r["version"]
+        assessments=dict(r["assessments"] or {}), evaluated=r["evaluated"], excused=r["excused"],
+        leaves=dict(r["leaves"] or {})), r["version"]
 
 
 async def load_states(conn: asyncpg.Connection, enrollment_ids: Sequence[str]) -> dict[str, tuple[Enrollment, int]]:

@@ -14,7 +14,8 @@ import asyncpg
 from shared.inline import InlineProjection, Pending
 from shared.orgtree import subtree_sql
 
-ENROLLMENTS = InlineProjection("enrollment_enrollments", ("enrollments", "attendance", "assessments", "evaluations"))
+ENROLLMENTS = InlineProjection("enrollment_enrollments", ("enrollments", "attendance", "assessments", "evaluations",
+                                                         "leave_requests"))
 
 
 def _d(value: str | None) -> date | None:
@@ -112,6 +113,43 @@ async def _evaluation(conn: asyncpg.Connection, stream_id: str, version: int, d:
     await conn.execute("INSERT INTO evaluations (enrollment_id, satisfied, score, comment) VALUES ($1, $2, $3, $4)",
                        d["enrollment_id"], d["satisfied"], d["score"], d.get("comment"))
     await _version(conn, d["enrollment_id"], version)
+
+
+@ENROLLMENTS.handles("LeaveRequested")
+async def _leave_requested(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # A request again after a refusal replaces the refused one (domain/leave.py).
+    await conn.execute(
+        """INSERT INTO leave_requests (enrollment_id, session_date, status, reason, requested_by, requested_on)
+           VALUES ($1, $2, 'requested', $3, $4, $5)
+           ON CONFLICT (enrollment_id, session_date) DO UPDATE SET status = 'requested', reason = excluded.reason,
+               requested_by = excluded.requested_by, requested_on = excluded.requested_on, decided_on = NULL,
+               decision_reason = NULL""",
+        d["enrollment_id"], _d(d["session_date"]), d["reason"], d["requested_by"], _d(d["requested_on"]))
+    await _version(conn, d["enrollment_id"], version)
+
+
+async def _leave_decided(conn: asyncpg.Connection, d: dict[str, Any], version: int, status: str) -> None:
+    await conn.execute(
+        """UPDATE leave_requests SET status = $3, decided_on = $4, decision_reason = $5
+           WHERE enrollment_id = $1 AND session_date = $2""",
+        d["enrollment_id"], _d(d["session_date"]), status, _d(d["decided_on"]), d.get("reason"))
+    await _version(conn, d["enrollment_id"], version)
+
+
+@ENROLLMENTS.handles("LeaveApproved")
+async def _leave_approved(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    await _leave_decided(conn, d, version, "approved")
+
+
+@ENROLLMENTS.handles("LeaveRejected")
+async def _leave_rejected(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    await _leave_decided(conn, d, version, "rejected")
+
+
+async def list_leave_requests(conn: asyncpg.Connection, enrollment_id: Any) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT session_date, status, reason, requested_by, requested_on, decided_on, decision_reason
+           FROM leave_requests WHERE enrollment_id = $1 ORDER BY session_date""", enrollment_id)
 
 
 # Reads for the API (this module owns these tables).
