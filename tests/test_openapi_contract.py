@@ -40,6 +40,7 @@ NOT_YET_TYPED = {
         "enrollments-check_in", "enrollments-check_in_code", "enrollments-check_in_by_code", "enrollments-attendance",
         "enrollments-assessment", "enrollments-complete", "enrollments-fail", "enrollments-no_show",
         "enrollments-excuse_no_show", "enrollments-evaluation", "enrollments-import_attendance",
+        "enrollments-request_leave", "enrollments-approve_leave", "enrollments-reject_leave",
         "policies-put_policy", "policies-get_policy"},
     "credits": set(),
     "funding": {
