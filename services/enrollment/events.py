@@ -16,3 +16,7 @@ for _type in (
     "BulletinSubmitted", "EnrollmentPolicyPublished", "NoShowExcused",
 ):
     registry.register(_type, 1)
+
+# Issue 20: a city's split of its places to a county (004 §2.2).
+for _type in ("QuotaSplit",):
+    registry.register(_type, 1)

@@ -64,7 +64,7 @@ async def _cancelled(conn: asyncpg.Connection, stream_id: str, version: int, d: 
                        " WHERE id = $1", d["project_id"], date.fromisoformat(d["on"]), d.get("reason"), version)
 
 
-@PROJECTS.handles("QuotaAllocated")
+@PROJECTS.handles("QuotaAllocated", "QuotaSplit")
 async def _quota(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     await conn.execute("UPDATE projects SET version = $2 WHERE id = $1", d["project_id"], version)
 
@@ -81,7 +81,8 @@ async def load_project_detail(conn: asyncpg.Connection, project_id: uuid.UUID
     row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1", project_id)
     if row is None:
         return None
-    quotas = await conn.fetch("SELECT region_code, places, used FROM project_quotas WHERE project_id = $1"
+    quotas = await conn.fetch("SELECT region_code, places, used, split, split_from FROM project_quotas"
+                              " WHERE project_id = $1"
                               " ORDER BY region_code", project_id)
     bulletins = await conn.fetch("SELECT issue_no, title, published_on FROM bulletins WHERE project_id = $1"
                                  " ORDER BY issue_no", project_id)
