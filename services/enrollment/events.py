@@ -17,6 +17,6 @@ for _type in (
 ):
     registry.register(_type, 1)
 
-# Issue 20: a city's split of its places to a county (004 §2.2).
-for _type in ("QuotaSplit",):
+# Issue 20: a city's split of its places to a county (004 §2.2); close-out materials delivered (004 §3.3).
+for _type in ("QuotaSplit", "CloseOutMaterialDelivered"):
     registry.register(_type, 1)
