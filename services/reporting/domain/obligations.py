@@ -139,7 +139,8 @@ class CloseOutDuty:
 
 
 def delivered_on_time(delivery: Delivery, ends_on: date, policy: ReportingPolicy) -> bool:
-    """004 §3.3 "培训结束30天内": judged on the day enrollment received it, never a stated date."""
+    """Within the close-out's days ("培训结束30天内", close_out_duty): judged on the day enrollment
+    received it, never a stated date."""
     return delivery.received_on <= close_out_due_by(ends_on, policy)
 
 
