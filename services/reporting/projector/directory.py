@@ -1,7 +1,8 @@
 """Projection of the enrollment stream's reference data: orgs, hosts, projects
 (with their lifecycle), quotas, bulletins, close-out materials delivered and the enrollment
-policy versions (host duties). A city's split of its places to its counties (QuotaSplit) is not
-followed: the figures count the places the organizer allocated, once.
+policy versions (host duties). A city's split of its places to a county (QuotaSplit, 004 §2.2)
+is the county's quota row naming the city it came from (`split_from`); queries.py counts the
+city's cell as what it kept, so every place is counted once.
 
 Exactly once in effect: the kernel's Applier records each source stream's last applied version
 with these rows in one transaction. The writes are upserts, and a project row keeps the version
@@ -72,6 +73,15 @@ async def _quota(conn: asyncpg.Connection, e: Envelope) -> None:
         _uuid(d["project_id"]), d["region_code"], int(d["places"]))
 
 
+async def _split(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO quotas (project_id, region_code, places, split_from) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places,
+               split_from = EXCLUDED.split_from""",
+        _uuid(d["project_id"]), d["region_code"], int(d["places"]), d["city_code"])
+
+
 async def _bulletin(conn: asyncpg.Connection, e: Envelope) -> None:
     d = e.data
     await conn.execute(
@@ -106,7 +116,8 @@ class DirectoryProjection(Projection):
     name = "reporting_directory"
     sources = ("enrollment",)
     _apply = {"OrgRegistered": _org, "HostRegistered": _host, "ProjectDrafted": _drafted,
-              "QuotaAllocated": _quota, "BulletinSubmitted": _bulletin, "EnrollmentPolicyPublished": _policy,
+              "QuotaAllocated": _quota, "QuotaSplit": _split, "BulletinSubmitted": _bulletin,
+              "EnrollmentPolicyPublished": _policy,
               "CloseOutMaterialDelivered": _close_out,
               **dict.fromkeys(_STATUS, _moved)}
     handles = frozenset(_apply)

@@ -11,3 +11,8 @@ CREATE TABLE IF NOT EXISTS close_out_materials (
     received_on  date NOT NULL  -- the day enrollment received them: what the 30 days are judged on
 );
 CREATE INDEX IF NOT EXISTS close_out_materials_project ON close_out_materials (project_id, received_on);
+
+-- Issue 20: a city's split of its places to its counties (QuotaSplit, 004 §2.2). A county's
+-- row names the city it came from; the city's cell counts what it kept (its places less those
+-- of the rows split from it, queries.py), so a subtree's quota counts every place once.
+ALTER TABLE quotas ADD COLUMN IF NOT EXISTS split_from text;
