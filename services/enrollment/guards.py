@@ -25,7 +25,7 @@ Locks, always taken in this order (a handler takes a prefix of it, never a later
    it came first;
 3. the project_quotas row, FOR UPDATE inside the facts query of a quota allocation: it reads
    `used` as the last nomination committed it. A city's split (handlers/split_quota.py) locks the
-   city's row, then its county's, in one ordered query. A nomination reads the row without a lock and
+   city's row, then, by a later statement, its county's. A nomination reads the row without a lock and
    writes `used + 1` last before COMMIT (the kernel runs guards after the read models and the
    append), so nominations of one region hold the row only from that write to COMMIT.
 Locks 1 and 2 are taken before the facts query, by a statement of their own or, when the route
@@ -90,7 +90,10 @@ async def _code_taken(conn: asyncpg.Connection, stream_id: str, version: int, d:
 async def _places(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     await conn.execute(
         """INSERT INTO project_quotas (project_id, region_code, places) VALUES ($1, $2, $3)
-           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places""",
+           ON CONFLICT (project_id, region_code) DO UPDATE
+           SET places = CASE WHEN project_quotas.split_from IS NULL THEN EXCLUDED.places ELSE -1 END""",
+        # -1, a backstop (both append to the project's stream): a county's row its city split
+        # meanwhile; the CHECK fires and the command runs again on the facts as they then stand.
         d["project_id"], d["region_code"], d["places"])
 
 
@@ -102,7 +105,9 @@ async def _split(conn: asyncpg.Connection, stream_id: str, version: int, d: dict
                 city AS (UPDATE project_quotas SET split = split - coalesce((SELECT places FROM before), 0) + $4
                          WHERE project_id = $1 AND region_code = $2)
            INSERT INTO project_quotas (project_id, region_code, places, split_from) VALUES ($1, $3, $4, $2)
-           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places""",
+           ON CONFLICT (project_id, region_code) DO UPDATE
+           SET places = CASE WHEN project_quotas.split_from = $2 THEN EXCLUDED.places ELSE -1 END""",
+        # -1, a backstop as above: the organizer allocated the county meanwhile.
         d["project_id"], d["city_code"], d["region_code"], d["places"])
 
 

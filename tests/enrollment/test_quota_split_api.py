@@ -143,3 +143,24 @@ async def test_racing_city_nominations_county_nominations_and_splits_never_excee
     assert all(r.status_code in (200, 409) for r in replies[14:])
     assert await epool.fetchval("SELECT count(*) FROM enrollments WHERE project_id = $1 AND region_code = $2",
                                 uuid.UUID(pid), CITY) == used
+
+
+async def test_an_organizer_allocation_racing_a_split_for_one_county_leaves_one_source(epool, host, city, as_role):
+    # Both append to the project's stream, so one of two racing commits first: the other is a 409
+    # (a concurrent change, or, run again on the new facts, the source conflict) and writes nothing.
+    province = as_role("province_admin", "610000")
+    for _ in range(5):
+        pid = await seed_project(epool, host, level="provincial", quotas={CITY: 6})
+        split, direct = await asyncio.gather(city.put(split_url(pid, COUNTY), json={"places": 2}),
+                                             province.put(f"/v1/projects/{pid}/quotas/{COUNTY}", json={"places": 3}))
+        assert sorted((split.status_code, direct.status_code)) == [200, 409], (split.text, direct.text)
+        loser = split if split.status_code == 409 else direct
+        assert loser.json()["code"] in ("concurrency_conflict", "quota_source_conflict")
+        q = await rows(epool, pid)
+        if split.status_code == 200:
+            assert q[CITY] == (6, 0, 2, None) and q[COUNTY] == (2, 0, 0, CITY)
+            refused(await province.put(f"/v1/projects/{pid}/quotas/{COUNTY}", json={"places": 3}), 409,
+                    "quota_source_conflict")
+        else:
+            assert q[CITY] == (6, 0, 0, None) and q[COUNTY] == (3, 0, 0, None)
+            refused(await city.put(split_url(pid, COUNTY), json={"places": 2}), 409, "quota_source_conflict")
