@@ -17,3 +17,7 @@ for _type in (
     "LeaveRequested", "LeaveApproved", "LeaveRejected",  # 请假 (002 §4.1.3), issue 20
 ):
     registry.register(_type, 1)
+
+# Issue 20: a city's split of its places to a county (004 §2.2); close-out materials delivered (004 §3.3).
+for _type in ("QuotaSplit", "CloseOutMaterialDelivered"):
+    registry.register(_type, 1)

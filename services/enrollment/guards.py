@@ -4,8 +4,9 @@ They hold facts, never decisions: the rules are in domain/ (nomination.py, selec
 project_refs.py), and nothing here refuses.
 
 | table              | fact                                              | read for (domain/)                   |
-| project_quotas     | a region's places in a project and how many used  | nomination.check_places_left,        |
-|                    |                                                   | project_refs.decide_quota            |
+| project_quotas     | a region's places in a project and how many used; | nomination.check_places_left,        |
+|                    | a city's places split to its counties (`split`),  | project_refs.decide_quota,           |
+|                    | a county's city it was split from (`split_from`)  | quota_split.decide_split             |
 | national_slots     | a teacher's national enrollment of a year (one    | selection.check_national_history     |
 |                    | row per year a cross-year project spans)          |                                      |
 | national_attended  | national categories a teacher checked in to, and  | selection.check_national_history     |
@@ -25,7 +26,8 @@ Locks, always taken in this order (a handler takes a prefix of it, never a later
    what others may do, and a nomination that read a row before it was freed is refused as if
    it came first;
 3. the project_quotas row, FOR UPDATE inside the facts query of a quota allocation: it reads
-   `used` as the last nomination committed it. A nomination reads the row without a lock and
+   `used` as the last nomination committed it. A city's split (handlers/split_quota.py) locks the
+   city's row, then, by a later statement, its county's. A nomination reads the row without a lock and
    writes `used + 1` last before COMMIT (the kernel runs guards after the read models and the
    append), so nominations of one region hold the row only from that write to COMMIT.
 Locks 1 and 2 are taken before the facts query, by a statement of their own or, when the route
@@ -93,8 +95,25 @@ async def _code_taken(conn: asyncpg.Connection, stream_id: str, version: int, d:
 async def _places(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     await conn.execute(
         """INSERT INTO project_quotas (project_id, region_code, places) VALUES ($1, $2, $3)
-           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places""",
+           ON CONFLICT (project_id, region_code) DO UPDATE
+           SET places = CASE WHEN project_quotas.split_from IS NULL THEN EXCLUDED.places ELSE -1 END""",
+        # -1, a backstop (both append to the project's stream): a county's row its city split
+        # meanwhile; the CHECK fires and the command runs again on the facts as they then stand.
         d["project_id"], d["region_code"], d["places"])
+
+
+@GUARDS.handles("QuotaSplit")
+async def _split(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    # 004 §2.2: the county's places come out of its city's; the city's row keeps the total given.
+    await conn.execute(
+        """WITH before AS (SELECT places FROM project_quotas WHERE project_id = $1 AND region_code = $3),
+                city AS (UPDATE project_quotas SET split = split - coalesce((SELECT places FROM before), 0) + $4
+                         WHERE project_id = $1 AND region_code = $2)
+           INSERT INTO project_quotas (project_id, region_code, places, split_from) VALUES ($1, $3, $4, $2)
+           ON CONFLICT (project_id, region_code) DO UPDATE
+           SET places = CASE WHEN project_quotas.split_from = $2 THEN EXCLUDED.places ELSE -1 END""",
+        # -1, a backstop as above: the organizer allocated the county meanwhile.
+        d["project_id"], d["city_code"], d["region_code"], d["places"])
 
 
 # A nomination holds its region's quota row from this write to COMMIT, and other nominations of the

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.enrollment.api import (
     attendance_import,
+    close_out,
     eligibility,
     enrollment_progress,
     enrollment_reads,
@@ -28,7 +29,7 @@ spec = ServiceSpec(
     # Order is route-matching order: keep it when adding a router.
     routers=[orgs.router, teachers.router, projects.router, enrollments.router, enrollment_progress.router,
              attendance_import.router, enrollment_reads.router, policies.router, eligibility.router, me.router,
-             leave.router],
+             leave.router, close_out.router],
     registry=registry,
     inline=[*READ_MODELS, GUARDS],  # guards last: their row locks are held until COMMIT (shared/inline.py)
     titles=TITLES,

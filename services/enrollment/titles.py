@@ -51,6 +51,11 @@ TITLES = {
     "region_outside_organizer": "地区不在主办单位辖区 Region outside organizer",
     "bad_bulletin": "简报无效 Invalid bulletin", "published_in_future": "发布日期晚于今天 Published in the future",
     "bulletin_exists": "简报期号已存在 Bulletin exists",
+    # issue 20: a city's split of its places (004 §2.2), close-out materials (004 §3.3)
+    "over_split": "分配名额超出本市指标 Split exceeds the city's quota",
+    "region_not_under_city": "该地区不是本市所辖县区 Not a county of this city",
+    "quota_source_conflict": "该地区名额已由另一方分配 Places allocated by another level",
+    "bad_material_kind": "总结材料类型无效 Invalid material kind", "bad_material": "总结材料无效 Invalid material",
     # selection and enrollment (004 §3.1, §4.1; 002 §4.1.3; 004 §2.4)
     "project_not_open": "项目未开放 Project not open", "project_not_started": "项目未开班 Project not started",
     "teacher_not_in_region": "教师不在该地区 Not in region", "no_quota": "该地区无参训指标 No quota",

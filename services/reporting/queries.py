@@ -1,7 +1,8 @@
 """SQL over the read models: figures per group, under a filter and a reader's scope.
 
 The building block is a *cell*: one project × one nominating region, with that region's quota
-and the counts of its enrollments (domain/rates.py says what each count means). Cancelled
+(a city that split places to its counties, 004 §2.2: the places it kept; each county's cell has
+its own) and the counts of its enrollments (domain/rates.py says what each count means). Cancelled
 projects are left out of every figure: their places were never on offer. Groups add cells up;
 roll-ups to a parent region add up the cells whose region lies in its GB/T 2260 subtree (the
 same prefix rule as shared.orgs.org_within), so they never depend on the order org events came in.
@@ -97,7 +98,9 @@ async def figures(conn: asyncpg.Connection, f: Filter, group: str = "total", aft
         e AS (SELECT e.project_id, e.region_code, {COUNTS}
               FROM enrollments e JOIN ps USING (project_id) WHERE true{region('e.region_code')}
               GROUP BY e.project_id, e.region_code),
-        q AS (SELECT q.project_id, q.region_code, q.places
+        q AS (SELECT q.project_id, q.region_code, q.places - coalesce(
+                  (SELECT sum(k.places) FROM quotas k WHERE k.project_id = q.project_id
+                   AND k.split_from = q.region_code), 0) AS places  -- a city's cell: the places it kept
               FROM quotas q JOIN ps USING (project_id) WHERE true{region('q.region_code')}),
         c AS (SELECT coalesce(q.project_id, e.project_id) AS project_id,
                      coalesce(q.region_code, e.region_code) AS region_code, coalesce(q.places, 0) AS quota,

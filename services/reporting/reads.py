@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.domain.obligations import Bulletin
+from services.reporting.domain.obligations import Bulletin, Delivery
 from services.reporting.domain.policy import Published
 from services.reporting.queries import Filter, Params, project_where, within
 
@@ -33,6 +33,18 @@ async def bulletins(conn: asyncpg.Connection, project_ids: list[uuid.UUID]) -> d
     out: dict[uuid.UUID, list[Bulletin]] = defaultdict(list)
     for r in rows:
         out[r["project_id"]].append(Bulletin(r["issue_no"], r["title"], r["published_on"], r["received_on"]))
+    return out
+
+
+async def deliveries(conn: asyncpg.Connection, project_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Delivery]]:
+    """Close-out materials delivered (004 §3.3) per project, in the order received."""
+    rows = await conn.fetch("""SELECT project_id, kind, kind_label, title, count, received_on, reference
+                               FROM close_out_materials WHERE project_id = ANY($1::uuid[])
+                               ORDER BY project_id, received_on, material_id""", project_ids)
+    out: dict[uuid.UUID, list[Delivery]] = defaultdict(list)
+    for r in rows:
+        out[r["project_id"]].append(Delivery(r["kind"], r["kind_label"], r["title"], r["count"], r["received_on"],
+                                             r["reference"]))
     return out
 
 

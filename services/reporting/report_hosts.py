@@ -13,21 +13,43 @@ from typing import Any
 import asyncpg
 
 from services.reporting import queries, reads
-from services.reporting.domain.obligations import bulletin_duty, close_out_due_by, is_on_time, judged
-from services.reporting.domain.policy import ReportingPolicy, policy_for
+from services.reporting.domain.obligations import (
+    CASE,
+    Delivery,
+    bulletin_duty,
+    close_out_duty,
+    delivered_on_time,
+    is_on_time,
+    judged,
+    on_time_count,
+)
+from services.reporting.domain.policy import Published, ReportingPolicy, policy_for
 from services.reporting.domain.ranking import HostRecord, rank
 from services.reporting.domain.rates import Figures, shown
 
 # 004 §3.3: what the host hands in within 30 days of the end.
 CLOSE_OUT_MATERIALS = ("优质课程资源", "优秀论文(案例)", "优质课件", "优秀教学设计", "学员作品", "考核不合格学员名单")
 FORMULA = ("score = w_completion × completion_rate + w_satisfaction × satisfaction_rate + w_bulletins × "
-           "bulletin_share; an undefined term adds 0; ties: completion, satisfaction, bulletin share, host_id")
+           "bulletin_share + w_close_out × close_out_share; an undefined term adds 0; ties: completion, "
+           "satisfaction, bulletin share, close-out share, host_id")
 
 
 def policy_json(policy: ReportingPolicy) -> dict[str, Any]:
     doc = {k: (str(v) if not isinstance(v, int | str) else v) for k, v in asdict(policy).items()}
     doc.pop("effective_from")
     return doc
+
+
+def host_cases(projects: list[asyncpg.Record], delivered: dict[uuid.UUID, list[Delivery]],
+               book: list[Published]) -> dict[str, int]:
+    """004 §3.3 "每个单位至少报送1个优秀工作案例": each host's excellent cases delivered on time,
+    each judged against its own project's end and policy, summed over the projects given."""
+    out: dict[str, int] = defaultdict(int)
+    for p in projects:
+        if p["host_id"] is not None:
+            policy = policy_for(p["organizer_code"], p["ends_on"], book)
+            out[str(p["host_id"])] += on_time_count(delivered.get(p["project_id"], []), CASE, p["ends_on"], policy)
+    return out
 
 
 async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as_of: date,
@@ -39,16 +61,23 @@ async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as
     figures = {r["key"]: Figures.of(r) for r in await queries.figures(conn, where, "host")}
     projects = [p for p in await reads.projects_of(conn, where) if p["host_id"] is not None]
     issued = await reads.bulletins(conn, [p["project_id"] for p in projects])
+    delivered = await reads.deliveries(conn, [p["project_id"] for p in projects])
+    cases = host_cases(projects, delivered, book)
     shares: dict[str, list[Fraction]] = defaultdict(list)
+    close_shares: dict[str, list[Fraction]] = defaultdict(list)
     count: dict[str, int] = defaultdict(int)
     for p in projects:
         host = str(p["host_id"])
         count[host] += 1
-        duty = bulletin_duty(p["starts_on"], p["ends_on"], issued.get(p["project_id"], []), as_of,
-                             policy_for(p["organizer_code"], p["ends_on"], book))
+        project_policy = policy_for(p["organizer_code"], p["ends_on"], book)
+        duty = bulletin_duty(p["starts_on"], p["ends_on"], issued.get(p["project_id"], []), as_of, project_policy)
         if judged(duty, as_of):
             shares[host].append(duty.share)
-    records = [HostRecord(h, figures.get(h, Figures()), tuple(shares[h]), count[h]) for h in count]
+        close = close_out_duty(p["ends_on"], delivered.get(p["project_id"], []), cases[host], as_of, project_policy)
+        if judged(close, as_of):
+            close_shares[host].append(close.share)
+    records = [HostRecord(h, figures.get(h, Figures()), tuple(shares[h]), count[h], tuple(close_shares[h]))
+               for h in count]
     names = await reads.host_names(conn)
     items = []
     for r in rank(records, policy):
@@ -62,6 +91,7 @@ async def ranking(conn: asyncpg.Connection, year: int, organizer: str | None, as
             "satisfaction_rate": shown(r.satisfaction),
             "satisfaction_target_met": None if r.satisfaction is None else r.satisfaction >= policy.satisfaction_target,
             "bulletin_projects": len(r.record.bulletin_shares), "bulletin_share": shown(r.bulletins),
+            "close_out_projects": len(r.record.close_out_shares), "close_out_share": shown(r.close_out),
             "score": shown(r.score)})
     return {"year": year, "as_of": as_of, "organizer_code": organizer, "formula": FORMULA,
             "weights": {k: str(v) for k, v in policy.weights.items()}, "items": items, "next_cursor": None}
@@ -74,7 +104,7 @@ async def obligations(conn: asyncpg.Connection, p: asyncpg.Record, as_of: date, 
     issues = (await reads.bulletins(conn, [pid])).get(pid, [])
     duty = bulletin_duty(p["starts_on"], p["ends_on"], issues, as_of, policy, cancelled=p["status"] == "cancelled")
     rows = await queries.figures(conn, queries.Filter(project_id=pid, region=region), "total")
-    close_due = close_out_due_by(p["ends_on"], policy)
+    close = await _close_out(conn, p, as_of, policy)
     return {
         "project_id": str(pid), "code": p["code"], "name": p["name"], "level": p["level"], "category": p["category"],
         "year": p["year"], "host_id": None if p["host_id"] is None else str(p["host_id"]), "host_name": p["host_name"],
@@ -86,9 +116,34 @@ async def obligations(conn: asyncpg.Connection, p: asyncpg.Record, as_of: date, 
             "issues": [{"issue_no": b.issue_no, "title": b.title, "published_on": b.published_on,
                         "received_on": b.received_on,
                         "on_time": is_on_time(b, p["ends_on"], policy)} for b in issues]},
-        "close_out": {"due_by": close_due, "passed": as_of > close_due, "materials": list(CLOSE_OUT_MATERIALS),
-                      "min_cases": policy.close_out_min_cases, "min_course_videos": policy.close_out_min_course_videos},
+        "close_out": close,
         "failed_learners": await reads.failed_learners(conn, pid, region),
         "figures": (Figures.of(rows[0]) if rows else Figures()).as_json(),
         "policy": policy_json(policy),
+    }
+
+
+async def _close_out(conn: asyncpg.Connection, p: asyncpg.Record, as_of: date, policy: ReportingPolicy
+                     ) -> dict[str, Any]:
+    """The project's close-out (004 §3.3): what was delivered, on time or not, and its two counts:
+    course videos (this project's) and excellent cases (its host's, over the host's projects of
+    the year)."""
+    pid: uuid.UUID = p["project_id"]
+    host = None if p["host_id"] is None else str(p["host_id"])
+    year_projects = await reads.projects_of(conn, queries.Filter(year=p["year"], host_id=host)) if host else []
+    delivered = await reads.deliveries(conn, list({pid, *(q["project_id"] for q in year_projects)}))
+    cases = host_cases(year_projects, delivered, await reads.published_policies(conn)).get(host or "", 0)
+    mine = delivered.get(pid, [])
+    duty = close_out_duty(p["ends_on"], mine, cases, as_of, policy, cancelled=p["status"] == "cancelled")
+    return {
+        "due_by": duty.due_by, "passed": as_of > duty.due_by, "materials": list(CLOSE_OUT_MATERIALS),
+        "min_cases": policy.close_out_min_cases, "min_course_videos": policy.close_out_min_course_videos,
+        "status": duty.status, "delivered": duty.delivered,
+        "course_videos": {"label": "每一子项目高品质课程视频资源", "required": duty.course_videos.required,
+                          "on_time": duty.course_videos.on_time, "status": duty.course_videos.status},
+        "cases": {"label": "每个单位优秀工作案例(本年度全部项目)", "required": duty.cases.required,
+                  "on_time": duty.cases.on_time, "status": duty.cases.status},
+        "items": [{"kind": d.kind, "kind_label": d.kind_label, "title": d.title, "count": d.count,
+                   "reference": d.reference, "received_on": d.received_on,
+                   "on_time": delivered_on_time(d, p["ends_on"], policy)} for d in mine],
     }

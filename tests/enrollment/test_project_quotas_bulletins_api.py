@@ -135,7 +135,7 @@ async def test_get_shows_quotas_bulletins_and_etag_to_readers(api, as_role):
         assert resp.status_code == 200 and resp.headers["ETag"] == '"7"', who
     doc = resp.json()
     assert doc["status"] == "started" and doc["version"] == 7 and doc["hours"] == 90
-    assert doc["quotas"] == [{"region_code": "610102", "places": 4, "used": 0}]
+    assert doc["quotas"] == [{"region_code": "610102", "places": 4, "used": 0, "split": 0, "split_from": None}]
     assert doc["bulletins"] == [{"issue_no": 1, "title": "第1期简报", "published_on": "2026-03-02"}]
     assert doc["modules"][0]["kind"] == "ethics"
     problem(await api(("host", OTHER_HOST), "GET", f"/v1/projects/{pid}"), 404, "project_not_found")

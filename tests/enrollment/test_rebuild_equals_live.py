@@ -3,7 +3,8 @@ the live table row for row, after a scenario through the HTTP API that exercises
 orgs and hosts registered and renamed, teachers registered and imported, projects drafted,
 run, closed and cancelled, quotas allocated and reallocated, nominations, a replacement, a
 withdrawal, check-ins, attendance one by one and from a CSV file, assessments, completion,
-failure, no-shows with and without a special reason (a bar), evaluations and bulletins.
+failure, no-shows with and without a special reason (a bar), evaluations and bulletins, a city's
+split of its places to its counties (004 §2.2) and close-out materials delivered (004 §3.3).
 
 A table the rebuild does not cover fails the test, unless the kernel owns it or the service
 names it with its reason (projector.NOT_REBUILT: the roster's PII is no projection)."""
@@ -95,6 +96,12 @@ async def scenario(as_role, clock) -> None:
         await ok(await province.post(f"/v1/projects/{cross}/{action}"))
     await ok(await province.put(f"/v1/projects/{cross}/quotas/{COUNTY}", json={"places": 2}))
     await ok(await province.post(f"/v1/projects/{cross}/open"))
+    # A third project whose places go to the city, which splits them to its counties and back.
+    split = (await ok(await province.post("/v1/projects", json=project("GP2023-04", host)), 201))["id"]
+    await ok(await province.put(f"/v1/projects/{split}/quotas/{CITY}", json={"places": 6}))
+    city = as_role("city_admin", CITY)
+    for region, places in ((COUNTY, 2), (COUNTY2, 3), (COUNTY, 3)):
+        await ok(await city.put(f"/v1/projects/{split}/quotas/{CITY}/splits/{region}", json={"places": places}))
 
     clock["today"] = date(2023, 7, 1)  # the 30th day after the notice: the province's window's last
     url = f"/v1/projects/{pid}/nominations"
@@ -168,6 +175,9 @@ async def scenario(as_role, clock) -> None:
         await ok(await as_role("teacher", sub=tid).post(f"/v1/enrollments/{eid}/evaluation",
                                                         json={"satisfied": score > 3, "score": score}))
     await ok(await province.post(f"/v1/projects/{pid}/close"))
+    clock["today"] = date(2023, 8, 10)
+    for kind, title in (("case", "优秀工作案例"), ("course_video", "课堂实录")):
+        await ok(await hostc.post(f"/v1/projects/{pid}/close-out-materials", json={"kind": kind, "title": title}), 201)
 
 
 async def service_tables(pool) -> set[str]:

@@ -34,7 +34,7 @@ YEAR = date.today().year + 2  # projects run ahead of today: the plan deadlines 
 ROSTER = "name,national_id,school_code,subject,stage,title,hired_on"
 TABLES = {
     "enrollment": ("events", "teachers", "teacher_identities", "orgs", "hosts", "projects", "project_quotas",
-                   "enrollments", "attendance", "idempotency_keys"),
+                   "enrollments", "attendance", "close_out_materials", "idempotency_keys"),
     "credits": ("events", "claims", "policies", "idempotency_keys"),
     "funding": ("events", "funding_policies", "funding_accounts", "funding_entries", "idempotency_keys"),
 }
@@ -306,6 +306,9 @@ def number_cases(world: World) -> list[tuple[str, str, str, Any]]:
              f'{{"session_date": "{YEAR}-05-03", "status": "present", "hours": {raw}}}'),
             ("enrollment", "POST", f"/v1/projects/{project}/bulletins",
              f'{{"issue_no": {raw}, "title": "t", "published_on": "2024-01-01"}}'),
+            ("enrollment", "PUT", f"/v1/projects/{project}/quotas/{CITY}/splits/{COUNTY}", f'{{"places": {raw}}}'),
+            ("enrollment", "POST", f"/v1/projects/{project}/close-out-materials",
+             f'{{"kind": "case", "title": "t", "count": {raw}}}'),
             ("credits", "POST", "/v1/claims", f'{{"teacher_id": "{world.ids["teacher"]}", "hours": {raw}, '
                                               '"category": "c", "source": "other", "earned_on": "2024-01-01", '
                                               '"evidence": "e"}'),
@@ -388,6 +391,8 @@ async def test_control_characters_are_refused_in_every_kind_of_text(world):
         ("enrollment", "POST", f"/v1/projects/{project}/bulletins",
          {"issue_no": 7, "title": "第七期\x00", "published_on": "2024-01-01"}),
         ("enrollment", "POST", f"/v1/enrollments/{eid}/fail", {"reason": "缺勤\x00过多"}),
+        ("enrollment", "POST", f"/v1/projects/{project}/close-out-materials",
+         {"kind": "case", "title": "案例\x1b", "reference": "https://x/\u202e"}),
         ("enrollment", "POST", f"/v1/projects/{project}/cancel", {"reason": "\u202e"}),
         ("credits", "POST", "/v1/claims", {**claim, "evidence": "file\x00name"}),
         ("credits", "POST", "/v1/claims", {**claim, "category": "work\tshop"}),
@@ -402,6 +407,8 @@ async def test_control_characters_are_refused_in_every_kind_of_text(world):
     # NUL where no validator looks (a path segment, a query string) is still a 422, never a 500.
     refused(await world.call("enrollment", "PUT", f"/v1/projects/{project}/quotas/6101%0002", json={"places": 1}),
             422, ("validation_error", "invalid_text"))
+    refused(await world.call("enrollment", "PUT", f"/v1/projects/{project}/quotas/6101%0000/splits/{COUNTY}",
+                             json={"places": 1}), 422, ("validation_error", "invalid_text"))
     refused(await world.call("enrollment", "GET", "/v1/projects?region=61%00"), 422,
             ("validation_error", "invalid_text"))
     # A reason may run over several lines: line breaks and tabs pass validation there (the started

@@ -106,6 +106,9 @@ class World:
             ("credits", "POST", "/v1/claims/{claim_id}/approve"): ("auditor", PROVINCE, None),
             ("credits", "POST", "/v1/claims/{claim_id}/reject"): ("auditor", PROVINCE, None),
             ("funding", "POST", "/v1/settlements"): ("county_admin", COUNTY, None),
+            # 004 §2.2: only the city's own admin splits its places.
+            ("enrollment", "PUT", "/v1/projects/{project_id}/quotas/{city_code}/splits/{county_code}"):
+                ("city_admin", CITY, None),
             **{(s, "GET", p): ("teacher", None, self.ids["teacher_id"][0]) for s, p in (
                 ("enrollment", "/v1/me/enrollments"), ("credits", "/v1/me/transcript"),
                 ("credits", "/v1/me/certificates"))},
@@ -131,7 +134,7 @@ class World:
 # Parameter and field names that carry one of the seeded kinds of id.
 _ID_KINDS = {name: "code" for name in (
     "jurisdiction_code", "region_code", "parent_code", "org_code", "school_code", "organizer_code", "from_code",
-    "to_code", "county_code", "province_code")} | {"entry_id": "claim_id"}
+    "to_code", "county_code", "province_code", "city_code")} | {"entry_id": "claim_id"}
 
 
 def national_id(seq: int) -> str:

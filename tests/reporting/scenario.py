@@ -3,7 +3,8 @@ one city (西安市), two counties (新城区 C1, 碑林区 C2), three hosts and
 
 P1 national, host H1, 15–24 July (10 days, owes 2 bulletins), quotas C1 3, C2 2:
    C1 T1 completed ✓sat, T2 failed ✗sat, T3 replaced by T4 → completed ✓sat; C2 U1 completed ✓sat, U2 no-show.
-   Bulletins 20 July and 5 August (due by 8 August): 2 on time.
+   Bulletins 20 July and 5 August (due by 8 August): 2 on time. Close-out (due by 23 August):
+   2 course videos received 10 August, H1's excellent case on 25 August (late).
 P2 provincial, host H2, 1–20 August (20 days, owes 3), quotas C1 2, C2 3:
    C1 T5 completed ✓sat, T6 withdrawn; C2 U3 completed ✓sat, U4 completed ✗sat.
    Bulletins 10 August (on time) and 10 September (due by 4 September: late).
@@ -115,6 +116,12 @@ class Scenario:
         await self.post(host, f"/v1/projects/{self.projects[project]}/bulletins",
                         {"issue_no": issue_no, "title": f"工作简报第{issue_no}期", "published_on": on}, 201)
 
+    async def close_out(self, project: str, kind: str, count: int, on: str) -> None:
+        self.today = date.fromisoformat(on)
+        host = self.as_role("host", self.hosts[{"P1": "H1", "P2": "H2", "P3": "H3"}[project]])
+        await self.post(host, f"/v1/projects/{self.projects[project]}/close-out-materials",
+                        {"kind": kind, "title": f"{project}总结材料", "count": count}, 201)
+
 
 SAT, UNSAT = {"satisfied": True, "score": 5}, {"satisfied": False, "score": 2}
 PASSED = {"kind": "final", "score": 85, "passed": True}
@@ -145,11 +152,13 @@ async def play(s: Scenario) -> None:
     await s.act("2023-08-01", "P2", "check-in", "T5", "U3", "U4")
     await s.lifecycle("2023-08-01", "P2", "start")
     await s.bulletin("P2", 1, "2023-08-10")
+    await s.close_out("P1", "course_video", 2, "2023-08-10")
     await s.act("2023-08-20", "P2", "complete", "T5", "U3", "U4")
     await s.act("2023-08-20", "P2", "evaluation", "T5", "U3", body=SAT)
     await s.act("2023-08-20", "P2", "evaluation", "U4", body=UNSAT)
     await s.lifecycle("2023-08-20", "P2", "close")
     await s.act("2023-08-21", "P3", "nominate", "T1", "T2")
+    await s.close_out("P1", "case", 1, "2023-08-25")
     await s.lifecycle("2023-09-01", "P3", "start")
     await s.bulletin("P3", 1, "2023-09-03")
     await s.act("2023-09-05", "P3", "no-show", "T1", "T2", body={"special_reason": True})

@@ -1,5 +1,5 @@
-"""The reporting rules, pure: rates and their zero denominators, bulletin obligations (004 §3.3),
-the host ranking formula and its tie-breaks, and the policy in force."""
+"""The reporting rules, pure: rates and their zero denominators, bulletin and close-out obligations
+(004 §3.3), the host ranking formula and its tie-breaks, and the policy in force."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ from services.reporting.domain.obligations import (
     OVERDUE,
     PENDING,
     Bulletin,
+    Delivery,
     bulletin_duty,
     close_out_due_by,
+    close_out_duty,
+    delivered_on_time,
     is_on_time,
     judged,
+    on_time_count,
 )
 from services.reporting.domain.policy import DEFAULT, Published, ReportingPolicy, policy_for
 from services.reporting.domain.ranking import HostRecord, rank, score
@@ -89,6 +93,59 @@ def test_a_backdated_bulletin_counts_as_late():
     assert (duty.delivered, duty.on_time, duty.status) == (2, 1, OVERDUE)
 
 
+def video(count: int, received_on: date, kind: str = "course_video") -> Delivery:
+    label = "高品质课程视频资源" if kind == "course_video" else "优秀工作案例"
+    return Delivery(kind, label, "课堂实录", count, received_on)
+
+
+def test_004_3_3_close_out_within_thirty_days_needs_a_course_video_and_the_hosts_case():
+    # Given a project ending 24 July 2023 (due 23 August), one course video received on the 23rd
+    # and one excellent case of its host on time, When judged, Then met.
+    ends = date(2023, 7, 24)
+    on_time = [video(1, date(2023, 8, 23)), video(1, date(2023, 8, 1), "case")]
+    assert on_time_count(on_time, "case", ends, POLICY) == 1
+    duty = close_out_duty(ends, on_time, host_cases_on_time=1, as_of=date(2023, 9, 1), policy=POLICY)
+    assert (duty.due_by, duty.delivered, duty.status, duty.share) == (date(2023, 8, 23), 2, MET, 1)
+    assert (duty.course_videos.on_time, duty.cases.on_time, duty.cases.required) == (1, 1, 1)
+    # Given the video received on 24 August (a day late, whatever date the host states), Then it does
+    # not count: overdue once the 30 days are past, pending before.
+    late = [video(3, date(2023, 8, 24))]
+    assert not delivered_on_time(late[0], ends, POLICY)
+    overdue = close_out_duty(ends, late, 1, date(2023, 8, 24), POLICY)
+    assert (overdue.course_videos.status, overdue.cases.status, overdue.status) == (OVERDUE, MET, OVERDUE)
+    assert overdue.share == Fraction(1, 2) and judged(overdue, date(2023, 8, 24))
+    pending = close_out_duty(ends, [], 0, date(2023, 8, 23), POLICY)
+    assert pending.status == PENDING and not judged(pending, date(2023, 8, 23))
+    # A cancelled project owes nothing.
+    assert close_out_duty(ends, [], 0, date(2024, 1, 1), POLICY, cancelled=True).status == NOT_APPLICABLE
+
+
+def test_004_3_3_the_published_duties_set_the_counts_and_the_days():
+    # Given a policy of 40 days, 2 cases per host and 2 videos per sub-project, When 2 videos came on
+    # day 40 and the host has 1 case, Then the videos are met and the cases overdue after day 40.
+    policy = ReportingPolicy(effective_from=date.min, close_out_days=40, close_out_min_cases=2,
+                             close_out_min_course_videos=2)
+    duty = close_out_duty(date(2023, 7, 24), [video(2, date(2023, 9, 2))], 1, date(2023, 9, 3), policy)
+    assert (duty.course_videos.status, duty.cases.status, duty.share) == (MET, OVERDUE, Fraction(3, 4))
+
+
+def test_the_close_out_share_counts_in_the_ranking_only_with_a_published_weight():
+    # Given two hosts alike but for their close-out, When ranked by the default weights, Then tied on
+    # score (host_id decides); When a policy weighs the close-out, Then the one that delivered leads.
+    f = Figures(checked_in=4, completed=3)
+    a = HostRecord("a", f, (), 1, (Fraction(0),))
+    b = HostRecord("b", f, (), 1, (Fraction(1),))
+    assert score(a, POLICY) == score(b, POLICY)
+    weighed = ReportingPolicy(effective_from=date.min, weight_bulletins=Decimal("0.1"),
+                              weight_close_out=Decimal("0.1"))
+    ranked = rank([a, b], weighed)
+    assert [r.record.host_id for r in ranked] == ["b", "a"] and ranked[0].close_out == 1
+    assert score(b, weighed) - score(a, weighed) == Fraction(1, 10)
+    assert policy_for("610000", date(2024, 1, 1), [Published("610000", 1, date(2023, 1, 1), {"ranking_weights": {
+        "completion": "0.4", "satisfaction": "0.4", "bulletins": "0.1", "close_out": "0.1"}})]).weight_close_out \
+        == Decimal("0.1")
+
+
 def test_the_score_weighs_completion_satisfaction_and_bulletins():
     # Given 3 of 4 completed, 3 of 4 satisfied, all bulletins on time
     h = HostRecord("h1", Figures(checked_in=4, completed=3, evaluations=4, satisfied=3), (Fraction(1),))
@@ -136,7 +193,9 @@ def test_reportings_fallback_host_duties_are_the_enrollment_policys_national_def
     assert (DEFAULT.bulletin_window_days, DEFAULT.short_project_max_days, DEFAULT.short_project_min_bulletins,
             DEFAULT.long_project_min_bulletins, DEFAULT.long_project_max_bulletins, DEFAULT.close_out_days,
             DEFAULT.close_out_min_cases, DEFAULT.close_out_min_course_videos,
-            (DEFAULT.weight_completion, DEFAULT.weight_satisfaction, DEFAULT.weight_bulletins)) == (
+            (DEFAULT.weight_completion, DEFAULT.weight_satisfaction, DEFAULT.weight_bulletins),
+            DEFAULT.weight_close_out) == (
         published.bulletin_due_days, published.short_project_max_days, published.short_project_min_bulletins,
         published.long_project_min_bulletins, published.long_project_max_bulletins, published.close_out_days,
-        published.close_out_min_cases, published.close_out_min_course_videos, published.ranking_weights)
+        published.close_out_min_cases, published.close_out_min_course_videos, published.ranking_weights,
+        published.close_out_weight)

@@ -82,7 +82,10 @@ async def test_hosts_are_ranked_by_the_documented_score(world, as_role):
             for i in doc["items"]] == [(1, h["H1"], "0.8000", "0.7500", "0.7500", "1.0000"),
                                        (2, h["H2"], "0.7333", "1.0000", "0.6667", "0.3333"),
                                        (3, h["H3"], "0.1000", None, None, "0.5000")]
-    assert doc["weights"] == {"completion": "0.4", "satisfaction": "0.4", "bulletins": "0.2"}
+    assert doc["weights"] == {"completion": "0.4", "satisfaction": "0.4", "bulletins": "0.2", "close_out": "0"}
+    # Close-out (004 §3.3), shown but weighed 0 by default: H1's P1 has its videos, its case came late.
+    assert [(i["close_out_projects"], i["close_out_share"]) for i in doc["items"]] == [
+        (1, "0.5000"), (1, "0.0000"), (1, "0.0000")]
     assert [i["satisfaction_target_met"] for i in doc["items"]] == [False, False, None]  # 002 §2: 90%
     own = await ok(await as_role("host", h["H2"]).get("/v1/reports/hosts", params={"year": 2023}))
     assert [(i["rank"], i["host_id"]) for i in own["items"]] == [(2, h["H2"])]
@@ -94,6 +97,12 @@ async def test_project_obligations_bulletins_deadlines_and_failed_learners(world
             p1["bulletins"]["on_time"], p1["bulletins"]["status"]) == (10, 2, "2023-08-08", 2, "met")
     assert p1["close_out"]["due_by"] == "2023-08-23" and "考核不合格学员名单" in p1["close_out"]["materials"]
     assert (p1["close_out"]["min_cases"], p1["close_out"]["min_course_videos"]) == (1, 1)  # 004 §3.3
+    close = p1["close_out"]
+    assert (close["status"], close["delivered"], close["course_videos"], close["cases"]["on_time"],
+            close["cases"]["status"]) == ("overdue", 2, {"label": "每一子项目高品质课程视频资源", "required": 1,
+                                                         "on_time": 2, "status": "met"}, 0, "overdue")
+    assert [(i["kind"], i["kind_label"], i["count"], i["received_on"], i["on_time"]) for i in close["items"]] == [
+        ("course_video", "高品质课程视频资源", 2, "2023-08-10", True), ("case", "优秀工作案例", 1, "2023-08-25", False)]
     t2 = world.teachers["T2"]
     assert p1["failed_learners"] == [{"enrollment_id": world.enrollments[("P1", "T2")], "teacher_id": t2,
                                       "region_code": C1, "reason": "过程考核不合格", "failed_on": "2023-07-24"}]
@@ -143,15 +152,17 @@ async def test_host_duties_published_in_the_enrollment_policy_govern_ranking_and
     # reporting keeps the version and judges with it (one home for the numbers).
     r = await as_enrollment("province_admin", PROVINCE).put(f"/v1/policies/{PROVINCE}", json={
         "effective_from": "2023-01-01", "close_out_days": 40, "close_out_min_course_videos": 2,
-        "ranking_weights": {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}})
+        "ranking_weights": {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.5", "close_out": "0.1"}})
     assert r.status_code == 201, r.text
     await at_head(reporting_app, enrollment_app, "reporting_directory")
     doc = await ok(await as_role("province_admin", PROVINCE).get("/v1/reports/hosts", params={"year": 2023}))
     h = world.hosts
-    # H1: 0.2·3/4 + 0.2·3/4 + 0.6·1 = 0.9; H2: 0.2·1 + 0.2·2/3 + 0.6·1/3 ≈ 0.5333; H3: 0.6·1/2 = 0.3
-    assert doc["weights"] == {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.6"}
-    assert [(i["host_id"], i["score"]) for i in doc["items"]] == [(h["H1"], "0.9000"), (h["H2"], "0.5333"),
-                                                                  (h["H3"], "0.3000")]
+    # Within 40 days H1's case of 25 August is on time: its close-out share is 1 (issue 20).
+    # H1: 0.2·3/4 + 0.2·3/4 + 0.5·1 + 0.1·1 = 0.9; H2: 0.2·1 + 0.2·2/3 + 0.5·1/3 + 0 = 0.5; H3: 0.5·1/2 = 0.25
+    assert doc["weights"] == {"completion": "0.2", "satisfaction": "0.2", "bulletins": "0.5", "close_out": "0.1"}
+    assert [(i["host_id"], i["score"], i["close_out_share"]) for i in doc["items"]] == [
+        (h["H1"], "0.9000", "1.0000"), (h["H2"], "0.5000", "0.0000"), (h["H3"], "0.2500", "0.0000")]
     p1 = await ok(await as_role("province_admin", PROVINCE).get(f"/v1/reports/projects/{world.projects['P1']}"))
     assert p1["close_out"]["due_by"] == "2023-09-02"  # ends 24 July + 40 days
     assert p1["close_out"]["min_course_videos"] == 2
+    assert (p1["close_out"]["course_videos"]["status"], p1["close_out"]["cases"]["status"]) == ("met", "met")

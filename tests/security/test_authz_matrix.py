@@ -141,6 +141,15 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             f"/v1/projects/{{P_A}}/quotas/{COUNTY}", json={"places": 3}, **ORGANIZE),
         ("POST", "/v1/projects/{project_id}/bulletins"): probe("/v1/projects/{P_A}/bulletins", json={
             "issue_no": 1, "title": "工作简报第1期", "published_on": "2023-07-12"}, **ORGANIZE, host="ok/scope"),
+        # 004 §2.2: a city splits its own places among its counties; only the city's own admin.
+        ("PUT", "/v1/projects/{project_id}/quotas/{city_code}/splits/{county_code}"): probe(
+            f"/v1/projects/{{P_A}}/quotas/{CITY}/splits/{COUNTY}", json={"places": 1}, city_admin="ok/scope"),
+        # 004 §3.3 close-out materials: recorded as bulletins are, read as the project is.
+        ("POST", "/v1/projects/{project_id}/close-out-materials"): probe(
+            "/v1/projects/{P_A}/close-out-materials", json={"kind": "case", "title": "优秀工作案例"}, **ORGANIZE,
+            host="ok/scope"),
+        ("GET", "/v1/projects/{project_id}/close-out-materials"): probe("/v1/projects/{P_A}/close-out-materials",
+                                                                        default="ok", host="ok/hidden"),
         # Projects are published notices: every signed-in role reads them, a host only its own.
         ("GET", "/v1/projects/{project_id}"): probe("/v1/projects/{P_A}", default="ok", host="ok/hidden"),
         ("GET", "/v1/projects"): probe("/v1/projects?year=2023", default="ok"),

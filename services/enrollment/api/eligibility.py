@@ -126,7 +126,7 @@ async def teacher_eligibility(project_id: uuid.UUID, teacher_id: uuid.UUID, regi
 # The project's side of the facts, for a whole page: the project, the region's places, the
 # policy versions that may govern it, a substitute's vacancy, and whether the region is an org.
 _PROJECT = f"""
-SELECT p.*, q.places, q.used, {policy_rows_sql("p.organizer_code")}, {VACANCY_FACTS.format(param="$3")},
+SELECT p.*, q.places, q.used, q.split, {policy_rows_sql("p.organizer_code")}, {VACANCY_FACTS.format(param="$3")},
        EXISTS (SELECT 1 FROM orgs WHERE code = $2) AS region_known
 FROM projects p LEFT JOIN project_quotas q ON q.project_id = p.id AND q.region_code = $2
 WHERE p.id = $1
@@ -177,7 +177,7 @@ async def roster_eligibility(project_id: uuid.UUID, region_code: RegionCode, req
             raise problem("region_not_found", f"no org {region_code}", 404)
         rows = await conn.fetch(_ROSTER, project_id, region_code, subtree_prefix(region_code), after, limit + 1)
     project: ProjectFacts = project_facts(row)
-    quota = None if row["places"] is None else Quota(row["places"], row["used"])
+    quota = None if row["places"] is None else Quota(row["places"], row["used"], row["split"])
     policy: EnrollmentPolicy = policy_in_force(versions_of(row["policies"] or ()), project.organizer_code, today)
     vacancy = vacancy_of(row, substitute_for)
     items = []

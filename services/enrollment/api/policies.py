@@ -46,12 +46,13 @@ DueDays = Annotated[StrictInt, Field(ge=1, le=365)]
 
 
 class RankingWeights(BaseModel):
-    """004 §4.2 综合排名: completion, satisfaction and bulletin weights, summing to 1."""
+    """004 §4.2 综合排名: completion, satisfaction, bulletin and close-out weights, summing to 1."""
 
     model_config = ConfigDict(extra="forbid")
     completion: Weight = DEFAULT_HOST_DUTIES.ranking_weights[0]
     satisfaction: Weight = DEFAULT_HOST_DUTIES.ranking_weights[1]
     bulletins: Weight = DEFAULT_HOST_DUTIES.ranking_weights[2]
+    close_out: Weight = DEFAULT_HOST_DUTIES.close_out_weight
 
 
 class PolicyIn(BaseModel):
@@ -113,7 +114,8 @@ class PolicyIn(BaseModel):
             long_project_max_bulletins=self.long_project_max_bulletins, close_out_days=self.close_out_days,
             close_out_min_cases=self.close_out_min_cases, close_out_min_course_videos=self.close_out_min_course_videos,
             ranking_weights=(self.ranking_weights.completion, self.ranking_weights.satisfaction,
-                             self.ranking_weights.bulletins))
+                             self.ranking_weights.bulletins),
+            close_out_weight=self.ranking_weights.close_out)
         return EnrollmentPolicy(projects=projects, selection=selection, hosts=hosts,
                                 min_attendance_share=self.min_attendance_share,
                                 nomination_window_days=self.nomination_window_days,

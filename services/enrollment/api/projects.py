@@ -1,7 +1,9 @@
 """HTTP routes: training projects. Who may act (admins act only inside their subtree, DOMAIN.md),
 checked by the handlers on the loaded project (handlers/access.project_act):
 - "organize": admins whose org contains organizer_code draft, submit, open, start, close, cancel,
-  allocate quotas; "report": bulletins, by those or by the project's host (role host, org = host id);
+  allocate quotas; a city's own admin splits the city's quota among its counties (004 §2.2);
+  "report": bulletins and close-out materials (api/close_out.py), by those or by the project's host
+  (role host, org = host id);
 - "approve" (方案审核备案, 004 §3.2) is review by someone else (domain/project_refs.check_reviewer).
 Every authenticated role reads; a host sees only its own projects.
 """
@@ -18,6 +20,7 @@ from services.enrollment.domain import project as domain
 from services.enrollment.handlers import allocate_quota as allocate_quota_handler
 from services.enrollment.handlers import draft_project as draft_handler
 from services.enrollment.handlers import project_lifecycle as lifecycle_handler
+from services.enrollment.handlers import split_quota as split_quota_handler
 from services.enrollment.handlers import submit_bulletin as bulletin_handler
 from services.enrollment.handlers.access import ADMINS
 from services.enrollment.projector.models import Level, ProjectBase, ProjectPublic, Text
@@ -55,7 +58,7 @@ class BulletinCreate(BaseModel):
 
 
 class ProjectDetail(ProjectPublic):
-    quotas: list[dict[str, Any]]  # region_code, places, used
+    quotas: list[dict[str, Any]]  # region_code, places, used, split (given to counties), split_from (the city)
     bulletins: list[dict[str, Any]]  # issue_no, title, published_on
 
 
@@ -97,6 +100,26 @@ async def allocate_quota(project_id: uuid.UUID, region_code: Annotated[OneLine, 
                          body: QuotaSet, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
     return await cmd.run(lambda uow: allocate_quota_handler.handle(uow, project_id, region_code, body.places))
+
+
+class QuotaSplitDone(BaseModel):
+    project_id: uuid.UUID
+    city_code: str
+    region_code: str = Field(description="the county given the places")
+    places: int
+    version: int = Field(description="the project stream's version (its ETag)")
+
+
+@router.put("/v1/projects/{project_id}/quotas/{city_code}/splits/{county_code}", response_model=QuotaSplitDone)
+async def split_quota(project_id: uuid.UUID, city_code: Annotated[OneLine, Path(min_length=1, max_length=32)],
+                      county_code: Annotated[OneLine, Path(min_length=1, max_length=32)], body: QuotaSet,
+                      cmd: Command) -> Response:
+    """004 §2.2: a city gives one of its counties places out of its own quota; by the city's own
+    admin only (a county does not split, another city's admin is out of scope)."""
+    require_role(cmd.principal, "city_admin")
+    if cmd.principal.org != city_code:
+        raise Refused("out_of_scope", f"only the admins of {city_code} split its places", 403)
+    return await cmd.run(lambda uow: split_quota_handler.handle(uow, project_id, city_code, county_code, body.places))
 
 
 @router.post("/v1/projects/{project_id}/bulletins", status_code=201)

@@ -26,10 +26,16 @@ from .selection import NationalHistory, check_national_history, check_nominee, c
 
 @dataclass(frozen=True)
 class Quota:
-    """A region's places in a project (参训指标) and how many its live nominations use."""
+    """A region's places in a project (参训指标) and how many its live nominations use; a city's
+    `split`: the places it gave its counties (004 §2.2, quota_split.py), no longer its own."""
 
     places: int
     used: int
+    split: int = 0
+
+    @property
+    def left(self) -> int:
+        return max(self.places - self.split - self.used, 0)
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class Candidate:
 
 def check_places_left(quota: Quota, region_code: str) -> None:
     """004 §3.1: a region nominates within its quota (places freed by a withdrawal count again)."""
-    if quota.used >= quota.places:
+    if quota.left <= 0:
         raise Refused("quota_exhausted", f"region {region_code} has used all its places in this project")
 
 
@@ -213,12 +219,12 @@ def assess_nomination(*, region_code: str, project: ProjectFacts, candidate: Can
                                 {"places": 0, "used": 0, "left": 0}))
     elif substitute:
         verdicts.append(Verdict("places_left", None, "a substitute takes the no-show's place, not one of the quota",
-                                {"places": quota.places, "used": quota.used,
-                                 "left": max(quota.places - quota.used, 0)}))
+                                {"places": quota.places, "used": quota.used, "left": quota.left}))
     else:
         verdicts.append(_judge("places_left", lambda: check_places_left(quota, region_code),
-                               f"{quota.places - quota.used} of {quota.places} places left",
-                               places=quota.places, used=quota.used, left=max(quota.places - quota.used, 0)))
+                               f"{quota.left} of {quota.places} places left"
+                               + (f" ({quota.split} given to counties)" if quota.split else ""),
+                               places=quota.places, used=quota.used, left=quota.left))
     return verdicts
 
 

@@ -57,6 +57,9 @@ class HostDuties:
     # 004 §4.2 综合排名 names no weights: these are this system's (completion, satisfaction,
     # bulletins), published so a host sees how it is ranked and a province can set its own.
     ranking_weights: tuple[Decimal, Decimal, Decimal] = (Decimal("0.4"), Decimal("0.4"), Decimal("0.2"))
+    # Issue 20: the close-out materials on time (004 §3.3) as a fourth term; 0 by default, so the
+    # default ranking is the three terms above. ranking_weights plus this one sum to 1.
+    close_out_weight: Decimal = Decimal("0")
 
 
 DEFAULT_HOST_DUTIES = HostDuties()
@@ -117,8 +120,9 @@ def policy_to_data(p: EnrollmentPolicy) -> dict[str, Any]:
         "bar_years": s.bar_years, "no_repeat_category": s.no_repeat_category,
         "cross_year_exempt_from_repeat": s.cross_year_exempt_from_repeat,
         "national_projects_per_year": s.national_projects_per_year,
-        **{k: v for k, v in asdict(p.hosts).items() if k != "ranking_weights"},
-        "ranking_weights": {n: str(w) for n, w in zip(_WEIGHT_NAMES, p.hosts.ranking_weights, strict=True)},
+        **{k: v for k, v in asdict(p.hosts).items() if k not in ("ranking_weights", "close_out_weight")},
+        "ranking_weights": {n: str(w) for n, w in zip(_WEIGHT_NAMES, p.hosts.ranking_weights, strict=True)}
+        | {"close_out": str(p.hosts.close_out_weight)},
         "published_on": p.published_on.isoformat() if p.published_on else None,
     }
 
@@ -137,7 +141,8 @@ def policy_from_data(d: dict[str, Any], version: int = 0) -> EnrollmentPolicy:
     w = [Decimal(str(weights[n])) if n in weights else dflt
          for n, dflt in zip(_WEIGHT_NAMES, DEFAULT_HOST_DUTIES.ranking_weights, strict=True)]
     hosts = HostDuties(**{f: int(d.get(f, getattr(DEFAULT_HOST_DUTIES, f))) for f in _DUTY_COUNTS},
-                       ranking_weights=(w[0], w[1], w[2]))
+                       ranking_weights=(w[0], w[1], w[2]),
+                       close_out_weight=Decimal(str(weights.get("close_out", "0"))))
     return EnrollmentPolicy(hosts=hosts,
         projects=projects, selection=selection, nomination_window_days=None if window is None else int(window),
         nomination_window_levels=frozenset(d.get("nomination_window_levels", DEFAULT_WINDOW_LEVELS)),
@@ -181,7 +186,7 @@ def validate(p: EnrollmentPolicy) -> None:
     if not (0 < h.short_project_min_bulletins and 0 < h.long_project_min_bulletins <= h.long_project_max_bulletins
             and 0 < h.short_project_max_days and 0 < h.bulletin_due_days and 0 < h.close_out_days):
         raise Refused("invalid_policy", "bulletin counts and due days must be positive, long min ≤ long max", 422)
-    if any(w < 0 for w in h.ranking_weights) or sum(h.ranking_weights) != 1:
+    if any(w < 0 for w in (*h.ranking_weights, h.close_out_weight)) or sum(h.ranking_weights) + h.close_out_weight != 1:
         raise Refused("invalid_policy", "ranking_weights must be non-negative and sum to 1", 422)
 
 

@@ -38,10 +38,12 @@ def decide_new_project(state: ProjectState, cmd: DraftProject, facts: DraftFacts
 
 
 def decide_quota(state: ProjectState, region_code: str, region_kind: str | None, places: int,
-                 used: int | None) -> Events:
+                 used: int | None, split: int = 0, split_from: str | None = None) -> Events:
     """参训指标: a project's places go to regions under its organizer; a region's quota may be
     set again (unused places reassigned, 004 §2.4) but never below the places its live
-    nominations already use. `used` is None before the region's first allocation."""
+    nominations already use, plus those a city gave its counties (`split`, 004 §2.2,
+    quota_split.py). `used` is None before the region's first allocation. A county whose
+    places its city gave (`split_from`) takes them from the city, not from the organizer."""
     organizer = plan_of(state).organizer_code
     if region_kind is None:
         raise Refused("region_not_found", f"no org {region_code}", 404)
@@ -50,8 +52,11 @@ def decide_quota(state: ProjectState, region_code: str, region_kind: str | None,
     if not org_within(region_code, organizer):
         raise Refused("region_outside_organizer", f"{region_code} is not under {organizer}", 422)
     events = decide_allocate_quota(state, region_code, places)
-    if used is not None and used > places:
-        raise Refused("quota_below_used", f"{used} places are already used in {region_code}")
+    if split_from is not None:
+        raise Refused("quota_source_conflict", f"{region_code} holds places its city {split_from} gave it")
+    if used is not None and used + split > places:
+        raise Refused("quota_below_used", f"{used} places are already used in {region_code}"
+                                          + (f" and {split} given to its counties" if split else ""))
     return events
 
 

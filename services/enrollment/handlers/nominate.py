@@ -37,9 +37,10 @@ VACANCY_FACTS = """
 
 _FACTS = f"""
 WITH quota AS (
-    SELECT places, used FROM project_quotas WHERE project_id = $1 AND region_code = $3)
+    SELECT places, used, split FROM project_quotas WHERE project_id = $1 AND region_code = $3)
 SELECT p.*, (SELECT school_code FROM teachers WHERE id = $2) AS teacher_school,
-       (SELECT places FROM quota) AS places, (SELECT used FROM quota) AS used, {guards.CANDIDATE_FACTS},
+       (SELECT places FROM quota) AS places, (SELECT used FROM quota) AS used,
+       (SELECT split FROM quota) AS split, {guards.CANDIDATE_FACTS},
        {policy_rows_sql("p.organizer_code")}, {VACANCY_FACTS.format(param="$4")}
 FROM projects p WHERE p.id = $1
 """
@@ -78,7 +79,7 @@ async def nomination_facts(conn: asyncpg.Connection, project_id: uuid.UUID, teac
         raise Refused("teacher_not_found", f"no teacher {teacher_id}", 404)
     candidate = Candidate(in_region=await within(conn, facts["teacher_school"], region_code),
                           history=guards.national_history(facts), in_project=facts["in_project"])
-    quota = None if facts["places"] is None else Quota(facts["places"], facts["used"])
+    quota = None if facts["places"] is None else Quota(facts["places"], facts["used"], facts["split"])
     return NominationFacts(project_facts(facts), facts["teacher_school"], candidate, quota,
                            tuple(versions_of(facts["policies"] or ())), vacancy_of(facts, substitute_for))
 

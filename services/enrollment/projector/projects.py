@@ -1,5 +1,5 @@
-"""Read model: projects and their bulletins (简报). A region's places are a guard
-(project_quotas, guards.py) that the reads here join.
+"""Read model: projects, their bulletins (简报) and close-out materials delivered (总结材料). A
+region's places are a guard (project_quotas, guards.py) that the reads here join.
 
 Each handler also moves `projects.version` to the project stream's version, so the row's
 version is the aggregate's ETag without reading the stream.
@@ -19,7 +19,7 @@ from shared.inline import InlineProjection
 from shared.orgs import subtree_prefix
 from shared.orgtree import subtree_sql
 
-PROJECTS = InlineProjection("enrollment_projects", ("projects", "bulletins"))
+PROJECTS = InlineProjection("enrollment_projects", ("projects", "bulletins", "close_out_materials"))
 
 
 def _num(value: float | int) -> Decimal:
@@ -64,7 +64,7 @@ async def _cancelled(conn: asyncpg.Connection, stream_id: str, version: int, d: 
                        " WHERE id = $1", d["project_id"], date.fromisoformat(d["on"]), d.get("reason"), version)
 
 
-@PROJECTS.handles("QuotaAllocated")
+@PROJECTS.handles("QuotaAllocated", "QuotaSplit")
 async def _quota(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
     await conn.execute("UPDATE projects SET version = $2 WHERE id = $1", d["project_id"], version)
 
@@ -76,12 +76,35 @@ async def _bulletin(conn: asyncpg.Connection, stream_id: str, version: int, d: d
     await conn.execute("UPDATE projects SET version = $2 WHERE id = $1", d["project_id"], version)
 
 
+@PROJECTS.handles("CloseOutMaterialDelivered")
+async def _close_out(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
+    await conn.execute(
+        """WITH material AS (INSERT INTO close_out_materials (material_id, project_id, kind, title, count, reference,
+                                                               received_on, version)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+           UPDATE projects SET version = $8 WHERE id = $2""",
+        d["material_id"], d["project_id"], d["kind"], d["title"], d["count"], d.get("reference"),
+        date.fromisoformat(d["received_on"]), version)
+
+
+async def load_close_out(conn: asyncpg.Connection, project_id: uuid.UUID
+                         ) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+    """The project's row (its host and version) and its close-out materials in the order received."""
+    row = await conn.fetchrow("SELECT id, host_id, version FROM projects WHERE id = $1", project_id)
+    if row is None:
+        return None
+    rows = await conn.fetch("SELECT material_id, kind, title, count, reference, received_on FROM close_out_materials"
+                            " WHERE project_id = $1 ORDER BY version", project_id)
+    return row, list(rows)
+
+
 async def load_project_detail(conn: asyncpg.Connection, project_id: uuid.UUID
                               ) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]] | None:
     row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1", project_id)
     if row is None:
         return None
-    quotas = await conn.fetch("SELECT region_code, places, used FROM project_quotas WHERE project_id = $1"
+    quotas = await conn.fetch("SELECT region_code, places, used, split, split_from FROM project_quotas"
+                              " WHERE project_id = $1"
                               " ORDER BY region_code", project_id)
     bulletins = await conn.fetch("SELECT issue_no, title, published_on FROM bulletins WHERE project_id = $1"
                                  " ORDER BY issue_no", project_id)

@@ -31,6 +31,9 @@ td:first-child,#hosts td:nth-child(2){text-align:left}
 .card b{display:block;font-size:20px}.note{color:#666;font-size:12px}"""
 
 
+HOST_HEADERS = ["名次", "承办单位", "得分", "结业率", "满意率", "简报按时", "总结材料按时"]
+
+
 def _table(headers: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
@@ -75,7 +78,8 @@ async def dashboard(request: Request, principal: Authenticated, today: Today,
     host_chart = horizontal_bars(f"{year}年 承办单位综合得分", [i["name"] or i["host_id"][:8] for i in ranked["items"]],
                                  [i["score"] for i in ranked["items"]])
     host_rows = [[i["rank"], i["name"] or i["host_id"], i["score"], percent(i["completion_rate"]),
-                  percent(i["satisfaction_rate"]), percent(i["bulletin_share"])] for i in ranked["items"]]
+                  percent(i["satisfaction_rate"]), percent(i["bulletin_share"]), percent(i["close_out_share"])]
+                 for i in ranked["items"]]
     kids = [(i["name"], report_funding.summary(funds, i["region_code"])) for i in regions["items"]]
     funding_chart = grouped_bars(f"{year}年 经费合规(达标率)", [name for name, _ in kids],
                                  [(label, [sm[kind]["compliance_rate"] for _, sm in kids])
@@ -92,9 +96,10 @@ async def dashboard(request: Request, principal: Authenticated, today: Today,
 <section id="by-region">{region_chart}{_table(RATE_HEADERS, _rates_rows(
         [{**i, "label": i["name"]} for i in regions["items"]]))}</section>
 <section id="by-level">{level_chart}{_table(RATE_HEADERS, _rates_rows(by_level["items"]))}</section>
-<section id="hosts">{host_chart}{_table(["名次", "承办单位", "得分", "结业率", "满意率", "简报按时"], host_rows)}
-<p class="note">综合得分 = 结业率 × {w["completion"]} + 满意率 × {w["satisfaction"]} + 简报按时率 × {w["bulletins"]};
-无数据的项计0分;同分依次比较结业率、满意率、简报按时率、单位编号。</p></section>
+<section id="hosts">{host_chart}{_table(HOST_HEADERS, host_rows)}
+<p class="note">综合得分 = 结业率 × {w["completion"]} + 满意率 × {w["satisfaction"]} + 简报按时率 × {w["bulletins"]}
++ 总结材料按时率 × {w["close_out"]};无数据的项计0分;
+同分依次比较结业率、满意率、简报按时率、总结材料按时率、单位编号。</p></section>
 <section id="funding">{funding_chart}{_table(["", "学校达标/已评", "区县达标/已评"], funding_rows)}
 <p class="note">学校:培训经费支出 ÷ 公用经费预算;区县:培训经费预算 ÷ 工资总额、下拨 ÷ 培训经费预算;
 各按本级或上级最近发布的经费政策判定,未申报预算或基数为0的不评。</p></section>

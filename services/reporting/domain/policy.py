@@ -42,6 +42,8 @@ class ReportingPolicy:
     weight_completion: Decimal = Decimal("0.4")
     weight_satisfaction: Decimal = Decimal("0.4")
     weight_bulletins: Decimal = Decimal("0.2")
+    # Issue 20: close-out materials on time (004 §3.3) as a fourth term, 0 unless published.
+    weight_close_out: Decimal = Decimal("0")
     # Quota tilt (004 §4.1 "对学员推选质量高的市、县给予项目和经费倾斜…予以指标调整"; the formula is
     # ours, published here as data): a region's quality score is the weighted mean of its selection,
     # check-in and completion rates; its next-year share is its quota share times
@@ -54,7 +56,7 @@ class ReportingPolicy:
     source: str = "004 §3.3, §4.1, §4.2; 002 §2"
 
     def __post_init__(self) -> None:
-        weights = (self.weight_completion, self.weight_satisfaction, self.weight_bulletins)
+        weights = (self.weight_completion, self.weight_satisfaction, self.weight_bulletins, self.weight_close_out)
         if any(w < 0 for w in weights) or sum(weights) != 1:
             raise ValueError("ranking weights must be non-negative and sum to 1")
         if not (0 < self.short_project_min_bulletins and 0 < self.long_project_min_bulletins
@@ -74,7 +76,7 @@ class ReportingPolicy:
     @property
     def weights(self) -> dict[str, Decimal]:
         return {"completion": self.weight_completion, "satisfaction": self.weight_satisfaction,
-                "bulletins": self.weight_bulletins}
+                "bulletins": self.weight_bulletins, "close_out": self.weight_close_out}
 
 
 DEFAULT = ReportingPolicy(effective_from=date.min)
@@ -101,8 +103,8 @@ def _from_published(p: Published) -> ReportingPolicy:
               "close_out_min_cases": "close_out_min_cases",
               "close_out_min_course_videos": "close_out_min_course_videos"}
     changes: dict[str, Any] = {ours: int(b[theirs]) for ours, theirs in counts.items() if theirs in b}
-    changes |= {f"weight_{n}": Decimal(str(weights[n])) for n in ("completion", "satisfaction", "bulletins")
-                if n in weights}
+    changes |= {f"weight_{n}": Decimal(str(weights[n])) for n in ("completion", "satisfaction", "bulletins",
+                                                                       "close_out") if n in weights}
     return replace(DEFAULT, effective_from=p.effective_from, **changes)
 
 

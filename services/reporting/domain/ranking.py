@@ -2,17 +2,21 @@
 
 For one year, each host's score is
 
-    score = w_c · completion rate + w_s · satisfaction rate + w_b · bulletin share
+    score = w_c · completion rate + w_s · satisfaction rate + w_b · bulletin share + w_o · close-out share
 
 with the weights of the policy in force (default 0.4 / 0.4 / 0.2, domain/policy.py):
 - completion rate: completed ÷ checked in, over all the host's projects of the year;
 - satisfaction rate: satisfied ÷ evaluations, likewise;
 - bulletin share: the mean, over the host's projects whose bulletin deadline has passed, of
-  min(on-time issues, issues owed) ÷ issues owed (domain/obligations.py).
+  min(on-time issues, issues owed) ÷ issues owed (domain/obligations.py);
+- close-out share (issue 20, 004 §3.3): the mean, over the host's projects whose close-out
+  deadline has passed, of the project's close-out share (course videos and the host's cases on
+  time, each capped at what is owed, obligations.CloseOutDuty.share). Its weight w_o is 0 unless
+  a policy publishes one, so by default the ranking is the three terms above.
 A term that is undefined (nothing checked in, no evaluation, no project judged yet) adds 0:
 no evidence earns no points. Terms and scores are exact fractions; the score is shown with
 4 places (ROUND_HALF_EVEN). Order: score descending; exact ties by completion rate, then
-satisfaction rate, then bulletin share (each descending, undefined as 0), then host_id
+satisfaction rate, then bulletin share, then close-out share (each descending, undefined as 0), then host_id
 ascending — so the order is total and the same on every run.
 """
 
@@ -31,6 +35,7 @@ class HostRecord:
     figures: Figures  # summed over the host's projects of the year
     bulletin_shares: tuple[Fraction, ...] = ()  # one per project judged on bulletins
     projects: int = 0
+    close_out_shares: tuple[Fraction, ...] = ()  # one per project judged on its close-out
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Ranked:
     completion: Fraction | None
     satisfaction: Fraction | None
     bulletins: Fraction | None
+    close_out: Fraction | None
     score: Fraction
 
 
@@ -47,16 +53,20 @@ def _share(num: int, den: int) -> Fraction | None:
     return None if den <= 0 else Fraction(num, den)
 
 
-def terms(record: HostRecord) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
-    f, shares = record.figures, record.bulletin_shares
-    bulletins = sum(shares, Fraction(0)) / len(shares) if shares else None
-    return _share(f.completed, f.checked_in), _share(f.satisfied, f.evaluations), bulletins
+def _mean(shares: tuple[Fraction, ...]) -> Fraction | None:
+    return sum(shares, Fraction(0)) / len(shares) if shares else None
+
+
+def terms(record: HostRecord) -> tuple[Fraction | None, Fraction | None, Fraction | None, Fraction | None]:
+    f = record.figures
+    return (_share(f.completed, f.checked_in), _share(f.satisfied, f.evaluations), _mean(record.bulletin_shares),
+            _mean(record.close_out_shares))
 
 
 def score(record: HostRecord, policy: ReportingPolicy) -> Fraction:
-    """A host's composite score (综合排名, 004 §4.2): completion, satisfaction and bulletins on
-    time, weighted by the policy; a term without data scores 0."""
-    weights = (policy.weight_completion, policy.weight_satisfaction, policy.weight_bulletins)
+    """A host's composite score (综合排名, 004 §4.2): completion, satisfaction, bulletins and
+    close-out materials on time, weighted by the policy; a term without data scores 0."""
+    weights = (policy.weight_completion, policy.weight_satisfaction, policy.weight_bulletins, policy.weight_close_out)
     return sum((Fraction(w) * (t or 0) for w, t in zip(weights, terms(record), strict=True)), Fraction(0))
 
 

@@ -1,5 +1,8 @@
 """Projection of the enrollment stream's reference data: orgs, hosts, projects
-(with their lifecycle), quotas, bulletins and the enrollment policy versions (host duties).
+(with their lifecycle), quotas, bulletins, close-out materials delivered and the enrollment
+policy versions (host duties). A city's split of its places to a county (QuotaSplit, 004 §2.2)
+is the county's quota row naming the city it came from (`split_from`); queries.py counts the
+city's cell as what it kept, so every place is counted once.
 
 Exactly once in effect: the kernel's Applier records each source stream's last applied version
 with these rows in one transaction. The writes are upserts, and a project row keeps the version
@@ -70,6 +73,15 @@ async def _quota(conn: asyncpg.Connection, e: Envelope) -> None:
         _uuid(d["project_id"]), d["region_code"], int(d["places"]))
 
 
+async def _split(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO quotas (project_id, region_code, places, split_from) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (project_id, region_code) DO UPDATE SET places = EXCLUDED.places,
+               split_from = EXCLUDED.split_from""",
+        _uuid(d["project_id"]), d["region_code"], int(d["places"]), d["city_code"])
+
+
 async def _bulletin(conn: asyncpg.Connection, e: Envelope) -> None:
     d = e.data
     await conn.execute(
@@ -79,6 +91,16 @@ async def _bulletin(conn: asyncpg.Connection, e: Envelope) -> None:
         # Bulletins recorded before received_on existed: the stated date is all there is.
         _uuid(d["project_id"]), int(d["issue_no"]), d["title"], _date(d["published_on"]),
         _date(d.get("received_on") or d["published_on"]))
+
+
+async def _close_out(conn: asyncpg.Connection, e: Envelope) -> None:
+    d = e.data
+    await conn.execute(
+        """INSERT INTO close_out_materials (material_id, project_id, kind, kind_label, title, count, reference,
+                                            received_on)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (material_id) DO NOTHING""",
+        _uuid(d["material_id"]), _uuid(d["project_id"]), d["kind"], d.get("kind_label") or d["kind"], d["title"],
+        int(d["count"]), d.get("reference"), _date(d["received_on"]))
 
 
 async def _policy(conn: asyncpg.Connection, e: Envelope) -> None:
@@ -94,10 +116,12 @@ class DirectoryProjection(Projection):
     name = "reporting_directory"
     sources = ("enrollment",)
     _apply = {"OrgRegistered": _org, "HostRegistered": _host, "ProjectDrafted": _drafted,
-              "QuotaAllocated": _quota, "BulletinSubmitted": _bulletin, "EnrollmentPolicyPublished": _policy,
+              "QuotaAllocated": _quota, "QuotaSplit": _split, "BulletinSubmitted": _bulletin,
+              "EnrollmentPolicyPublished": _policy,
+              "CloseOutMaterialDelivered": _close_out,
               **dict.fromkeys(_STATUS, _moved)}
     handles = frozenset(_apply)
-    tables = ("orgs", "hosts", "projects", "quotas", "bulletins", "policies")
+    tables = ("orgs", "hosts", "projects", "quotas", "bulletins", "policies", "close_out_materials")
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         await self._apply[event.type](conn, event)
