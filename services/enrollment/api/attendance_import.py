@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from services.enrollment.api.replies import AttendanceImported
 from services.enrollment.domain.attendance_import import Row
 from services.enrollment.handlers import import_attendance as import_attendance_handler
 from services.enrollment.handlers.access import ADMINS
@@ -126,7 +127,7 @@ _IMPORT_BODY = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/v1/projects/{project_id}/attendance/import", openapi_extra=_IMPORT_BODY,
-             summary="Import attendance from CSV, all or nothing")
+             summary="Import attendance from CSV, all or nothing", response_model=AttendanceImported)
 async def import_attendance(project_id: uuid.UUID, request: Request, cmd: Command) -> Response:
     require_role(cmd.principal, "host", *ADMINS)
     rows, unreadable = parse_attendance_csv(await _csv_text(request))

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field, StrictBool, StrictInt
 
 from services.enrollment.api.inputs import Reason, StrictIn
+from services.enrollment.api.replies import EnrollmentReply
 from services.enrollment.handlers import assessment as assessment_handler
 from services.enrollment.handlers import attendance as attendance_handler
 from services.enrollment.handlers import complete as complete_handler
@@ -63,46 +64,53 @@ class EvaluationCreate(StrictIn):
     comment: Note | None = Field(default=None, max_length=2000)
 
 
-@router.post("/v1/enrollments/{enrollment_id}/attendance", summary="Record a session's attendance (upsert)")
+@router.post("/v1/enrollments/{enrollment_id}/attendance", summary="Record a session's attendance (upsert)",
+             response_model=EnrollmentReply)
 async def attendance(enrollment_id: uuid.UUID, body: AttendanceCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *RUNNERS)
     return await cmd.run(lambda uow: attendance_handler.handle(uow, enrollment_id, body.session_date, body.status,
                                                                body.hours))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/assessment", summary="Record a process or final assessment")
+@router.post("/v1/enrollments/{enrollment_id}/assessment", summary="Record a process or final assessment",
+             response_model=EnrollmentReply)
 async def assessment(enrollment_id: uuid.UUID, body: AssessmentCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *RUNNERS)
     return await cmd.run(lambda uow: assessment_handler.handle(uow, enrollment_id, body.kind, body.score,
                                                                body.passed))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/complete", summary="Complete (结业): awards the project's hours")
+@router.post("/v1/enrollments/{enrollment_id}/complete", summary="Complete (结业): awards the project's hours",
+             response_model=EnrollmentReply)
 async def complete(enrollment_id: uuid.UUID, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *RUNNERS)
     return await cmd.run(lambda uow: complete_handler.handle(uow, enrollment_id, today))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/fail", summary="Fail (不予结业, 004 §2.4)")
+@router.post("/v1/enrollments/{enrollment_id}/fail", summary="Fail (不予结业, 004 §2.4)",
+             response_model=EnrollmentReply)
 async def fail(enrollment_id: uuid.UUID, body: FailureCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *RUNNERS)
     return await cmd.run(lambda uow: fail_handler.handle(uow, enrollment_id, body.reason, today))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/no-show", summary="Record a no-show (may bar from 国培)")
+@router.post("/v1/enrollments/{enrollment_id}/no-show", summary="Record a no-show (may bar from 国培)",
+             response_model=EnrollmentReply)
 async def no_show(enrollment_id: uuid.UUID, body: NoShowCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *RUNNERS)
     return await cmd.run(lambda uow: no_show_handler.handle(uow, enrollment_id, body.special_reason, today))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/no-show/special-reason",
-             summary="Attach a special reason to a no-show (特殊情况说明): lifts the bar")
+             summary="Attach a special reason to a no-show (特殊情况说明): lifts the bar",
+             response_model=EnrollmentReply)
 async def excuse_no_show(enrollment_id: uuid.UUID, body: SpecialReasonCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
     return await cmd.run(lambda uow: no_show_handler.excuse(uow, enrollment_id, body.reason, today))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/evaluation", summary="The learner's evaluation, once")
+@router.post("/v1/enrollments/{enrollment_id}/evaluation", summary="The learner's evaluation, once",
+             response_model=EnrollmentReply)
 async def evaluation(enrollment_id: uuid.UUID, body: EvaluationCreate, cmd: Command) -> Response:
     require_role(cmd.principal, "teacher")
     return await cmd.run(lambda uow: evaluate_handler.handle(uow, enrollment_id, body.satisfied, body.score,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from services.enrollment import checkin_codes
 from services.enrollment.api.inputs import Reason, StrictIn
+from services.enrollment.api.replies import CheckInCode, EnrollmentReply
 from services.enrollment.domain.enrollment import check_code_session
 from services.enrollment.handlers import check_in as check_in_handler
 from services.enrollment.handlers import nominate as nominate_handler
@@ -57,7 +58,8 @@ class WithdrawalCreate(StrictIn):
     reason: Reason
 
 
-@router.post("/v1/projects/{project_id}/nominations", status_code=201, summary="Nominate a teacher (报送)")
+@router.post("/v1/projects/{project_id}/nominations", status_code=201, summary="Nominate a teacher (报送)",
+             response_model=EnrollmentReply)
 async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
     require(can_read(cmd.principal, body.region_code))  # an admin nominates for a region of its subtree
@@ -66,26 +68,29 @@ async def nominate(project_id: uuid.UUID, body: NominationCreate, cmd: Command, 
                          locks=nominate_handler.locks(body.teacher_id))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/replace", summary="Replace the nominee (换人), before check-in")
+@router.post("/v1/enrollments/{enrollment_id}/replace", summary="Replace the nominee (换人), before check-in",
+             response_model=EnrollmentReply)
 async def replace(enrollment_id: uuid.UUID, body: ReplacementCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
     return await cmd.run(lambda uow: replace_handler.handle(uow, enrollment_id, body.teacher_id, today),
                          locks=replace_handler.locks(body.teacher_id))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/withdraw", summary="Withdraw a nominee, before check-in")
+@router.post("/v1/enrollments/{enrollment_id}/withdraw", summary="Withdraw a nominee, before check-in",
+             response_model=EnrollmentReply)
 async def withdraw(enrollment_id: uuid.UUID, body: WithdrawalCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
     return await cmd.run(lambda uow: withdraw_handler.handle(uow, enrollment_id, body.reason))
 
 
-@router.post("/v1/enrollments/{enrollment_id}/check-in", summary="Check in (报到); repeats are harmless")
+@router.post("/v1/enrollments/{enrollment_id}/check-in", summary="Check in (报到); repeats are harmless",
+             response_model=EnrollmentReply)
 async def check_in(enrollment_id: uuid.UUID, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "teacher", "host", *ADMINS)
     return await cmd.run(lambda uow: check_in_handler.handle(uow, enrollment_id, today))
 
 
-@router.post("/v1/projects/{project_id}/check-in-codes", status_code=201,
+@router.post("/v1/projects/{project_id}/check-in-codes", status_code=201, response_model=CheckInCode,
              summary="A session's check-in code (扫码报到) for the host to show as a QR code")
 async def check_in_code(project_id: uuid.UUID, body: CheckInCodeCreate, request: Request, principal: Authenticated,
                         now: Annotated[datetime, Depends(checkin_codes.utc_now)]) -> JSONResponse:
@@ -100,7 +105,8 @@ async def check_in_code(project_id: uuid.UUID, body: CheckInCodeCreate, request:
                         status_code=201)
 
 
-@router.post("/v1/check-ins", summary="Check in with the code the host shows (扫码报到), from the teacher's app")
+@router.post("/v1/check-ins", summary="Check in with the code the host shows (扫码报到), from the teacher's app",
+             response_model=EnrollmentReply)
 async def check_in_by_code(body: CodeCheckIn, request: Request, cmd: Command, today: Today,
                            now: Annotated[datetime, Depends(checkin_codes.utc_now)]) -> Response:
     require_role(cmd.principal, "teacher")

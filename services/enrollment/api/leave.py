@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from services.enrollment.api.enrollment_reads import _may_read
 from services.enrollment.api.inputs import Reason, StrictIn
+from services.enrollment.api.replies import LeaveReply
 from services.enrollment.handlers import leave as leave_handler
 from services.enrollment.handlers.access import ADMINS, require
 from services.enrollment.projector.enrollments import list_leave_requests, load_enrollment_detail
@@ -58,14 +59,16 @@ class LeaveRequestList(BaseModel):
 
 
 @router.post("/v1/enrollments/{enrollment_id}/leave-requests", status_code=201,
-             summary="Ask for leave from a session (请假): the teacher, or the host on their behalf")
+             summary="Ask for leave from a session (请假): the teacher, or the host on their behalf",
+             response_model=LeaveReply)
 async def request_leave(enrollment_id: uuid.UUID, body: LeaveRequestCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "teacher", "host")
     return await cmd.run(lambda uow: leave_handler.request(uow, enrollment_id, body.session_date, body.reason, today))
 
 
 @router.post("/v1/enrollments/{enrollment_id}/leave-requests/{session_date}/approve",
-             summary="Approve a leave request (准假): the project's host or an admin over its organizer")
+             summary="Approve a leave request (准假): the project's host or an admin over its organizer",
+             response_model=LeaveReply)
 async def approve_leave(enrollment_id: uuid.UUID, session_date: IsoDate, body: LeaveApproval, cmd: Command,
                         today: Today) -> Response:
     require_role(cmd.principal, "host", *ADMINS)
@@ -73,7 +76,8 @@ async def approve_leave(enrollment_id: uuid.UUID, session_date: IsoDate, body: L
 
 
 @router.post("/v1/enrollments/{enrollment_id}/leave-requests/{session_date}/reject",
-             summary="Refuse a leave request, with the reason: the project's host or an admin over its organizer")
+             summary="Refuse a leave request, with the reason: the project's host or an admin over its organizer",
+             response_model=LeaveReply)
 async def reject_leave(enrollment_id: uuid.UUID, session_date: IsoDate, body: LeaveRejection, cmd: Command,
                        today: Today) -> Response:
     require_role(cmd.principal, "host", *ADMINS)

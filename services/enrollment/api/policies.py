@@ -10,6 +10,7 @@ project organized by that code: its own, its city's or its province's, else the 
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -123,10 +124,55 @@ class PolicyIn(BaseModel):
                                 jurisdiction_code=code, effective_from=self.effective_from)
 
 
+class WeightsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    completion: str
+    satisfaction: str
+    bulletins: str
+    close_out: str
+
+
+class PolicyOut(BaseModel):
+    """A published version (or the national default, `policy: "default"`), as the rules read it."""
+
+    model_config = ConfigDict(extra="forbid")
+    jurisdiction_code: str | None
+    effective_from: date | None
+    nomination_window_days: int | None
+    nomination_window_levels: list[str]
+    min_attendance_share: float | None
+    plan_lead_days: int
+    min_practical_ratio: float
+    ethics_module_required: bool
+    single_year_end: str
+    cross_year_first_year_end: str
+    cross_year_span_years: int
+    max_project_hours: float
+    calendar_levels: list[str]
+    bar_years: int
+    no_repeat_category: bool
+    cross_year_exempt_from_repeat: bool
+    national_projects_per_year: int
+    bulletin_due_days: int
+    short_project_max_days: int
+    short_project_min_bulletins: int
+    long_project_min_bulletins: int
+    long_project_max_bulletins: int
+    close_out_days: int
+    close_out_min_cases: int
+    close_out_min_course_videos: int
+    ranking_weights: WeightsOut
+    published_on: date | None
+    policy: str = Field(description='the version\'s label, e.g. "610000@2023-09-01", or "default"')
+    version: int = Field(description="the jurisdiction's policy stream version (0: the default)")
+    requested_code: str | None = None
+    as_of: date | None = None
+
+
 @router.put("/v1/policies/{jurisdiction_code}", status_code=201,
-            summary="Publish an enrollment policy version (选派规则)",
+            summary="Publish an enrollment policy version (选派规则)", response_model=PolicyOut,
             responses={200: {"description": "an existing version corrected, or an identical repeat (no event)",
-                             "content": {"application/json": {"schema": {"type": "object"}}}}})
+                             "model": PolicyOut}})
 async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "province_admin", "city_admin", "county_admin")
     require_within(cmd.principal, jurisdiction_code)
@@ -134,7 +180,8 @@ async def put_policy(jurisdiction_code: Code, body: PolicyIn, cmd: Command, toda
     return await cmd.run(lambda uow: publish_policy.handle(uow, wanted, today))
 
 
-@router.get("/v1/policies/{jurisdiction_code}", summary="The enrollment policy in force on a date")
+@router.get("/v1/policies/{jurisdiction_code}", summary="The enrollment policy in force on a date",
+            response_model=PolicyOut)
 async def get_policy(jurisdiction_code: Code, request: Request, principal: Authenticated, today: Today,
                      as_of: IsoDate | None = Query(None, description="default: today (Asia/Shanghai)")) -> JSONResponse:
     on = as_of or today

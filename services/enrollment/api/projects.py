@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from services.enrollment.api.replies import BulletinRecorded, ProjectActed, ProjectDrafted, QuotaAllocated
 from services.enrollment.domain import project as domain
 from services.enrollment.handlers import allocate_quota as allocate_quota_handler
 from services.enrollment.handlers import draft_project as draft_handler
@@ -67,7 +68,7 @@ class ProjectPage(BaseModel):
     next_cursor: str | None
 
 
-@router.post("/v1/projects", status_code=201)
+@router.post("/v1/projects", status_code=201, response_model=ProjectDrafted)
 async def draft_project(body: ProjectCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *ADMINS)
     draft = body.to_command(str(uuid.uuid4()))
@@ -82,20 +83,21 @@ def _lifecycle(action: str) -> None:
         require_role(cmd.principal, *roles)
         return await cmd.run(lambda uow: lifecycle_handler.handle(uow, project_id, action, today))
 
-    router.add_api_route(f"/v1/projects/{{project_id}}/{action}", endpoint, methods=["POST"], name=f"{action}_project")
+    router.add_api_route(f"/v1/projects/{{project_id}}/{action}", endpoint, methods=["POST"], name=f"{action}_project",
+                         response_model=ProjectActed)
 
 
 for _action in lifecycle_handler.ACTIONS:
     _lifecycle(_action)
 
 
-@router.post("/v1/projects/{project_id}/cancel")
+@router.post("/v1/projects/{project_id}/cancel", response_model=ProjectActed)
 async def cancel_project(project_id: uuid.UUID, body: ProjectCancel, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *ADMINS)
     return await cmd.run(lambda uow: lifecycle_handler.cancel(uow, project_id, body.reason, today))
 
 
-@router.put("/v1/projects/{project_id}/quotas/{region_code}")
+@router.put("/v1/projects/{project_id}/quotas/{region_code}", response_model=QuotaAllocated)
 async def allocate_quota(project_id: uuid.UUID, region_code: Annotated[OneLine, Path(min_length=1, max_length=32)],
                          body: QuotaSet, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
@@ -110,7 +112,8 @@ class QuotaSplitDone(BaseModel):
     version: int = Field(description="the project stream's version (its ETag)")
 
 
-@router.put("/v1/projects/{project_id}/quotas/{city_code}/splits/{county_code}", response_model=QuotaSplitDone)
+@router.put("/v1/projects/{project_id}/quotas/{city_code}/splits/{county_code}",
+            response_model=QuotaSplitDone)
 async def split_quota(project_id: uuid.UUID, city_code: Annotated[OneLine, Path(min_length=1, max_length=32)],
                       county_code: Annotated[OneLine, Path(min_length=1, max_length=32)], body: QuotaSet,
                       cmd: Command) -> Response:
@@ -122,7 +125,7 @@ async def split_quota(project_id: uuid.UUID, city_code: Annotated[OneLine, Path(
     return await cmd.run(lambda uow: split_quota_handler.handle(uow, project_id, city_code, county_code, body.places))
 
 
-@router.post("/v1/projects/{project_id}/bulletins", status_code=201)
+@router.post("/v1/projects/{project_id}/bulletins", status_code=201, response_model=BulletinRecorded)
 async def submit_bulletin(project_id: uuid.UUID, body: BulletinCreate, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, "host", *ADMINS)
     return await cmd.run(lambda uow: bulletin_handler.handle(uow, project_id, body.issue_no, body.title,
