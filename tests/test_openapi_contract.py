@@ -40,7 +40,7 @@ NOT_YET_TYPED = {
         "ledger-get_allocation", "ledger-get_disbursement", "settlements-settle", "settlements-list_settlements",
         "funding-get_funding", "funding-get_projects", "funding-get_entries"},
     "reporting": {
-        "reports-get_hosts", "reports-get_project", "reports-get_funding"},
+        "reports-get_funding"},
 }
 
 

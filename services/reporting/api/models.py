@@ -147,3 +147,87 @@ class Lag(_Strict):
 class Rebuilt(_Strict):
     rebuilt: dict[str, int] = Field(description="events applied per read model")
     source: Literal["feed", "stream"]
+
+
+class HostRow(_Strict):
+    rank: int
+    host_id: str
+    name: str | None
+    projects: int
+    checked_in: int
+    completed: int
+    completion_rate: Rate
+    evaluations: int
+    satisfied: int
+    satisfaction_rate: Rate
+    satisfaction_target_met: bool | None
+    bulletin_projects: int = Field(description="projects whose bulletin duty could be judged")
+    bulletin_share: Rate
+    close_out_projects: int = Field(description="projects whose close-out duty could be judged")
+    close_out_share: Rate
+    score: Rate
+
+
+class HostRanking(ProjectYearNamed):
+    """承办单位综合排名 (004 §4.2)."""
+
+    model_config = ConfigDict(extra="forbid")
+    year: int = Field(description="项目年度 project year")
+    as_of: date
+    organizer_code: str | None
+    formula: str
+    weights: dict[str, str]
+    items: list[HostRow]
+    next_cursor: str | None
+
+
+class BulletinIssue(_Strict):
+    issue_no: int
+    title: str
+    published_on: date = Field(description="the date the host states")
+    received_on: date | None = Field(description="the day the system received it: what deadlines judge")
+    on_time: bool
+
+
+class BulletinDuty(_Strict):
+    required_min: int
+    required_max: int | None
+    due_by: date
+    delivered: int
+    on_time: int
+    status: str
+    issues: list[BulletinIssue]
+
+
+class FailedLearner(_Strict):
+    enrollment_id: str
+    teacher_id: str
+    region_code: str
+    reason: str | None
+    failed_on: date | None
+
+
+class ProjectObligations(ProjectYearNamed):
+    """A project's obligations: bulletins, close-out materials, failed learners (004 §3.3)."""
+
+    model_config = ConfigDict(extra="forbid")
+    project_id: str
+    code: str
+    name: str
+    level: str
+    category: str
+    year: int = Field(description="项目年度 project year")
+    host_id: str | None
+    host_name: str | None
+    organizer_code: str
+    status: str
+    starts_on: date
+    ends_on: date
+    duration_days: int
+    as_of: date
+    region_code: str | None
+    bulletins: BulletinDuty
+    close_out: dict[str, Any] = Field(description="due_by, passed, status, delivered, course_videos, cases, items")
+    failed_learners: list[FailedLearner]
+    figures: Figures
+    policy: dict[str, Any] = Field(description="the reporting policy version the duties were judged under")
