@@ -29,6 +29,7 @@ from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
 from .inline import InlineProjection
 from .limits import BodyLimitMiddleware
+from .problem_codes import api_routes, known_codes, route_codes
 from .problems import Problem, document_problems, install_problem_handlers, problem_response
 from .projection import Projection
 from .relay import OutboxRelay
@@ -139,7 +140,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, openapi=lambda: app.openapi(), max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
     telemetry.instrument_app(app, spec.name)
-    _document_errors(app)
+    _document_errors(app, spec)
     return app
 
 
@@ -169,13 +170,22 @@ async def _prune_keys(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Even
             pass
 
 
-def _document_errors(app: FastAPI) -> None:
-    """/openapi.json declares the problem+json errors every operation may answer (shared/problems.py)."""
+def _document_errors(app: FastAPI, spec: ServiceSpec) -> None:
+    """/openapi.json declares the problem+json errors every operation may answer (shared/problems.py)
+    and, per operation, the problem codes its code can raise (`x-problem-codes`, shared/problem_codes.py)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate())
+            doc = document_problems(generate())
+            known = known_codes(spec.name, spec.titles)
+            for route in api_routes(app):
+                if route.include_in_schema:
+                    for method in route.methods or ():
+                        op = doc["paths"].get(route.path_format, {}).get(method.lower())
+                        if op is not None:
+                            op["x-problem-codes"] = route_codes(route, known)
+            app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

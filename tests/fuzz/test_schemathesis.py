@@ -299,6 +299,21 @@ def fuzz(world: World, service: str, case) -> None:
     headers = {"Authorization": f"Bearer {world.token(role, org, sub)}"}
     response = case.call(base_url=f"http://{asgi.HOST}", session=world.clients[service], headers=headers, timeout=30)
     case.validate_response(response, checks=CHECKS, headers=headers)
+    _declared_code(case, response)
+
+
+def _declared_code(case, response) -> None:
+    """Issue 16: a problem's code is one its operation lists in `x-problem-codes`."""
+    media = response.headers.get("content-type") or ""
+    media = media[0] if isinstance(media, list) else media  # schemathesis keeps every value of a header
+    if response.status_code < 400 or not media.startswith("application/problem"):
+        return
+    if case.method.upper() != case.operation.method.upper():
+        return  # schemathesis trying a method the path does not have: no operation's answer
+    code = response.json().get("code")
+    declared = case.operation.definition.raw.get("x-problem-codes", [])
+    where = f"{case.operation.method.upper()} {case.operation.path}"
+    assert code in declared, f"{where} answered {code!r}, not in its x-problem-codes {declared}"
 
 
 enrollment, credits, funding, reporting = (_schema(s) for s in SERVICES)

@@ -95,7 +95,7 @@ async def _get(kind: str, entry_id: uuid.UUID, request: Request, principal: Auth
     # Readable by whoever reads the paying org or (for an allocation) the receiving one.
     if state is None or not (can_read(principal, state.payer)
                              or can_read(principal, state.data.get("to_code") or state.payer)):
-        raise problem(f"{kind}_not_found", f"no {kind} {entry_id}", 404)
+        raise problem(reverse.NOT_FOUND[kind], f"no {kind} {entry_id}", 404)
     return JSONResponse({**state.data, "reversed": state.reversed, "version": version},
                         headers={"ETag": f'"{version}"'})
 

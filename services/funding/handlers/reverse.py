@@ -18,6 +18,8 @@ from shared.aggregate import load_state
 from shared.auth import require_within
 from shared.unit_of_work import Reply, UnitOfWork
 
+NOT_FOUND = {"allocation": "allocation_not_found", "disbursement": "disbursement_not_found"}
+
 
 async def handle(uow: UnitOfWork, kind: str, entry_id: uuid.UUID, reason: str) -> Reply:
     """`kind`: allocation or disbursement."""
@@ -25,7 +27,8 @@ async def handle(uow: UnitOfWork, kind: str, entry_id: uuid.UUID, reason: str) -
     await lock_stream(uow.conn, stream_id)
     state, version = await load_state(uow.conn, STORE, stream_id, evolve_entry, None)
     if state is None:
-        raise problem(f"{kind}_not_found", f"no {kind} {entry_id}", 404)
+        # Spelled out, not f"{kind}_not_found": each operation's codes are read off the code.
+        raise problem(NOT_FOUND[kind], f"no {kind} {entry_id}", 404)
     require_within(uow.principal, state.payer)
     receiver = state.data.get("to_code")
     # A recorded allocation went down the tree (org parents are fixed), so payer-then-receiver is
