@@ -24,7 +24,7 @@ _FIGURES = ("declared", "public_funds_budget_fen", "payroll_fen", "training_budg
             "set_aside_share", "funding_ratio", "payroll_share", "pass_down_share")
 _RULE = ("rule", "ratio", "threshold_min", "threshold_max", "compliant", "spending_share", "guide_max", "above_guide",
          "notice")
-_UNASSESSED = {"declared": False, "rules": [], "compliant": None}
+_UNASSESSED: dict[str, Any] = {"declared": False, "rules": [], "compliant": None}
 
 
 def _status(a: dict[str, Any]) -> str:
@@ -34,11 +34,12 @@ def _status(a: dict[str, Any]) -> str:
         return str(a["status"])
     if not a.get("declared"):
         return "undeclared"
-    return {True: "compliant", False: "not_compliant"}.get(a.get("compliant"), "not_judged")
+    flag = a.get("compliant")
+    return "compliant" if flag is True else "not_compliant" if flag is False else "not_judged"
 
 
 def _item(r: asyncpg.Record) -> dict[str, Any]:
-    a = r["assessment"] or _UNASSESSED
+    a: dict[str, Any] = r["assessment"] or _UNASSESSED
     policy = a.get("policy") or {}
     status = _status(a)
     return {"org_code": r["org_code"], "name": r["name"], "kind": r["kind"] or a.get("kind"),
