@@ -111,5 +111,12 @@ async def test_scope_paging_and_roles(world, as_role):
     assert empty["summary"]["school"] == {"undeclared": 4, "compliant": 0, "not_compliant": 0, "not_judged": 0,
                                           "compliance_rate": None}
     refused(await as_role("host", _id()).get("/v1/reports/funding", params={"year": 2023}), 403, "forbidden_role")
+    # Finance (财务, issue 20) reads this report over its subtree, and no other report.
+    finance = await ok(await as_role("finance", DISTRICT).get("/v1/reports/funding", params={"year": 2023}))
+    assert [o["org_code"] for o in finance["items"]] == [DISTRICT, S1, S2, S3, S4]
+    refused(await as_role("finance", BAND).get("/v1/reports/funding", params={
+        "year": 2023, "region_code": DISTRICT}), 403, "out_of_scope")
+    for path in ("/v1/reports/rates", "/v1/reports/hosts", "/v1/reports/regions"):
+        refused(await as_role("finance", DISTRICT).get(path, params={"year": 2023}), 403, "forbidden_role")
     refused(await as_role("county_admin", BAND).get("/v1/reports/funding", params={
         "year": 2023, "region_code": DISTRICT}), 403, "out_of_scope")

@@ -9,8 +9,8 @@ rule of the policy in force for the org's nearest jurisdiction on `as_of` (defau
 of the year), that policy's identity with the policy stream's version, and the overall flag —
 judged exactly as GET /v1/orgs/{code}/funding judges (api/readmodel.judged).
 
-Who reads: `service`, everywhere (no region_code: every account); admins and auditors within
-their subtree (region_code defaults to their own org; outside it 403 out_of_scope).
+Who reads: `service`, everywhere (no region_code: every account); admins, auditors and finance
+(财务) within their subtree (region_code defaults to their own org; outside it 403 out_of_scope).
 """
 
 from __future__ import annotations
