@@ -129,9 +129,9 @@ def district_pass_down(f: Figures, policy: FundingPolicy) -> dict[str, Any] | No
 
 
 def judge(kind: str, f: Figures, policy: FundingPolicy | None) -> list[dict[str, Any]]:
-    """One verdict per rule of `policy` that applies to an org of `kind`: a school's set-aside
-    (001 §6.7, 002 §4.2.2, 003 §5.2), a district's payroll floor and what it passes down to its
-    schools (002 §4.2.2, 003 §5.2)."""
+    """One verdict per rule of `policy` that applies to an org of `kind`: a school's set-aside, a
+    district's payroll floor and what it passes down to its schools (each rule above names its
+    source)."""
     if policy is None:
         return []
     rules = {"school": (school_set_aside,), "county": (district_payroll, district_pass_down)}.get(kind, ())
