@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 
 ROLES = (
     "province_admin", "city_admin", "county_admin", "school_admin",
-    "host", "auditor", "teacher", "service",
+    "host", "auditor", "finance", "teacher", "service",
 )
-# Roles whose read scope is the subtree under their `org` claim.
-_SCOPED_ROLES = frozenset({"province_admin", "city_admin", "county_admin", "school_admin", "auditor"})
+# Roles whose read scope is the subtree under their `org` claim. `finance` (财务) is read-only and
+# reads funding alone: every route names the roles it admits, and only funding's reads and
+# reporting's funding report name it (issue 20).
+_SCOPED_ROLES = frozenset({"province_admin", "city_admin", "county_admin", "school_admin", "auditor", "finance"})
 LEEWAY_S = 30
 _MIN_RSA_BITS = 2048
 _VERIFIED_CACHE_SIZE = 10_000  # distinct live tokens remembered per process
@@ -236,7 +238,14 @@ async def current_principal(request: Request) -> Principal:
         raise Problem(401, "missing_token", "缺少身份凭证 Missing token",
                       detail="send Authorization: Bearer <JWT>", headers={"WWW-Authenticate": "Bearer"})
     verifier: JwtVerifier = request.app.state.verifier
-    return verifier.verify(token)
+    principal = verifier.verify(token)
+    spec = getattr(request.app.state, "spec", None)
+    if principal.role in getattr(spec, "refused_roles", ()):
+        # Whole-service refusal (shared/service.ServiceSpec.refused_roles): a route that forgets
+        # a role check, or reads by scope alone, still serves this role nothing.
+        raise Problem(403, "forbidden_role", "角色无权操作 Role not permitted",
+                      detail=f"the {principal.role} role reads nothing in this service")
+    return principal
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

@@ -32,7 +32,7 @@ JWKS_NAME = "jwks.json"
 DEV_ISSUER = "teacher-training-dev"
 DEV_AUDIENCE = "teacher-training"
 # Roles whose token is meaningless without an org (their scope or, for hosts, their id).
-_ORG_ROLES = frozenset({"province_admin", "city_admin", "county_admin", "school_admin", "auditor", "host"})
+_ORG_ROLES = frozenset({"province_admin", "city_admin", "county_admin", "school_admin", "auditor", "finance", "host"})
 
 
 def _b64url(data: bytes) -> str:

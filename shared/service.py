@@ -53,6 +53,9 @@ class ServiceSpec:
     inline: list[InlineProjection] = field(default_factory=list)
     # Bilingual problem titles of the service's refusal codes (shared/refusal.py).
     titles: Mapping[str, str] = field(default_factory=dict)
+    # Roles the service serves nothing at all (403 forbidden_role on every authenticated route,
+    # whatever a route's own checks say): finance (财务) in the services holding teachers' data.
+    refused_roles: frozenset[str] = frozenset()
 
 
 def migration_dirs(spec: ServiceSpec) -> list[Path]:

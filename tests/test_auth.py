@@ -339,7 +339,14 @@ def test_require_role():
 def test_principal_hashable_and_roles():
     assert hash(Principal("s", "teacher", None, {"a": 1})) == hash(Principal("s", "teacher", None))
     assert set(ROLES) == {"province_admin", "city_admin", "county_admin", "school_admin",
-                          "host", "auditor", "teacher", "service"}
+                          "host", "auditor", "finance", "teacher", "service"}
+
+
+def test_finance_is_scoped_to_its_org_subtree_like_an_auditor():
+    """Issue 20: 财务 reads within the subtree of its `org` claim, nothing outside it."""
+    finance = Principal("f", "finance", "610100")
+    assert can_read(finance, "610102001") and can_read(finance, "610100")
+    assert not can_read(finance, "610200") and not can_read(Principal("f", "finance", None), "610100")
 
 
 # --- FastAPI dependency ------------------------------------------------------------------

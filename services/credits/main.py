@@ -71,6 +71,7 @@ def build_spec() -> ServiceSpec:
         owns_events=True,
         inline=INLINE,
         titles=TITLES,
+        refused_roles=frozenset({"finance"}),  # 财务 reads funding only (issue 20)
     )
 
 

@@ -33,5 +33,6 @@ spec = ServiceSpec(
     registry=registry,
     inline=[*READ_MODELS, GUARDS],  # guards last: their row locks are held until COMMIT (shared/inline.py)
     titles=TITLES,
+    refused_roles=frozenset({"finance"}),  # 财务 reads funding only, no teacher data (issue 20)
 )
 app = create_app(spec)

@@ -84,13 +84,15 @@ def assessment(row: asyncpg.Record, chain: list[str], known: Policies, day: date
     f = figures(row)
     verdict = judged(row["kind"], f, chain, known, day)
     p = verdict.policy
+    status = compliance.status(f.declared, verdict.compliant)
     return {
         "org_code": row["org_code"], "kind": row["kind"], "declared": f.declared,
         **{k: getattr(f, k) for k in FIGURES}, **compliance.ratios(f),
         "policy": None if p is None else {"jurisdiction_code": p.jurisdiction_code,
                                           "effective_from": p.effective_from.isoformat(),
                                           "version": known.version_of(p)},
-        "rules": verdict.rules, "compliant": verdict.compliant}
+        "rules": verdict.rules, "compliant": verdict.compliant,
+        "status": status, "status_label": compliance.STATUS_LABELS[status]}
 
 
 async def assess(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record],

@@ -53,18 +53,21 @@ async def disburse(client, org: str, year: int, amount: int) -> dict:
         "org_code": org, "year": year, "amount_fen": amount, "purpose": "培训费"}), 201)
 
 
-async def test_a_disbursement_at_the_threshold_publishes_an_assessment_that_flips_compliant(as_role, fpool, trees):
+async def test_a_budget_set_aside_at_the_threshold_publishes_an_assessment_that_flips_compliant(
+        as_role, fpool, trees):
+    """001 §6.7: the 5% is set aside (安排) in the school's budget; spending it changes the figures
+    published, not the verdict (issue 20)."""
     school, year = "360102001", 2041
     admin = as_role("school_admin", school)
-    await ok(await admin.put(f"/v1/orgs/{school}/budgets/{year}", json=budget(public=1_000_000, training=50_000)),
+    await ok(await admin.put(f"/v1/orgs/{school}/budgets/{year}", json=budget(public=1_000_000, training=49_999)),
              201)
     assert [(a["spent_fen"], a["compliant"]) for a in await published(fpool, school, year)] == [(0, False)]
-    await disburse(admin, school, year, 49_999)
+    await ok(await admin.put(f"/v1/orgs/{school}/budgets/{year}", json=budget(public=1_000_000, training=50_000)))
     await published(fpool, school, year)
-    paid = await disburse(admin, school, year, 1)  # 50,000 of 1,000,000: exactly 5%
+    paid = await disburse(admin, school, year, 50_000)  # set aside 50,000 of 1,000,000: exactly 5%
     assessments = await published(fpool, school, year)
-    assert [(a["spent_fen"], a["funding_ratio"], a["compliant"]) for a in assessments] == [
-        (0, "0.0000", False), (49_999, "0.0500", False), (50_000, "0.0500", True)]
+    assert [(a["spent_fen"], a["set_aside_share"], a["funding_ratio"], a["compliant"]) for a in assessments] == [
+        (0, "0.0500", "0.0000", False), (0, "0.0500", "0.0000", True), (50_000, "0.0500", "0.0500", True)]
     last = assessments[-1]
     assert (last["org_code"], last["year"], last["kind"], last["declared"], last["judged_on"]) == (
         school, year, "school", True, f"{year}-12-31")
@@ -160,8 +163,11 @@ async def test_each_assessment_is_the_published_verdict_of_get_funding_orgs(as_r
         items = (await ok(await as_role("service").get("/v1/funding/orgs", params={"year": year})))["items"]
         served = {i["org_code"]: {k: v for k, v in i.items() if k != "name"} for i in items}
         recorded = {r["org_code"]: r["assessment"] for r in rows if r["year"] == year}
-        assert served == {org: {k: v for k, v in a.items() if k not in ("year", "judged_on")}
-                          for org, a in recorded.items()}
+        assert {org: served[org] for org in recorded} == {
+            org: {k: v for k, v in a.items() if k not in ("year", "judged_on")} for org, a in recorded.items()}
+        # The registered orgs without an account are served too, as undeclared (issue 20).
+        assert {(i["status"], i["declared"], i["spent_fen"]) for o, i in served.items() if o not in recorded} == {
+            ("undeclared", False, 0)}
     for r in rows:  # the table holds each stream's last event, and its version
         last = await fpool.fetchrow("SELECT version, data FROM events WHERE stream_id = $1 ORDER BY version DESC "
                                     "LIMIT 1", f"assessment-{r['org_code']}-{r['year']}")

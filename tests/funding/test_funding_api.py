@@ -79,7 +79,8 @@ async def test_a_county_allocates_to_its_schools_and_each_disburses_within_what_
     refused(await allocate(county, COUNTY, S1, 2032, 90_001), 409, "insufficient_funds")
     doc = await funding(county, COUNTY, 2032)
     assert (doc["allocated_fen"], doc["spent_fen"], doc["available_fen"]) == (210_000, 0, 90_000)
-    assert doc["ratios"] == {"funding_ratio": None, "payroll_share": "0.0300", "pass_down_share": "0.7000"}
+    assert doc["ratios"] == {"set_aside_share": None, "funding_ratio": None, "payroll_share": "0.0300",
+                             "pass_down_share": "0.7000"}
     school_doc = await funding(s2, S2, 2032)
     assert (school_doc["received_fen"], school_doc["spent_fen"], school_doc["available_fen"]) == (210_000, 230_000, 0)
     assert school_doc["ratios"]["funding_ratio"] == "0.2300"

@@ -46,16 +46,18 @@ async def test_a_district_and_its_three_schools_from_budget_to_settlement(world,
     await ok(await county.put(f"/v1/policies/{COUNTY}", json={k: str(v) if hasattr(v, "as_tuple") else v
                                                                for k, v in policy.items()}), 201)
 
-    # Budgets: the district budgets exactly 3% of its payroll; each school 10,000 yuan of daily public funds.
+    # Budgets: the district budgets exactly 3% of its payroll; each school 10,000 yuan of daily public funds,
+    # of which it sets aside (提取, 002 §4.2.2) just at, just below and just above 10% for training.
     await ok(await county.put(f"/v1/orgs/{COUNTY}/budgets/{YEAR}", json={
         "public_funds_budget_fen": 0, "payroll_fen": 100_000_000, "training_budget_fen": 3_000_000}), 201)
+    set_aside = {S1: 100_000, S2: 99_999, S3: 100_001}
     for s, c in schools.items():
         await ok(await c.put(f"/v1/orgs/{s}/budgets/{YEAR}", json={
-            "public_funds_budget_fen": 1_000_000, "payroll_fen": 0, "training_budget_fen": 0}), 201)
+            "public_funds_budget_fen": 1_000_000, "payroll_fen": 0, "training_budget_fen": set_aside[s]}), 201)
         await ok(await county.post("/v1/allocations", json={"from_code": COUNTY, "to_code": s, "year": YEAR,
                                                             "amount_fen": 700_000}), 201)  # 3 × 700,000 = 70%
-    # The schools spend just at, just below and just above 10% of their public funds.
-    for s, amount in ((S1, 100_000), (S2, 99_999), (S3, 100_001)):
+    # The schools spend what they set aside.
+    for s, amount in set_aside.items():
         await ok(await schools[s].post("/v1/disbursements", json={
             "org_code": s, "year": YEAR, "amount_fen": amount, "purpose": "培训资料与课时费",
             "project_id": world.project_id if s == S1 else None}), 201)
@@ -66,21 +68,23 @@ async def test_a_district_and_its_three_schools_from_budget_to_settlement(world,
     doc = await ok(await county.get(f"/v1/orgs/{COUNTY}/funding", params={"year": YEAR}))
     assert (doc["budget"]["training_budget_fen"], doc["allocated_fen"], doc["spent_fen"], doc["available_fen"]) == (
         3_000_000, 2_100_000, 200_000, 700_000)
-    assert doc["ratios"] == {"funding_ratio": None, "payroll_share": "0.0300", "pass_down_share": "0.7000"}
+    assert doc["ratios"] == {"set_aside_share": None, "funding_ratio": None, "payroll_share": "0.0300",
+                             "pass_down_share": "0.7000"}
     assert [(v["rule"], v["threshold_min"], v["compliant"], v["source"]) for v in doc["rules"]] == [
         ("district_payroll_share", "0.03", True, "002 §4.2.2"), ("pass_down_share", "0.70", True, "002 §4.2.2")]
     assert doc["subtree"]["spent_fen"] == 200_000 + 300_000 and doc["subtree"]["public_funds_budget_fen"] == 3_000_000
-    assert doc["subtree"]["compliance"] == {"school": {"compliant": 2, "not_compliant": 1, "not_judged": 0},
-                                            "county": {"compliant": 1, "not_compliant": 0, "not_judged": 0}}
+    assert doc["subtree"]["compliance"] == {
+        "school": {"undeclared": 0, "compliant": 2, "not_compliant": 1, "not_judged": 0},
+        "county": {"undeclared": 0, "compliant": 1, "not_compliant": 0, "not_judged": 0}}
     for s, flag in ((S1, True), (S2, False), (S3, True)):
         school = await ok(await schools[s].get(f"/v1/orgs/{s}/funding", params={"year": YEAR}))
         # 99,999 / 1,000,000 shows as 0.1000 (half-even, 4 places) and is still below 10%.
-        assert school["ratios"]["funding_ratio"] == "0.1000" and school["compliant"] is flag
-        assert school["rules"][0]["source"] == "002 §4.2.2" and school["available_fen"] == 700_000 - (
-            {S1: 100_000, S2: 99_999, S3: 100_001}[s])
-    await ok(await schools[S2].post("/v1/disbursements", json={"org_code": S2, "year": YEAR, "amount_fen": 1,
-                                                               "purpose": "补足"}), 201)
-    assert await rules(county, S2) == {"school_public_funds_share": True}  # 99,999 + 1: at the threshold
+        assert school["ratios"]["set_aside_share"] == "0.1000" and school["compliant"] is flag
+        assert school["ratios"]["funding_ratio"] == "0.1000" and school["rules"][0]["spending_share"] == "0.1000"
+        assert school["rules"][0]["source"] == "002 §4.2.2" and school["available_fen"] == 700_000
+    await ok(await schools[S2].put(f"/v1/orgs/{S2}/budgets/{YEAR}", json={
+        "public_funds_budget_fen": 1_000_000, "payroll_fen": 0, "training_budget_fen": 100_000}))
+    assert await rules(county, S2) == {"school_public_funds_share": True}  # 99,999 + 1 set aside: at the threshold
 
     # The district's own flags: just below 3% of payroll, just above (pass-down then just below 70%), at.
     for training, payroll_ok, pass_down_ok in ((2_999_999, False, True), (3_000_001, True, False),

@@ -79,10 +79,10 @@ async def judged(client, code: str, year: int) -> dict:
 
 
 @pytest.mark.parametrize("year, payroll_share_fen, jiyuan, hangzhou", [
-    (2041, 20_000, True, False),    # 2.0%: inside Jiyuan's band, below Hangzhou's 3%
-    (2042, 25_000, True, False),    # 2.5%: Jiyuan's upper bound, met exactly
-    (2043, 25_001, False, False),   # just above Jiyuan's band
-    (2044, 30_000, False, True),    # 3.0%: above the band, Hangzhou's minimum met exactly
+    (2041, 20_000, True, False),    # 2.0%: inside Jiyuan's guide, below Hangzhou's 3%
+    (2042, 25_000, True, False),    # 2.5%: Jiyuan's guide's upper end, met exactly
+    (2043, 25_001, True, False),    # just above Jiyuan's guide: still meets its 1.5% floor (003 §5.2)
+    (2044, 30_000, True, True),     # 3.0%: above the guide, Hangzhou's minimum met exactly
 ])
 async def test_the_same_figures_get_different_verdicts_in_two_jurisdictions(
         as_role, published, year, payroll_share_fen, jiyuan, hangzhou):
@@ -96,9 +96,14 @@ async def test_the_same_figures_get_different_verdicts_in_two_jurisdictions(
                                                          "purpose": "培训费"}), 201)
     jy, hz = await judged(as_role("service"), "419001", year), await judged(as_role("service"), "330106", year)
     assert jy == {"district_payroll_share": (jiyuan, "003 §5.2")}
+    # 003 §5.2's upper figure is a guide: shown, with a notice above it, never a failure (issue 20).
+    [guided] = (await ok(await as_role("service").get("/v1/orgs/419001/funding", params={"year": year})))["rules"]
+    above = payroll_share_fen > 25_000
+    assert (guided["guide_max"], guided["above_guide"], guided["threshold_max"]) == ("0.025", above, None)
+    assert (guided["notice"] is not None) is above
     assert hz == {"district_payroll_share": (hangzhou, "002 §4.2.2; 003 §5.2"),  # default citations: none given
                   "pass_down_share": (False, "002 §4.2.2")}
-    # 6% of the public funds spent: enough for Jiyuan's 5%, not for Hangzhou's 10%.
+    # 6% of the public funds set aside: enough for Jiyuan's 5%, not for Hangzhou's 10%.
     assert await judged(as_role("service"), "419001001", year) == {"school_public_funds_share": (True, "003 §5.2")}
     assert (await judged(as_role("service"), "330106001", year))["school_public_funds_share"][0] is False
 

@@ -83,19 +83,84 @@ def test_ratios_round_half_even_to_four_places_with_integers_only(num, den, show
     assert compliance.ratio(num, den) == shown
 
 
-@pytest.mark.parametrize("spent, flag", [(49_999, False), (50_000, True), (50_001, True)])
-def test_a_schools_flag_flips_exactly_at_five_percent(spent, flag):
-    figures = Figures(public_funds_budget_fen=1_000_000, spent_fen=spent, declared=True)
+@pytest.mark.parametrize("set_aside, flag", [(49_999, False), (50_000, True), (50_001, True)])
+def test_a_schools_flag_flips_exactly_at_five_percent_of_its_budget_set_aside(set_aside, flag):
+    """001 §6.7 (按照学校年度公用经费预算总额的5%安排): the share is judged on the training budget."""
+    figures = Figures(public_funds_budget_fen=1_000_000, training_budget_fen=set_aside, declared=True)
     [verdict] = compliance.judge("school", figures, seed("jiangxi", "360000", "2018-03-06"))
     assert (verdict["compliant"], verdict["threshold_min"], verdict["source"]) == (flag, "0.05", "001 §6.7")
 
 
-@pytest.mark.parametrize("training, flag", [(1_499_999, False), (1_500_000, True), (2_500_000, True),
-                                            (2_500_001, False)])
-def test_jiyuans_payroll_band_includes_both_ends(training, flag):
+def test_a_school_that_set_aside_five_percent_and_spent_nothing_complies_and_shows_its_spending():
+    """001 §6.7 and 003 §5.2: 5% of the public-funds budget is SET ASIDE (安排) for training; what
+    has been spent is shown separately, with no verdict (issue 20)."""
+    # Given a Jiyuan school that budgeted 50,000 of 1,000,000 fen for training and spent nothing
+    p = seed("jiyuan", "419001", "2022-04-12")
+    figures = Figures(public_funds_budget_fen=1_000_000, training_budget_fen=50_000, spent_fen=0, declared=True)
+    # When it is judged
+    [verdict] = compliance.judge("school", figures, p)
+    # Then it complies on the set-aside, and its spending share is shown beside it, unjudged
+    assert (verdict["rule"], verdict["ratio"], verdict["compliant"], verdict["source"]) == (
+        "school_public_funds_share", "0.0500", True, "003 §5.2")
+    assert verdict["spending_share"] == "0.0000" and "不作判定" in verdict["spending_label"]
+    assert compliance.ratios(figures)["set_aside_share"] == "0.0500"
+    assert compliance.ratios(figures)["funding_ratio"] == "0.0000"
+
+
+def test_spending_alone_no_longer_meets_the_set_aside():
+    """002 §4.2.2 (按照不低于学校年度日常公用经费总额10%的比例提取): a school that spent 10% (pass-down
+    included) but set aside nothing of its own fails the set-aside; its spending is still shown."""
+    p = seed("hangzhou_district", "330106", "2014-01-01")
+    figures = Figures(public_funds_budget_fen=1_000_000, received_fen=100_000, spent_fen=100_000, declared=True)
+    [verdict] = compliance.judge("school", figures, p)
+    assert (verdict["ratio"], verdict["spending_share"], verdict["compliant"]) == ("0.0000", "0.1000", False)
+    assert verdict["label"] == "培训经费预算占学校日常公用经费比例"
+
+
+@pytest.mark.parametrize("training, flag, above", [(1_499_999, False, False), (1_500_000, True, False),
+                                                   (2_500_000, True, False), (2_500_001, True, True),
+                                                   (4_000_000, True, True)])
+def test_jiyuans_payroll_floor_is_the_verdict_and_its_upper_figure_a_guide(training, flag, above):
+    """003 §5.2 (按教职工工资总额的1.5%—2.5%足额安排): 1.5% is the floor; 2.5% guides and never fails."""
+    # Given Jiyuan's policy and a district budgeting `training` of a 100,000,000 fen payroll
     figures = Figures(payroll_fen=100_000_000, training_budget_fen=training, declared=True)
-    verdicts = compliance.judge("county", figures, seed("jiyuan", "419001", "2022-04-12"))
-    assert [(v["rule"], v["compliant"]) for v in verdicts] == [("district_payroll_share", flag)]
+    # When the district is judged
+    [verdict] = compliance.judge("county", figures, seed("jiyuan", "419001", "2022-04-12"))
+    # Then the floor decides, and the guide is shown with a notice above it
+    assert (verdict["rule"], verdict["compliant"], verdict["threshold_min"], verdict["threshold_max"]) == (
+        "district_payroll_share", flag, "0.015", None)
+    assert (verdict["guide_max"], verdict["above_guide"]) == ("0.025", above)
+    assert verdict["notice"] == ("高于指导比例上限2.5%（仍达标）" if above else None)
+
+
+def test_a_floor_without_a_guide_shows_none():
+    """002 §4.2.2 (不低于…3%): a floor only, no guide."""
+    figures = Figures(payroll_fen=100, training_budget_fen=50, declared=True)
+    [payroll, _] = compliance.judge("county", figures, seed("hangzhou_district", "330106", "2014-01-01"))
+    assert (payroll["compliant"], payroll["guide_max"], payroll["above_guide"], payroll["notice"]) == (
+        True, None, None, None)
+
+
+def test_an_old_published_band_reads_as_a_floor_and_a_guide():
+    """003 §5.2: a FundingPolicyPublished recorded before issue 20 (its `district_payroll_share_max`)
+    is read unchanged; the max is now the guide."""
+    old = {"jurisdiction_code": "419001", "effective_from": "2022-04-12", "school_share_basis": "public_funds_budget",
+           "school_public_funds_share": "0.05", "district_payroll_share_min": "0.015",
+           "district_payroll_share_max": "0.025", "pass_down_min": None,
+           "sources": {"school_public_funds_share": "003 §5.2", "district_payroll_share": "003 §5.2",
+                       "pass_down_share": "002 §4.2.2"}}
+    p = given(("FundingPolicyPublished", old))[date(2022, 4, 12)]
+    [verdict] = compliance.judge("county", Figures(payroll_fen=100, training_budget_fen=3, declared=True), p)
+    assert (verdict["compliant"], verdict["guide_max"], verdict["above_guide"]) == (True, "0.025", True)
+
+
+@pytest.mark.parametrize("declared, flag, status, label", [
+    (False, None, "undeclared", "未申报"), (True, True, "compliant", "达标"),
+    (True, False, "not_compliant", "未达标"), (True, None, "not_judged", "未评判")])
+def test_an_org_that_declared_nothing_is_listed_as_undeclared(declared, flag, status, label):
+    """DOMAIN.md "Funding" (001 §6.7; 002 §4.2.2; 003 §5.2 each ask every school and district to
+    budget): an org with no declared budget is listed as 未申报, not left out (issue 20)."""
+    assert compliance.status(declared, flag) == status and compliance.STATUS_LABELS[status] == label
 
 
 def test_the_same_figures_meet_jiyuans_rules_and_miss_hangzhous():

@@ -46,9 +46,9 @@ async def world(rpool, funding_app, as_funding, reporting_app):
         PROVINCE, "2024-01-01", school_public_funds_share="0.01")), 201)
     await ok(await district.put(f"/v1/orgs/{DISTRICT}/budgets/2023", json=budget(0, 100_000_000, 3_000_000)), 201)
     await ok(await band.put(f"/v1/orgs/{BAND}/budgets/2023", json=budget(0, 10_000_000, 300_000)), 201)  # 3% > 2.5%
-    for school in (S1, S2, S3):
+    for school, set_aside in ((S1, 100_000), (S2, 99_999), (S3, 100_001)):  # at, below, above 10% (002 §4.2.2)
         await ok(await as_funding("school_admin", school).put(f"/v1/orgs/{school}/budgets/2023",
-                                                              json=budget(1_000_000, 0, 0)), 201)
+                                                              json=budget(1_000_000, 0, set_aside)), 201)
     for school in (S1, S2, S3, S4):  # 4 × 525,000 = 2,100,000 = 70% of the district's training budget
         await ok(await district.post("/v1/allocations", json={"from_code": DISTRICT, "to_code": school, "year": 2023,
                                                                "amount_fen": 525_000}), 201)
@@ -80,19 +80,20 @@ async def test_each_school_and_county_is_judged_at_its_threshold(world, as_role)
     by_org = {o["org_code"]: o for o in doc["items"]}
     assert [(s, by_org[s]["funding_ratio"], by_org[s]["spent_fen"], by_org[s]["compliant"]) for s in (S1, S2, S3)] == [
         (S1, "0.1000", 100_000, True), (S2, "0.1000", 99_999, False), (S3, "0.1000", 100_001, True)]
-    assert by_org[S4]["declared"] is False and by_org[S4]["compliant"] is None  # no budget declared: not judged
+    assert (by_org[S4]["declared"], by_org[S4]["compliant"], by_org[S4]["status"]) == (False, None, "undeclared")
     district = by_org[DISTRICT]
     assert (district["payroll_share"], district["pass_down_share"], district["spent_fen"]) == ("0.0300", "0.7000",
                                                                                               200_000)
     assert [(r["rule"], r["threshold_min"], r["compliant"]) for r in district["rules"]] == [
         ("district_payroll_share", "0.03", True), ("pass_down_share", "0.70", True)]
-    band = by_org[BAND]
-    assert [(r["rule"], r["ratio"], r["threshold_max"], r["compliant"]) for r in band["rules"]] == [
-        ("district_payroll_share", "0.0300", "0.025", False)]
+    band = by_org[BAND]  # 3% of payroll: above 003 §5.2's 2.5% guide, still compliant (the floor is 1.5%)
+    assert [(r["rule"], r["ratio"], r["threshold_max"], r["guide_max"], r["above_guide"], r["compliant"])
+            for r in band["rules"]] == [("district_payroll_share", "0.0300", None, "0.025", True, True)]
     assert band["jurisdiction_code"] == BAND and by_org[S1]["jurisdiction_code"] == DISTRICT
     assert doc["summary"] == {
-        "school": {"compliant": 2, "not_compliant": 1, "not_judged": 1, "compliance_rate": "0.6667"},
-        "county": {"compliant": 1, "not_compliant": 1, "not_judged": 0, "compliance_rate": "0.5000"}}
+        "school": {"undeclared": 1, "compliant": 2, "not_compliant": 1, "not_judged": 0, "compliance_rate": "0.6667"},
+        "county": {"undeclared": 0, "compliant": 2, "not_compliant": 0, "not_judged": 0, "compliance_rate": "1.0000"}}
+    assert (by_org[CITY]["status"], by_org[CITY]["status_label"], by_org[CITY]["rules"]) == ("undeclared", "未申报", [])
 
 
 async def test_scope_paging_and_roles(world, as_role):
@@ -101,10 +102,21 @@ async def test_scope_paging_and_roles(world, as_role):
     first = await ok(await as_role("service").get("/v1/reports/funding", params={"year": 2023, "limit": 2}))
     rest = await ok(await as_role("service").get("/v1/reports/funding", params={
         "year": 2023, "cursor": first["next_cursor"]}))
-    assert [o["org_code"] for o in first["items"] + rest["items"]] == [DISTRICT, S1, S2, S3, S4, BAND]
+    assert [o["org_code"] for o in first["items"] + rest["items"]] == [PROVINCE, CITY, DISTRICT, S1, S2, S3, S4,
+                                                                         BAND]
     assert rest["next_cursor"] is None
+    # A year nobody declared: every registered org listed as undeclared (issue 20), nothing judged.
     empty = await ok(await as_role("service").get("/v1/reports/funding", params={"year": 2031}))
-    assert empty["items"] == [] and empty["summary"]["school"]["compliance_rate"] is None
+    assert {o["status"] for o in empty["items"]} == {"undeclared"} and len(empty["items"]) == 8
+    assert empty["summary"]["school"] == {"undeclared": 4, "compliant": 0, "not_compliant": 0, "not_judged": 0,
+                                          "compliance_rate": None}
     refused(await as_role("host", _id()).get("/v1/reports/funding", params={"year": 2023}), 403, "forbidden_role")
+    # Finance (财务, issue 20) reads this report over its subtree, and no other report.
+    finance = await ok(await as_role("finance", DISTRICT).get("/v1/reports/funding", params={"year": 2023}))
+    assert [o["org_code"] for o in finance["items"]] == [DISTRICT, S1, S2, S3, S4]
+    refused(await as_role("finance", BAND).get("/v1/reports/funding", params={
+        "year": 2023, "region_code": DISTRICT}), 403, "out_of_scope")
+    for path in ("/v1/reports/rates", "/v1/reports/hosts", "/v1/reports/regions"):
+        refused(await as_role("finance", DISTRICT).get(path, params={"year": 2023}), 403, "forbidden_role")
     refused(await as_role("county_admin", BAND).get("/v1/reports/funding", params={
         "year": 2023, "region_code": DISTRICT}), 403, "out_of_scope")

@@ -15,6 +15,7 @@ neighbour at the same level, as close as the GB/T 2260 tree allows:
 | county_admin   | 610102                 | 610103 (sibling county)        |
 | school_admin   | 610102001 (school S)   | 610102002 (sibling school)     |
 | auditor        | 610100                 | 610200                         |
+| finance        | 610100                 | 610200                         |
 | host           | H_A (runs project P_A) | H_B (another host)             |
 | teacher        | T_A (sub; enrolled)    | T_B (another teacher)          |
 | service        | (no org)               | (no org)                       |
@@ -74,8 +75,9 @@ class Probe:
 
 def probe(path: str, *, json: Any = None, csv: str | None = None, default: str = "role", **cells: str) -> Probe:
     """`default` for every role not named; a group name (admins, region) sets its roles, and a
-    role named after it overrides the group."""
-    out = {r: default for r in ROLES}
+    role named after it overrides the group. `finance` (财务, issue 20) is "role" unless named: it
+    gets what it needs — funding's reads — and nothing more, whatever `default` says."""
+    out = {r: default for r in ROLES} | {"finance": "role"}
     for key, value in cells.items():
         for role in GROUPS.get(key, (key,)):
             out[role] = value
@@ -100,6 +102,8 @@ RUNNER = dict(region="ok/scope", school_admin="scope", host="ok/scope")
 OWN_COUNTY = dict(province_admin="role/scope", city_admin="role/scope", county_admin="ok/scope", school_admin="scope")
 # Reads over a region code 610102 (funding accounts, credits compliance, reporting figures).
 REGION_READ = dict(region="ok/scope", school_admin="scope", auditor="ok/scope", service="ok")
+# Funding's figures and verdicts: finance (财务) reads them within its subtree too (issue 20).
+FUNDING_READ = REGION_READ | dict(finance="ok/scope")
 
 TEACHER = {"name": "新教师", "national_id": national_id(50), "school_code": SCHOOL, "subject": "数学", "stage": "初中",
            "title": "二级教师", "hired_on": "2020-09-01"}
@@ -257,10 +261,10 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json=funding_policy(),
                                                            region="ok/scope"),
-        ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{PROVINCE}", default="ok"),
+        ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{PROVINCE}", default="ok", finance="ok"),
         ("PUT", "/v1/orgs/{code}/budgets/{year}"): probe(f"/v1/orgs/{COUNTY}/budgets/2023", json=BUDGET,
                                                          **OWN_COUNTY),
-        ("GET", "/v1/orgs/{code}/budgets/{year}"): probe(f"/v1/orgs/{COUNTY}/budgets/2023", **REGION_READ),
+        ("GET", "/v1/orgs/{code}/budgets/{year}"): probe(f"/v1/orgs/{COUNTY}/budgets/2023", **FUNDING_READ),
         ("POST", "/v1/allocations"): probe("/v1/allocations", json={
             "from_code": COUNTY, "to_code": SCHOOL, "year": 2023, "amount_fen": 100}, **OWN_COUNTY),
         ("POST", "/v1/disbursements"): probe("/v1/disbursements", json={
@@ -271,28 +275,28 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                                        json={"reason": "测试"}, **OWN_COUNTY),
         # Entries outside the caller's reach are 404, not 403: their existence is not confirmed.
         ("GET", "/v1/allocations/{allocation_id}"): probe("/v1/allocations/{A_A}", admins="ok/hidden",
-                                                          auditor="ok/hidden", service="ok"),
+                                                          auditor="ok/hidden", finance="ok/hidden", service="ok"),
         ("GET", "/v1/disbursements/{disbursement_id}"): probe("/v1/disbursements/{D_A}", region="ok/hidden",
                                                               school_admin="hidden", auditor="ok/hidden",
-                                                              service="ok"),
+                                                              finance="ok/hidden", service="ok"),
         # A list filtered to the caller's part (the host's own, a county's own): never a 403 for readers.
         ("GET", "/v1/settlements"): probe("/v1/settlements?project_id={P_A}", admins="ok", auditor="ok", host="ok",
-                                          service="ok"),
+                                          finance="ok", service="ok"),
         ("POST", "/v1/settlements"): probe("/v1/settlements", json={
             "project_id": "{P_A}", "county_code": COUNTY, "fee_per_participant_fen": 100}, county_admin="ok/scope"),
-        ("GET", "/v1/orgs/{code}/funding"): probe(f"/v1/orgs/{COUNTY}/funding?year=2023", **REGION_READ),
+        ("GET", "/v1/orgs/{code}/funding"): probe(f"/v1/orgs/{COUNTY}/funding?year=2023", **FUNDING_READ),
         ("GET", "/v1/orgs/{code}/funding/projects"): probe(f"/v1/orgs/{COUNTY}/funding/projects?year=2023",
-                                                           **REGION_READ),
+                                                           **FUNDING_READ),
         ("GET", "/v1/orgs/{code}/funding/entries"): probe(f"/v1/orgs/{COUNTY}/funding/entries?year=2023",
-                                                          **REGION_READ),
-        ("GET", "/v1/funding/orgs"): probe(f"/v1/funding/orgs?year=2023&region_code={COUNTY}", **REGION_READ),
+                                                          **FUNDING_READ),
+        ("GET", "/v1/funding/orgs"): probe(f"/v1/funding/orgs?year=2023&region_code={COUNTY}", **FUNDING_READ),
     },
     "reporting": {
         **OPS, ("GET", "/v1/projections"): PROJECTIONS,
         ("GET", "/v1/reports/lag"): probe("/v1/reports/lag", default="ok", teacher="role"),
         ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={
             "source": "stream", "models": ["reporting_funding"]}, province_admin="ok", service="ok"),
-        ("GET", "/v1/reports/funding"): probe(f"/v1/reports/funding?year=2023&region_code={COUNTY}", **REGION_READ),
+        ("GET", "/v1/reports/funding"): probe(f"/v1/reports/funding?year=2023&region_code={COUNTY}", **FUNDING_READ),
         ("GET", "/v1/reports/credits"): probe(f"/v1/reports/credits?year=2023&region_code={COUNTY}", **REGION_READ),
         ("GET", "/v1/reports/notices"): probe(f"/v1/reports/notices?year=2023&min_rate=0.5&parent_code={COUNTY}",
                                               **REGION_READ),
@@ -358,6 +362,7 @@ def principal(w: World, role: str, where: str) -> tuple[str | None, str | None]:
         return None, w.ids["T_A" if inside else "T_B"]
     orgs = {"province_admin": (PROVINCE, OTHER_PROVINCE), "city_admin": (CITY, CITY2),
             "county_admin": (COUNTY, COUNTY2), "school_admin": (SCHOOL, SCHOOL2), "auditor": (CITY, CITY2),
+            "finance": (CITY, CITY2),
             "service": (None, None)}
     return orgs[role][0 if inside else 1], None
 

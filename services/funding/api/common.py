@@ -5,7 +5,7 @@ Who may act or read (API.md "funding"):
   role of its kind with `org` equal to its code (domain/ledger.require_own_admin); an admin
   higher up reads it but cannot act for it;
 - allocations: the allocating org's administrator, to an org below it on the tree;
-- reads: admins and auditors within their subtree, and `service`.
+- reads: admins, auditors and finance (财务, read-only) within their subtree, and `service`.
 Checks run in a fixed order: role (403 forbidden_role, the route) → scope by code (403
 out_of_scope, the route; the handler where the org is known only from the loaded entry) →
 existence (404, the handler's facts) → being the org's own admin (403 forbidden_role, the
@@ -23,7 +23,8 @@ from services.funding.domain.ledger import ADMIN_OF
 from shared.paging import cursor_text, page_cursor
 
 ADMINS = tuple(ADMIN_OF.values())
-READERS = (*ADMINS, "auditor", "service")
+# finance (财务): reads funding within its subtree, never acts (issue 20).
+READERS = (*ADMINS, "auditor", "finance", "service")
 
 # Money is JSON integers only: StrictInt turns away 1.5, "100", 1e3 (a float once parsed) and
 # booleans with 422; the cap keeps every amount exact in JSON and far from bigint overflow.

@@ -51,7 +51,7 @@ class PolicyCreate(In):
     school_public_funds_share: Share | None = None
     school_share_basis: Literal["public_funds_budget", "daily_public_funds"] = "public_funds_budget"
     district_payroll_share_min: Share | None = None
-    district_payroll_share_max: Share | None = None
+    district_payroll_share_max: Share | None = None  # the guide's upper end (003 §5.2), shown, never judged
     pass_down_min: Share | None = None
     sources: dict[Rule, Annotated[Text, Field(min_length=1, max_length=200)]] = Field(default_factory=dict)
 

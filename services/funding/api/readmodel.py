@@ -23,6 +23,13 @@ from services.funding.judgement import FIGURES, assess, figures, judged, policie
 from shared import orgtree
 from shared.orgs import subtree_prefix
 
+_NO_ACCOUNT = f"""
+SELECT o.kind, count(*)::int FROM orgs o
+WHERE o.kind IN ('school', 'county') AND {orgtree.subtree_sql("o.code", "$1", "$2")}
+  AND NOT EXISTS (SELECT 1 FROM funding_accounts a WHERE a.org_code = o.code AND a.year = $3)
+GROUP BY o.kind
+"""
+
 
 async def funding(conn: asyncpg.Connection, org: asyncpg.Record, year: int, as_of: date | None) -> dict[str, Any]:
     code, day = org["code"], as_of or year_end(year)
@@ -37,8 +44,12 @@ async def funding(conn: asyncpg.Connection, org: asyncpg.Record, year: int, as_o
     tally: dict[str, Counter[str]] = {"school": Counter(), "county": Counter()}
     for r in rows:
         if r["kind"] in tally:
-            flag = judged(r["kind"], figures(r), chains[r["org_code"]], known, day).compliant
-            tally[r["kind"]]["compliant" if flag else "not_compliant" if flag is False else "not_judged"] += 1
+            f = figures(r)
+            flag = judged(r["kind"], f, chains[r["org_code"]], known, day).compliant
+            tally[r["kind"]][compliance.status(f.declared, flag)] += 1
+    # Registered schools and counties of the subtree with no account at all: undeclared too (issue 20).
+    for kind, n in await conn.fetch(_NO_ACCOUNT, code, subtree_prefix(code), year):
+        tally[kind]["undeclared"] += n
     totals = {k: sum(r[k] for r in rows) for k in FIGURES}
     available = mine.training_budget_fen + mine.received_fen - mine.allocated_fen - mine.spent_fen
     return {
@@ -49,24 +60,33 @@ async def funding(conn: asyncpg.Connection, org: asyncpg.Record, year: int, as_o
         "ratios": compliance.ratios(mine), "rounding": compliance.ROUNDING,
         "policy": policy.to_data(verdict.policy) if verdict.policy else None,
         "rules": verdict.rules, "compliant": verdict.compliant,
+        "status": (st := compliance.status(mine.declared, verdict.compliant)),
+        "status_label": compliance.STATUS_LABELS[st],
         "subtree": {"accounts": len(rows), **{k: totals[k] for k in FIGURES if k != "received_fen"},
+                    "set_aside_share": compliance.ratio(totals["training_budget_fen"],
+                                                        totals["public_funds_budget_fen"]),
                     "funding_ratio": compliance.ratio(totals["spent_fen"], totals["public_funds_budget_fen"]),
-                    "compliance": {kind: {"compliant": c["compliant"], "not_compliant": c["not_compliant"],
-                                          "not_judged": c["not_judged"]} for kind, c in tally.items()}},
+                    "compliance": {kind: {k: c[k] for k in compliance.STATUS_LABELS} for kind, c in tally.items()}},
     }
 
 
+# Every account of the year, and every registered org of the region without one (issue 20: an
+# org that declared nothing is listed as undeclared, not left out): its figures are all zero.
 _ACCOUNTS = f"""
-SELECT a.*, o.name, o.kind FROM funding_accounts a LEFT JOIN orgs o ON o.code = a.org_code
-WHERE a.year = $1 AND ($2::text IS NULL OR {orgtree.subtree_sql("a.org_code", "$2", "$3")}) AND a.org_code > $4
-ORDER BY a.org_code LIMIT $5
+SELECT coalesce(a.org_code, o.code) AS org_code, $1::int AS year, coalesce(a.budget_version, 0) AS budget_version,
+       {", ".join(f"coalesce(a.{k}, 0) AS {k}" for k in FIGURES)}, o.name, o.kind
+FROM (SELECT * FROM funding_accounts WHERE year = $1) a FULL JOIN orgs o ON o.code = a.org_code
+WHERE ($2::text IS NULL OR {orgtree.subtree_sql("coalesce(a.org_code, o.code)", "$2", "$3")})
+  AND coalesce(a.org_code, o.code) > $4
+ORDER BY coalesce(a.org_code, o.code) LIMIT $5
 """
 
 
 async def verdicts(conn: asyncpg.Connection, year: int, region: str | None, as_of: date | None, after: str,
                    limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Every account of `year` in `region`'s subtree (None: everywhere) after org code `after`, in
-    org-code order, with its figures and verdicts; and whether more follow."""
+    """Every account of `year` in `region`'s subtree (None: everywhere) and every registered org there
+    without one, after org code `after`, in org-code order, with figures, verdicts and status; and
+    whether more follow."""
     rows: Sequence[asyncpg.Record] = await conn.fetch(
         _ACCOUNTS, year, region, subtree_prefix(region) if region else None, after, limit + 1)
     rows, more = rows[:limit], len(rows) > limit

@@ -1,21 +1,22 @@
 """HTTP route: GET /v1/funding/orgs — funding's verdicts, published for other services (issue
 14: reporting reads them instead of re-deriving the rules).
 
-One item per funding account of `year` in the region, in org-code order: an org that only
-received an allocation and never declared a budget is listed too (declared false, so its
-verdicts are not judged). Each carries its figures, the display ratios, the verdict of every
+One item per funding account of `year` in the region, and per registered org of the region
+without one, in org-code order: an org that never declared a budget (none at all, or one that
+only received an allocation) is listed as `declared: false`, `status: "undeclared"` (未申报), its
+verdicts not judged — never left out (issue 20). Each carries its figures, the display ratios, the verdict of every
 rule of the policy in force for the org's nearest jurisdiction on `as_of` (default 31 December
 of the year), that policy's identity with the policy stream's version, and the overall flag —
 judged exactly as GET /v1/orgs/{code}/funding judges (api/readmodel.judged).
 
-Who reads: `service`, everywhere (no region_code: every account); admins and auditors within
-their subtree (region_code defaults to their own org; outside it 403 out_of_scope).
+Who reads: `service`, everywhere (no region_code: every account); admins, auditors and finance
+(财务) within their subtree (region_code defaults to their own org; outside it 403 out_of_scope).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -42,6 +43,11 @@ class RuleVerdict(BaseModel):
     threshold_min: str
     threshold_max: str | None
     compliant: bool | None  # exact comparison; null when it cannot be judged
+    spending_share: str | None = None  # a school's spent ÷ the same base: shown, never judged
+    spending_label: str | None = None
+    guide_max: str | None = None  # a district's payroll guide (003 §5.2): shown, never judged
+    above_guide: bool | None = None
+    notice: str | None = None
     source: str
     jurisdiction_code: str
     effective_from: date
@@ -58,12 +64,15 @@ class OrgVerdict(BaseModel):
     received_fen: int
     allocated_fen: int
     spent_fen: int
-    funding_ratio: str | None
+    set_aside_share: str | None  # training budget ÷ public-funds budget: a school's verdict
+    funding_ratio: str | None  # spent ÷ public-funds budget: shown, never judged
     payroll_share: str | None
     pass_down_share: str | None
     policy: PolicyUsed | None
     rules: list[RuleVerdict]
     compliant: bool | None
+    status: Literal["undeclared", "compliant", "not_compliant", "not_judged"]
+    status_label: str  # 未申报 / 达标 / 未达标 / 未评判
 
 
 class OrgVerdicts(BaseModel):

@@ -9,6 +9,10 @@ An org is judged under the policy of its nearest jurisdiction — itself, then i
 that has a version in force on the judging date. The whole policy applies, never a mix of
 two jurisdictions' rules. Shares are exact `Decimal`s (≤ 6 decimal places) and travel in
 events as strings, so no float ever touches a threshold.
+
+`district_payroll_share_max` keeps its published name (old FundingPolicyPublished events read as
+they are) but means the GUIDE's upper end (003 §5.2's 1.5%–2.5% is a floor plus a guide, issue
+20): domain/compliance shows it as `guide_max`; only the minimum decides compliance.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class FundingPolicy:
     school_public_funds_share: Decimal | None = None
     school_share_basis: str = "public_funds_budget"
     district_payroll_share_min: Decimal | None = None
-    district_payroll_share_max: Decimal | None = None
+    district_payroll_share_max: Decimal | None = None  # the guide's upper end, not a verdict (003 §5.2)
     pass_down_min: Decimal | None = None
     sources: dict[str, str] = field(default_factory=dict)
 

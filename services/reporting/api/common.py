@@ -3,7 +3,8 @@
 Scope (DOMAIN.md "an administrator acts only inside their own subtree"):
 - province / city / county / school admins and auditors read the subtree of their `org`;
 - a host (`org` = host id) reads only its own projects' figures, in every region;
-- `service` reads everything; teachers read no reports.
+- `service` reads everything; teachers read no reports;
+- finance (财务) reads the funding report alone, over the subtree of its `org` (issue 20).
 """
 
 from __future__ import annotations

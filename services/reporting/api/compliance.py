@@ -21,13 +21,15 @@ Year = Annotated[int, Query(ge=2000, le=2100, description="学年 school year, e
 
 @router.get("/v1/reports/funding", summary="Funding ratios and compliance per school and county",
             description=(report_funding.__doc__ or "") + """
-Items: every org with an account for the year in the reader's subtree, as funding last assessed
-it: budget, passed-down and spent fen, the ratios (4 places, ROUND_HALF_EVEN, null over a zero
-base), the verdict of each rule and the policy version used. `summary`: per kind, compliant / not
-compliant / not judged and the compliance rate = compliant ÷ judged (null when none was judged).""")
+Items: every registered org of the reader's subtree, as funding last assessed it: budget,
+passed-down and spent fen, the ratios (4 places, ROUND_HALF_EVEN, null over a zero base), the
+verdict of each rule and the policy version used, and `status` (undeclared 未申报 / compliant 达标 /
+not_compliant 未达标 / not_judged 未评判). `summary`: per kind, those four counts and the compliance
+rate = compliant ÷ judged (null when none was judged). Readers: admins, auditors and finance (财务)
+within their subtree, and `service`.""")
 async def get_funding(request: Request, principal: Authenticated, year: Year, region_code: Code = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> dict[str, Any]:
-    scope = scope_of(principal, "service", *ADMIN_READERS)
+    scope = scope_of(principal, "service", "finance", *ADMIN_READERS)  # finance (财务): this report only
     async with request.app.state.pool.acquire() as conn:
         doc = await report_funding.funding(conn, year, scope.region_or_own(region_code), decode_cursor(cursor), limit)
     return doc | {"next_cursor": encode_cursor(doc["next_cursor"])}

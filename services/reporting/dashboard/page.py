@@ -85,7 +85,8 @@ async def dashboard(request: Request, principal: Authenticated, today: Today,
                                  [(label, [sm[kind]["compliance_rate"] for _, sm in kids])
                                   for label, kind in (("学校达标率", "school"), ("区县达标率", "county"))])
     funding_rows = [[name, *(f'{sm[k]["compliant"]}/{sm[k]["compliant"] + sm[k]["not_compliant"]}'
-                             for k in ("school", "county"))] for name, sm in kids]
+                             for k in ("school", "county")), *(sm[k]["undeclared"] for k in ("school", "county"))]
+                    for name, sm in kids]
     w = {k: escape(v) for k, v in ranked["weights"].items()}
     lag = "未知" if any(x is None for x in lags) else str(sum(lags))
     html = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><link rel="icon" href="data:,">
@@ -100,8 +101,10 @@ async def dashboard(request: Request, principal: Authenticated, today: Today,
 <p class="note">综合得分 = 结业率 × {w["completion"]} + 满意率 × {w["satisfaction"]} + 简报按时率 × {w["bulletins"]}
 + 总结材料按时率 × {w["close_out"]};无数据的项计0分;
 同分依次比较结业率、满意率、简报按时率、总结材料按时率、单位编号。</p></section>
-<section id="funding">{funding_chart}{_table(["", "学校达标/已评", "区县达标/已评"], funding_rows)}
-<p class="note">学校:培训经费支出 ÷ 公用经费预算;区县:培训经费预算 ÷ 工资总额、下拨 ÷ 培训经费预算;
-各按本级或上级最近发布的经费政策判定,未申报预算或基数为0的不评。</p></section>
+<section id="funding">{funding_chart}{_table(["", "学校达标/已评", "区县达标/已评", "学校未申报", "区县未申报"],
+                                             funding_rows)}
+<p class="note">学校:安排的培训经费预算 ÷ 公用经费预算(支出另列,不作判定);
+区县:培训经费预算 ÷ 工资总额(不低于下限;指导上限仅作提示)、下拨 ÷ 培训经费预算;
+各按本级或上级最近发布的经费政策判定,未申报预算的单位列为“未申报”,基数为0的不评。</p></section>
 </body></html>"""
     return HTMLResponse(html)
