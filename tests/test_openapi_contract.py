@@ -35,10 +35,7 @@ def _typed(op: dict) -> bool:
 NOT_YET_TYPED = {
     "enrollment": set(),
     "credits": set(),
-    "funding": {
-        "ledger-allocate", "ledger-disburse", "ledger-reverse_allocation", "ledger-reverse_disbursement",
-        "ledger-get_allocation", "ledger-get_disbursement", "settlements-settle", "settlements-list_settlements",
-        "funding-get_funding", "funding-get_projects", "funding-get_entries"},
+    "funding": set(),
     "reporting": {
         "reports-get_funding"},
 }

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import Field
 
 from services.funding.api.common import ADMINS, READERS, FenOrZero, In, OrgCode, Year
 from services.funding.domain.ledger import Budget
@@ -21,6 +21,7 @@ from services.funding.handlers import declare_budget
 from services.funding.titles import problem
 from shared.auth import Authenticated, require_role, require_within
 from shared.unit_of_work import Command
+from shared.yearnames import BudgetYearNamed
 
 router = APIRouter(tags=["budgets"])
 CodeParam = Annotated[str, Path(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
@@ -33,9 +34,9 @@ class BudgetCreate(In):
     training_budget_fen: FenOrZero  # the org's own training budget, allocations received excluded
 
 
-class BudgetPublic(BaseModel):
+class BudgetPublic(BudgetYearNamed):
     org_code: OrgCode
-    year: Year
+    year: Year = Field(description="预算年度 budget year")
     public_funds_budget_fen: int
     payroll_fen: int
     training_budget_fen: int

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from services.funding.api.common import ADMINS, READERS, Fen, In, OrgCode, StrictYear
+from services.funding.api.models import Allocated, AllocationView, Disbursed, DisbursementView, Reversed
 from services.funding.domain.ledger import evolve_entry
 from services.funding.handlers import allocate as allocate_handler
 from services.funding.handlers import disburse as disburse_handler
@@ -59,7 +60,8 @@ class ReversalCreate(In):
     reason: Annotated[Note, Field(min_length=1, max_length=500)]
 
 
-@router.post("/v1/allocations", status_code=201, summary="Allocate training funds to an org below (下拨)")
+@router.post("/v1/allocations", status_code=201, summary="Allocate training funds to an org below (下拨)",
+             response_model=Allocated)
 async def allocate(body: AllocationCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
     require_within(cmd.principal, body.from_code)
@@ -68,7 +70,8 @@ async def allocate(body: AllocationCreate, cmd: Command) -> Response:
                                                              body.amount_fen))
 
 
-@router.post("/v1/disbursements", status_code=201, summary="Disburse earmarked training funds (专款专用)")
+@router.post("/v1/disbursements", status_code=201, summary="Disburse earmarked training funds (专款专用)",
+             response_model=Disbursed)
 async def disburse(body: DisbursementCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
     require_within(cmd.principal, body.org_code)
@@ -76,13 +79,15 @@ async def disburse(body: DisbursementCreate, cmd: Command) -> Response:
                                                              body.purpose, body.project_id, body.host_id))
 
 
-@router.post("/v1/allocations/{allocation_id}/reverse", summary="Reverse an allocation (冲销; never an edit)")
+@router.post("/v1/allocations/{allocation_id}/reverse", summary="Reverse an allocation (冲销; never an edit)",
+             response_model=Reversed)
 async def reverse_allocation(allocation_id: uuid.UUID, body: ReversalCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
     return await cmd.run(lambda uow: reverse.handle(uow, "allocation", allocation_id, body.reason))
 
 
-@router.post("/v1/disbursements/{disbursement_id}/reverse", summary="Reverse a disbursement (冲销; never an edit)")
+@router.post("/v1/disbursements/{disbursement_id}/reverse",
+             summary="Reverse a disbursement (冲销; never an edit)", response_model=Reversed)
 async def reverse_disbursement(disbursement_id: uuid.UUID, body: ReversalCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *ADMINS)
     return await cmd.run(lambda uow: reverse.handle(uow, "disbursement", disbursement_id, body.reason))
@@ -100,11 +105,11 @@ async def _get(kind: str, entry_id: uuid.UUID, request: Request, principal: Auth
                         headers={"ETag": f'"{version}"'})
 
 
-@router.get("/v1/allocations/{allocation_id}", summary="An allocation")
+@router.get("/v1/allocations/{allocation_id}", summary="An allocation", response_model=AllocationView)
 async def get_allocation(allocation_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     return await _get("allocation", allocation_id, request, principal)
 
 
-@router.get("/v1/disbursements/{disbursement_id}", summary="A disbursement")
+@router.get("/v1/disbursements/{disbursement_id}", summary="A disbursement", response_model=DisbursementView)
 async def get_disbursement(disbursement_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     return await _get("disbursement", disbursement_id, request, principal)

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from services.funding.api import readmodel
 from services.funding.api.common import READERS, after, cursor_after
+from services.funding.api.models import LedgerEntryPage, OrgFunding, ProjectSpendingPage
 from services.funding.titles import problem
 from shared.auth import Authenticated, Principal, require_role, require_within
 from shared.inputs import IsoDate
@@ -45,11 +46,12 @@ async def _org(request: Request, principal: Principal, code: str) -> asyncpg.Rec
     return row
 
 
-@router.get("/v1/orgs/{code}/funding", summary="Funding ratios and compliance of an org for a year")
+@router.get("/v1/orgs/{code}/funding", summary="Funding ratios and compliance of an org for a year",
+            response_model=OrgFunding)
 async def get_funding(code: CodeParam, request: Request, principal: Authenticated, year: YearQuery,
                       as_of: IsoDate | None = Query(None, description="judge under the policy in force on this day; "
                                                                    "default 31 December of the year")
-                      ) -> dict[str, Any]:
+                      ) -> Any:
     org = await _org(request, principal, code)
     async with request.app.state.pool.acquire() as conn:
         return await readmodel.funding(conn, org, year, as_of)
@@ -77,9 +79,10 @@ def _per_participant(spent: int, participants: int) -> int | None:
     return q + 1 if 2 * r > participants or (2 * r == participants and q % 2 == 1) else q  # ROUND_HALF_EVEN
 
 
-@router.get("/v1/orgs/{code}/funding/projects", summary="Spending per participant per project (subtree)")
+@router.get("/v1/orgs/{code}/funding/projects", summary="Spending per participant per project (subtree)",
+            response_model=ProjectSpendingPage)
 async def get_projects(code: CodeParam, request: Request, principal: Authenticated, year: YearQuery,
-                       limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+                       limit: Limit = 50, cursor: Cursor = None) -> Any:
     await _org(request, principal, code)
     rows = await request.app.state.pool.fetch(_PROJECTS, code, subtree_prefix(code), year, after(cursor), limit + 1)
     items = [{"project_id": str(r["project_id"]), "code": r["code"], "name": r["name"],
@@ -99,9 +102,10 @@ WHERE f.year = $2 AND (f.org_code = $1 OR f.to_code = $1) AND e.position > $3 OR
 """
 
 
-@router.get("/v1/orgs/{code}/funding/entries", summary="An org's ledger entries for a year")
+@router.get("/v1/orgs/{code}/funding/entries", summary="An org's ledger entries for a year",
+            response_model=LedgerEntryPage)
 async def get_entries(code: CodeParam, request: Request, principal: Authenticated, year: YearQuery,
-                      limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+                      limit: Limit = 50, cursor: Cursor = None) -> Any:
     await _org(request, principal, code)
     position = after(cursor)
     if position and not (position.isascii() and position.isdigit() and len(position) <= 18):

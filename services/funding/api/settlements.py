@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.funding.api.common import READERS, Fen, In, OrgCode
+from services.funding.api.models import Settled, Settlements
 from services.funding.handlers import settle as settle_handler
 from shared.auth import Authenticated, can_read, require_role, require_within
 from shared.unit_of_work import Command
@@ -31,8 +32,9 @@ class SettlementCreate(In):
 
 
 @router.post("/v1/settlements", status_code=201, summary="Settle a project's per-participant fee for a county",
+             response_model=Settled,
              responses={200: {"description": "already settled with these figures: nothing recorded",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}})
+                              "model": Settled}})
 async def settle(body: SettlementCreate, cmd: Command) -> Response:
     require_role(cmd.principal, "county_admin")
     require_within(cmd.principal, body.county_code)
@@ -46,7 +48,8 @@ FROM funding_entries WHERE kind = 'settlement' AND project_id = $1 ORDER BY org_
 """
 
 
-@router.get("/v1/settlements", summary="A project's settlements with its host (结算), per county")
+@router.get("/v1/settlements", summary="A project's settlements with its host (结算), per county",
+            response_model=Settlements)
 async def list_settlements(project_id: uuid.UUID, request: Request, principal: Authenticated) -> JSONResponse:
     """Issue 20: the host reads its own settlements — those naming it as the project's host — as
     the paying counties and the admins and auditors above them read theirs; each row is one

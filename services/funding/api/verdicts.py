@@ -19,13 +19,14 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.funding.api import readmodel
 from services.funding.api.common import READERS, after, cursor_after
 from services.funding.titles import problem
 from shared.auth import Authenticated, require_role, require_within
 from shared.inputs import IsoDate
+from shared.yearnames import BudgetYearNamed
 
 router = APIRouter(tags=["funding"])
 
@@ -75,8 +76,8 @@ class OrgVerdict(BaseModel):
     status_label: str  # 未申报 / 达标 / 未达标 / 未评判
 
 
-class OrgVerdicts(BaseModel):
-    year: int
+class OrgVerdicts(BudgetYearNamed):
+    year: int = Field(description="预算年度 budget year")
     region_code: str | None
     items: list[OrgVerdict]
     next_cursor: str | None

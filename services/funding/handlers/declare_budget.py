@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.funding.domain.ledger import Budget, decide_declare_budget, require_own_admin
 from services.funding.handlers.facts import load, lock_stream
+from shared.calendar import year_named
 from shared.unit_of_work import Reply, UnitOfWork
 
 
@@ -21,6 +22,7 @@ async def handle(uow: UnitOfWork, wanted: Budget) -> Reply:
     uow.record(stream_id, expected, events)
     now = version + len(events)
     body = {"org_code": code, "year": year, "public_funds_budget_fen": wanted.public_funds_budget_fen,
-            "payroll_fen": wanted.payroll_fen, "training_budget_fen": wanted.training_budget_fen, "version": now}
+            "payroll_fen": wanted.payroll_fen, "training_budget_fen": wanted.training_budget_fen, "version": now,
+            **year_named("budget_year", year)}  # as the GET answers it (api/budgets.py BudgetPublic)
     return Reply(201 if version == 0 else 200, body,
                  {"ETag": f'"{now}"', "Location": f"/v1/orgs/{code}/budgets/{year}"})
