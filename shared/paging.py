@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
 
 from .refusal import Refused
 
 BAD_CURSOR = "pass next_cursor back unchanged"
+T = TypeVar("T")
 
 
 def page_cursor(text: str) -> str:
@@ -22,3 +26,13 @@ def cursor_text(cursor: str) -> str:
         return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Refused("bad_cursor", BAD_CURSOR, 422) from None
+
+
+class Page(BaseModel, Generic[T]):
+    """Every list the API answers is a page of this shape (issue 16): `items`, and `next_cursor` to
+    pass back as `cursor` for the next page — opaque, null on the last page; a cursor we did not
+    hand out is a 422 `bad_cursor`. A list with a header of its own (the year it covers, the
+    policy it was judged by) subclasses it."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="pass back as `cursor` for the next page, unchanged; null: the last")

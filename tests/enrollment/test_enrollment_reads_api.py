@@ -65,7 +65,7 @@ async def test_list_enrollments_filters_scopes_and_pages(epool, as_role, county,
     assert [i["id"] for i in region.json()["items"]] == [theirs]
     other_host = await as_role("host", str(uuid.uuid4())).get("/v1/enrollments", params={"project_id": pid})
     assert other_host.json()["items"] == []
-    refused(await county.get("/v1/enrollments", params={"cursor": "!!"}), 400, "bad_cursor")
+    refused(await county.get("/v1/enrollments", params={"cursor": "!!"}), 422, "bad_cursor")
     refused(await county.get("/v1/enrollments", params={"limit": 501}), 422, "validation_error")
 
 

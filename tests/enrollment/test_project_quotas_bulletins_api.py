@@ -172,7 +172,7 @@ async def test_list_filters_and_pages(api, as_role):
     assert seen == [a, b, c]
     host_view = await api(("host", OTHER_HOST), "GET", "/v1/projects", params={"year": 2028})
     assert [item["id"] for item in host_view.json()["items"]] == [b]
-    problem(await api(("teacher", None), "GET", "/v1/projects", params={"cursor": "bm9wZQ"}), 400, "bad_cursor")
+    problem(await api(("teacher", None), "GET", "/v1/projects", params={"cursor": "bm9wZQ"}), 422, "bad_cursor")
     problem(await api(("teacher", None), "GET", "/v1/projects", params={"limit": 0}), 422, "validation_error")
     problem(await api(("teacher", None), "GET", "/v1/projects", params={"limit": 501}), 422, "validation_error")
     problem(await api(("teacher", None), "GET", "/v1/projects", params={"year": 10**12}), 422, "validation_error")

@@ -34,6 +34,7 @@ from shared.calendar import school_year_label
 from shared.clock import Today
 from shared.inputs import IsoDate
 from shared.orgs import kind_of
+from shared.paging import Page
 from shared.yearnames import SchoolYearNamed
 
 router = APIRouter(tags=["compliance"])
@@ -81,12 +82,10 @@ class SchoolVerdict(BaseModel):
     policy: PolicyUsed | None
 
 
-class SchoolVerdicts(SchoolYearNamed):
+class SchoolVerdicts(Page[SchoolVerdict], SchoolYearNamed):
     year: int = Field(description="the school year (学年) judged, 2023 = 2023学年 (from 1 September)")
     as_of: date
     region_code: str | None
-    items: list[SchoolVerdict] = Field(description="one per school with a registered teacher, by school_code")
-    next_cursor: str | None
 
 
 def _region(principal: Principal, region_code: str | None) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.paging import Page
 from shared.yearnames import SchoolYearNamed
 
 Number = int | float
@@ -42,9 +43,8 @@ class Claim(_Strict):
     version: int = Field(description="the claim stream's version (its ETag)")
 
 
-class ClaimPage(_Strict):
-    items: list[Claim]
-    next_cursor: str | None
+class ClaimPage(Page[Claim]):
+    model_config = ConfigDict(extra="forbid")
 
 
 class Revoked(_Strict):
@@ -256,14 +256,12 @@ class ShortTeacher(_Strict):
     policy: PolicyUsed | None
 
 
-class ShortOfHours(SchoolYearNamed):
+class ShortOfHours(Page[ShortTeacher], SchoolYearNamed):
     model_config = ConfigDict(extra="forbid")
     org_code: str
     year: int = Field(description="学年 school year")
     label: str
     judged_on: date
-    items: list[ShortTeacher]
-    next_cursor: str | None
 
 
 class Reminders(_Strict):
@@ -296,10 +294,9 @@ class Certificate(_Strict):
     credential: dict[str, Any] = Field(description="the signed W3C verifiable credential")
 
 
-class MyCertificates(_Strict):
+class MyCertificates(Page[Certificate]):
+    model_config = ConfigDict(extra="forbid")
     teacher_id: uuid.UUID
-    items: list[Certificate]
-    next_cursor: str | None
 
 
 class Jwks(BaseModel):

@@ -42,7 +42,7 @@ from services.enrollment.titles import RULE_TITLES, problem
 from shared.auth import Authenticated, Principal, can_read, require_role
 from shared.clock import Today
 from shared.orgtree import subtree_codes_sql, subtree_prefix
-from shared.paging import BAD_CURSOR, cursor_text, page_cursor
+from shared.paging import BAD_CURSOR, Page, cursor_text, page_cursor
 
 router = APIRouter(tags=["eligibility"])
 
@@ -84,13 +84,11 @@ class RosterEntry(Judgement):
     school_code: str
 
 
-class RosterPage(BaseModel):
+class RosterPage(Page[RosterEntry]):
     project_id: uuid.UUID
     region_code: str
     policy: str
     judged_on: date
-    items: list[RosterEntry]
-    next_cursor: str | None
 
 
 def _judgement(verdicts: list[Verdict]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.enrollment.handlers.access import require
 from services.enrollment.projector.enrollments import list_enrollment_rows, load_enrollment_detail
@@ -20,6 +20,7 @@ from services.enrollment.titles import problem
 from shared.auth import Authenticated, Principal, can_read
 from shared.inputs import Text
 from shared.orgs import subtree_prefix
+from shared.paging import BAD_CURSOR, Page
 from shared.yearnames import ProjectYearNamed
 
 router = APIRouter(tags=["enrollments"])
@@ -46,9 +47,8 @@ class EnrollmentPublic(ProjectYearNamed):
     evaluated: bool = False
 
 
-class EnrollmentPage(BaseModel):
-    items: list[EnrollmentPublic]
-    next_cursor: str | None
+class EnrollmentPage(Page[EnrollmentPublic]):
+    """A page of them (shared/paging.py Page)."""
 
 
 def _may_read(pr: Principal, row: Any) -> bool:
@@ -100,7 +100,7 @@ async def list_enrollments(
     try:
         after = uuid.UUID(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else None
     except ValueError:
-        raise problem("bad_cursor", "pass next_cursor back as given", 400) from None
+        raise problem("bad_cursor", BAD_CURSOR, 422) from None
     async with request.app.state.pool.acquire() as conn:
         rows = await list_enrollment_rows(conn, project_id=project_id, teacher_id=teacher_id, region_code=region_code,
                                           after=after, limit=limit + 1, **scope)

@@ -17,12 +17,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.enrollment.projector.enrollments import teacher_enrollment_rows
 from services.enrollment.titles import problem
 from shared.auth import Authenticated, require_role
-from shared.paging import BAD_CURSOR, cursor_text, page_cursor
+from shared.paging import BAD_CURSOR, Page, cursor_text, page_cursor
 from shared.yearnames import ProjectYearNamed
 
 router = APIRouter(tags=["me"])
@@ -49,9 +49,8 @@ class MyEnrollment(ProjectYearNamed):
     version: int  # the enrollment's ETag
 
 
-class MyEnrollmentPage(BaseModel):
-    items: list[MyEnrollment]
-    next_cursor: str | None
+class MyEnrollmentPage(Page[MyEnrollment]):
+    """A page of them (shared/paging.py Page)."""
 
 
 def _after(cursor: str | None) -> tuple[date, uuid.UUID] | None:

@@ -22,7 +22,7 @@ from shared.inputs import SINGLE_LINE
 from shared.inputs import Text as OneLine
 from shared.orgs import org_within, subtree_prefix
 from shared.orgtree import subtree_sql
-from shared.paging import cursor_text, page_cursor
+from shared.paging import Page, cursor_text, page_cursor
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["orgs"])
@@ -44,9 +44,8 @@ class OrgPublic(BaseModel):
     version: int
 
 
-class OrgPage(BaseModel):
-    items: list[OrgPublic]
-    next_cursor: str | None
+class OrgPage(Page[OrgPublic]):
+    """A page of them (shared/paging.py Page)."""
 
 
 class HostCreate(BaseModel):

@@ -31,6 +31,7 @@ from shared.auth import Authenticated, require_role
 from shared.clock import Today
 from shared.inputs import IsoDate, Note
 from shared.inputs import Text as OneLine
+from shared.paging import BAD_CURSOR, Page
 from shared.refusal import Refused
 from shared.unit_of_work import Command
 
@@ -63,9 +64,8 @@ class ProjectDetail(ProjectPublic):
     bulletins: list[dict[str, Any]]  # issue_no, title, published_on
 
 
-class ProjectPage(BaseModel):
-    items: list[ProjectPublic]
-    next_cursor: str | None
+class ProjectPage(Page[ProjectPublic]):
+    """A page of them (shared/paging.py Page)."""
 
 
 @router.post("/v1/projects", status_code=201, response_model=ProjectDrafted)
@@ -155,5 +155,5 @@ async def list_projects(p: Authenticated, request: Request, year: int | None = Q
             rows, nxt = await list_project_rows(conn, year=year, level=level, region=region, host=host,
                                                 cursor=cursor, limit=limit)
     except ValueError:
-        raise problem("bad_cursor", "pass next_cursor back as given", 400) from None
+        raise problem("bad_cursor", BAD_CURSOR, 422) from None
     return ProjectPage(items=[ProjectPublic.model_validate(dict(r)) for r in rows], next_cursor=nxt)

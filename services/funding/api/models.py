@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.paging import Page
 from shared.yearnames import BudgetYearNamed
 
 Fen = int
@@ -100,10 +101,8 @@ class ProjectSpending(BaseModel):
     spent_per_participant_fen: Fen | None = Field(description="ROUND_HALF_EVEN; null without participants")
 
 
-class ProjectSpendingPage(BaseModel):
+class ProjectSpendingPage(Page[ProjectSpending]):
     model_config = ConfigDict(extra="forbid")
-    items: list[ProjectSpending]
-    next_cursor: str | None
 
 
 class LedgerEntry(BaseModel):
@@ -122,10 +121,8 @@ class LedgerEntry(BaseModel):
     detail: dict[str, Any] | None
 
 
-class LedgerEntryPage(BaseModel):
+class LedgerEntryPage(Page[LedgerEntry]):
     model_config = ConfigDict(extra="forbid")
-    items: list[LedgerEntry]
-    next_cursor: str | None
 
 
 class OrgFunding(BudgetYearNamed):

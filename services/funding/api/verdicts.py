@@ -26,6 +26,7 @@ from services.funding.api.common import READERS, after, cursor_after
 from services.funding.titles import problem
 from shared.auth import Authenticated, require_role, require_within
 from shared.inputs import IsoDate
+from shared.paging import Page
 from shared.yearnames import BudgetYearNamed
 
 router = APIRouter(tags=["funding"])
@@ -76,11 +77,9 @@ class OrgVerdict(BaseModel):
     status_label: str  # 未申报 / 达标 / 未达标 / 未评判
 
 
-class OrgVerdicts(BudgetYearNamed):
+class OrgVerdicts(Page[OrgVerdict], BudgetYearNamed):
     year: int = Field(description="预算年度 budget year")
     region_code: str | None
-    items: list[OrgVerdict]
-    next_cursor: str | None
 
 
 @router.get("/v1/funding/orgs", response_model=OrgVerdicts,

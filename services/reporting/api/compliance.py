@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from services.reporting import report_credits, report_funding
 from services.reporting.api.common import ADMIN_READERS, decode_cursor, encode_cursor, scope_of
-from services.reporting.api.models import CreditsReport
+from services.reporting.api.models import CreditsReport, FundingReport
 from services.reporting.api.rates import Code
 from shared.auth import Authenticated
 from shared.clock import Today
@@ -20,6 +20,7 @@ Year = Annotated[int, Query(ge=2000, le=2100, description="学年 school year, e
 
 
 @router.get("/v1/reports/funding", summary="Funding ratios and compliance per school and county",
+            response_model=FundingReport,
             description=(report_funding.__doc__ or "") + """
 Items: every registered org of the reader's subtree, as funding last assessed it: budget,
 passed-down and spent fen, the ratios (4 places, ROUND_HALF_EVEN, null over a zero base), the
@@ -28,7 +29,7 @@ not_compliant 未达标 / not_judged 未评判). `summary`: per kind, those four
 rate = compliant ÷ judged (null when none was judged). Readers: admins, auditors and finance (财务)
 within their subtree, and `service`.""")
 async def get_funding(request: Request, principal: Authenticated, year: Year, region_code: Code = None,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> dict[str, Any]:
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 200, cursor: str | None = None) -> Any:
     scope = scope_of(principal, "service", "finance", *ADMIN_READERS)  # finance (财务): this report only
     async with request.app.state.pool.acquire() as conn:
         doc = await report_funding.funding(conn, year, scope.region_or_own(region_code), decode_cursor(cursor), limit)

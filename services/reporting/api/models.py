@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.yearnames import ProjectYearNamed, SchoolYearNamed
+from shared.paging import Page
+from shared.yearnames import BudgetYearNamed, ProjectYearNamed, SchoolYearNamed
 
 Rate = str | None
 
@@ -41,7 +42,7 @@ class RatesItem(Figures):
     label: str | None
 
 
-class Rates(ProjectYearNamed):
+class Rates(Page[RatesItem], ProjectYearNamed):
     model_config = ConfigDict(extra="forbid")
     year: int | None = Field(description="项目年度 project year; null: every year")
     region_code: str | None
@@ -49,8 +50,6 @@ class Rates(ProjectYearNamed):
     project_id: str | None
     group_by: Literal["project", "region", "host", "level", "year"]
     total: Figures
-    items: list[RatesItem]
-    next_cursor: str | None
 
 
 class RegionFigures(Figures):
@@ -59,26 +58,22 @@ class RegionFigures(Figures):
     kind: str | None
 
 
-class Regions(ProjectYearNamed):
+class Regions(Page[RegionFigures], ProjectYearNamed):
     model_config = ConfigDict(extra="forbid")
     year: int | None = Field(description="项目年度 project year; null: every year")
     parent: RegionFigures | None
-    items: list[RegionFigures]
-    next_cursor: str | None
 
 
 class NoticeItem(RegionFigures):
     below: list[str] = Field(description="the rates below min_rate")
 
 
-class Notices(ProjectYearNamed):
+class Notices(Page[NoticeItem], ProjectYearNamed):
     model_config = ConfigDict(extra="forbid")
     year: int = Field(description="项目年度 project year")
     min_rate: str
     rates: list[str]
     title: str
-    items: list[NoticeItem]
-    next_cursor: str | None
 
 
 class TiltFormula(_Strict):
@@ -120,15 +115,13 @@ class CreditRegion(CreditFigures):
     kind: str | None
 
 
-class CreditsReport(SchoolYearNamed):
+class CreditsReport(Page[CreditRegion], SchoolYearNamed):
     model_config = ConfigDict(extra="forbid")
     year: int = Field(description="学年 school year, 2023 = 2023学年")
     region_code: str | None
     as_of: date
     total: CreditFigures
-    items: list[CreditRegion]
     policies: list[dict[str, Any]] = Field(description="the credit policy versions credits judged by, each once")
-    next_cursor: str | None
 
 
 class ProjectionLag(_Strict):
@@ -168,7 +161,7 @@ class HostRow(_Strict):
     score: Rate
 
 
-class HostRanking(ProjectYearNamed):
+class HostRanking(Page[HostRow], ProjectYearNamed):
     """承办单位综合排名 (004 §4.2)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -177,8 +170,6 @@ class HostRanking(ProjectYearNamed):
     organizer_code: str | None
     formula: str
     weights: dict[str, str]
-    items: list[HostRow]
-    next_cursor: str | None
 
 
 class BulletinIssue(_Strict):
@@ -231,3 +222,48 @@ class ProjectObligations(ProjectYearNamed):
     failed_learners: list[FailedLearner]
     figures: Figures
     policy: dict[str, Any] = Field(description="the reporting policy version the duties were judged under")
+
+
+class FundingRule(_Strict):
+    rule: str | None
+    ratio: str | None
+    threshold_min: str | None
+    threshold_max: str | None
+    compliant: bool | None
+    spending_share: str | None
+    guide_max: str | None
+    above_guide: bool | None
+    notice: str | None
+
+
+class FundingOrg(_Strict):
+    """One org as funding last assessed it (FundingAssessed), or undeclared (未申报) if never."""
+
+    org_code: str
+    name: str | None
+    kind: str | None
+    status: Literal["undeclared", "compliant", "not_compliant", "not_judged"]
+    status_label: str
+    declared: bool | None
+    public_funds_budget_fen: int | None
+    payroll_fen: int | None
+    training_budget_fen: int | None
+    allocated_fen: int | None
+    spent_fen: int | None
+    set_aside_share: str | None
+    funding_ratio: str | None
+    payroll_share: str | None
+    pass_down_share: str | None
+    jurisdiction_code: str | None
+    policy_effective_from: str | None
+    policy_version: int | None
+    rules: list[FundingRule]
+    compliant: bool | None
+
+
+class FundingReport(Page[FundingOrg], BudgetYearNamed):
+    model_config = ConfigDict(extra="forbid")
+    year: int = Field(description="预算年度 budget year")
+    region_code: str | None
+    summary: dict[str, dict[str, Any]] = Field(description="per kind (school, county): counts per status and the "
+                                                           "compliance rate (compliant ÷ judged)")
