@@ -24,6 +24,7 @@ from .auth import Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
+from .deadletters import PENDING
 from .envelope import EventRegistry
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
@@ -251,7 +252,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             rows = await conn.fetch("SELECT projection, last_position, applied, updated_at FROM projection_state")
             dead = dict(await conn.fetch(
-                "SELECT projection, count(*) FROM dead_letters WHERE replayed_at IS NULL GROUP BY projection"))
+                f"SELECT projection, count(*) FROM dead_letters WHERE {PENDING} GROUP BY projection"))
         state = {r["projection"]: r for r in rows}
         out = []
         for c in request.app.state.consumers:
