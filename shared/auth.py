@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 ROLES = (
     "province_admin", "city_admin", "county_admin", "school_admin",
     "host", "auditor", "teacher", "service",
+    "ops",  # operators: projections, rebuilds, dead letters; unscoped like service, no business commands
 )
+# The operators' endpoints (projections, rebuilds, dead letters): system accounts and operators only.
+OPERATORS = ("service", "ops")
 # Roles whose read scope is the subtree under their `org` claim.
 _SCOPED_ROLES = frozenset({"province_admin", "city_admin", "county_admin", "school_admin", "auditor"})
 LEEWAY_S = 30

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from . import sqlprofile, telemetry
-from .auth import Authenticated, JwtVerifier, require_role
+from .auth import OPERATORS, Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
@@ -248,7 +248,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
     @router.get("/v1/projections", summary="Projections of this service and their lag",
                 response_model=ProjectionsView)
     async def projections(request: Request, principal: Authenticated) -> Any:
-        require_role(principal, "service", "province_admin")
+        require_role(principal, *OPERATORS)
         async with request.app.state.pool.acquire() as conn:
             rows = await conn.fetch("SELECT projection, last_position, applied, updated_at FROM projection_state")
             dead = dict(await conn.fetch(

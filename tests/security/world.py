@@ -36,7 +36,8 @@ ORGS = [(PROVINCE, "陕西省", "province", None), (CITY, "西安市", "city", P
         (COUNTY, "新城区", "county", CITY), (COUNTY2, "碑林区", "county", CITY),
         (SCHOOL, "新城区第一中学", "school", COUNTY), (SCHOOL2, "新城区第二中学", "school", COUNTY),
         (CITY2, "铜川市", "city", PROVINCE)]
-ROLES = ("province_admin", "city_admin", "county_admin", "school_admin", "auditor", "host", "teacher", "service")
+ROLES = ("province_admin", "city_admin", "county_admin", "school_admin", "auditor", "host", "teacher", "service",
+         "ops")
 WEIGHTS, CHECK = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), "10X98765432"
 
 
