@@ -24,11 +24,12 @@ from .auth import OPERATORS, Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
+from .deadletter_api import dead_letter_router
 from .deadletters import PENDING
 from .envelope import EventRegistry
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
-from .inline import InlineProjection
+from .inline import InlineProjection, InlineReplay
 from .limits import BodyLimitMiddleware
 from .problems import Problem, document_problems, install_problem_handlers, problem_response
 from .projection import Projection
@@ -132,6 +133,10 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         return problem_response(p, request.url.path)
 
     app.include_router(_ops_router(spec))
+    # The projections whose dead letters can be replayed here: the live ones, and the inline tables'
+    # replay, which parks events only in a rebuild (named as ttadmin names it, shared/admin/targets.py).
+    inline = [InlineReplay(spec.name, spec.inline)] if spec.inline else []
+    app.include_router(dead_letter_router([*spec.projections, *inline]))
     if spec.owns_events:
         app.include_router(feed_router())
     for router in spec.routers:

@@ -1,6 +1,7 @@
 """Dead letters (issue 19), against real PostgreSQL (and NATS for the live consumer): handler
 failures are counted apart from deliveries, replay reports applied / already applied / still
-failing in each stream's version order, and a discard keeps the dead letter as an audited record."""
+failing in each stream's version order, and a discard keeps the dead letter as an audited record;
+the same over HTTP, for operators only."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from shared import deadletters
+from shared.auth import JwtVerifier
 from shared.bus import BusNames
 from shared.consumer import ProjectionConsumer, _deliveries
+from shared.deadletter_api import dead_letter_router
 from shared.deadletters import NotPending, Replayed
+from shared.devkeys import DEV_AUDIENCE, DEV_ISSUER
 from shared.envelope import NewEvent
+from shared.problems import install_problem_handlers
 from shared.projection import Applier, Delivery, Outcome, checkpoint_key, rebuild
 from tests.conftest import eventually
 from tests.kernel import SERVICE, append_streams, background, connected_bus
@@ -260,3 +267,49 @@ async def test_discard_keeps_an_audited_record_and_lets_the_stream_go_on(pool):
     states = sorted((r["id"], r["discarded_at"] is not None, r["replayed_at"] is not None) for r in rows)
     assert states[:2] == [(d2, True, False), (d4, False, True)]
     assert len(rows) == 4, "both poisons parked again, pending"
+
+
+async def test_http_dead_letters_for_operators_with_the_token_as_the_discarding_operator(pool, keys_dir, token):
+    """The HTTP door (shared/deadletter_api.py) on the same database: list, replay a stream in order,
+    discard with a reason recorded under the token's principal; bad input is a 4xx problem."""
+    projection = forgiving(Tally)(f"dl_{uuid.uuid4().hex[:8]}")
+    stream, events, (d2, d4) = await _parked(pool, projection, ["Counted", "Poison", "Counted", "Poison"])
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.pool = pool
+    app.state.verifier = JwtVerifier(keys_dir / "jwks.json", DEV_ISSUER, DEV_AUDIENCE)
+    app.include_router(dead_letter_router([projection]))
+    ops = {"Authorization": f"Bearer {token('ops', sub='li.wei')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as client:
+        admin = {"Authorization": f"Bearer {token('province_admin', org='610000')}"}
+        refused = await client.get("/v1/dead-letters", headers=admin)
+        assert refused.status_code == 403 and refused.json()["code"] == "forbidden_role"
+        listed = (await client.get(f"/v1/dead-letters?projection={projection.name}", headers=ops)).json()
+        assert [(d["id"], d["state"], d["failures"]) for d in listed["dead_letters"]] == [
+            (d2, "pending", 1), (d4, "pending", 1)]
+        one = (await client.get(f"/v1/dead-letters/{d2}", headers=ops)).json()
+        assert one["envelope"]["id"] == str(events[1].id)
+
+        key = checkpoint_key(events[0])
+        still = (await client.post("/v1/dead-letters/replay", json={"stream_id": key}, headers=ops)).json()
+        assert [(r["id"], r["outcome"]) for r in still["replayed"]] == [(d2, "still_failing"), (d4, "still_failing")]
+
+        for body in ({"reason": "  "}, {"reason": "ok", "by": "someone else"}, {}):
+            bad = await client.post(f"/v1/dead-letters/{d2}/discard", json=body, headers=ops)
+            assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json"), \
+                bad.text
+        gone = await client.post(f"/v1/dead-letters/{d2}/discard", json={"reason": "测试数据"}, headers=ops)
+        assert gone.status_code == 200, gone.text
+        assert (gone.json()["state"], gone.json()["discarded_by"], gone.json()["discard_reason"]) == (
+            "discarded", "ops:li.wei", "测试数据")
+        again = await client.post(f"/v1/dead-letters/{d2}/discard", json={"reason": "again"}, headers=ops)
+        assert again.status_code == 409 and again.json()["code"] == "not_pending"
+        missing = await client.post("/v1/dead-letters/999999999/replay", headers=ops)
+        assert missing.status_code == 404 and missing.json()["code"] == "dead_letter_not_found"
+
+        projection.fixed = True
+        done = await client.post(f"/v1/dead-letters/{d4}/replay", headers=ops)
+        assert done.status_code == 200 and (done.json()["outcome"], done.json()["version"]) == ("applied", 4)
+        assert (await client.post(f"/v1/dead-letters/{d4}/replay", headers=ops)).status_code == 409
+        states = (await client.get("/v1/dead-letters?state=all", headers=ops)).json()["dead_letters"]
+        assert {(d["id"], d["state"]) for d in states} >= {(d2, "discarded"), (d4, "replayed")}

@@ -94,6 +94,16 @@ OPS = {("GET", p): public(p) for p in ("/healthz", "/readyz", "/metrics", "/open
 # The operators' endpoints (projections, rebuilds): system accounts and operators, no admin (issue 19).
 OPERATORS = dict(service="ok", ops="ok")
 PROJECTIONS = probe("/v1/projections", **OPERATORS)
+# Dead letters over HTTP (shared/deadletter_api.py), in every service; a dead letter that does not
+# exist is a 404 after the role check.
+DEAD_LETTERS = {
+    ("GET", "/v1/dead-letters"): probe("/v1/dead-letters?state=all", **OPERATORS),
+    ("GET", "/v1/dead-letters/{dead_letter_id}"): probe("/v1/dead-letters/999999999", **OPERATORS),
+    ("POST", "/v1/dead-letters/replay"): probe("/v1/dead-letters/replay", json={"stream_id": "x:y"}, **OPERATORS),
+    ("POST", "/v1/dead-letters/{dead_letter_id}/replay"): probe("/v1/dead-letters/999999999/replay", **OPERATORS),
+    ("POST", "/v1/dead-letters/{dead_letter_id}/discard"): probe(
+        "/v1/dead-letters/999999999/discard", json={"reason": "测试"}, **OPERATORS),
+}
 # The feed carries every event of the service, whatever org it concerns: system-to-system only.
 FEED = probe("/v1/events?after=0&limit=5", service="ok")
 
@@ -115,7 +125,7 @@ CREDITS_POLICY = {"effective_from": "2023-09-01", "cycle_years": 5, "cycle_start
 
 MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
     "enrollment": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/orgs/{code}"): probe(f"/v1/orgs/{COUNTY}", json={
             "name": "新城区", "kind": "county", "parent_code": CITY}, region="ok/scope"),
         ("GET", "/v1/orgs/{code}"): probe(f"/v1/orgs/{SCHOOL}", default="scope", admins="ok/scope",
@@ -219,7 +229,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             host="ok/scope", teacher="ok/scope", service="ok", ops="scope"),
     },
     "credits": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json=CREDITS_POLICY,
                                                            region="ok/scope"),
         ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
@@ -260,7 +270,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/me/certificates"): probe("/v1/me/certificates", teacher="ok"),
     },
     "funding": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json=funding_policy(),
                                                            region="ok/scope"),
         ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{PROVINCE}", default="ok"),
@@ -294,7 +304,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/funding/orgs"): probe(f"/v1/funding/orgs?year=2023&region_code={COUNTY}", **REGION_READ),
     },
     "reporting": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS,
         ("GET", "/v1/reports/lag"): probe("/v1/reports/lag", default="ok", teacher="role"),
         ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={
             "source": "stream", "models": ["reporting_funding"]}, **OPERATORS),
