@@ -30,6 +30,7 @@ import asyncpg
 from opentelemetry import trace
 
 from . import telemetry
+from .deadletters import NotPending, Replayed, replay
 from .envelope import Envelope
 from .eventstore import DataPage
 
@@ -414,8 +415,6 @@ async def replay_dead_letter(pool: asyncpg.Pool, projection: Projection, dead_le
     """Apply a dead-lettered event again (after the handler or data was fixed): True if it was
     pending and is settled now, False if it was not pending. Raises what the handler still raises
     (nothing changed). `shared.deadletters.replay` says more: applied or already applied."""
-    from .deadletters import NotPending, Replayed, replay  # it builds on this module
-
     try:
         done = await replay(pool, projection, dead_letter_id)
     except NotPending:

@@ -211,7 +211,7 @@ class ProjectionView(BaseModel):
                                        "null until it has asked NATS")
     last_position: int
     applied: int
-    dead_letters: int = Field(description="parked events not yet replayed")
+    dead_letters: int = Field(description="parked events pending: neither replayed nor discarded")
 
 
 class ProjectionsView(BaseModel):
