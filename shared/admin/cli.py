@@ -576,13 +576,15 @@ def dead_letters_discard(
     service: Annotated[str, typer.Argument()],
     ids: Annotated[list[int], typer.Argument(metavar="ID", help="Dead letter ids")],
     reason: Annotated[str, typer.Option("--reason", help="Why the event must never apply (kept with it).")],
-    by: Annotated[str | None, typer.Option("--by", help="Who discards. Default: <login>@<host>.")] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who discards. Default: your login name, @, this host's name.")] = None,
     database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
-    """Settle pending dead letters without applying them. The dead letter stays, marked discarded
-    with the time, the operator and the reason; it is never deleted. Exit 0 if every one was
-    discarded, 1 if any was not pending (replayed or discarded already, unknown), 2 on usage errors
-    (a blank reason, no operator identity)."""
+    """Settle pending dead letters without applying them, saying why.
+
+    The dead letter stays, marked discarded with the time, the operator and the reason; it is never
+    deleted. Exit 0 if every one was discarded, 1 if any was not pending (replayed or discarded
+    already, unknown), 2 on usage errors (a blank reason, no operator identity)."""
     if service not in SERVICES and not database_url:
         raise _fail(f"unknown service {service!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
     who = (by if by is not None else _operator()).strip()
