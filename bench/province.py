@@ -156,6 +156,7 @@ class Bench:
         self.rng = random.Random(args.seed)
         p = self.province.code
         self.prov = stack.token("province_admin", p)
+        self.ops = stack.token("ops")  # GET /v1/projections, for the catch-up polls
         self.admins = {p: self.prov} | {c: stack.token("city_admin", c) for c, _ in self.province.cities} | {
             c.code: stack.token("county_admin", c.code) for c in self.province.counties}
         self.hosts = [str(uuid.uuid4()) for _ in HOSTS]
@@ -181,7 +182,7 @@ class Bench:
         t0 = time.monotonic()
         count, result, errors = await work()
         load_s = time.monotonic() - t0
-        cu = await catch_up(self.http, self.stack.urls, self.prov, self.stack.dsns, self.args.catchup_timeout)
+        cu = await catch_up(self.http, self.stack.urls, self.ops, self.stack.dsns, self.args.catchup_timeout)
         cpu1, after = self.cpu.read(), await self.snap()
         ph = Phase(name, unit, count, result.requests, result.errors, load_s, result.p50, result.p99, cu.seconds,
                    cu.caught_up, cu.behind, {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}, len(self.retried),

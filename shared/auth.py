@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 ROLES = (
     "province_admin", "city_admin", "county_admin", "school_admin",
     "host", "auditor", "finance", "teacher", "service",
+    "ops",  # operators: projections, rebuilds, dead letters; unscoped like service, no business commands
 )
+# The operators' endpoints (projections, rebuilds, dead letters): system accounts and operators only.
+OPERATORS = ("service", "ops")
 # Roles whose read scope is the subtree under their `org` claim. `finance` (财务) is read-only and
 # reads funding alone: every route names the roles it admits, and only funding's reads and
 # reporting's funding report name it (issue 20).

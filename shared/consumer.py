@@ -20,6 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from . import telemetry
 from .bus import Bus, BusNames
+from .deadletters import PENDING
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
 from .pull import Puller
@@ -242,7 +243,7 @@ class ProjectionConsumer:
     async def _report_dead_letters(self) -> None:
         try:
             n = await self.pool.fetchval(
-                "SELECT count(*) FROM dead_letters WHERE projection = $1 AND replayed_at IS NULL",
+                f"SELECT count(*) FROM dead_letters WHERE projection = $1 AND {PENDING}",
                 self.projection.name)
         except Exception:  # the database is away: the gauge keeps its last value
             return

@@ -182,9 +182,10 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], grace: float = 10) -> None:
 
 
 def _banner(urls: dict[str, str], db_url: str, nats_url: str, data_dir: Path, jwks: Path, took: float) -> str:
-    token = "make -s token ROLE=province_admin ORG=610000"
+    token, ops = "make -s token ROLE=province_admin ORG=610000", "make -s token ROLE=ops"
     if str(jwks) != os.environ.get("JWT_PUBLIC_KEYS", str(DEFAULT_DATA_DIR / "keys" / "jwks.json")):
-        token = f"JWT_PUBLIC_KEYS={jwks} {token}"  # `make token` signs with the key next to this JWKS
+        # `make token` signs with the key next to this JWKS
+        token, ops = f"JWT_PUBLIC_KEYS={jwks} {token}", f"JWT_PUBLIC_KEYS={jwks} {ops}"
     pg_note = "from DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded, Unix socket only"
     nats_note = "from NATS_URL" if os.environ.get("NATS_URL") else "embedded, JetStream"
     services = "\n".join(f"  {name:<11} {url:<24} docs {url}/docs" for name, url in urls.items())
@@ -197,7 +198,7 @@ def _banner(urls: dict[str, str], db_url: str, nats_url: str, data_dir: Path, jw
   NATS        {nats_url}  ({nats_note})
   Data        {data_dir}  (keys/, pg/ with its log, nats/ with nats.log; service logs print here)
   Token       {token}
-  Try         curl -H "Authorization: Bearer $({token})" {urls["reporting"]}/v1/projections
+  Try         curl -H "Authorization: Bearer $({ops})" {urls["reporting"]}/v1/projections
 
 Ctrl-C stops everything."""
 

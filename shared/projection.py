@@ -9,8 +9,11 @@ every aggregate's events apply in their recorded order.
 Each batch runs under a transaction-level advisory lock on the projection's name, so replicas
 and a concurrent rebuild never apply the same event twice.
 
-A handler that keeps failing is not allowed to stall the stream: after `max_deliveries` the
-event goes to `dead_letters`, the checkpoint moves past it, and later events apply.
+A handler that keeps failing is not allowed to stall the stream: after `max_deliveries` failures
+of its handler (counted in `projection_failures`, not by NATS deliveries: an event handed back
+early is delivered again without its handler running) the event goes to `dead_letters`, the
+checkpoint moves past it, and later events apply. Operators replay or discard dead letters
+(shared/deadletters.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple, Protocol, TypeVar
 
@@ -26,6 +30,7 @@ import asyncpg
 from opentelemetry import trace
 
 from . import telemetry
+from .deadletters import NotPending, Replayed, replay
 from .envelope import Envelope
 from .eventstore import DataPage
 
@@ -115,9 +120,11 @@ def checkpoint_key(event: Envelope) -> str:
 
 class Applier:
     def __init__(self, projection: Projection, max_deliveries: int = 5, traced: bool = True,
-                 checkpoints: bool = True) -> None:
+                 checkpoints: bool = True, retries: bool = True) -> None:
         self.projection = projection
-        self.max_deliveries = max_deliveries
+        self.max_deliveries = max_deliveries  # handler failures before an event is dead-lettered
+        # Off for a rebuild: nothing is delivered twice, so a handler's first failure is final.
+        self.retries = retries
         # Live deliveries continue their command's trace; a rebuild re-applies history and
         # would only bury today's traces under a million spans of old ones.
         self.traced = traced
@@ -152,6 +159,7 @@ class Applier:
             progressed = False  # something applied or dead-lettered: the state row moves
             batched = self.projection.apply_batch is not None and not isolate
             admitted: list[Delivery] = []
+            retried: list[uuid.UUID] = []  # applied events that may have failed before (see below)
             for i, d in enumerate(batch):
                 ev = d.event
                 key = keys[i] if self.checkpoints else ""
@@ -174,8 +182,16 @@ class Applier:
                     last_position = max(last_position, ev.position)
                     applied += outcome is Outcome.APPLIED
                     progressed = True
+                    # A failure is only ever counted on a delivery that was then handed back, so
+                    # only a redelivered event can have a count to clear: first deliveries, almost
+                    # all of them, cost no statement.
+                    if outcome is Outcome.APPLIED and d.deliveries > 1 and self.retries:
+                        retried.append(ev.id)
             if admitted:
                 await self._apply_all(conn, admitted)
+            if retried:
+                await conn.execute("DELETE FROM projection_failures WHERE projection = $1 AND event_id = ANY($2)",
+                                   name, retried)
             if progressed:
                 await self._progress(conn, moved, last_position, applied, seen)
             return outcomes
@@ -283,18 +299,35 @@ class Applier:
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
             raise
         except Exception as exc:
-            if d.deliveries < self.max_deliveries:
-                log.warning("projection %s failed on %s (delivery %d): %s",
-                            self.projection.name, d.event.id, d.deliveries, exc)
-                return Outcome.FAILED
-            log.error("projection %s dead-letters %s after %d deliveries: %s",
-                      self.projection.name, d.event.id, d.deliveries, exc)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            failures = 1
+            if self.retries:
+                # In the batch's own transaction, after the savepoint rolled back: the count
+                # commits with the batch (and with it the nak that sends the event back).
+                failures = await conn.fetchval(
+                    """INSERT INTO projection_failures AS f (projection, event_id, failures, last_error)
+                       VALUES ($1, $2, 1, $3)
+                       ON CONFLICT (projection, event_id) DO UPDATE
+                         SET failures = f.failures + 1, last_error = EXCLUDED.last_error, updated_at = now()
+                       RETURNING failures""",
+                    self.projection.name, d.event.id, error)
+                if failures < self.max_deliveries:
+                    log.warning("projection %s failed on %s (failure %d, delivery %d): %s",
+                                self.projection.name, d.event.id, failures, d.deliveries, exc)
+                    return Outcome.FAILED
+                await conn.execute("DELETE FROM projection_failures WHERE projection = $1 AND event_id = $2",
+                                   self.projection.name, d.event.id)
+            log.error("projection %s dead-letters %s after %d failures (%d deliveries): %s",
+                      self.projection.name, d.event.id, failures, d.deliveries, exc)
+            # At most one pending dead letter per event (a partial unique index, migration 0011).
             await conn.execute(
                 """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope,
-                                             error, deliveries)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, event_id) DO NOTHING""",
+                                             error, deliveries, failures)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT (projection, event_id) WHERE replayed_at IS NULL AND discarded_at IS NULL
+                   DO NOTHING""",
                 self.projection.name, d.event.id, checkpoint_key(d.event), d.event.stream_version,
-                d.event.type, d.event.to_cloudevent(), f"{type(exc).__name__}: {exc}"[:2000], d.deliveries,
+                d.event.type, d.event.to_cloudevent(), error, d.deliveries, failures,
             )
             return Outcome.DEAD
 
@@ -328,7 +361,7 @@ async def rebuild(
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
             await projection.reset(conn)
             await _forget(conn, projection.name)
-        applier = Applier(projection, max_deliveries, traced=False, checkpoints=exclusive is None)
+        applier = Applier(projection, max_deliveries, traced=False, checkpoints=exclusive is None, retries=False)
         total = 0
         lean = projection.lean_source(source) if exclusive is not None else None
         if lean is not None:
@@ -371,19 +404,21 @@ async def _read_ahead(source: AsyncIterable[Page]) -> AsyncIterator[Page]:
 async def _forget(conn: asyncpg.Connection, name: str) -> None:
     await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", name)
     await conn.execute("DELETE FROM projection_state WHERE projection = $1", name)
-    await conn.execute("DELETE FROM dead_letters WHERE projection = $1", name)
+    await conn.execute("DELETE FROM projection_failures WHERE projection = $1", name)
+    # Pending dead letters only: the rebuild parks again what still fails. Replayed and discarded
+    # ones are the record of what operators did, and stay.
+    await conn.execute(
+        "DELETE FROM dead_letters WHERE projection = $1 AND replayed_at IS NULL AND discarded_at IS NULL", name)
 
 
 async def replay_dead_letter(pool: asyncpg.Pool, projection: Projection, dead_letter_id: int) -> bool:
-    """Apply a dead-lettered event again (after the handler or data was fixed)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", projection.name)
-        row = await conn.fetchrow(
-            "SELECT envelope FROM dead_letters WHERE id = $1 AND projection = $2 AND replayed_at IS NULL FOR UPDATE",
-            dead_letter_id, projection.name,
-        )
-        if row is None:
-            return False
-        await projection.apply(conn, Envelope.from_cloudevent(row["envelope"]))
-        await conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id)
-        return True
+    """Apply a dead-lettered event again (after the handler or data was fixed): True if it was
+    pending and is settled now, False if it was not pending. Raises what the handler still raises
+    (nothing changed). `shared.deadletters.replay` says more: applied or already applied."""
+    try:
+        done = await replay(pool, projection, dead_letter_id)
+    except NotPending:
+        return False
+    if done.outcome is Replayed.STILL_FAILING:
+        raise done.error or RuntimeError(done.detail)
+    return True

@@ -20,14 +20,16 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from . import sqlprofile, telemetry
-from .auth import Authenticated, JwtVerifier, require_role
+from .auth import OPERATORS, Authenticated, JwtVerifier, require_role
 from .bus import Bus, BusNames, ensure_stream
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
+from .deadletter_api import dead_letter_router
+from .deadletters import PENDING
 from .envelope import EventRegistry
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
-from .inline import InlineProjection
+from .inline import InlineProjection, InlineReplay
 from .limits import BodyLimitMiddleware
 from .problem_codes import api_routes, known_codes, route_codes
 from .problems import Problem, document_problems, install_problem_handlers, problem_response
@@ -135,6 +137,10 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         return problem_response(p, request.url.path)
 
     app.include_router(_ops_router(spec))
+    # The projections whose dead letters can be replayed here: the live ones, and the inline tables'
+    # replay, which parks events only in a rebuild (named as ttadmin names it, shared/admin/targets.py).
+    inline = [InlineReplay(spec.name, spec.inline)] if spec.inline else []
+    app.include_router(dead_letter_router([*spec.projections, *inline]))
     if spec.owns_events:
         app.include_router(feed_router())
     for router in spec.routers:
@@ -218,7 +224,7 @@ class ProjectionView(BaseModel):
                                        "null until it has asked NATS")
     last_position: int
     applied: int
-    dead_letters: int = Field(description="parked events not yet replayed")
+    dead_letters: int = Field(description="parked events pending: neither replayed nor discarded")
 
 
 class ProjectionsView(BaseModel):
@@ -260,11 +266,11 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
     @router.get("/v1/projections", summary="Projections of this service and their lag",
                 response_model=ProjectionsView)
     async def projections(request: Request, principal: Authenticated) -> Any:
-        require_role(principal, "service", "province_admin")
+        require_role(principal, *OPERATORS)
         async with request.app.state.pool.acquire() as conn:
             rows = await conn.fetch("SELECT projection, last_position, applied, updated_at FROM projection_state")
             dead = dict(await conn.fetch(
-                "SELECT projection, count(*) FROM dead_letters WHERE replayed_at IS NULL GROUP BY projection"))
+                f"SELECT projection, count(*) FROM dead_letters WHERE {PENDING} GROUP BY projection"))
         state = {r["projection"]: r for r in rows}
         out = []
         for c in request.app.state.consumers:

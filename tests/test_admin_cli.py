@@ -20,6 +20,7 @@ from shared.bus import BusNames
 from shared.db import create_pool, drop_database, ensure_database, migrate, with_database
 from shared.devkeys import DEV_AUDIENCE, DEV_ISSUER
 from shared.envelope import NewEvent
+from shared.projection import Applier, Delivery, checkpoint_key
 from shared.settings import REPO_ROOT
 from tests.admin_spec import FIXES_DDL, FUSSY, TALLY, Fussy
 from tests.conftest import eventually
@@ -153,6 +154,67 @@ async def test_dead_letter_replay_applies_the_fixed_message(admin_db, nats_url, 
     run = await ttadmin("dead-letters", "replay", "enrollment", str(again), *args)
     assert run.code == 1 and "already replayed" in run.out
     assert (await snapshot(pool, FUSSY))[stream][0] == 3
+
+
+async def test_dead_letters_replay_by_stream_and_all_in_order_and_discard_with_a_reason(admin_db):
+    url, pool = admin_db
+    kinds = ["Counted", "Poison", "Counted", "Poison"]
+    applier = Applier(Fussy(FUSSY), max_deliveries=1)  # parked at the first failure
+    streams = []
+    for make in (lambda i: NewEvent(kinds[i], {"n": i + 1}), lambda i: NewEvent("Poison", {"n": 10})):
+        [(stream, events)] = (await append_streams(pool, streams=1, per_stream=4 if not streams else 1,
+                                                   make=make)).items()
+        await applier.apply(pool, [Delivery(e) for e in events])
+        streams.append((stream, checkpoint_key(events[0]), events))
+    (stream, key, events), (_, other_key, _) = streams
+    pending = (await ttadmin("dead-letters", "list", "enrollment", FUSSY, "--json", "--database-url", url)).json()
+    ids = {(d["stream_id"], d["version"]): d["id"] for d in pending["dead_letters"]}
+    assert set(ids) == {(key, 2), (key, 4), (other_key, 1)}
+    assert {d["state"] for d in pending["dead_letters"]} == {"pending"}
+    args = ["--database-url", url, "--spec", SPEC]
+
+    # Not fixed yet: the stream's first still fails, the one after it is held back; exit 1.
+    run = await ttadmin("dead-letters", "replay", "enrollment", "--stream", key, *args)
+    assert run.code == 1 and run.out.count("): still failing") == 2 and "2 still failing." in run.out, run
+    assert "handler failed again" in run.out and f"dead letter {ids[key, 2]} (version 2) of this stream" in run.out
+
+    # Usage: a blank reason, no reason, ids with --stream: exit 2, nothing changes.
+    for bad in (["discard", "enrollment", str(ids[other_key, 1]), "--reason", " ", "--by", "ops-li"],
+                ["discard", "enrollment", str(ids[other_key, 1])],
+                ["replay", "enrollment", str(ids[key, 2]), "--stream", key]):
+        run = await ttadmin("dead-letters", *bad, *args[:2])
+        assert run.code == 2, (bad, run)
+    run = await ttadmin("dead-letters", "discard", "enrollment", str(ids[other_key, 1]), "--reason",
+                        "测试数据，不应计入", "--by", "ops-li", "--database-url", url)
+    assert run.code == 0 and "discarded by ops-li" in run.out, run
+    [gone] = (await ttadmin("dead-letters", "list", "enrollment", "--state", "discarded", "--json",
+                            "--database-url", url)).json()["dead_letters"]
+    assert (gone["id"], gone["discarded_by"], gone["discard_reason"]) == (
+        ids[other_key, 1], "ops-li", "测试数据，不应计入")
+    run = await ttadmin("dead-letters", "discard", "enrollment", str(ids[other_key, 1]), "--reason", "again",
+                        "--database-url", url)
+    assert run.code == 1 and "not discarded" in run.out and "by ops-li" in run.out, run
+
+    # Fixed: --all replays what is pending, each stream in version order, and says so per dead letter.
+    await pool.execute("INSERT INTO admin_fixes (event_type) VALUES ('Poison')")
+    run = await ttadmin("dead-letters", "replay", "enrollment", "--all", *args)
+    assert run.code == 0, run
+    lines = [line for line in run.out.splitlines() if line.startswith("dead letter")]
+    assert lines == [f"dead letter {ids[key, 2]} ({FUSSY}): applied (stream {key} version 2)",
+                     f"dead letter {ids[key, 4]} ({FUSSY}): applied (stream {key} version 4)"], run.out
+    assert "2 applied." in run.out
+    assert (await snapshot(pool, FUSSY))[stream][:2] == (4, 1 + 2 + 3 + 4)
+    # The discarded one is not pending: a replay by id refuses it (exit 1); the records all stay.
+    run = await ttadmin("dead-letters", "replay", "enrollment", str(ids[other_key, 1]), *args)
+    assert run.code == 1 and "not pending" in run.out and "discarded" in run.out, run
+    everything = (await ttadmin("dead-letters", "list", "enrollment", "--all", "--json",
+                                "--database-url", url)).json()["dead_letters"]
+    assert sorted((d["id"], d["state"], d["replay_result"]) for d in everything) == sorted(
+        [(ids[key, 2], "replayed", "applied"), (ids[key, 4], "replayed", "applied"),
+         (ids[other_key, 1], "discarded", None)])
+    assert (await ttadmin("dead-letters", "replay", "enrollment", "--all", *args)).out.strip() == "Nothing to replay."
+    table = await ttadmin("dead-letters", "list", "enrollment", "--all", "--database-url", url)
+    assert table.code == 0 and "discarded by ops-li" in table.out and "replayed (applied)" in table.out, table
 
 
 async def test_outbox_reports_depth_until_the_relay_drains_it(admin_db, nats_url, namespace):

@@ -339,7 +339,7 @@ def test_require_role():
 def test_principal_hashable_and_roles():
     assert hash(Principal("s", "teacher", None, {"a": 1})) == hash(Principal("s", "teacher", None))
     assert set(ROLES) == {"province_admin", "city_admin", "county_admin", "school_admin",
-                          "host", "auditor", "finance", "teacher", "service"}
+                          "host", "auditor", "finance", "teacher", "service", "ops"}
 
 
 def test_finance_is_scoped_to_its_org_subtree_like_an_auditor():

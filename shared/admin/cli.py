@@ -4,10 +4,13 @@ runbooks that use them.
     ttadmin token --role province_admin --org 610000
     ttadmin projections [SERVICE...]
     ttadmin rebuild SERVICE PROJECTION [--source auto|store|stream|feed] [--yes]
-    ttadmin dead-letters list SERVICE [PROJECTION] | show SERVICE ID | replay SERVICE [ID...] [--all]
+    ttadmin dead-letters list SERVICE [PROJECTION] [--state pending|replayed|discarded|all] | show SERVICE ID
+    ttadmin dead-letters replay SERVICE ID... | --stream STREAM | --all [--projection P]
+    ttadmin dead-letters discard SERVICE ID... --reason TEXT [--by NAME]
     ttadmin outbox [SERVICE...]
 
-Exit codes: 0 done; 1 failed (unreachable database, a replay that failed again, ...); 2 usage
+Exit codes: 0 done; 1 failed (unreachable database, a replay still failing, a dead letter not
+pending for replay or discard, ...); 2 usage
 (unknown service or projection, missing option); 3 a rebuild finished but dead-lettered events.
 Every listing takes --json for scripts; progress and warnings go to stderr, results to stdout.
 """
@@ -15,8 +18,10 @@ Every listing takes --json for scripts; progress and warnings go to stderr, resu
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -37,6 +42,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from shared import deadletters
 from shared.auth import ROLES
 from shared.bus import BusNames
 from shared.devstack import SERVICES
@@ -49,7 +55,7 @@ from .targets import TargetError
 app = typer.Typer(help="Operators' tools for the teacher-training services (docs/operations.md).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode="markdown")
-dead_letters_app = typer.Typer(help="List, inspect and replay dead-lettered events.", no_args_is_help=True,
+dead_letters_app = typer.Typer(help="List, inspect, replay and discard dead-lettered events.", no_args_is_help=True,
                                rich_markup_mode="markdown")
 app.add_typer(dead_letters_app, name="dead-letters")
 
@@ -398,36 +404,47 @@ class _no_bus:
 def dead_letters_list(
     service: Annotated[str, typer.Argument()],
     projection: Annotated[str | None, typer.Argument(help="Only this projection's")] = None,
-    include_replayed: Annotated[bool, typer.Option("--all", help="Include those already replayed.")] = False,
+    state: Annotated[str, typer.Option("--state", help="pending, replayed, discarded or all")] = "pending",
+    every: Annotated[bool, typer.Option("--all", help="Every state (same as --state all).")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
     database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
-    """Dead-lettered events, oldest first (pending ones unless --all)."""
+    """Dead-lettered events, oldest first: pending ones unless --state or --all says otherwise."""
     if service not in SERVICES and not database_url:
         raise _fail(f"unknown service {service!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
+    state = "all" if every else state
+    if state not in ops.STATES:
+        raise _fail(f"unknown state {state!r}; expected one of: {', '.join(ops.STATES)}", EXIT_USAGE)
 
     async def collect() -> list[dict[str, Any]]:
         async with ops.open_pool(targets.database_url(service, database_url)) as pool:
-            return await ops.dead_letters(pool, projection, include_replayed, limit)
+            return await ops.dead_letters(pool, projection, state, limit)
 
     rows = _run(collect())
     if as_json:
         _dump({"dead_letters": rows})
         return
     if not rows:
-        out.print(f"No {'' if include_replayed else 'pending '}dead letters in {service}"
+        out.print(f"No {'' if state == 'all' else state + ' '}dead letters in {service}"
                   f"{' for ' + projection if projection else ''}.")
         return
     table = Table(title=f"Dead letters: {service}", title_justify="left")
-    for col in ("id", "projection", "type", "stream", "ver", "tries", "recorded", "replayed", "error"):
+    for col in ("id", "projection", "type", "stream", "ver", "failures", "recorded", "state", "error / reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
+        if r["state"] == "replayed":
+            settled = f"replayed ({r['replay_result']}) {r['replayed_at']:%Y-%m-%d %H:%M:%S}"
+        elif r["state"] == "discarded":
+            settled = f"discarded by {r['discarded_by']} {r['discarded_at']:%Y-%m-%d %H:%M:%S}"
+        else:
+            settled = "[yellow]pending[/]"
+        why = r["discard_reason"] if r["state"] == "discarded" else r["error"]
         table.add_row(str(r["id"]), r["projection"], r["type"], r["stream_id"], str(r["version"]),
-                      str(r["deliveries"]), f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}",
-                      f"{r['replayed_at']:%Y-%m-%d %H:%M:%S}" if r["replayed_at"] else "-",
-                      escape(r["error"][:160]))
+                      str(r["failures"]), f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}", escape(settled) if
+                      r["state"] != "pending" else settled, escape(why[:160]))
     out.print(table)
-    out.print(f"Details: ttadmin dead-letters show {service} ID   Replay: ttadmin dead-letters replay {service} ID")
+    out.print(f"Details: ttadmin dead-letters show {service} ID   Replay: ttadmin dead-letters replay {service} ID   "
+              f"Discard: ttadmin dead-letters discard {service} ID --reason TEXT")
 
 
 @dead_letters_app.command("show")
@@ -436,7 +453,8 @@ def dead_letters_show(
     dead_letter_id: Annotated[int, typer.Argument(metavar="ID")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """One dead letter in full: the error and the event (CloudEvents JSON), as JSON."""
+    """One dead letter in full: the error, its state (replayed, discarded: by whom and why) and the
+    event (CloudEvents JSON), as JSON."""
     if service not in SERVICES and not database_url:
         raise _fail(f"unknown service {service!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
 
@@ -450,42 +468,151 @@ def dead_letters_show(
     _dump(row)
 
 
+_MARKS = {"applied": "[green]applied[/]", "already_applied": "[green]already applied[/]",
+          "still_failing": "[bold red]still failing[/]", "not_pending": "[bold red]not pending[/]"}
+
+
+def _replay_line(r: ops.ReplayResult) -> str:
+    where = f" (stream {escape(r.stream_id)} version {r.version})" if r.stream_id else ""
+    detail = "" if r.outcome == "applied" else " - " + escape(r.detail)
+    return f"dead letter {r.id} ({r.projection or '?'}): {_MARKS[r.outcome]}{detail}{where}"
+
+
 @dead_letters_app.command("replay")
 def dead_letters_replay(
     service: Annotated[str, typer.Argument()],
     ids: Annotated[list[int] | None, typer.Argument(metavar="ID", help="Dead letter ids")] = None,
-    replay_all: Annotated[bool, typer.Option("--all", help="Every pending dead letter (of --projection).")] = False,
-    projection: Annotated[str | None, typer.Option("--projection", help="With --all: only this projection's")]
-    = None,
+    stream: Annotated[str | None, typer.Option(
+        "--stream", help="Every pending dead letter of this stream (as listed: <source>:<stream id>), "
+                         "in version order.")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Every pending dead letter, stream by stream.")] = False,
+    projection: Annotated[str | None, typer.Option("--projection", help="With --stream or --all: only this "
+                                                                        "projection's")] = None,
     database_url: DatabaseUrl = None, spec: SpecRef = None, as_json: AsJson = False,
 ) -> None:
     """Apply dead-lettered events again, with the projection's current (fixed) code.
 
     Each replay applies the stored event under the projection's lock and marks the dead letter
-    replayed, in one transaction; if the handler still fails nothing changes and the exit code is 1.
+    replayed, in one transaction. Each dead letter is reported `applied` (the read model changed),
+    `already applied` (the handler ran and changed nothing: its own version guard covers it) or
+    `still failing` (the handler failed again, or an earlier dead letter of the same stream is
+    still pending and this one waits for it: nothing changed). A stream's dead letters replay in
+    version order. Exit 0 if every one was applied or already applied, 1 if any still fails or was
+    not pending (replayed or discarded already, unknown), 2 on usage errors.
     Deploy the fix first: this runs the handler code installed where ttadmin runs."""
-    if not ids and not replay_all:
-        raise _fail("give dead letter IDs, or --all", EXIT_USAGE)
-    if ids and replay_all:
-        raise _fail("give IDs or --all, not both", EXIT_USAGE)
+    if sum((bool(ids), stream is not None, replay_all)) != 1:
+        raise _fail("give dead letter IDs, --stream STREAM or --all (one of them)", EXIT_USAGE)
+    if projection and ids:
+        raise _fail("--projection goes with --stream or --all, not with IDs", EXIT_USAGE)
     _, entries = _spec(service, spec)
+    if projection and projection not in entries:
+        raise _fail(f"unknown projection {projection!r} for {service}; expected one of: {', '.join(entries)}",
+                    EXIT_USAGE)
 
     async def go() -> list[ops.ReplayResult]:
         async with ops.open_pool(targets.database_url(service, database_url)) as pool:
-            todo = list(ids or []) or await ops.pending_dead_letter_ids(pool, projection)
-            return await ops.replay(pool, entries, todo)
+            if ids:
+                return await ops.replay(pool, entries, ids, None if as_json else _print_replay)
+            total = await ops.pending_count(pool, projection, stream)
+            with _ReplayProgress(total, quiet=as_json) as progress:
+                return await ops.replay_streams(pool, entries, projection, stream, progress.on_result)
 
     results = _run(go())
     if as_json:
         _dump({"replayed": [r.__dict__ for r in results]})
+    elif not results:
+        out.print("Nothing to replay.")
     else:
-        if not results:
-            out.print("Nothing to replay.")
-        for r in results:
-            mark = "[green]applied[/]" if r.ok else "[bold red]failed[/]"
-            out.print(f"dead letter {r.id} ({r.projection or '?'}): {mark}"
-                      f"{'' if r.ok else ' - ' + escape(r.detail)}")
+        counts = {k: sum(r.outcome == k for r in results) for k in _MARKS}
+        out.print(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n) + ".")
     if any(not r.ok for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_replay(r: ops.ReplayResult) -> None:
+    out.print(_replay_line(r))
+
+
+class _ReplayProgress:
+    """Each result as it comes on stdout; on a terminal, a progress bar on stderr as well."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.quiet = total, quiet
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _ReplayProgress:
+        if err.is_terminal and not self.quiet and self.total:
+            self._bar = Progress(TextColumn("[bold]replay"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("dead letters"), TimeElapsedColumn(), console=err)
+            self._bar.start()
+            self._task = self._bar.add_task("replay", total=self.total)
+        return self
+
+    def on_result(self, r: ops.ReplayResult) -> None:
+        if self.quiet:
+            return
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task)
+            self._bar.console.print(_replay_line(r))  # above the bar, not through it
+        else:
+            out.print(_replay_line(r))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _operator() -> str:
+    """Who runs ttadmin: the login name and host, for the discard record when --by is not given."""
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (OSError, KeyError):  # no login name (a container without USER): --by is required
+        return ""
+
+
+@dead_letters_app.command("discard")
+def dead_letters_discard(
+    service: Annotated[str, typer.Argument()],
+    ids: Annotated[list[int], typer.Argument(metavar="ID", help="Dead letter ids")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the event must never apply (kept with it).")],
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who discards. Default: your login name, @, this host's name.")] = None,
+    database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Settle pending dead letters without applying them, saying why.
+
+    The dead letter stays, marked discarded with the time, the operator and the reason; it is never
+    deleted. Exit 0 if every one was discarded, 1 if any was not pending (replayed or discarded
+    already, unknown), 2 on usage errors (a blank reason, no operator identity)."""
+    if service not in SERVICES and not database_url:
+        raise _fail(f"unknown service {service!r}; expected one of: {', '.join(SERVICES)}", EXIT_USAGE)
+    who = (by if by is not None else _operator()).strip()
+    if not reason.strip():
+        raise _fail("--reason must say why (it is kept with the dead letter)", EXIT_USAGE)
+    if not who:
+        raise _fail("cannot tell who you are: give --by NAME", EXIT_USAGE)
+
+    async def go() -> list[dict[str, Any]]:
+        done: list[dict[str, Any]] = []
+        async with ops.open_pool(targets.database_url(service, database_url)) as pool:
+            for dl_id in ids:
+                try:
+                    done.append({**await deadletters.discard(pool, dl_id, reason, who), "ok": True})
+                except deadletters.NotPending as exc:
+                    done.append({"id": dl_id, "ok": False, "detail": str(exc)})
+        return done
+
+    results = _run(go())
+    if as_json:
+        _dump({"discarded": results})
+    else:
+        for r in results:
+            if r["ok"]:
+                out.print(f"dead letter {r['id']} ({r['projection']}): [yellow]discarded[/] by {escape(who)}")
+            else:
+                out.print(f"dead letter {r['id']}: [bold red]not discarded[/] - {escape(r['detail'])}")
+    if any(not r["ok"] for r in results):
         raise typer.Exit(EXIT_FAILED)
 
 

@@ -19,13 +19,15 @@ from typing import Any
 import asyncpg
 from nats.js.errors import NotFoundError
 
+from shared import deadletters
 from shared.bus import Bus, BusNames
 from shared.consumer import stream_source
 from shared.db import create_pool
+from shared.deadletters import Replay, Replayed
 from shared.envelope import Envelope
 from shared.eventstore import EventStore
 from shared.feed import feed_source, store_source
-from shared.projection import rebuild, replay_dead_letter
+from shared.projection import rebuild
 from shared.relay import RELAY_LOCK
 from shared.service import ServiceSpec
 
@@ -87,7 +89,7 @@ async def projection_status(pool: asyncpg.Pool, bus: Bus | None, names: BusNames
         state = {r["projection"]: r for r in await conn.fetch(
             "SELECT projection, last_position, applied, updated_at, now() - updated_at AS age FROM projection_state")}
         dead = dict(await conn.fetch(
-            "SELECT projection, count(*) FROM dead_letters WHERE replayed_at IS NULL GROUP BY projection"))
+            f"SELECT projection, count(*) FROM dead_letters WHERE {deadletters.PENDING} GROUP BY projection"))
     rows = []
 
     def base(name: str, kind: str, source: str) -> dict[str, Any]:
@@ -135,16 +137,20 @@ async def outbox_status(pool: asyncpg.Pool, service: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- dead letters
 
-_DL_COLUMNS = "id, projection, event_id, stream_id, version, type, error, deliveries, recorded_at, replayed_at"
+_DL_COLUMNS = ("id, projection, event_id, stream_id, version, type, error, deliveries, failures, recorded_at, "
+               "replayed_at, replay_result, discarded_at, discarded_by, discard_reason, "
+               "CASE WHEN replayed_at IS NOT NULL THEN 'replayed' WHEN discarded_at IS NOT NULL THEN 'discarded' "
+               "ELSE 'pending' END AS state")
+STATES = ("pending", "replayed", "discarded", "all")
 
 
-async def dead_letters(pool: asyncpg.Pool, projection: str | None = None, include_replayed: bool = False,
+async def dead_letters(pool: asyncpg.Pool, projection: str | None = None, state: str = "pending",
                        limit: int = 100) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        f"""SELECT {_DL_COLUMNS} FROM dead_letters
-            WHERE ($1::text IS NULL OR projection = $1) AND ($2 OR replayed_at IS NULL)
+        f"""SELECT * FROM (SELECT {_DL_COLUMNS} FROM dead_letters) d
+            WHERE ($1::text IS NULL OR projection = $1) AND ($2 = 'all' OR state = $2)
             ORDER BY id LIMIT $3""",
-        projection, include_replayed, limit)
+        projection, state, limit)
     return [dict(r) for r in rows]
 
 
@@ -157,43 +163,58 @@ async def dead_letter(pool: asyncpg.Pool, dead_letter_id: int) -> dict[str, Any]
 class ReplayResult:
     id: int
     projection: str | None
-    ok: bool
+    outcome: str  # applied | already_applied | still_failing | not_pending
     detail: str
+    stream_id: str | None = None
+    version: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Replayed.APPLIED.value, Replayed.ALREADY_APPLIED.value)
 
 
-async def replay(pool: asyncpg.Pool, entries: dict[str, Entry], ids: Sequence[int]) -> list[ReplayResult]:
-    """Apply each dead letter again with the projection's current code; a handler that still
-    fails rolls its replay back and leaves the dead letter as it was."""
+def _result(r: Replay) -> ReplayResult:
+    return ReplayResult(r.id, r.projection, r.outcome.value, r.detail, r.stream_id, r.version)
+
+
+async def replay(pool: asyncpg.Pool, entries: dict[str, Entry], ids: Sequence[int],
+                 progress: Callable[[ReplayResult], None] | None = None) -> list[ReplayResult]:
+    """Replay each dead letter by id, in the order given (shared/deadletters.py says what each
+    outcome means). One that is not pending, or whose projection this code does not define, is
+    reported `not_pending` and left alone."""
     out = []
     for dl_id in ids:
-        row = await pool.fetchrow("SELECT projection, replayed_at FROM dead_letters WHERE id = $1", dl_id)
+        row = await pool.fetchrow("SELECT projection FROM dead_letters WHERE id = $1", dl_id)
+        entry = entries.get(row["projection"]) if row else None
         if row is None:
-            out.append(ReplayResult(dl_id, None, False, "no such dead letter"))
-            continue
-        name = row["projection"]
-        if row["replayed_at"] is not None:
-            when = f"{row['replayed_at']:%Y-%m-%d %H:%M:%S%z}"
-            out.append(ReplayResult(dl_id, name, False, f"already replayed at {when}"))
-            continue
-        entry = entries.get(name)
-        if entry is None:
-            out.append(ReplayResult(dl_id, name, False, "projection not defined by this service's code"))
-            continue
-        try:
-            done = await replay_dead_letter(pool, entry.projection, dl_id)
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the handler's own failure is the answer
-            out.append(ReplayResult(dl_id, name, False, f"handler failed again: {type(exc).__name__}: {exc}"))
-            continue
-        out.append(ReplayResult(dl_id, name, done, "applied" if done else "replayed meanwhile by someone else"))
+            result = ReplayResult(dl_id, None, "not_pending", "no such dead letter")
+        elif entry is None:
+            result = ReplayResult(dl_id, row["projection"], "not_pending",
+                                  "projection not defined by this service's code")
+        else:
+            try:
+                result = _result(await deadletters.replay(pool, entry.projection, dl_id))
+            except deadletters.NotPending as exc:
+                result = ReplayResult(dl_id, row["projection"], "not_pending", str(exc))
+        out.append(result)
+        if progress is not None:
+            progress(result)
     return out
 
 
-async def pending_dead_letter_ids(pool: asyncpg.Pool, projection: str | None) -> list[int]:
-    return [r["id"] for r in await pool.fetch(
-        "SELECT id FROM dead_letters WHERE replayed_at IS NULL AND ($1::text IS NULL OR projection = $1) ORDER BY id",
-        projection)]
+async def replay_streams(pool: asyncpg.Pool, entries: dict[str, Entry], projection: str | None,
+                         stream_id: str | None, progress: Callable[[ReplayResult], None] | None = None
+                         ) -> list[ReplayResult]:
+    """Every pending dead letter (of `projection`, of `stream_id`), stream by stream, each stream's
+    in version order; a stream's dead letters after one that still fails are held back."""
+    out = []
+    for _projection, _stream, ids in await deadletters.pending_streams(pool, projection, stream_id):
+        out += await replay(pool, entries, ids, progress)
+    return out
+
+
+async def pending_count(pool: asyncpg.Pool, projection: str | None, stream_id: str | None) -> int:
+    return sum(len(ids) for _, _, ids in await deadletters.pending_streams(pool, projection, stream_id))
 
 
 # ---------------------------------------------------------------- rebuild
@@ -292,6 +313,6 @@ async def run_rebuild(ctx: RebuildContext, entry: Entry, plans: list[SourcePlan]
         applied = await conn.fetchval(
             "SELECT coalesce((SELECT applied FROM projection_state WHERE projection = $1), 0)", entry.name)
         dead = await conn.fetchval(
-            "SELECT count(*) FROM dead_letters WHERE projection = $1 AND replayed_at IS NULL", entry.name)
+            f"SELECT count(*) FROM dead_letters WHERE projection = $1 AND {deadletters.PENDING}", entry.name)
     return RebuildResult(entry.name, [{"service": p.service, "kind": p.kind, "read": read.get(i, 0)}
                                       for i, p in enumerate(plans)], events, applied, dead, round(seconds, 3))

@@ -19,13 +19,16 @@ neighbour at the same level, as close as the GB/T 2260 tree allows:
 | host           | H_A (runs project P_A) | H_B (another host)             |
 | teacher        | T_A (sub; enrolled)    | T_B (another teacher)          |
 | service        | (no org)               | (no org)                       |
+| ops            | (no org)               | (no org)                       |
 
 Outcomes: ok (neither 401 nor 403: a business 404/409/422 is fine, the matrix is about authn/z),
 role (403 forbidden_role), scope (403 out_of_scope), self (403 self_approval), hidden (404: the
 route does not confirm that an object outside the caller's reach exists), empty (200 with no
 items: a list filtered to the caller's scope), rows (422 invalid_rows naming the jurisdiction:
 the roster import refuses out-of-scope rows per line). "a/b" is inside/outside; one word is both.
-Without a token every non-public route is 401 missing_token.
+Without a token every non-public route is 401 missing_token. The ops role (operators) passes only
+the operators' endpoints (projections, rebuilds, reporting's lag): every command and every read of
+business data refuses it (role, scope or hidden: it is not an admin of anything).
 """
 
 from __future__ import annotations
@@ -90,7 +93,19 @@ def public(path: str) -> Probe:
 
 OPS = {("GET", p): public(p) for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
                                        "/docs/oauth2-redirect", "/redoc")}
-PROJECTIONS = probe("/v1/projections", province_admin="ok", service="ok")
+# The operators' endpoints (projections, rebuilds): system accounts and operators, no admin (issue 19).
+OPERATORS = dict(service="ok", ops="ok")
+PROJECTIONS = probe("/v1/projections", **OPERATORS)
+# Dead letters over HTTP (shared/deadletter_api.py), in every service; a dead letter that does not
+# exist is a 404 after the role check.
+DEAD_LETTERS = {
+    ("GET", "/v1/dead-letters"): probe("/v1/dead-letters?state=all", **OPERATORS),
+    ("GET", "/v1/dead-letters/{dead_letter_id}"): probe("/v1/dead-letters/999999999", **OPERATORS),
+    ("POST", "/v1/dead-letters/replay"): probe("/v1/dead-letters/replay", json={"stream_id": "x:y"}, **OPERATORS),
+    ("POST", "/v1/dead-letters/{dead_letter_id}/replay"): probe("/v1/dead-letters/999999999/replay", **OPERATORS),
+    ("POST", "/v1/dead-letters/{dead_letter_id}/discard"): probe(
+        "/v1/dead-letters/999999999/discard", json={"reason": "测试"}, **OPERATORS),
+}
 # The feed carries every event of the service, whatever org it concerns: system-to-system only.
 FEED = probe("/v1/events?after=0&limit=5", service="ok")
 
@@ -114,7 +129,7 @@ CREDITS_POLICY = {"effective_from": "2023-09-01", "cycle_years": 5, "cycle_start
 
 MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
     "enrollment": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/orgs/{code}"): probe(f"/v1/orgs/{COUNTY}", json={
             "name": "新城区", "kind": "county", "parent_code": CITY}, region="ok/scope"),
         ("GET", "/v1/orgs/{code}"): probe(f"/v1/orgs/{SCHOOL}", default="scope", admins="ok/scope",
@@ -125,7 +140,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             "name": "陕西师范大学", "province_code": PROVINCE}, province_admin="ok/scope"),
         # Every admin in the host's province (or above) reads it: they nominate to its projects.
         ("GET", "/v1/hosts/{host_id}"): probe("/v1/hosts/{H_A}", default="ok", province_admin="ok/scope",
-                                              host="ok/scope", teacher="role"),
+                                              host="ok/scope", teacher="role", ops="role"),
         ("POST", "/v1/teachers"): probe("/v1/teachers", json=TEACHER, admins="ok/scope"),
         ("POST", "/v1/teachers/import"): probe("/v1/teachers/import", csv=ROSTER_CSV, admins="ok/rows"),
         ("GET", "/v1/teachers/{teacher_id}"): probe("/v1/teachers/{T_A}", admins="ok/scope", auditor="ok/scope",
@@ -194,8 +209,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
                                                         "{E_A},2023-07-11,present,6\n", **RUNNER),
         ("GET", "/v1/enrollments/{enrollment_id}"): probe("/v1/enrollments/{E_A}", region="ok/scope",
                                                           school_admin="ok/scope", auditor="ok/scope", host="ok/scope",
-                                                          teacher="ok/scope", service="ok"),
-        ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty", service="ok"),
+                                                          teacher="ok/scope", service="ok", ops="scope"),
+        ("GET", "/v1/enrollments"): probe("/v1/enrollments?project_id={P_A}", default="ok/empty", service="ok",
+                                          ops="scope"),
         # The eligibility preview: who may nominate for the region (services/enrollment/api/eligibility.py).
         ("GET", "/v1/projects/{project_id}/eligibility"): probe(
             f"/v1/projects/{{P_A}}/eligibility?teacher_id={{T_A}}&region_code={COUNTY}", region="ok/scope"),
@@ -214,16 +230,16 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
            for act in ("approve", "reject")},
         ("GET", "/v1/enrollments/{enrollment_id}/leave-requests"): probe(
             "/v1/enrollments/{E_A}/leave-requests", region="ok/scope", school_admin="ok/scope", auditor="ok/scope",
-            host="ok/scope", teacher="ok/scope", service="ok"),
+            host="ok/scope", teacher="ok/scope", service="ok", ops="scope"),
     },
     "credits": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json=CREDITS_POLICY,
                                                            region="ok/scope"),
         ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", default="ok"),
         ("GET", "/v1/teachers/{teacher_id}/transcript"): probe(
             "/v1/teachers/{T_A}/transcript", admins="ok/scope", auditor="ok/scope", teacher="ok/scope",
-            host="scope", service="ok"),
+            host="scope", service="ok", ops="scope"),
         ("POST", "/v1/claims"): probe("/v1/claims", json={
             "teacher_id": "{T_A}", "hours": 2, "category": "centralized", "source": "workshop",
             "earned_on": "2023-09-20", "evidence": "校本研修档案 2023-018"}, admins="ok/scope", teacher="ok/scope"),
@@ -231,12 +247,13 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("POST", "/v1/claims/{claim_id}/reject"): probe("/v1/claims/{C_A}/reject", json={"reason": "测试"},
                                                         auditor="ok/scope"),
         ("GET", "/v1/claims/{claim_id}"): probe("/v1/claims/{C_A}", admins="ok/scope", auditor="ok/scope",
-                                                teacher="ok/hidden", host="hidden", service="ok"),
-        ("GET", "/v1/claims"): probe("/v1/claims?teacher_id={T_A}", default="ok/empty", host="role", service="ok"),
+                                                teacher="ok/hidden", host="hidden", service="ok", ops="hidden"),
+        ("GET", "/v1/claims"): probe("/v1/claims?teacher_id={T_A}", default="ok/empty", host="role", service="ok",
+                                     ops="role"),
         ("POST", "/v1/entries/{entry_id}/revoke"): probe("/v1/entries/{ENTRY_A}/revoke", json={"reason": "测试"},
                                                          region="ok/scope", auditor="ok/scope"),
         ("GET", "/v1/entries/{entry_id}"): probe("/v1/entries/{ENTRY_A}", admins="ok/scope", auditor="ok/scope",
-                                                 teacher="ok/scope", host="scope", service="ok"),
+                                                 teacher="ok/scope", host="scope", service="ok", ops="scope"),
         ("GET", "/v1/orgs/{code}/compliance"): probe(f"/v1/orgs/{COUNTY}/compliance?year=2023", **REGION_READ),
         ("GET", "/v1/compliance/schools"): probe(f"/v1/compliance/schools?year=2023&region_code={COUNTY}",
                                                  **REGION_READ),
@@ -252,13 +269,12 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             teacher="ok/scope"),
         ("GET", "/v1/certificates/keys"): public("/v1/certificates/keys"),
         ("GET", "/v1/certificates/{certificate_no}"): public("/v1/certificates/{CERT_NO}"),
-        ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={"models": ["compliance"]},
-                                             province_admin="ok", service="ok"),
+        ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={"models": ["compliance"]}, **OPERATORS),
         ("GET", "/v1/me/transcript"): probe("/v1/me/transcript", teacher="ok"),
         ("GET", "/v1/me/certificates"): probe("/v1/me/certificates", teacher="ok"),
     },
     "funding": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS, ("GET", "/v1/events"): FEED,
         ("PUT", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{COUNTY}", json=funding_policy(),
                                                            region="ok/scope"),
         ("GET", "/v1/policies/{jurisdiction_code}"): probe(f"/v1/policies/{PROVINCE}", default="ok", finance="ok"),
@@ -292,10 +308,10 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("GET", "/v1/funding/orgs"): probe(f"/v1/funding/orgs?year=2023&region_code={COUNTY}", **FUNDING_READ),
     },
     "reporting": {
-        **OPS, ("GET", "/v1/projections"): PROJECTIONS,
+        **OPS, **DEAD_LETTERS, ("GET", "/v1/projections"): PROJECTIONS,
         ("GET", "/v1/reports/lag"): probe("/v1/reports/lag", default="ok", teacher="role"),
         ("POST", "/v1/admin/rebuild"): probe("/v1/admin/rebuild", json={
-            "source": "stream", "models": ["reporting_funding"]}, province_admin="ok", service="ok"),
+            "source": "stream", "models": ["reporting_funding"]}, **OPERATORS),
         ("GET", "/v1/reports/funding"): probe(f"/v1/reports/funding?year=2023&region_code={COUNTY}", **FUNDING_READ),
         ("GET", "/v1/reports/credits"): probe(f"/v1/reports/credits?year=2023&region_code={COUNTY}", **REGION_READ),
         ("GET", "/v1/reports/notices"): probe(f"/v1/reports/notices?year=2023&min_rate=0.5&parent_code={COUNTY}",
@@ -307,7 +323,7 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
            for p, q in (("/v1/reports/rates", "region_code"), ("/v1/reports/rates.csv", "region_code"),
                         ("/v1/reports/rates.xlsx", "region_code"), ("/v1/reports/regions", "parent_code"),
                         ("/dashboard", "region_code"))},
-        ("GET", "/v1/reports/hosts"): probe("/v1/reports/hosts?year=2023", default="ok", teacher="role"),
+        ("GET", "/v1/reports/hosts"): probe("/v1/reports/hosts?year=2023", default="ok", teacher="role", ops="role"),
         ("GET", "/v1/reports/projects/{project_id}"): probe("/v1/reports/projects/{P_A}", **REGION_READ,
                                                             host="ok/hidden"),
     },
@@ -363,7 +379,7 @@ def principal(w: World, role: str, where: str) -> tuple[str | None, str | None]:
     orgs = {"province_admin": (PROVINCE, OTHER_PROVINCE), "city_admin": (CITY, CITY2),
             "county_admin": (COUNTY, COUNTY2), "school_admin": (SCHOOL, SCHOOL2), "auditor": (CITY, CITY2),
             "finance": (CITY, CITY2),
-            "service": (None, None)}
+            "service": (None, None), "ops": (None, None)}
     return orgs[role][0 if inside else 1], None
 
 

@@ -37,7 +37,7 @@ ORGS = [(PROVINCE, "陕西省", "province", None), (CITY, "西安市", "city", P
         (SCHOOL, "新城区第一中学", "school", COUNTY), (SCHOOL2, "新城区第二中学", "school", COUNTY),
         (CITY2, "铜川市", "city", PROVINCE)]
 ROLES = ("province_admin", "city_admin", "county_admin", "school_admin", "auditor", "finance", "host", "teacher",
-         "service")
+         "service", "ops")
 WEIGHTS, CHECK = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), "10X98765432"
 
 

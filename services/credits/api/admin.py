@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.credits.api.models import Rebuilt
 from services.credits.projector.rebuild import READ_MODELS, Model, rebuild_all
 from services.credits.titles import problem
-from shared.auth import Authenticated, require_role
+from shared.auth import OPERATORS, Authenticated, require_role
 
 router = APIRouter(tags=["operations"])
 
@@ -30,7 +30,7 @@ class RebuildRequest(BaseModel):
 
 @router.post("/v1/admin/rebuild", summary="Rebuild read models from events", response_model=Rebuilt)
 async def rebuild(body: RebuildRequest, request: Request, principal: Authenticated) -> Any:
-    require_role(principal, "service", "province_admin")
+    require_role(principal, *OPERATORS)
     try:
         done = await rebuild_all(request.app, body.models, body.source, client=getattr(
             request.app.state, "enrollment_feed_client", None))
