@@ -328,7 +328,8 @@ async def dashboard(request: Request, today: Today, year: Year = None, region_co
 
 
 @router.get("/dashboard/export/{table}.{ext}", summary="One of the dashboard's tables as CSV or XLSX",
-            response_class=Response)
+            response_class=Response, responses={200: {"description": "the table as the page shows it",
+                                                       "content": {"text/csv": {}, XLSX: {}}}})
 async def export(request: Request, today: Today, table: str, ext: Literal["csv", "xlsx"], year: Year = None,
                  region_code: Code = None, school_year: Year = None) -> Response:
     principal = _reader(request)

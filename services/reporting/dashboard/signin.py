@@ -102,7 +102,8 @@ def _back(error: str, target: str) -> RedirectResponse:
     return RedirectResponse(f"/signin?next={quote(target)}&error={quote(error)}", status_code=303)
 
 
-@router.post("/signin", summary="Verify a JWT and keep it as the session cookie", response_class=RedirectResponse)
+# The form posts are a browser's, not an API for generated clients: left out of /openapi.json.
+@router.post("/signin", summary="Verify a JWT and keep it as the session cookie", include_in_schema=False)
 async def signin(request: Request) -> Response:
     form = await _form(request)
     target = _next(form.get("next"))
@@ -115,7 +116,7 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signin/dev", summary="Dev profile only: sign in as a role and org with the dev key",
-             response_class=RedirectResponse)
+             include_in_schema=False)
 async def signin_dev(request: Request) -> Response:
     keys = dev_keys_dir(request)
     if keys is None:  # no such page outside the dev profile
@@ -133,7 +134,7 @@ async def signin_dev(request: Request) -> Response:
     return response
 
 
-@router.post("/signout", summary="End the browser's session", response_class=RedirectResponse)
+@router.post("/signout", summary="End the browser's session", include_in_schema=False)
 async def signout() -> Response:
     response = RedirectResponse("/signin", status_code=303)
     end_session(response)
