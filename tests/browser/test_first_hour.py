@@ -146,8 +146,10 @@ def test_the_dashboard_fits_a_phone(page, stack):
 
 
 def test_without_a_session_the_dashboard_and_its_exports_refuse(stack, demo):
+    r = httpx.get(stack.dashboard_url, follow_redirects=False, headers={"Accept": "text/html"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin"), "a browser goes to sign in"
     r = httpx.get(stack.dashboard_url, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    assert r.status_code == 401 and r.json()["code"] == "missing_token", "an API client gets the API's answer"
     r = httpx.get(f"{stack.urls['reporting']}/dashboard/export/by-region.csv")
     assert r.status_code == 401
     r = httpx.post(f"{stack.urls['reporting']}/signin", data={"token": "not-a-jwt"}, follow_redirects=False)
