@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.reporting import queries, reads, report, report_credits, report_funding
 from services.reporting.api.common import Scope, problem, scope_of
 from services.reporting.api.rates import Code
-from services.reporting.dashboard.signin import signin_redirect
+from services.reporting.dashboard.signin import ROLE_LABELS, signin_redirect
 from services.reporting.dashboard.svg import grouped_bars, horizontal_bars, percent
 from services.reporting.report_hosts import ranking
 from shared.auth import Principal
@@ -284,7 +284,9 @@ def render(d: Dashboard, principal: Principal) -> str:
     crumbs = "".join(f'<li><a href="/dashboard?{urlencode({**here, "region_code": c})}"'
                      f'{" aria-current=page" if c == d.region else ""}>{escape(n)}</a></li>' for c, n in d.trail)
     cards = "".join(f'<div class="card">{label}<b>{escape(str(value))}</b></div>' for label, value in d.cards)
-    who = f"{escape(principal.role)} · {escape(principal.org or '')}"
+    who = f"{ROLE_LABELS.get(principal.role, escape(principal.role))} · {escape(principal.org or '')}"
+    empty = "" if d.years else ('<p class="note" role="status">尚无培训项目数据。本地开发时,在另一个终端运行 '
+                                "<code>make demo</code> 载入演示省份(三个学年),然后刷新本页。</p>")
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">
 <title>教师培训统计看板 {d.year}</title><style>{CSS}</style></head><body><main>
@@ -296,7 +298,7 @@ def render(d: Dashboard, principal: Principal) -> str:
 <nav class="years" aria-label="学年">学年(月度趋势、学时):{school_years}</nav>
 <p class="note">数据截至 {d.today.isoformat()};待处理事件 {d.lag} 条。比率分母为0时显示“—”。
 每个图表下方有对应数据表。</p>
-<div class="cards">{cards}</div>
+{empty}<div class="cards">{cards}</div>
 {"".join(_table_html(t, query) for t in d.tables)}
 </main></body></html>"""
 

@@ -22,7 +22,7 @@ from shared.session import end_session, session_principal, start_session
 
 router = APIRouter(tags=["dashboard"])
 ROLE_LABELS = {"province_admin": "省级管理员", "city_admin": "市级管理员", "county_admin": "区县管理员",
-               "school_admin": "学校管理员", "auditor": "审核员"}
+               "school_admin": "学校管理员", "auditor": "审核员", "host": "承办单位", "service": "系统服务"}
 KIND_LABELS = {"province": "省", "city": "市", "county": "区县", "school": "学校"}
 CSS = """body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei",sans-serif;margin:0;color:#1f1f1f;
 background:#f6f7f9}main{max-width:560px;margin:0 auto;padding:16px}h1{font-size:22px}
