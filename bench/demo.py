@@ -58,6 +58,10 @@ LEVELS = {"national": (90, 10), "provincial": (60, 7), "municipal": (30, 5), "co
 LEVEL_WEIGHTS = (("national", 0.06), ("provincial", 0.16), ("municipal", 0.3), ("county", 0.48))
 MONTHS = (9, 10, 11, 3, 4, 5, 6, 7)  # term time: no projects over the winter and summer holidays
 FIRST_SCHOOL_YEAR = 2023
+# What reporting's rates per project year must show once everything is loaded (the last phase
+# records the evaluations, so these match only after a complete load).
+FIELDS = ("quota", "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn", "evaluations",
+          "satisfied")
 SCHOOL_YEARS = 3
 
 
@@ -474,6 +478,17 @@ class Demo:
 
         await self.each("考勤 attendance import", sheets, upload, 2)
 
+    async def bulletins(self) -> None:
+        async def bulletins(plan: Plan) -> None:
+            host = self.token("host", self.hosts[plan.host])
+            for n in range(1, 1 + (plan.index % 3 != 2) + (plan.level == "national")):
+                on = plan.starts_on + timedelta(days=n + (plan.index % 5) * 3)
+                await self.call("POST", "enrollment", f"/v1/projects/{plan.id}/bulletins", host, on=on,
+                                body={"issue_no": n, "title": f"{plan.name} 第{n}期简报",
+                                      "published_on": on.isoformat()})
+
+        await self.each("简报 bulletins", [p for p in self.plans if p.id], bulletins)
+
     async def finish(self) -> None:
         finals = [p for p in self.live("C") if p.plan.hours >= 90]
 
@@ -501,16 +516,6 @@ class Demo:
                             body={"satisfied": p.satisfied, "score": 5 if p.satisfied else 2})
 
         await self.each("评价 evaluations", [p for p in self.live("C") if p.evaluates], evaluate)
-
-        async def bulletins(plan: Plan) -> None:
-            host = self.token("host", self.hosts[plan.host])
-            for n in range(1, 1 + (plan.index % 3 != 2) + (plan.level == "national")):
-                on = plan.starts_on + timedelta(days=n + (plan.index % 5) * 3)
-                await self.call("POST", "enrollment", f"/v1/projects/{plan.id}/bulletins", host, on=on,
-                                body={"issue_no": n, "title": f"{plan.name} 第{n}期简报",
-                                      "published_on": on.isoformat()})
-
-        await self.each("简报 bulletins", [p for p in self.plans if p.id], bulletins)
 
     async def claims(self) -> None:
         """School-based hours (校本研修) claimed by school admins and approved by the county's auditor."""
@@ -591,7 +596,7 @@ class Demo:
     # ---- figures --------------------------------------------------------------------------------
 
     def expected(self) -> dict[int, dict[str, int]]:
-        """Per project year: quota, nominated, checked_in, completed, failed, no_show, withdrawn."""
+        """Per project year: FIELDS as reporting counts them."""
         out: dict[int, Counter[str]] = {}
         for plan in self.plans:
             out.setdefault(plan.year, Counter())["quota"] += sum(plan.quota.values())
@@ -603,7 +608,9 @@ class Demo:
             c["failed"] += p.outcome == "F"
             c["no_show"] += p.outcome == "N"
             c["withdrawn"] += p.outcome == "W"
-        fields = ("quota", "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn")
+            c["evaluations"] += p.outcome == "C" and p.evaluates
+            c["satisfied"] += p.outcome == "C" and p.evaluates and p.satisfied
+        fields = FIELDS
         return {y: {f: c[f] for f in fields} for y, c in sorted(out.items())}
 
     async def reported(self) -> dict[int, dict[str, int]]:
@@ -611,8 +618,7 @@ class Demo:
                                 params={"group_by": "year", "region_code": self.province.code},
                                 headers={"Authorization": f"Bearer {self.token('province_admin', self.province.code)}"})
         r.raise_for_status()
-        fields = ("quota", "nominated", "checked_in", "completed", "failed", "no_show", "withdrawn")
-        return {int(i["key"]): {f: i[f] for f in fields} for i in r.json()["items"]}
+        return {int(i["key"]): {f: i[f] for f in FIELDS} for i in r.json()["items"]}
 
     async def wait_for_reporting(self, timeout: float) -> bool:
         want = self.expected()
@@ -666,9 +672,12 @@ class Demo:
             await self.nominations()
             await self.before_start()
             await self.attendance()
-            await self.finish()
+            await self.bulletins()
+            # Completions and evaluations last: the figures the quick "already loaded" check
+            # compares are complete only when every earlier phase is.
             await self.claims()
             await self.funding()
+            await self.finish()
             loaded = time.monotonic() - t0
             ok = a.no_verify or await self.wait_for_reporting(a.catchup_timeout)
             total = time.monotonic() - t0
