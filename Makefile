@@ -4,10 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check test-faults lint token admin bench bench-profile bench-province clean-data help
+AXE    := .vendor/axe-core/axe.min.js
+
+.PHONY: run demo vendor test check test-faults lint token admin bench bench-profile bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
+	@echo "make demo   load a synthetic province (3 school years) into the running stack; idempotent"
 	@echo "make test   ruff, import contracts, mypy, then the tests against real PostgreSQL and NATS"
 	@echo "make test-faults   kill/stop services, NATS and PostgreSQL under load (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
@@ -24,8 +27,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m shared.devstack run
 
+# A synthetic province through the public API into the stack `make run` started (another terminal):
+# 20,000 teachers by default; smaller: make demo DEMO_ARGS="--teachers 2000". A second run adds nothing.
+demo: $(STAMP)
+	$(PY) -m bench.demo $(DEMO_ARGS)
+
+# axe-core for the browser tests' accessibility check, from the npm registry into a git-ignored folder
+# (never fetched at test time). Pinned: bump AXE_VERSION deliberately.
+AXE_VERSION ?= 4.10.3
+$(AXE):
+	@mkdir -p .vendor
+	@cd .vendor && rm -rf package axe-core && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar xzf axe-core-$(AXE_VERSION).tgz && mv package axe-core && rm axe-core-$(AXE_VERSION).tgz
+	@test -s $(AXE) && echo "vendored axe-core $(AXE_VERSION) into .vendor/axe-core"
+
+vendor: $(AXE)
+
 # The architecture and type checks first (seconds), then the tests against real PostgreSQL and NATS.
-test: $(STAMP) check
+test: $(STAMP) check $(AXE)
 	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 

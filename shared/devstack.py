@@ -200,6 +200,9 @@ def _banner(urls: dict[str, str], db_url: str, nats_url: str, data_dir: Path, jw
   Token       {token}
   Try         curl -H "Authorization: Bearer $({ops})" {urls["reporting"]}/v1/projections
 
+  Dashboard   {urls["reporting"]}/dashboard  (sign in on the page: dev profile, pick a role and an org)
+  Demo data   make demo  (in another terminal: a synthetic province, three school years; idempotent)
+
 Ctrl-C stops everything."""
 
 
@@ -231,6 +234,9 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
         for name in SERVICES:
             env = {**os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": db_urls[name], "NATS_URL": nats_url,
                    "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token,
+                   # the dashboard's dev sign-in and the demo's X-Dev-Today (shared/clock.py); DEV_PROFILE=0 to
+                   # run the local stack as production would
+                   "DEV_PROFILE": os.environ.get("DEV_PROFILE", "1"),
                    "PII_KEY": os.environ.get("PII_KEY") or ensure_pii_key(data_dir / "keys"),
                    # credits signs certificates with a key it keeps beside the dev keys
                    "CREDITS_KEYS_DIR": str(data_dir / "keys"), "CREDITS_PUBLIC_URL": urls["credits"]}

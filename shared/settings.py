@@ -65,3 +65,7 @@ class Settings(BaseSettings):
     # deleted (they would otherwise grow without bound: docs/scale.md).
     idempotency_retention_hours: float = Field(default=168, gt=0)
     log_level: str = "INFO"
+    # The dev profile (`make run` sets DEV_PROFILE=1; never set in a deployment): the dashboard's
+    # sign-in page offers dev keys for any role and org, and commands honour an `X-Dev-Today` header
+    # as the calendar day (shared/clock.py), so `make demo` can load three school years of history.
+    dev_profile: bool = False

@@ -8,7 +8,7 @@ answers from them as JSON, CSV and XLSX, and /dashboard draws them for people.
 from pathlib import Path
 
 from services.reporting.api import admin, compliance, exports, hosts, rates
-from services.reporting.dashboard import page
+from services.reporting.dashboard import page, signin
 from services.reporting.projector import PROJECTIONS
 from shared.service import ServiceSpec, create_app
 
@@ -16,7 +16,7 @@ spec = ServiceSpec(
     name="reporting",
     title="Reporting 统计报表",
     migrations=Path(__file__).parent / "migrations",
-    routers=[rates.router, exports.router, hosts.router, compliance.router, page.router, admin.router],
+    routers=[rates.router, exports.router, hosts.router, compliance.router, page.router, signin.router, admin.router],
     projections=PROJECTIONS,
     owns_events=False,
 )

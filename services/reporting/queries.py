@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -41,6 +42,11 @@ GROUPS = {
     "level": ("p.level", "NULL::text", "lpad(coalesce(array_position($LEVELS::text[], p.level), 9)::text, 2, '0')"),
     "year": ("p.year::text", "NULL::text", "p.year::text"),
     "total": ("''", "NULL::text", "''"),
+    # The dashboard's trends (not API groups): the month a project starts in, and its school year
+    # (学年, from 1 September: a project starting 2024-03-04 belongs to 2023学年).
+    "month": ("to_char(p.starts_on, 'YYYY-MM')", "NULL::text", "to_char(p.starts_on, 'YYYY-MM')"),
+    "school_year": ("extract(year FROM p.starts_on - interval '8 months')::int::text", "NULL::text",
+                    "extract(year FROM p.starts_on - interval '8 months')::int::text"),
 }
 
 
@@ -52,6 +58,8 @@ class Filter:
     region: str | None = None  # only cells whose region is in this org's subtree
     host_id: str | None = None  # only this host's projects
     organizer: str | None = None  # only projects organised within this org's subtree
+    starts_from: date | None = None  # only projects starting on or after this day
+    starts_to: date | None = None  # only projects starting on or before this day
 
 
 class Params:
@@ -80,6 +88,10 @@ def project_where(f: Filter, p: Params) -> str:
         where.append(f"host_id::text = {p(f.host_id)}")
     if f.organizer is not None:
         where.append(within("organizer_code", f.organizer, p))
+    if f.starts_from is not None:
+        where.append(f"starts_on >= {p(f.starts_from)}")
+    if f.starts_to is not None:
+        where.append(f"starts_on <= {p(f.starts_to)}")
     return " AND ".join(where)
 
 

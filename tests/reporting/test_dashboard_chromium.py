@@ -137,10 +137,13 @@ async def test_the_dashboard_renders_its_charts_in_headless_chromium(server, key
         assert browser.console_errors() == []
         assert all(u.startswith(server) or u.startswith("data:") for u in browser.requested()), browser.requested()
     drawn = json.loads(charts)
-    assert [c["title"] for c in drawn] == ["2023年 陕西省下辖地区", "2023年 按项目级别", "2023年 承办单位综合得分",
-                                           "2023年 经费合规(达标率)"]
-    # 2 cities × 3 rates; 4 levels × 3 rates; 3 hosts; 2 cities × (schools, counties)
-    assert [len(c["bars"]) for c in drawn] == [6, 12, 3, 4]
-    assert [v for v, _ in drawn[3]["bars"]] == ["1.0000", "1.0000", "0.0000", "0.0000"]
+    # The projects start in July 2023: the 2022学年 (from 1 September 2022) is the latest school year.
+    # Credits is not running here, so its table says so and draws no chart.
+    assert [c["title"] for c in drawn] == ["2023年 陕西省下辖地区", "2022学年 按开班月份", "历年趋势(按学年)",
+                                           "2023年 按项目级别", "2023年 经费合规(达标率)", "2023年 承办单位综合得分"]
+    # 2 cities × 3 rates; July × 3 rates; one school year × 3 rates; 4 levels × 3 rates;
+    # 2 cities × (schools, counties); 3 hosts
+    assert [len(c["bars"]) for c in drawn] == [6, 3, 3, 12, 4, 3]
+    assert [v for v, _ in drawn[4]["bars"]] == ["1.0000", "1.0000", "0.0000", "0.0000"]
     assert all((area > 0) is (float(value) > 0) for c in drawn for value, area in c["bars"])
     assert png.startswith(b"\x89PNG") and len(png) > 20_000

@@ -323,6 +323,14 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
            for p, q in (("/v1/reports/rates", "region_code"), ("/v1/reports/rates.csv", "region_code"),
                         ("/v1/reports/rates.xlsx", "region_code"), ("/v1/reports/regions", "parent_code"),
                         ("/dashboard", "region_code"))},
+        # The dashboard's export route, as the matrix spells its path; a browser's session cookie
+        # carries the same JWT (shared/session.py), so the same cells hold.
+        ("GET", "/dashboard/export/{table}.{ext}"): probe(f"/dashboard/export/by-region.csv?year=2023&region_code="
+                                                          f"{COUNTY}", **REGION_READ, host="ok"),
+        # Signing in is public: a form, a verified token turned into a cookie, and (dev profile only,
+        # 404 here) the dev key's role-and-org picker.
+        ("GET", "/signin"): public("/signin"), ("POST", "/signin"): public("/signin"),
+        ("POST", "/signin/dev"): public("/signin/dev"), ("POST", "/signout"): public("/signout"),
         ("GET", "/v1/reports/hosts"): probe("/v1/reports/hosts?year=2023", default="ok", teacher="role", ops="role"),
         ("GET", "/v1/reports/projects/{project_id}"): probe("/v1/reports/projects/{P_A}", **REGION_READ,
                                                             host="ok/hidden"),

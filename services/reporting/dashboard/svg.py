@@ -42,9 +42,9 @@ def grouped_bars(title: str, categories: list[str], series: list[tuple[str, list
     for tick in range(0, 101, 25):
         y = top + plot_h - plot_h * tick / 100
         body.append(f'<line x1="{left}" x2="{width - 16}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                    f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#666">{tick}%</text>')
+                    f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#4a4a4a">{tick}%</text>')
     if not categories:
-        body.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#888">'
+        body.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#595959">'
                     '暂无数据</text>')
         return _svg(title, width, height, body)
     slot = plot_w / len(categories)
@@ -56,7 +56,7 @@ def grouped_bars(title: str, categories: list[str], series: list[tuple[str, list
             label = f"{category} {name} {percent(value)}"
             if value is None:
                 body.append(f'<text class="undefined" x="{x + bar_w / 2:.1f}" y="{top + plot_h - 4}" '
-                            f'text-anchor="middle" fill="#999"><title>{escape(label)}</title>—</text>')
+                            f'text-anchor="middle" fill="#595959"><title>{escape(label)}</title>—</text>')
                 continue
             h = plot_h * min(float(Decimal(value)), 1.0)  # drawing only: figures never pass through float
             body.append(f'<rect class="bar" data-value="{value}" x="{x:.1f}" y="{top + plot_h - h:.1f}" '
@@ -75,12 +75,12 @@ def horizontal_bars(title: str, labels: list[str], values: list[str | None], wid
     plot_w = width - left - 70
     body = [f'<text x="8" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
     if not labels:
-        body.append(f'<text x="{left}" y="{top + 16}" fill="#888">暂无数据</text>')
+        body.append(f'<text x="{left}" y="{top + 16}" fill="#595959">暂无数据</text>')
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row
         body.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{escape(label[:18])}</text>')
         if value is None:
-            body.append(f'<text class="undefined" x="{left + 4}" y="{y + 16}" fill="#999">—</text>')
+            body.append(f'<text class="undefined" x="{left + 4}" y="{y + 16}" fill="#595959">—</text>')
             continue
         w = plot_w * min(float(Decimal(value)), 1.0)  # drawing only
         body.append(f'<rect class="bar" data-value="{value}" x="{left}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" '
