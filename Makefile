@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check test-faults lint token admin bench bench-profile bench-province clean-data help
+.PHONY: event-schemas asyncapi-spec run test check test-faults lint token admin bench bench-profile bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(PY) -m shared.devstack run
 
 # The architecture and type checks first (seconds), then the tests against real PostgreSQL and NATS.
-test: $(STAMP) check
+test: $(STAMP) check asyncapi-spec
 	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -42,6 +42,16 @@ test-faults: $(STAMP)
 	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: check
+
+# Issue 16: the JSON Schema of every event type and version (docs/events/<service>/) and the AsyncAPI
+# document (docs/asyncapi.json), generated from services/*/event_models.py; commit what it writes.
+event-schemas: $(STAMP)
+	$(PY) -m scripts.event_schemas
+
+# The AsyncAPI initiative's JSON Schema of AsyncAPI 3.0.0 (npm @asyncapi/specs), vendored for the
+# tests that validate docs/asyncapi.json with it; never fetched at test time.
+asyncapi-spec: $(STAMP)
+	@scripts/vendor-asyncapi-spec.sh
 
 # Prints the token and nothing else, so scripts can use $$(make -s token ROLE=...).
 token: $(STAMP)

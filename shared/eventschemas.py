@@ -18,6 +18,7 @@ the producer's code.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,8 +29,10 @@ from pydantic import BaseModel, ConfigDict
 from .envelope import DATA_CONTENT_TYPE, EventRegistry, data_schema_url, wire_type
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = ROOT / "docs" / "events"
-ASYNCAPI_FILE = ROOT / "docs" / "asyncapi.json"
+# The committed files: the source tree's docs/, or where the image puts them (deploy/Dockerfile).
+DOCS_DIR = Path(os.environ.get("TT_DOCS_DIR") or ROOT / "docs")
+SCHEMA_DIR = DOCS_DIR / "events"
+ASYNCAPI_FILE = DOCS_DIR / "asyncapi.json"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 

@@ -25,6 +25,7 @@ from .bus import Bus, BusNames, ensure_stream
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
 from .envelope import EventRegistry
+from .eventschemas import ASYNCAPI_FILE, SCHEMA_DIR
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
 from .inline import InlineProjection
@@ -212,6 +213,9 @@ class ProjectionsView(BaseModel):
     projections: list[ProjectionView]
 
 
+_SCHEMA_NAME = re.compile(r"[a-z0-9_]+\.v[0-9]+\.json")
+
+
 def _ops_router(spec: ServiceSpec) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -239,6 +243,24 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         ok = checks["database"]
         status = "unavailable" if not ok else ("ready" if checks["nats"] else "degraded")
         return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
+
+    @router.get("/v1/events/schemas/{service}/{name}", tags=["events"],
+                summary="The JSON Schema of one event type and version this service publishes (issue 16)",
+                description="Every envelope names its data's schema here in CloudEvents `dataschema`; the files "
+                            "are docs/events/<service>/<event>.v<N>.json, generated from the event models.")
+    async def event_schema(service: str, name: str) -> Response:
+        path = SCHEMA_DIR / service / name
+        if service != spec.name or not _SCHEMA_NAME.fullmatch(name) or not path.is_file():
+            raise Problem(404, "schema_not_found", "No such event schema",
+                          f"{spec.name} publishes no schema {service}/{name}")
+        return Response(path.read_bytes(), media_type="application/schema+json",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    @router.get("/v1/asyncapi.json", tags=["events"],
+                summary="AsyncAPI 3.0 document of every NATS subject the services publish on (issue 16)")
+    async def asyncapi_document() -> Response:
+        return Response(ASYNCAPI_FILE.read_bytes(), media_type="application/json",
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
