@@ -11,6 +11,11 @@ and a concurrent rebuild never apply the same event twice.
 
 A handler that keeps failing is not allowed to stall the stream: after `max_deliveries` the
 event goes to `dead_letters`, the checkpoint moves past it, and later events apply.
+
+A projection that declares what it `reads` (shared/contracts.py) has each event it wants checked
+against its producer's published JSON Schema first: data of an unknown type or version, or data
+that does not fit, is dead-lettered at once with the reason (redelivery would not change it) and
+nothing of it is applied.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeVar
 
 import asyncpg
 from opentelemetry import trace
 
 from . import telemetry
+from .contracts import refusal
 from .envelope import Envelope
 from .eventstore import DataPage
 
@@ -48,6 +54,9 @@ class Projection:
     sources: tuple[str, ...] = ()  # services whose streams this follows, e.g. ("enrollment",)
     handles: frozenset[str] | None = None  # event types it cares about; None = all
     tables: tuple[str, ...] = ()  # the tables it alone writes and `reset` empties (rebuild coverage)
+    # Consumer contract (shared/contracts.py): event type → the data fields it reads. Declared, the
+    # events it wants are validated against their producer's published schema before they apply.
+    reads: Mapping[str, frozenset[str]] | None = None
     apply_batch: Callable[[asyncpg.Connection, list[Traced]], Awaitable[None]] | None = None
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
@@ -162,7 +171,11 @@ class Applier:
                 if ev.stream_version > at + 1:
                     outcomes.append(Outcome.EARLY)
                     continue
-                if batched:  # applied below, all at once; a failure redoes the batch one by one
+                if (self.projection.reads is not None and self.projection.wants(ev)
+                        and (reason := refusal(ev, self.projection.reads)) is not None):
+                    log.error("projection %s dead-letters %s: %s", self.projection.name, ev.id, reason)
+                    outcome = await self._dead_letter(conn, d, f"contract: {reason}")  # never applied nor retried
+                elif batched:  # applied below, all at once; a failure redoes the batch one by one
                     admitted.append(d)
                     outcome = Outcome.APPLIED
                 else:
@@ -289,14 +302,17 @@ class Applier:
                 return Outcome.FAILED
             log.error("projection %s dead-letters %s after %d deliveries: %s",
                       self.projection.name, d.event.id, d.deliveries, exc)
-            await conn.execute(
-                """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope,
-                                             error, deliveries)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, event_id) DO NOTHING""",
-                self.projection.name, d.event.id, checkpoint_key(d.event), d.event.stream_version,
-                d.event.type, d.event.to_cloudevent(), f"{type(exc).__name__}: {exc}"[:2000], d.deliveries,
-            )
-            return Outcome.DEAD
+            return await self._dead_letter(conn, d, f"{type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, conn: asyncpg.Connection, d: Delivery, error: str) -> Outcome:
+        await conn.execute(
+            """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope,
+                                         error, deliveries)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, event_id) DO NOTHING""",
+            self.projection.name, d.event.id, checkpoint_key(d.event), d.event.stream_version,
+            d.event.type, d.event.to_cloudevent(), error[:2000], d.deliveries,
+        )
+        return Outcome.DEAD
 
 
 def _traceparent_of(span: trace.Span) -> str | None:
@@ -384,6 +400,10 @@ async def replay_dead_letter(pool: asyncpg.Pool, projection: Projection, dead_le
         )
         if row is None:
             return False
-        await projection.apply(conn, Envelope.from_cloudevent(row["envelope"]))
+        event = Envelope.from_cloudevent(row["envelope"])
+        reads = projection.reads
+        if reads is not None and projection.wants(event) and (reason := refusal(event, reads)) is not None:
+            raise ValueError(f"dead letter {dead_letter_id} still breaks {projection.name}'s contract: {reason}")
+        await projection.apply(conn, event)
         await conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id)
         return True

@@ -125,7 +125,7 @@ class BulletinSubmittedV1(EventData):
     issue_no: int
     title: str
     published_on: str
-    received_on: str
+    received_on: str | None = None  # bulletins recorded before it existed carry only published_on
 
 
 class _Enrollment(EventData):
@@ -159,7 +159,7 @@ class EnrollmentWithdrawnV1(_Enrollment):
 
 class TeacherCheckedInV1(_Enrollment):
     region_code: str
-    host_id: str
+    host_id: str | None  # the project's host: null while a project has none
     checked_in_on: str
     via: str | None = None  # "code": by a session's check-in code, with its date and nonce
     session_date: str | None = None
@@ -180,7 +180,7 @@ class AssessmentRecordedV1(_Enrollment):
 
 class EnrollmentCompletedV1(_Enrollment):
     region_code: str
-    host_id: str
+    host_id: str | None  # the project's host: null while a project has none
     level: str
     year: int
     hours: float
@@ -190,7 +190,7 @@ class EnrollmentCompletedV1(_Enrollment):
 
 class EnrollmentFailedV1(_Enrollment):
     region_code: str
-    host_id: str
+    host_id: str | None  # the project's host: null while a project has none
     reason: str
     failed_on: str
 
@@ -210,7 +210,7 @@ class NoShowExcusedV1(_Enrollment):
 
 
 class EvaluationSubmittedV1(_Enrollment):
-    host_id: str
+    host_id: str | None  # the project's host: null while a project has none
     satisfied: bool
     score: int
     comment: str | None = None
@@ -218,7 +218,7 @@ class EvaluationSubmittedV1(_Enrollment):
 
 class LeaveRequestedV1(_Enrollment):
     region_code: str
-    host_id: str
+    host_id: str | None  # the project's host: null while a project has none
     session_date: str
     reason: str | None = None
     requested_by: str | None = None
