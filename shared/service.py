@@ -244,7 +244,8 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         status = "unavailable" if not ok else ("ready" if checks["nats"] else "degraded")
         return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
-    @router.get("/v1/events/schemas/{service}/{name}", tags=["events"],
+    # Documents about the API, as /openapi.json is, rather than operations of it: left out of the OpenAPI.
+    @router.get("/v1/events/schemas/{service}/{name}", include_in_schema=False,
                 summary="The JSON Schema of one event type and version this service publishes (issue 16)",
                 description="Every envelope names its data's schema here in CloudEvents `dataschema`; the files "
                             "are docs/events/<service>/<event>.v<N>.json, generated from the event models.")
@@ -256,7 +257,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         return Response(path.read_bytes(), media_type="application/schema+json",
                         headers={"Cache-Control": "public, max-age=300"})
 
-    @router.get("/v1/asyncapi.json", tags=["events"],
+    @router.get("/v1/asyncapi.json", include_in_schema=False,
                 summary="AsyncAPI 3.0 document of every NATS subject the services publish on (issue 16)")
     async def asyncapi_document() -> Response:
         return Response(ASYNCAPI_FILE.read_bytes(), media_type="application/json",
