@@ -88,6 +88,10 @@ def public(path: str) -> Probe:
 
 OPS = {("GET", p): public(p) for p in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
                                        "/docs/oauth2-redirect", "/redoc")}
+# Issue 16: the published event schemas and the AsyncAPI document are public, as /openapi.json is
+# (each service serves its own schemas; another service's name is a 404).
+OPS |= {("GET", "/v1/asyncapi.json"): public("/v1/asyncapi.json"),
+        ("GET", "/v1/events/schemas/{service}/{name}"): public("/v1/events/schemas/credits/hours_awarded.v2.json")}
 PROJECTIONS = probe("/v1/projections", province_admin="ok", service="ok")
 # The feed carries every event of the service, whatever org it concerns: system-to-system only.
 FEED = probe("/v1/events?after=0&limit=5", service="ok")
