@@ -96,3 +96,22 @@ def test_asyncapi_has_a_channel_per_published_type_on_its_nats_subject():
             assert model is not None and set(data["properties"]) == set(model.model_fields)
     refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', ASYNCAPI_FILE.read_text(encoding="utf-8"))
     assert set(refs) <= set(doc["components"]["schemas"])  # every reference resolves
+
+
+def test_every_producer_path_goes_through_the_gate():
+    """A command's unit of work (one stream, many streams at once) and a reaction's new_events refuse
+    a decision that does not fit before anything is queued."""
+    from shared.envelope import Metadata
+    from shared.inline import new_events
+    from shared.unit_of_work import UnitOfWork
+
+    reg = REGISTRIES["credits"]
+    bad = [("ClaimRejected", {"claim_id": "c", "teacher_id": "t", "reason": "no", "rejected_on": 20240101})]
+    uow = UnitOfWork(None, reg, Metadata(), None, None)  # nothing here touches the connection
+    with pytest.raises(InvalidEventData, match="rejected_on"):
+        uow.record("claim-c", 1, bad)
+    with pytest.raises(InvalidEventData, match="rejected_on"):
+        uow.record_many([("claim-c", 1, bad)])
+    assert uow.pending == 0
+    with pytest.raises(InvalidEventData, match="rejected_on"):
+        new_events(reg, bad)
