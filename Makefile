@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 AXE    := .vendor/axe-core/axe.min.js
 
-.PHONY: run demo vendor test check test-faults lint token admin bench bench-profile bench-province clean-data help
+.PHONY: event-schemas asyncapi-spec run demo vendor test check test-faults lint token admin bench bench-profile bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
@@ -44,7 +44,7 @@ $(AXE):
 vendor: $(AXE)
 
 # The architecture and type checks first (seconds), then the tests against real PostgreSQL and NATS.
-test: $(STAMP) check $(AXE)
+test: $(STAMP) check $(AXE) asyncapi-spec
 	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -61,6 +61,16 @@ test-faults: $(STAMP)
 	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: check
+
+# Issue 16: the JSON Schema of every event type and version (docs/events/<service>/) and the AsyncAPI
+# document (docs/asyncapi.json), generated from services/*/event_models.py; commit what it writes.
+event-schemas: $(STAMP)
+	$(PY) -m scripts.event_schemas
+
+# The AsyncAPI initiative's JSON Schema of AsyncAPI 3.0.0 (npm @asyncapi/specs), vendored for the
+# tests that validate docs/asyncapi.json with it; never fetched at test time.
+asyncapi-spec: $(STAMP)
+	@scripts/vendor-asyncapi-spec.sh
 
 # Prints the token and nothing else, so scripts can use $$(make -s token ROLE=...).
 token: $(STAMP)

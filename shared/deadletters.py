@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from .contracts import refusal
 from .envelope import Envelope
 
 if TYPE_CHECKING:
@@ -94,11 +95,16 @@ async def replay(pool: asyncpg.Pool, projection: Projection, dead_letter_id: int
         if earlier is not None:
             return report(Replayed.STILL_FAILING, f"held back: dead letter {earlier['id']} (version "
                                                   f"{earlier['version']}) of this stream is still pending")
+        event = Envelope.from_cloudevent(row["envelope"])
+        reads = projection.reads
+        if reads is not None and projection.wants(event) and (reason := refusal(event, reads)) is not None:
+            broken = ValueError(f"dead letter {dead_letter_id} still breaks {name}'s contract: {reason}")
+            return report(Replayed.STILL_FAILING, str(broken), broken)  # nothing is run (shared/contracts.py)
         counting = await conn.fetchval("SELECT current_setting('track_counts')::bool")
         before = await conn.fetchval(_WRITES)
         try:
             async with conn.transaction():  # savepoint: a failing handler leaves nothing behind
-                await projection.apply(conn, Envelope.from_cloudevent(row["envelope"]))
+                await projection.apply(conn, event)
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
             raise
         except Exception as exc:

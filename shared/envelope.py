@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from asyncpg.pgproto.pgproto import UUID as FastUUID
+from pydantic import BaseModel, ValidationError
 
 from .personal import PersonalDataError, may_hold_national_id, paths_with_national_ids
 
@@ -30,7 +31,11 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 # (registries, projections, subjects); readers accept both spellings, so envelopes written before
 # the prefix (dead letters, a peer not yet upgraded) still parse.
 TYPE_PREFIX = "cn.teachertraining."
+# Every envelope names its data's JSON Schema (CloudEvents `dataschema`): the committed file
+# docs/events/<service>/<event>.v<N>.json, served by the owning service at this path (issue 16).
+SCHEMA_PATH = "/v1/events/schemas"
 _wire_types: dict[tuple[str, str, int], str] = {}
+_data_schemas: dict[tuple[str, str, int], str] = {}
 _inner_types: dict[str, tuple[str, int | None]] = {}
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _REQUIRED = frozenset({"id", "source", "type", "subject", "time", "data"})
@@ -122,6 +127,7 @@ class Envelope:
             "subject": self.subject,
             "time": self.time.isoformat(),
             "datacontenttype": DATA_CONTENT_TYPE,
+            "dataschema": data_schema_url(self.source, self.type, self.schema_version),
             "schemaversion": self.schema_version,
             "streamversion": self.stream_version,
             "position": self.position,
@@ -181,6 +187,15 @@ def wire_type(source: str, type_: str, schema_version: int) -> str:
     if (found := _wire_types.get(key)) is None:
         found = _wire_types[key] = (f"{TYPE_PREFIX}{source.strip('/').replace('/', '.')}."
                                     f"{_SNAKE.sub('_', type_).lower()}.v{schema_version}")
+    return found
+
+
+def data_schema_url(source: str, type_: str, schema_version: int) -> str:
+    """TeacherNominated of /enrollment, v1 → /v1/events/schemas/enrollment/teacher_nominated.v1.json"""
+    key = (source, type_, schema_version)
+    if (found := _data_schemas.get(key)) is None:
+        found = _data_schemas[key] = (f"{SCHEMA_PATH}/{source.strip('/')}/"
+                                      f"{_SNAKE.sub('_', type_).lower()}.v{schema_version}.json")
     return found
 
 
@@ -244,21 +259,50 @@ class UnknownEventType(KeyError):
     pass
 
 
+class InvalidEventData(ValueError):
+    """A command decided an event whose data does not fit its type's model: a programming error
+    (the decider and the model disagree), refused before anything is recorded."""
+
+    def __init__(self, type_: str, version: int, errors: str) -> None:
+        super().__init__(f"{type_} v{version}: the data does not fit its model: {errors}")
+        self.type = type_
+        self.version = version
+
+
 class EventRegistry:
     """Known event types, their current schema version and the upcasters from older ones.
 
     Registering is explicit so a typo in a type string fails at import time, not in a
-    consumer three services away.
+    consumer three services away. A type registered with a `model` (a pydantic model of its
+    data, services/<service>/event_models.py) is gated: every event recorded through the registry
+    (`version_for`, `new`; the unit of work, inline reactions and bulk imports call it) must fit
+    the model of its current version, or InvalidEventData is raised. The data stays the plain
+    dict the decider built: the model checks it and is thrown away, nothing is re-serialised.
     """
 
     def __init__(self) -> None:
         self._current: dict[str, int] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._models: dict[tuple[str, int], type[BaseModel]] = {}
+        self._validators: dict[str, Callable[[Any], Any]] = {}
 
-    def register(self, type_: str, version: int = 1) -> None:
+    def register(self, type_: str, version: int = 1, model: type[BaseModel] | None = None) -> None:
         if self._current.get(type_, 0) > version:
             raise ValueError(f"{type_} already registered at a newer version")
         self._current[type_] = version
+        if model is not None:
+            self._models[(type_, version)] = model
+            self._validators[type_] = model.__pydantic_validator__.validate_python
+        else:
+            self._validators.pop(type_, None)
+
+    def model(self, type_: str, version: int) -> type[BaseModel] | None:
+        return self._models.get((type_, version))
+
+    @property
+    def models(self) -> dict[tuple[str, int], type[BaseModel]]:
+        """Every (type, version) registered with a model, older versions included."""
+        return dict(sorted(self._models.items()))
 
     def upcaster(self, type_: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorator: turns `data` of `from_version` into `from_version + 1`."""
@@ -274,6 +318,17 @@ class EventRegistry:
             return self._current[type_]
         except KeyError:
             raise UnknownEventType(type_) from None
+
+    def version_for(self, type_: str, data: dict[str, Any]) -> int:
+        """The current version of `type_`, once `data` is checked against its model (the gate
+        every recorded event passes): InvalidEventData if it does not fit."""
+        version = self.current_version(type_)
+        if (validate := self._validators.get(type_)) is not None:
+            try:
+                validate(data)
+            except ValidationError as exc:
+                raise InvalidEventData(type_, version, _errors(exc)) from None
+        return version
 
     def knows(self, type_: str) -> bool:
         return type_ in self._current
@@ -300,4 +355,8 @@ class EventRegistry:
         return data, version
 
     def new(self, type_: str, data: dict[str, Any]) -> NewEvent:
-        return NewEvent(type=type_, data=data, schema_version=self.current_version(type_))
+        return NewEvent(type=type_, data=data, schema_version=self.version_for(type_, data))
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(data)'}: {e['msg']}" for e in exc.errors()[:5])

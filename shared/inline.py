@@ -132,7 +132,7 @@ def new_events(registry: EventRegistry, events: Sequence[tuple[str, dict[str, An
     `event_ids` lets a reaction use deterministic ids (events.event_id is UNIQUE), so the same
     source event can never be recorded twice."""
     ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
-    return [NewEvent(t, d, registry.current_version(t), eid) for (t, d), eid in zip(events, ids, strict=True)]
+    return [NewEvent(t, d, registry.version_for(t, d), eid) for (t, d), eid in zip(events, ids, strict=True)]
 
 
 async def take_inline_lock(conn: asyncpg.Connection) -> None:

@@ -14,6 +14,11 @@ of its handler (counted in `projection_failures`, not by NATS deliveries: an eve
 early is delivered again without its handler running) the event goes to `dead_letters`, the
 checkpoint moves past it, and later events apply. Operators replay or discard dead letters
 (shared/deadletters.py).
+
+A projection that declares what it `reads` (shared/contracts.py) has each event it wants checked
+against its producer's published JSON Schema first: data of an unknown type or version, or data
+that does not fit, is dead-lettered at once with the reason (redelivery would not change it) and
+nothing of it is applied.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ import contextlib
 import enum
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeVar
 
 import asyncpg
 from opentelemetry import trace
 
 from . import telemetry
+from .contracts import refusal
 from .deadletters import NotPending, Replayed, replay
 from .envelope import Envelope
 from .eventstore import DataPage
@@ -53,6 +59,9 @@ class Projection:
     sources: tuple[str, ...] = ()  # services whose streams this follows, e.g. ("enrollment",)
     handles: frozenset[str] | None = None  # event types it cares about; None = all
     tables: tuple[str, ...] = ()  # the tables it alone writes and `reset` empties (rebuild coverage)
+    # Consumer contract (shared/contracts.py): event type → the data fields it reads. Declared, the
+    # events it wants are validated against their producer's published schema before they apply.
+    reads: Mapping[str, frozenset[str]] | None = None
     apply_batch: Callable[[asyncpg.Connection, list[Traced]], Awaitable[None]] | None = None
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
@@ -170,7 +179,11 @@ class Applier:
                 if ev.stream_version > at + 1:
                     outcomes.append(Outcome.EARLY)
                     continue
-                if batched:  # applied below, all at once; a failure redoes the batch one by one
+                if (self.projection.reads is not None and self.projection.wants(ev)
+                        and (reason := refusal(ev, self.projection.reads)) is not None):
+                    log.error("projection %s dead-letters %s: %s", self.projection.name, ev.id, reason)
+                    outcome = await self._dead_letter(conn, d, f"contract: {reason}")  # never applied nor retried
+                elif batched:  # applied below, all at once; a failure redoes the batch one by one
                     admitted.append(d)
                     outcome = Outcome.APPLIED
                 else:
@@ -319,17 +332,20 @@ class Applier:
                                    self.projection.name, d.event.id)
             log.error("projection %s dead-letters %s after %d failures (%d deliveries): %s",
                       self.projection.name, d.event.id, failures, d.deliveries, exc)
-            # At most one pending dead letter per event (a partial unique index, migration 0011).
-            await conn.execute(
-                """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope,
-                                             error, deliveries, failures)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                   ON CONFLICT (projection, event_id) WHERE replayed_at IS NULL AND discarded_at IS NULL
-                   DO NOTHING""",
-                self.projection.name, d.event.id, checkpoint_key(d.event), d.event.stream_version,
-                d.event.type, d.event.to_cloudevent(), error, d.deliveries, failures,
-            )
-            return Outcome.DEAD
+            return await self._dead_letter(conn, d, error, failures)
+
+    async def _dead_letter(self, conn: asyncpg.Connection, d: Delivery, error: str, failures: int = 0) -> Outcome:
+        # At most one pending dead letter per event (a partial unique index, migration 0011).
+        await conn.execute(
+            """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope,
+                                         error, deliveries, failures)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (projection, event_id) WHERE replayed_at IS NULL AND discarded_at IS NULL
+               DO NOTHING""",
+            self.projection.name, d.event.id, checkpoint_key(d.event), d.event.stream_version,
+            d.event.type, d.event.to_cloudevent(), error[:2000], d.deliveries, failures,
+        )
+        return Outcome.DEAD
 
 
 def _traceparent_of(span: trace.Span) -> str | None:

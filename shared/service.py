@@ -27,6 +27,7 @@ from .db import create_pool, ensure_database, migrate
 from .deadletter_api import dead_letter_router
 from .deadletters import PENDING
 from .envelope import EventRegistry
+from .eventschemas import ASYNCAPI_FILE, SCHEMA_DIR
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router
 from .inline import InlineProjection, InlineReplay
@@ -231,6 +232,9 @@ class ProjectionsView(BaseModel):
     projections: list[ProjectionView]
 
 
+_SCHEMA_NAME = re.compile(r"[a-z0-9_]+\.v[0-9]+\.json")
+
+
 def _ops_router(spec: ServiceSpec) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -258,6 +262,25 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         ok = checks["database"]
         status = "unavailable" if not ok else ("ready" if checks["nats"] else "degraded")
         return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
+
+    # Documents about the API, as /openapi.json is, rather than operations of it: left out of the OpenAPI.
+    @router.get("/v1/events/schemas/{service}/{name}", include_in_schema=False,
+                summary="The JSON Schema of one event type and version this service publishes (issue 16)",
+                description="Every envelope names its data's schema here in CloudEvents `dataschema`; the files "
+                            "are docs/events/<service>/<event>.v<N>.json, generated from the event models.")
+    async def event_schema(service: str, name: str) -> Response:
+        path = SCHEMA_DIR / service / name
+        if service != spec.name or not _SCHEMA_NAME.fullmatch(name) or not path.is_file():
+            raise Problem(404, "schema_not_found", "No such event schema",
+                          f"{spec.name} publishes no schema {service}/{name}")
+        return Response(path.read_bytes(), media_type="application/schema+json",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    @router.get("/v1/asyncapi.json", include_in_schema=False,
+                summary="AsyncAPI 3.0 document of every NATS subject the services publish on (issue 16)")
+    async def asyncapi_document() -> Response:
+        return Response(ASYNCAPI_FILE.read_bytes(), media_type="application/json",
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

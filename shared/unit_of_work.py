@@ -109,13 +109,13 @@ class UnitOfWork:
         if not events:
             return
         ids = list(event_ids) if event_ids is not None else [uuid.uuid4() for _ in events]
-        new = [NewEvent(t, d, self.registry.current_version(t), eid) for (t, d), eid in zip(events, ids, strict=True)]
+        new = [NewEvent(t, d, self.registry.version_for(t, d), eid) for (t, d), eid in zip(events, ids, strict=True)]
         self._streams.append((stream_id, expected_version, new, self.metadata))
 
     def record_many(self, streams: Sequence[tuple[str, int, Decided]]) -> None:
         """`record` for many streams at once (bulk imports): `(stream_id, expected_version, events)`
         each; the event ids are drawn and the events' data checked for personal data once for all."""
-        flat = [(t, d, self.registry.current_version(t)) for _, _, evs in streams for t, d in evs]
+        flat = [(t, d, self.registry.version_for(t, d)) for _, _, evs in streams for t, d in evs]
         new = NewEvent.many(flat, uuid4s(len(flat)))
         i = 0
         for stream_id, expected_version, evs in streams:

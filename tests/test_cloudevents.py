@@ -49,6 +49,9 @@ def test_an_envelope_is_a_conformant_cloudevent_and_reads_back_the_same():
     ce = env.to_cloudevent()
     assert assert_conformant(env.to_json())["type"] == ce["type"]
     assert ce["type"] == "cn.teachertraining.enrollment.no_show_recorded.v2"
+    # The data's JSON Schema, served by enrollment from docs/events/ (issue 16), as the SDK reads it.
+    assert ce["dataschema"] == "/v1/events/schemas/enrollment/no_show_recorded.v2.json"
+    assert assert_conformant(env.to_json())["dataschema"] == ce["dataschema"]
     assert (ce["actorid"], ce["actorrole"], ce["actororg"]) == ("u-1", "county_admin", "610102")
     assert "actor" not in ce
     assert Envelope.from_cloudevent(ce) == env

@@ -1,6 +1,7 @@
 """Every event the funding service publishes (API.md "funding"), with its current schema version.
 
-Data contracts (money in integer fen, shares as decimal strings, dates ISO):
+Data contracts (modelled in event_models.py; the registry refuses data that does not fit), money
+in integer fen, shares as decimal strings, dates ISO:
 - FundingPolicyPublished {jurisdiction_code, effective_from, school_public_funds_share, school_share_basis,
   district_payroll_share_min, district_payroll_share_max (since issue 20 read as the guide's upper end,
   never a verdict), pass_down_min, sources {rule: seed citation}}
@@ -27,8 +28,10 @@ Data contracts (money in integer fen, shares as decimal strings, dates ISO):
 
 from shared.envelope import EventRegistry
 
+from .event_models import MODELS
+
 registry = EventRegistry()
 
 for _type in ("FundingPolicyPublished", "BudgetDeclared", "FundsAllocated", "FundsDisbursed", "FundsReversed",
               "SettlementCalculated", "FundingAssessed"):
-    registry.register(_type, 1)
+    registry.register(_type, 1, model=MODELS[_type])

@@ -233,3 +233,48 @@ async def test_compliance_rolls_up_from_schools_to_province(world, credits_app, 
     for role, org_code, code in (("teacher", None, "forbidden_role"), ("county_admin", "360403", "out_of_scope")):
         resp = await as_role(role, org_code, sub=str(uuid.uuid4())).get("/v1/orgs/360402/compliance?year=2022")
         assert (resp.status_code, resp.json()["code"]) == (403, code)
+
+
+async def test_a_v1_award_written_raw_reads_back_as_v2_and_its_transcript_line_is_the_same(
+        world, credits_app, as_role, cpool):
+    """HoursAwarded v2 (issue 16) names the completion's project year `source.project_year`; a v1
+    event as stored before (`source.year`) is upcast on load, by the store and by a rebuild alike,
+    and the transcript shows it exactly as it shows a v2 award."""
+    from services.credits.events import registry, store
+    from shared.envelope import InvalidEventData, Metadata, NewEvent
+    from shared.eventstore import NO_STREAM
+
+    tid = await new_teacher(credits_app, SCHOOL, (25, "2023-07-20"))
+    async with cpool.acquire() as conn:
+        sid = await conn.fetchval(
+            "SELECT stream_id FROM events WHERE type = 'HoursAwarded' AND data->>'teacher_id' = $1", tid)
+        [award] = await store.load(conn, sid)
+    assert award.schema_version == 2 and award.data["source"]["project_year"] == 2023
+    assert "year" not in award.data["source"]
+    with pytest.raises(InvalidEventData):  # the gate: a v1-shaped source is no v2 HoursAwarded
+        registry.version_for("HoursAwarded", {**award.data, "source": {"type": "enrollment", "event_id": "x",
+                                                                         "year": 2023}})
+
+    # The same award as version 1 wrote it, raw into the store (past the gate), for a second entry.
+    entry_id = str(uuid.uuid4())
+    source_v1 = {("year" if k == "project_year" else k): v for k, v in award.data["source"].items()}
+    v1 = {**award.data, "entry_id": entry_id, "source": {**source_v1, "event_id": str(uuid.uuid4())}}
+    async with cpool.acquire() as conn, conn.transaction():
+        await store.append(conn, f"award-{entry_id}", NO_STREAM, [NewEvent("HoursAwarded", v1, 1)], Metadata())
+    async with cpool.acquire() as conn:
+        assert await conn.fetchval("SELECT schema_version FROM events WHERE stream_id = $1", f"award-{entry_id}") == 1
+        [read] = await store.load(conn, f"award-{entry_id}")
+    assert read.schema_version == 2
+    assert read.data["source"] == {**award.data["source"], "event_id": v1["source"]["event_id"]}
+
+    # The ledger rebuilt from the store (the lean path upcasts too): both lines alike.
+    await ok(await as_role("service").post("/v1/admin/rebuild", json={"models": ["ledger"]}))
+    doc = await ok(await as_role("teacher", sub=tid).get(f"/v1/teachers/{tid}/transcript"))
+    lines = {e["entry_id"]: e for e in doc["entries"]}
+    old, new = lines[entry_id], lines[award.data["entry_id"]]
+    assert (old["source"]["year"], old["source"]["year_kind"], old["source"]["year_label"]) == (
+        2023, "project_year", "2023年度项目")
+    strip = ("entry_id", "source")
+    assert {k: v for k, v in old.items() if k not in strip} == {k: v for k, v in new.items() if k not in strip}
+    assert {k: v for k, v in old["source"].items() if k != "event_id"} == {
+        k: v for k, v in new["source"].items() if k != "event_id"}

@@ -92,7 +92,7 @@ def test_a_july_national_completion_credits_the_school_year_before_its_project_y
     july = {**COMPLETED, "level": "national", "year": 2024, "completed_on": "2024-07-15"}
     [(_, data)] = decide_award(july, source_event_id="ev9", entry_id="en9", school_code="360102001",
                                policy=JIANGXI_2018)
-    assert (data["school_year"], data["source"]["year"]) == (2023, 2024)
+    assert (data["school_year"], data["source"]["project_year"]) == (2023, 2024)
     assert (year_label("school_year", 2023), year_label("project_year", 2024), year_label("budget_year", 2024)) == (
         "2023学年", "2024年度项目", "2024预算年度")
     assert year_label("school_year", 2024, (1, 1)) == "2024年"  # a province counting calendar years

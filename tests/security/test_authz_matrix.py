@@ -106,6 +106,10 @@ DEAD_LETTERS = {
     ("POST", "/v1/dead-letters/{dead_letter_id}/discard"): probe(
         "/v1/dead-letters/999999999/discard", json={"reason": "测试"}, **OPERATORS),
 }
+# Issue 16: the published event schemas and the AsyncAPI document are public, as /openapi.json is
+# (each service serves its own schemas; another service's name is a 404).
+OPS |= {("GET", "/v1/asyncapi.json"): public("/v1/asyncapi.json"),
+        ("GET", "/v1/events/schemas/{service}/{name}"): public("/v1/events/schemas/credits/hours_awarded.v2.json")}
 # The feed carries every event of the service, whatever org it concerns: system-to-system only.
 FEED = probe("/v1/events?after=0&limit=5", service="ok")
 

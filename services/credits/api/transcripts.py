@@ -29,10 +29,19 @@ router = APIRouter(tags=["transcripts"])
 
 def _source(source: Any) -> dict[str, Any]:
     """The entry's source; a completion's `year` is the project's year (项目年度), which may differ
-    from the entry's school_year: a 2024 project completed in July 2024 credits the 2023学年."""
+    from the entry's school_year: a 2024 project completed in July 2024 credits the 2023学年.
+
+    HoursAwarded v2 names it `project_year` (events.py); the transcript answers `year` with its
+    year_kind, as it always has. A ledger row projected from v1 before the rename (and not rebuilt
+    since) still says `year`: both read alike."""
     out = dict(source)
-    if out.get("type") == "enrollment" and out.get("year") is not None:
-        out.update(year_named("project_year", int(out["year"])))
+    if out.get("type") == "enrollment":
+        year = out.pop("project_year", None)
+        if year is None:
+            year = out.get("year")
+        if year is not None:
+            out["year"] = year
+            out.update(year_named("project_year", int(year)))
     return out
 
 

@@ -63,7 +63,7 @@ def decide_award(completed: dict[str, Any], *, source_event_id: str, entry_id: s
         "policy_version": policy.version if policy else None,
         "source": {"type": "enrollment", "event_id": source_event_id, "enrollment_id": completed.get("enrollment_id"),
                    "project_id": completed.get("project_id"), "level": completed.get("level"),
-                   "year": completed.get("year"), "host_id": completed.get("host_id")},
+                   "project_year": completed.get("year"), "host_id": completed.get("host_id")},
     })]
 
 

@@ -77,7 +77,7 @@ async def handle(conn: asyncpg.Connection, inline: Sequence[InlineProjection], r
     if not decided:
         return
     # The run's events through the personal-data gate at once (NewEvent.many), each with its id.
-    new = NewEvent.many([(t, data, registry.current_version(t)) for _, events in decided for t, data in events],
+    new = NewEvent.many([(t, data, registry.version_for(t, data)) for _, events in decided for t, data in events],
                         [c.award_event_id for c, events in decided for _ in events])
     streams: list[tuple[str, int, list[NewEvent], Metadata]] = []
     at = 0

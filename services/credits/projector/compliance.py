@@ -34,6 +34,7 @@ class ComplianceProjection(Projection):
     sources = ("credits",)
     tables = ("teacher_years",)
     handles = frozenset({"HoursAwarded", "ClaimApproved", "EntryRevoked"})
+    reads = dict.fromkeys(handles, frozenset({"teacher_id", "school_year", "hours", "category"}))
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         d = event.data

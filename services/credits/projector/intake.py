@@ -60,6 +60,14 @@ class IntakeProjection(Projection):
     sources = ("enrollment",)
     tables = ("org_tree", "teacher_schools")
     handles = frozenset({"OrgRegistered", "TeacherRegistered", "EnrollmentCompleted"})
+    # Consumer contract (shared/contracts.py): what it reads of enrollment's published events; a
+    # completion's fields are those domain/entries.decide_award and handlers/award.py read.
+    reads = {
+        "OrgRegistered": frozenset({"code", "kind", "parent_code"}),
+        "TeacherRegistered": frozenset({"teacher_id", "school_code", "hired_on"}),
+        "EnrollmentCompleted": frozenset({"enrollment_id", "project_id", "teacher_id", "region_code", "host_id",
+                                          "level", "year", "hours", "hour_category", "completed_on"}),
+    }
     # EnrollmentFailed is deliberately not handled: a failed learner earns nothing (001 §5.3).
 
     def __init__(self, inline: Sequence[InlineProjection]) -> None:

@@ -51,6 +51,15 @@ class AssessorProjection(Projection):
     handles = frozenset({"BudgetDeclared", "FundsAllocated", "FundsDisbursed", "FundsReversed",
                          "SettlementCalculated", "FundingPolicyPublished"})
     tables = ()  # funding_assessments is the inline projection's (projector/assessments.py)
+    # Consumer contract (shared/contracts.py): the accounts each event touches (affected above).
+    reads = {
+        "BudgetDeclared": frozenset({"org_code", "year"}),
+        "FundsAllocated": frozenset({"from_code", "to_code", "year"}),
+        "FundsDisbursed": frozenset({"org_code", "year"}),
+        "FundsReversed": frozenset({"org_code", "to_code", "year"}),
+        "SettlementCalculated": frozenset({"county_code", "year"}),
+        "FundingPolicyPublished": frozenset({"jurisdiction_code"}),
+    }
 
     def __init__(self, inline: Sequence[InlineProjection]) -> None:
         self.inline = inline  # the service's inline projections, which assessments are recorded through

@@ -64,6 +64,13 @@ class DirectoryProjection(Projection):
     _apply = {"OrgRegistered": _org, "HostRegistered": _host, "TeacherRegistered": _teacher,
               "ProjectDrafted": _project}
     handles = frozenset(_apply)
+    # Consumer contract (shared/contracts.py): what it reads of enrollment's published events.
+    reads = {
+        "OrgRegistered": frozenset({"code", "name", "kind", "parent_code"}),
+        "HostRegistered": frozenset({"host_id", "name", "province_code"}),
+        "TeacherRegistered": frozenset({"teacher_id", "school_code"}),
+        "ProjectDrafted": frozenset({"project_id", "code", "name", "level", "year", "host_id", "organizer_code"}),
+    }
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         await self._apply[event.type](conn, event.data)
@@ -77,6 +84,8 @@ class CheckinProjection(Projection):
     sources = ("enrollment",)
     tables = ("checkins",)
     handles = frozenset({"TeacherCheckedIn"})
+    reads = {"TeacherCheckedIn": frozenset({"enrollment_id", "project_id", "teacher_id", "region_code", "host_id",
+                                            "checked_in_on"})}
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         d = event.data

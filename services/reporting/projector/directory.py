@@ -121,6 +121,26 @@ class DirectoryProjection(Projection):
               "CloseOutMaterialDelivered": _close_out,
               **dict.fromkeys(_STATUS, _moved)}
     handles = frozenset(_apply)
+    # Consumer contract (shared/contracts.py): what it reads of enrollment's published events.
+    reads = {
+        "OrgRegistered": frozenset({"code", "name", "kind", "parent_code"}),
+        "HostRegistered": frozenset({"host_id", "name", "province_code"}),
+        "ProjectDrafted": frozenset({"project_id", "code", "name", "level", "category", "year", "host_id",
+                                     "organizer_code", "starts_on", "ends_on"}),
+        "QuotaAllocated": frozenset({"project_id", "region_code", "places"}),
+        "QuotaSplit": frozenset({"project_id", "region_code", "places", "city_code"}),
+        "BulletinSubmitted": frozenset({"project_id", "issue_no", "title", "published_on", "received_on"}),
+        "CloseOutMaterialDelivered": frozenset({"material_id", "project_id", "kind", "kind_label", "title", "count",
+                                                "reference", "received_on"}),
+        # The whole policy is kept; domain/policy.py reads the host duties and ranking weights of it.
+        "EnrollmentPolicyPublished": frozenset({
+            "jurisdiction_code", "effective_from", "bulletin_due_days", "short_project_max_days",
+            "short_project_min_bulletins", "long_project_min_bulletins", "long_project_max_bulletins",
+            "close_out_days", "close_out_min_cases", "close_out_min_course_videos", "ranking_weights",
+            "ranking_weights.completion", "ranking_weights.satisfaction", "ranking_weights.bulletins",
+            "ranking_weights.close_out"}),
+        **dict.fromkeys(_STATUS, frozenset({"project_id", "on"})),
+    }
     tables = ("orgs", "hosts", "projects", "quotas", "bulletins", "policies", "close_out_materials")
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:

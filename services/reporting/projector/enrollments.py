@@ -117,6 +117,18 @@ class EnrollmentProjection(Projection):
     _apply = {"TeacherNominated": _nominated, "NomineeReplaced": _replaced, "TeacherCheckedIn": _checked_in,
               "EvaluationSubmitted": _evaluated, **dict.fromkeys(_FINISHED, _finished)}
     handles = frozenset(_apply)
+    # Consumer contract (shared/contracts.py): what it reads of enrollment's published events.
+    reads = {
+        "TeacherNominated": frozenset({"enrollment_id", "project_id", "teacher_id", "region_code", "level", "year",
+                                       "nominated_on"}),
+        "NomineeReplaced": frozenset({"enrollment_id", "teacher_id"}),
+        "TeacherCheckedIn": frozenset({"enrollment_id", "checked_in_on"}),
+        "EvaluationSubmitted": frozenset({"enrollment_id", "satisfied", "score"}),
+        "EnrollmentWithdrawn": frozenset({"enrollment_id", "reason"}),
+        "EnrollmentCompleted": frozenset({"enrollment_id", "completed_on"}),
+        "EnrollmentFailed": frozenset({"enrollment_id", "reason", "failed_on"}),
+        "NoShowRecorded": frozenset({"enrollment_id"}),
+    }
     tables = ("enrollments",)
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:

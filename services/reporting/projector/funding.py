@@ -24,6 +24,12 @@ class FundingProjection(Projection):
     name = "reporting_funding"
     sources = ("funding",)
     handles = frozenset({"FundingAssessed"})
+    # Consumer contract (shared/contracts.py): the verdict is kept whole; report_funding.py reads these.
+    reads = {"FundingAssessed": frozenset({
+        "org_code", "year", "kind", "declared", "public_funds_budget_fen", "payroll_fen", "training_budget_fen",
+        "allocated_fen", "spent_fen", "funding_ratio", "payroll_share", "pass_down_share", "compliant",
+        "policy", "policy.jurisdiction_code", "policy.effective_from", "policy.version",
+        "rules", "rules.rule", "rules.ratio", "rules.threshold_min", "rules.threshold_max", "rules.compliant"})}
     tables = ("fund_assessments",)
 
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
