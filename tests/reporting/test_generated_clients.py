@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from datetime import date
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +26,9 @@ from tests.credits.seeds import JIANGXI_2018, body
 from tests.credits.test_with_enrollment import national_id
 
 SERVICES = ("enrollment", "credits", "funding", "reporting")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
+# The committed event schemas by the path a dataschema URL names under /v1/events/schemas/.
+SCHEMAS = {str(f.relative_to(DOCS)): json.loads(f.read_text()) for f in DOCS.rglob("*.json")}
 PROVINCE, CITY, COUNTY, SCHOOL = "360000", "360100", "360102", "360102001"
 
 
@@ -188,3 +192,45 @@ async def test_the_main_flow_through_generated_clients(generated, client, days, 
     assert (rates.total.quota, rates.total.nominated, rates.total.completed) == (1, 1, 1)
     assert rates.total.completion_rate == "1.0000"
     assert (rates.year_kind, rates.year_label) == ("project_year", "2023年度项目")
+
+
+async def test_every_event_of_the_flow_conforms_on_nats_and_in_the_feeds(keys_dir, enrollment_app, credits_app,
+                                                                        funding_app):
+    """Issue 16 acceptance 1: every message the flow above put on NATS, and every item of every
+    feed, is read by the CloudEvents SDK (structured mode, the content-type header on NATS), carries
+    only scalar extension attributes, and its data validates against the JSON Schema its
+    `dataschema` names (the committed file the service serves at that path)."""
+    import jsonschema
+    from cloudevents.core.formats.json import JSONFormat
+
+    from shared.envelope import STRUCTURED_CONTENT_TYPE
+
+    core = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data"}
+
+    def conforms(raw: bytes) -> str:
+        event = JSONFormat().read(None, raw)
+        attributes = event.get_attributes()
+        assert all(isinstance(v, str | int | bool) for k, v in attributes.items() if k not in core), attributes
+        schema_path = attributes["dataschema"].removeprefix("/v1/events/schemas/")
+        schema = SCHEMAS[schema_path]
+        jsonschema.validate(event.get_data(), schema)
+        return str(attributes["type"])
+
+    seen: set[str] = set()
+    for service, app in (("enrollment", enrollment_app), ("credits", credits_app), ("funding", funding_app)):
+        names, js = app.state.names, app.state.bus.js()
+        info = await js.stream_info(names.stream(service))
+        assert info.state.messages > 0, service
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(names.stream(service), seq)
+            assert msg.headers and msg.headers.get("Content-Type") == STRUCTURED_CONTENT_TYPE
+            seen.add(conforms(msg.data))
+        token = mint_token(keys_dir, "service", sub="conformance")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}",
+                                     headers={"Authorization": f"Bearer {token}"}) as feed:
+            page = (await feed.get("/v1/events", params={"limit": 5000})).json()
+        assert page["events"], service
+        for item in page["events"]:
+            seen.add(conforms(json.dumps(item).encode()))
+    assert {"cn.teachertraining.enrollment.enrollment_completed.v1", "cn.teachertraining.credits.hours_awarded.v2",
+            "cn.teachertraining.funding.budget_declared.v1"} <= seen
