@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check test-faults lint token admin bench bench-profile bench-province clean-data help
+.PHONY: run test verifier check test-faults lint token admin bench bench-profile bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
 	@echo "make test   ruff, import contracts, mypy, then the tests against real PostgreSQL and NATS"
+	@echo "make verifier   npm ci of the outside certificate verifier (tests/credits/verifier; make test does it)"
 	@echo "make test-faults   kill/stop services, NATS and PostgreSQL under load (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
 	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
@@ -27,7 +28,13 @@ run: $(STAMP)
 # The architecture and type checks first (seconds), then the tests against real PostgreSQL and NATS.
 test: $(STAMP) check
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-verifier.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Digital Bazaar's VC verifier under Node.js (tests/credits/verifier), from its package-lock.json:
+# the certificates' outside verifier, run offline by tests/credits/test_outside_verifier.py.
+verifier:
+	@scripts/ensure-verifier.sh
 
 # ruff; import-linter's contracts (pyproject.toml: no service imports another, domain/ is pure, the
 # kernel imports no service, reporting records nothing); mypy, strict on shared/ and every domain/.
