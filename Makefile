@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 
 AXE    := .vendor/axe-core/axe.min.js
 
-.PHONY: event-schemas asyncapi-spec run demo vendor test check test-faults lint token admin bench bench-profile bench-province clean-data help
+.PHONY: event-schemas asyncapi-spec run demo vendor verifier test check test-faults lint token admin bench bench-profile bench-province clean-data help
 
 help:
 	@echo "make run    start PostgreSQL, NATS and the four services (embedded unless DATABASE_URL/NATS_URL)"
 	@echo "make demo   load a synthetic province (3 school years) into the running stack; idempotent"
 	@echo "make test   ruff, import contracts, mypy, then the tests against real PostgreSQL and NATS"
+	@echo "make verifier   npm ci of the outside certificate verifier (tests/credits/verifier; make test does it)"
 	@echo "make test-faults   kill/stop services, NATS and PostgreSQL under load (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
 	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
@@ -46,7 +47,13 @@ vendor: $(AXE)
 # The architecture and type checks first (seconds), then the tests against real PostgreSQL and NATS.
 test: $(STAMP) check $(AXE) asyncapi-spec
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-verifier.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Digital Bazaar's VC verifier under Node.js (tests/credits/verifier), from its package-lock.json:
+# the certificates' outside verifier, run offline by tests/credits/test_outside_verifier.py.
+verifier:
+	@scripts/ensure-verifier.sh
 
 # ruff; import-linter's contracts (pyproject.toml: no service imports another, domain/ is pure, the
 # kernel imports no service, reporting records nothing); mypy, strict on shared/ and every domain/.

@@ -8,6 +8,7 @@ from services.credits.domain.certificates import mask_id
 from services.credits.domain.claims import APPROVED, Claim
 from services.credits.domain.policies import policy_to_data
 from services.credits.domain.policy import Policy, num
+from services.credits.signing import published
 
 
 def claim_json(c: Claim, version: int) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def certificate_json(d: dict[str, Any], valid: bool) -> dict[str, Any]:
         "label": d["label"], "start_year": d["start_year"], "end_year": d["end_year"], "hours": d["hours"],
         "credits": d["credits"], "target": d["target"], "jurisdiction_code": d["jurisdiction_code"],
         "issued_on": d["issued_on"], "valid": valid, "status": "valid" if valid else "invalid",
-        "invalid_reasons": [] if valid else ["entry_revoked"], "credential": d["credential"],
+        "invalid_reasons": [] if valid else ["entry_revoked"], "credential": published(d["credential"]),
     }
 
 

@@ -4,8 +4,10 @@ credential that another system verifies with nothing but the published JWKS."""
 from __future__ import annotations
 
 import copy
+import json
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,15 @@ from services.credits.credential import build_credential, identity_hash
 from services.credits.domain.certificates import certificate_no, decide_issue, mask_id, well_formed
 from services.credits.domain.ledger import Entry, Ledger
 from services.credits.domain.policies import PolicyBook
-from services.credits.signing import Signer, b58decode, b58encode, jcs, keys_from_jwks, verify_credential
+from services.credits.signing import (
+    Signer,
+    b58decode,
+    b58encode,
+    jcs,
+    keys_from_jwks,
+    published,
+    verify_credential,
+)
 from shared.refusal import Refused
 from tests.credits.seeds import JIANGXI_2018
 
@@ -125,3 +135,34 @@ def test_the_identity_hash_never_reads_as_a_national_id_number(monkeypatch):
     monkeypatch.setattr(credential.secrets, "token_hex", lambda n: next(draws))
     chosen = credential._salt(tid)
     assert chosen == "00000000000000ff" and not has_national_id(credential.identity_hash(tid, chosen))
+
+
+SIGNED_BEFORE = Path(__file__).parent / "data" / "certificate-signed-before-rfc8785.json"
+
+
+def test_a_certificate_signed_before_still_verifies_and_signs_to_the_same_bytes(signer):
+    """data/certificate-signed-before-rfc8785.json was signed by the hand-written JCS and base58
+    (and a proof without its @context): it still verifies, and today's signer, given the same
+    facts, key, salt and time, produces the very same proofValue."""
+    old = json.loads(SIGNED_BEFORE.read_text())
+    keys = keys_from_jwks(signer.jwks())
+    assert "@context" not in old["proof"] and verify_credential(old, keys)
+    assert verify_credential(published(old), keys) and published(old)["proof"]["@context"] == old["@context"]
+    facts = decide_issue(ledger(40, 20.5).year(2023), teacher_id=T, current_year=2023, today=date(2024, 3, 1),
+                         certificate_no="JX-2023-7K2M-Q9XD-4TRA-PW3E")
+    again = build_credential(facts, signer, "https://credits.example", created=datetime(2024, 3, 1, 2, 30, tzinfo=UTC),
+                             salt="00112233")
+    assert again == published(old) and again["proof"]["proofValue"] == old["proof"]["proofValue"]
+    forged = copy.deepcopy(old)
+    forged["credentialSubject"]["result"][0]["value"] = "60.6"
+    assert not verify_credential(forged, keys)
+
+
+def test_the_proof_carries_the_documents_context(signer, credential):
+    """vc-di-eddsa §3.3.1: the proof config, and so the published proof, carries the @context."""
+    assert credential["proof"]["@context"] == credential["@context"]
+    keys = keys_from_jwks(signer.jwks())
+    for proof_context in (["https://example.org/other"], "https://www.w3.org/ns/credentials/v2"):
+        forged = copy.deepcopy(credential)
+        forged["proof"]["@context"] = proof_context
+        assert not verify_credential(forged, keys)
