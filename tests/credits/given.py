@@ -57,3 +57,17 @@ def completed(teacher_id: str, hours: float, on: str, region: str, category: str
 async def ok(response: httpx.Response, status: int = 200) -> dict:
     assert response.status_code == status, response.text
     return response.json()
+
+
+async def jiangxi_world(app: Any, as_role: Any, clock: dict[str, Any]) -> dict[str, Any]:
+    """Jiangxi's org tree through the intake projection and its 2018 policy as issued; today
+    2023-10-08 (the credits API modules' common world)."""
+    from datetime import date
+
+    from tests.credits.seeds import JIANGXI_2018, body
+
+    await given_enrollment(app, *jiangxi_tree())
+    clock["today"] = date(2018, 2, 6)
+    await ok(await as_role("province_admin", "360000").put("/v1/policies/360000", json=body(JIANGXI_2018)), 201)
+    clock["today"] = date(2023, 10, 8)
+    return {}

@@ -9,19 +9,14 @@ from datetime import date
 
 import pytest
 
-from tests.credits.given import completed, given_enrollment, jiangxi_tree, ok, teacher
-from tests.credits.seeds import JIANGXI_2018, body
+from tests.credits.given import completed, given_enrollment, jiangxi_world, ok, teacher
 
 SCHOOL = "360102001"
 
 
 @pytest.fixture(scope="module")
 async def world(credits_app, as_role, clock):
-    await given_enrollment(credits_app, *jiangxi_tree())
-    clock["today"] = date(2018, 2, 6)
-    await ok(await as_role("province_admin", "360000").put("/v1/policies/360000", json=body(JIANGXI_2018)), 201)
-    clock["today"] = date(2023, 10, 8)
-    return {}
+    return await jiangxi_world(credits_app, as_role, clock)
 
 
 async def new_teacher(app, *awards: tuple[float, str]) -> str:

@@ -10,14 +10,12 @@ import copy
 import json
 import shutil
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from services.credits.signing import published
-from tests.credits.given import completed, given_enrollment, jiangxi_tree, ok, teacher
-from tests.credits.seeds import JIANGXI_2018, body
+from tests.credits.given import completed, given_enrollment, jiangxi_world, ok, teacher
 
 VERIFIER = Path(__file__).parent / "verifier"
 SCHOOL = "360102001"
@@ -41,11 +39,7 @@ def outside_verify(credential: dict) -> dict:
 
 @pytest.fixture(scope="module")
 async def world(credits_app, as_role, clock):
-    await given_enrollment(credits_app, *jiangxi_tree())
-    clock["today"] = date(2018, 2, 6)
-    await ok(await as_role("province_admin", "360000").put("/v1/policies/360000", json=body(JIANGXI_2018)), 201)
-    clock["today"] = date(2023, 10, 8)
-    return {}
+    return await jiangxi_world(credits_app, as_role, clock)
 
 
 async def test_an_issued_certificate_verifies_outside_and_not_once_its_subject_changes(world, credits_app, as_role):
