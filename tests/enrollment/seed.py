@@ -8,8 +8,11 @@ its top (`host, county, hostc = seed.host, seed.county, seed.hostc`), so it gets
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -156,3 +159,19 @@ async def approved_leave(as_role, host: str, eid: str, tid: str, day: str) -> No
     assert r.status_code == 201, r.text
     r = await as_role("host", host).post(f"/v1/enrollments/{eid}/leave-requests/{day}/approve", json={})
     assert r.status_code == 200, r.text
+
+
+@contextlib.contextmanager
+def pinned_day(app: Any, day: date) -> Iterator[dict[str, date]]:
+    """The app's Shanghai day set to `day` (move it through the yielded {"today": …}); on exit,
+    the pin the module had before (SEED_TODAY) is restored, or none."""
+    now = {"today": day}
+    before = app.dependency_overrides.get(shanghai_today)
+    app.dependency_overrides[shanghai_today] = lambda: now["today"]
+    try:
+        yield now
+    finally:
+        if before is None:
+            app.dependency_overrides.pop(shanghai_today, None)
+        else:
+            app.dependency_overrides[shanghai_today] = before

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from shared.clock import shanghai_today
 from shared.paging import page_cursor
 from tests.enrollment import seed
 from tests.enrollment.given import given
@@ -141,14 +140,8 @@ async def test_the_figures_of_a_bar_and_a_closed_window(epool, as_role, county, 
 
 @pytest.fixture
 def clock(enrollment_app):
-    now = {"today": date(2026, 3, 1)}
-    before = enrollment_app.dependency_overrides.get(shanghai_today)  # the module's (seed.SEED_TODAY)
-    enrollment_app.dependency_overrides[shanghai_today] = lambda: now["today"]
-    yield now
-    if before is None:
-        enrollment_app.dependency_overrides.pop(shanghai_today, None)
-    else:
-        enrollment_app.dependency_overrides[shanghai_today] = before
+    with seed.pinned_day(enrollment_app, date(2026, 3, 1)) as now:
+        yield now
 
 
 async def test_a_substitute_for_a_no_show_is_previewed_on_the_vacancy_as_the_nomination_decides(epool, county,

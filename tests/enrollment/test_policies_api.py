@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from shared.clock import shanghai_today
 from tests.enrollment import seed
 from tests.enrollment.seed import (
     COUNTY,
@@ -31,14 +30,8 @@ LATER = "2030-01-01"  # the province's versions take effect here; before it the 
 
 @pytest.fixture
 def clock(enrollment_app):
-    now = {"today": date(2026, 3, 1)}
-    before = enrollment_app.dependency_overrides.get(shanghai_today)  # the module's (seed.SEED_TODAY)
-    enrollment_app.dependency_overrides[shanghai_today] = lambda: now["today"]
-    yield now
-    if before is None:
-        enrollment_app.dependency_overrides.pop(shanghai_today, None)
-    else:
-        enrollment_app.dependency_overrides[shanghai_today] = before
+    with seed.pinned_day(enrollment_app, date(2026, 3, 1)) as now:
+        yield now
 
 
 def body(**fields) -> dict:
