@@ -54,11 +54,13 @@ import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
 import orjson
 
+from . import combine
 from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 
 ANY_VERSION = -1  # append regardless of the stream's version
@@ -69,20 +71,21 @@ NO_STREAM = 0  # the stream must not exist yet
 # per event, or one row of NULLs with the stream's current version when the expectation failed.
 # No NOTIFY: the relay is woken after COMMIT (module docstring). (Migrations 0005/0006 kept this
 # as PL/pgSQL functions; a plain statement costs PostgreSQL and the client less, bench/peer.py.)
-_APPEND = """
-WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1),
-ok AS (SELECT v FROM cur WHERE $2::int < 0 OR v = $2::int),
-ins AS (
+_APPEND_WITH = """
+WITH tt_cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1),
+tt_ok AS (SELECT v FROM tt_cur WHERE $2::int < 0 OR v = $2::int),
+tt_ins AS (
     INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
-    SELECT $1, ok.v + n.ord, n.event_id, n.type, n.schema_version, n.data, $7::jsonb
-    FROM ok, unnest($3::uuid[], $4::text[], $5::int[], $6::jsonb[])
+    SELECT $1, tt_ok.v + n.ord, n.event_id, n.type, n.schema_version, n.data, $7::jsonb
+    FROM tt_ok, unnest($3::uuid[], $4::text[], $5::int[], $6::jsonb[])
          WITH ORDINALITY AS n(event_id, type, schema_version, data, ord)
     ORDER BY n.ord
-    RETURNING position, version, event_id, recorded_at)
-SELECT ins.position, ins.version, ins.event_id, ins.recorded_at, cur.v AS previous
-FROM cur LEFT JOIN ins ON true
-ORDER BY ins.position"""
-# Many streams at explicit versions: UNIQUE (stream_id, version) is the optimistic check.
+    RETURNING position, version, event_id, recorded_at)"""
+_APPEND_SELECT = """
+SELECT tt_ins.position, tt_ins.version, tt_ins.event_id, tt_ins.recorded_at, tt_cur.v AS previous
+FROM tt_cur LEFT JOIN tt_ins ON true
+ORDER BY tt_ins.position"""
+_APPEND = _APPEND_WITH + _APPEND_SELECT
 _APPEND_MANY = """
 WITH ins AS (
     INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata)
@@ -95,9 +98,10 @@ WITH ins AS (
 SELECT count(*) FROM ins"""
 # A command's idempotency record rides in the same statement (Remembered).
 _REMEMBER = """
-WITH kept AS (INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
-              VALUES ($8, $9, $10, $11, $12, $13)),"""
-_APPEND_KEPT = _REMEMBER + _APPEND.replace("WITH", "", 1)
+WITH tt_kept AS (INSERT INTO idempotency_keys (principal, key, request_hash, status, body, headers)
+                 VALUES ($8, $9, $10, $11, $12, $13)),"""
+_APPEND_KEPT_WITH = _REMEMBER + _APPEND_WITH.replace("WITH", "", 1)
+_APPEND_KEPT = _APPEND_KEPT_WITH + _APPEND_SELECT
 _APPEND_MANY_KEPT = _REMEMBER + _APPEND_MANY.replace("WITH", "", 1)
 
 _COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at"
@@ -109,6 +113,21 @@ _AFTER = f"SELECT {_COLUMNS}, tx {_HORIZON}"
 # The same events with what an inline projection reads of them, and nothing else: decoding ids,
 # times and metadata was two thirds of reading an event (read_data_after).
 _DATA_AFTER = f"SELECT stream_id, version, type, schema_version, data, tx, position {_HORIZON}"
+
+
+@lru_cache(maxsize=256)
+def _append_with(remembering: bool, statements: tuple[str, ...], counts: tuple[int, ...]) -> str | None:
+    """The append (with its idempotency record when `remembering`) and `statements` as one
+    statement, or None when shared/combine.py finds they must run one by one."""
+    parsed = [combine.parse(sql) for sql in statements]
+    writes = [w for w in parsed if w is not None]
+    if len(writes) != len(parsed):
+        return None
+    append = combine.parse((_APPEND_KEPT_WITH if remembering else _APPEND_WITH) + "\nINSERT INTO events DEFAULT VALUES")
+    if append is None or not combine.independent([append, *writes]):
+        return None
+    return combine.combined((_APPEND_KEPT_WITH if remembering else _APPEND_WITH).rstrip(),
+                            _APPEND_SELECT, 13 if remembering else 7, writes, counts)
 
 
 @dataclass(frozen=True)
@@ -230,10 +249,13 @@ class EventStore:
         events: Sequence[NewEvent],
         metadata: Metadata | None = None,
         answer: Remembered | None = None,
+        writes: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> list[Envelope]:
         """Append inside the caller's transaction; the relay publishes them after COMMIT (they are
         the outbox until it has: shared/relay.py). `answer`, a command's idempotency record, is
-        written by the same statement."""
+        written by the same statement. `writes`, (sql, args) of statements that go with the
+        events (a command's inline projections: shared/inline.py), ride in that statement too
+        where shared/combine.py finds it safe, and otherwise run after it, in order."""
         if not events:
             if answer:
                 await remember(conn, answer)
@@ -241,10 +263,16 @@ class EventStore:
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
         meta = metadata or Metadata()
+        sql = _APPEND_KEPT if answer else _APPEND
+        riding: tuple[Any, ...] = ()
+        if writes:
+            one = _append_with(answer is not None, tuple(w[0] for w in writes), tuple(len(w[1]) for w in writes))
+            if one is not None:
+                sql, riding, writes = one, tuple(a for w in writes for a in w[1]), ()
         # One round trip: the events go in if the stream is at the expected version.
         try:
             rows = await conn.fetch(
-                _APPEND_KEPT if answer else _APPEND,
+                sql,
                 stream_id,
                 expected_version,
                 [e.event_id for e in events],
@@ -253,6 +281,7 @@ class EventStore:
                 [e.data for e in events],
                 meta.as_json(),
                 *(answer.args() if answer else ()),
+                *riding,
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version":
@@ -260,6 +289,8 @@ class EventStore:
             raise
         if rows and rows[0]["position"] is None:
             raise ConcurrencyError(stream_id, expected_version, rows[0]["previous"])
+        for write_sql, args in writes:  # not combinable: one statement each, after the events
+            await conn.execute(write_sql, *args)
         self._wake_after_commit(conn)
         return [
             Envelope(

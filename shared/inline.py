@@ -112,18 +112,76 @@ async def project_and_append(
     they are taken as late as the transaction allows. One stream goes through `append` (envelopes
     back); several, through one `append_many` round trip. A command's idempotency record (`answer`)
     goes in with the append's statement."""
-    recorded: list[Envelope] = []
-    if len(streams) == 1:
-        sid, expected, evs, meta = streams[0]
-        recorded = await store.append(conn, sid, expected, evs, meta, answer)
-    else:
-        await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs],
-                                answer)
     pending = [Pending(sid, expected + i, e.type, e.data)
                for sid, expected, evs, _ in streams for i, e in enumerate(evs, start=1)]
+    if len(streams) == 1:
+        # A command's usual case: the handlers' writes are kept and ride in the append's statement
+        # (shared/combine.py), one round trip for the events, read models and guards.
+        sid, expected, evs, meta = streams[0]
+        deferred = _Deferred(conn, lambda writes: store.append(conn, sid, expected, evs, meta, answer, writes))
+        for p in projections:
+            await p.apply(deferred, pending)  # handlers see a connection that keeps their writes
+        return await deferred.flush()
+    await store.append_many(conn, [(sid, expected, evs, meta) for sid, expected, evs, meta in streams if evs],
+                            answer)
     for p in projections:
         await p.apply(conn, pending)
-    return recorded
+    return []
+
+
+class _Deferred:
+    """The connection as inline handlers see it while a command's events are projected: `execute`
+    only keeps the statement (handlers never read its status: they never refuse), to be sent with
+    the append by `flush`. Anything else a handler does on it — a read, a COPY — first appends and
+    sends what was kept, in order, so it sees every write before it, as when each ran at once."""
+
+    __slots__ = ("_conn", "_append", "_writes", "_recorded")
+
+    def __init__(self, conn: asyncpg.Connection,
+                 append: Callable[[Sequence[tuple[str, Sequence[Any]]]], Awaitable[list[Envelope]]]) -> None:
+        self._conn = conn
+        self._append = append
+        self._writes: list[tuple[str, Sequence[Any]]] = []
+        self._recorded: list[Envelope] | None = None
+
+    async def flush(self) -> list[Envelope]:
+        """Append with the kept writes (once); later calls only send what was kept since."""
+        writes, self._writes = self._writes, []
+        if self._recorded is None:
+            self._recorded = await self._append(writes)
+        else:
+            for sql, args in writes:
+                await self._conn.execute(sql, *args)
+        return self._recorded
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        self._writes.append((query, args))
+        return ""
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        await self.flush()
+        return await self._conn.fetch(*args, **kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        await self.flush()
+        return await self._conn.fetchrow(*args, **kwargs)
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        await self.flush()
+        return await self._conn.fetchval(*args, **kwargs)
+
+    async def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        await self.flush()
+        return await self._conn.executemany(*args, **kwargs)
+
+    async def copy_records_to_table(self, *args: Any, **kwargs: Any) -> Any:
+        await self.flush()
+        return await self._conn.copy_records_to_table(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (a savepoint, a cursor) could not first send what was kept: refused
+        # rather than run out of order. Inline handlers use only the methods above.
+        raise AttributeError(f"inline handlers get execute, fetch*, executemany and COPY, not conn.{name}")
 
 
 def new_events(registry: EventRegistry, events: Sequence[tuple[str, dict[str, Any]]],
