@@ -137,6 +137,12 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
                         f"{exc.stream_id} changed meanwhile; reload and retry")
         return problem_response(p, request.url.path)
 
+    # The service's own routes first, in the order the spec lists them, then the kernel's: FastAPI
+    # tries routes one by one (3–4 µs each), so a command found among the first saves up to a
+    # tenth of a millisecond per request. Where two routes can match one path, the literal one
+    # comes first within its router (tests/test_route_order.py).
+    for router in spec.routers:
+        app.include_router(router)
     app.include_router(_ops_router(spec))
     # The projections whose dead letters can be replayed here: the live ones, and the inline tables'
     # replay, which parks events only in a rebuild (named as ttadmin names it, shared/admin/targets.py).
@@ -144,8 +150,6 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letter_router([*spec.projections, *inline]))
     if spec.owns_events:
         app.include_router(feed_router())
-    for router in spec.routers:
-        app.include_router(router)
     # Before the telemetry middleware, which then sits outside it and counts the 413s too.
     app.add_middleware(BodyLimitMiddleware, openapi=lambda: app.openapi(), max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
