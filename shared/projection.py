@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -127,6 +128,13 @@ def checkpoint_key(event: Envelope) -> str:
     return f"{event.source}:{event.subject}"
 
 
+def checkpoint_digest(key: str) -> uuid.UUID:
+    """How a checkpoint row names its stream: 16 bytes, md5 of `checkpoint_key`, the digest SQL
+    spells md5(key)::uuid (migration 0012). Fixed width: a third of the bytes of the text key in
+    the row and again in its index. md5 here names, it does not protect: stream ids are ours."""
+    return uuid.UUID(bytes=hashlib.md5(key.encode(), usedforsecurity=False).digest())
+
+
 class Applier:
     def __init__(self, projection: Projection, max_deliveries: int = 5, traced: bool = True,
                  checkpoints: bool = True, retries: bool = True) -> None:
@@ -158,10 +166,10 @@ class Applier:
         name = self.projection.name
         async with pool.acquire() as conn, conn.transaction():
             # The projection's lock, then the batch's checkpoints: one round trip (migration 0007).
-            keys = [checkpoint_key(d.event) for d in batch] if self.checkpoints else []
+            keys = _digests(batch) if self.checkpoints else []
             rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys)))
-            seen: dict[str, int] = {r["stream_id"]: r["version"] for r in rows}
-            moved: dict[str, int] = {}
+            seen: dict[uuid.UUID, int] = {r["stream"]: r["version"] for r in rows}
+            moved: dict[uuid.UUID, int] = {}
             outcomes: list[Outcome] = []
             last_position = 0
             applied = 0
@@ -171,7 +179,7 @@ class Applier:
             retried: list[uuid.UUID] = []  # applied events that may have failed before (see below)
             for i, d in enumerate(batch):
                 ev = d.event
-                key = keys[i] if self.checkpoints else ""
+                key = keys[i] if self.checkpoints else _NO_KEY
                 at = moved.get(key, seen.get(key, 0)) if self.checkpoints else ev.stream_version - 1
                 if ev.stream_version <= at:
                     outcomes.append(Outcome.DUPLICATE)
@@ -209,8 +217,8 @@ class Applier:
                 await self._progress(conn, moved, last_position, applied, seen)
             return outcomes
 
-    async def _progress(self, conn: asyncpg.Connection, moved: dict[str, int], last_position: int,
-                        applied: int, seen: dict[str, int] | None = None) -> None:
+    async def _progress(self, conn: asyncpg.Connection, moved: dict[uuid.UUID, int], last_position: int,
+                        applied: int, seen: dict[uuid.UUID, int] | None = None) -> None:
         """The checkpoints moved and the state row, in one statement. Under the projection's lock
         nothing else writes its checkpoints, so those `seen` (read at the batch's start) are
         updated and the others plainly inserted: a new stream's checkpoint then costs PostgreSQL
@@ -220,13 +228,14 @@ class Applier:
         new = [k for k in moved if k not in known]
         old = [k for k in moved if k in known]
         await conn.execute(
-            """WITH inserted AS (
-                 INSERT INTO projection_checkpoints (projection, stream_id, version)
-                 SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)),
+            """WITH p AS (SELECT tt_projection_id($1) AS id),
+               inserted AS (
+                 INSERT INTO stream_checkpoints (projection, stream, version)
+                 SELECT p.id, k, v FROM p, unnest($2::uuid[], $3::int[]) AS t(k, v)),
                updated AS (
-                 UPDATE projection_checkpoints c SET version = t.v
-                 FROM unnest($4::text[], $5::int[]) AS t(k, v)
-                 WHERE c.projection = $1 AND c.stream_id = t.k)
+                 UPDATE stream_checkpoints c SET version = t.v
+                 FROM p, unnest($4::uuid[], $5::int[]) AS t(k, v)
+                 WHERE c.projection = p.id AND c.stream = t.k)
                INSERT INTO projection_state (projection, last_position, applied, updated_at)
                VALUES ($1, $6, $7, now())
                ON CONFLICT (projection) DO UPDATE SET
@@ -348,6 +357,23 @@ class Applier:
         return Outcome.DEAD
 
 
+_NO_KEY = uuid.UUID(int=0)  # a batch without checkpoints (see Applier.checkpoints) looks none up
+
+
+def _digests(batch: Sequence[Delivery]) -> list[uuid.UUID]:
+    """Each delivery's checkpoint digest; a batch's events mostly come a few to a stream, so each
+    key is hashed once."""
+    memo: dict[str, uuid.UUID] = {}
+    out: list[uuid.UUID] = []
+    for d in batch:
+        key = checkpoint_key(d.event)
+        digest = memo.get(key)
+        if digest is None:
+            digest = memo[key] = checkpoint_digest(key)
+        out.append(digest)
+    return out
+
+
 def _traceparent_of(span: trace.Span) -> str | None:
     with trace.use_span(span, end_on_exit=False):
         return telemetry.current_traceparent()
@@ -418,7 +444,8 @@ async def _read_ahead(source: AsyncIterable[Page]) -> AsyncIterator[Page]:
 
 
 async def _forget(conn: asyncpg.Connection, name: str) -> None:
-    await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", name)
+    await conn.execute(
+        "DELETE FROM stream_checkpoints WHERE projection = (SELECT id FROM projection_ids WHERE name = $1)", name)
     await conn.execute("DELETE FROM projection_state WHERE projection = $1", name)
     await conn.execute("DELETE FROM projection_failures WHERE projection = $1", name)
     # Pending dead letters only: the rebuild parks again what still fails. Replayed and discarded

@@ -22,6 +22,7 @@ import pytest
 from shared.db import create_pool, drop_database, ensure_database, migrate, with_database
 from shared.devkeys import ensure_dev_keys, mint_token
 from shared.devstack import start_nats, start_postgres, stop_postgres
+from shared.projection import checkpoint_digest
 from shared.settings import Settings
 from tests.chaos import ChaosProxy
 
@@ -201,8 +202,8 @@ async def caught_up(app, projection: str, owner) -> bool:
     heads = dict(await owner.state.pool.fetch("SELECT stream_id, max(version) FROM events GROUP BY stream_id"))
     source = owner.state.store.source
     at = dict(await app.state.pool.fetch(
-        "SELECT stream_id, version FROM projection_checkpoints WHERE projection = $1", projection))
-    return all(at.get(f"{source}:{stream}", 0) >= version for stream, version in heads.items())
+        "SELECT stream, version FROM projection_checkpoints WHERE projection = $1", projection))
+    return all(at.get(checkpoint_digest(f"{source}:{stream}"), 0) >= version for stream, version in heads.items())
 
 
 @contextlib.asynccontextmanager
