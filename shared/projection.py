@@ -6,6 +6,10 @@ or below the checkpoint) changes nothing; an event that arrives ahead of its pre
 (version beyond checkpoint + 1, e.g. after a nak) is handed back to be redelivered later, so
 every aggregate's events apply in their recorded order.
 
+A checkpoint row is compact (migration 0012): the projection's number, a 16-byte digest of
+'<source>:<stream id>' and the version. A projection that declares the stream kinds it `follows`
+keeps none for the streams of other kinds (docs/reliability.md, "Checkpoint compaction").
+
 Each batch runs under a transaction-level advisory lock on the projection's name, so replicas
 and a concurrent rebuild never apply the same event twice.
 
@@ -59,6 +63,15 @@ class Projection:
     name: str = ""
     sources: tuple[str, ...] = ()  # services whose streams this follows, e.g. ("enrollment",)
     handles: frozenset[str] | None = None  # event types it cares about; None = all
+    # The stream kinds (stream id prefixes: "enrollment" of "enrollment-<uuid>") whose events it
+    # applies; None = every stream. Events of other streams are settled without their handler and
+    # without a checkpoint: no event of such a stream is ever applied, so none needs ordering or
+    # de-duplicating. A checkpoint row per aggregate of the source was most of a service database
+    # (issue 19); a projection of enrollments need not keep one for each of 500,000 teachers.
+    # Widening it later needs a rebuild (the new kind's past events were never applied), as
+    # handling a new type does. A type it handles arriving in a stream it does not follow is a
+    # declaration mistake: dead-lettered with the reason, never dropped silently.
+    follows: frozenset[str] | None = None
     tables: tuple[str, ...] = ()  # the tables it alone writes and `reset` empties (rebuild coverage)
     # Consumer contract (shared/contracts.py): event type → the data fields it reads. Declared, the
     # events it wants are validated against their producer's published schema before they apply.
@@ -166,8 +179,8 @@ class Applier:
         name = self.projection.name
         async with pool.acquire() as conn, conn.transaction():
             # The projection's lock, then the batch's checkpoints: one round trip (migration 0007).
-            keys = _digests(batch) if self.checkpoints else []
-            rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys)))
+            keys = _digests(batch, self.projection.follows) if self.checkpoints else []
+            rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys) - {_NO_KEY}))
             seen: dict[uuid.UUID, int] = {r["stream"]: r["version"] for r in rows}
             moved: dict[uuid.UUID, int] = {}
             outcomes: list[Outcome] = []
@@ -177,8 +190,16 @@ class Applier:
             batched = self.projection.apply_batch is not None and not isolate
             admitted: list[Delivery] = []
             retried: list[uuid.UUID] = []  # applied events that may have failed before (see below)
+            follows = self.projection.follows
             for i, d in enumerate(batch):
                 ev = d.event
+                if follows is not None and ev.category not in follows:
+                    outcome = await self._unfollowed(conn, d)
+                    outcomes.append(outcome)
+                    last_position = max(last_position, ev.position)
+                    applied += outcome is Outcome.APPLIED
+                    progressed = True
+                    continue
                 key = keys[i] if self.checkpoints else _NO_KEY
                 at = moved.get(key, seen.get(key, 0)) if self.checkpoints else ev.stream_version - 1
                 if ev.stream_version <= at:
@@ -216,6 +237,16 @@ class Applier:
             if progressed:
                 await self._progress(conn, moved, last_position, applied, seen)
             return outcomes
+
+    async def _unfollowed(self, conn: asyncpg.Connection, d: Delivery) -> Outcome:
+        """An event of a stream the projection does not follow: applied as an event it does not
+        handle is (nothing to model), but no checkpoint is kept for its stream."""
+        if not self.projection.wants(d.event):
+            return Outcome.APPLIED
+        reason = (f"follows: {d.event.type} arrived in a {d.event.category!r} stream, which the projection"
+                  " does not follow")
+        log.error("projection %s dead-letters %s: %s", self.projection.name, d.event.id, reason)
+        return await self._dead_letter(conn, d, reason)
 
     async def _progress(self, conn: asyncpg.Connection, moved: dict[uuid.UUID, int], last_position: int,
                         applied: int, seen: dict[uuid.UUID, int] | None = None) -> None:
@@ -360,12 +391,15 @@ class Applier:
 _NO_KEY = uuid.UUID(int=0)  # a batch without checkpoints (see Applier.checkpoints) looks none up
 
 
-def _digests(batch: Sequence[Delivery]) -> list[uuid.UUID]:
-    """Each delivery's checkpoint digest; a batch's events mostly come a few to a stream, so each
-    key is hashed once."""
+def _digests(batch: Sequence[Delivery], follows: frozenset[str] | None) -> list[uuid.UUID]:
+    """Each delivery's checkpoint digest (_NO_KEY for a stream not followed); a batch's events
+    mostly come a few to a stream, so each key is hashed once."""
     memo: dict[str, uuid.UUID] = {}
     out: list[uuid.UUID] = []
     for d in batch:
+        if follows is not None and d.event.category not in follows:
+            out.append(_NO_KEY)
+            continue
         key = checkpoint_key(d.event)
         digest = memo.get(key)
         if digest is None:

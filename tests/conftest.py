@@ -200,6 +200,10 @@ async def caught_up(app, projection: str, owner) -> bool:
     Stream by stream, not by the highest position applied: stores are read in (transaction,
     position) order, so a lower position may arrive after a higher one (shared/eventstore.py)."""
     heads = dict(await owner.state.pool.fetch("SELECT stream_id, max(version) FROM events GROUP BY stream_id"))
+    # Only the streams it follows: it keeps no checkpoint for the others (Projection.follows).
+    follows = next(p for p in app.state.spec.projections if p.name == projection).follows
+    if follows is not None:
+        heads = {stream: version for stream, version in heads.items() if stream.split("-", 1)[0] in follows}
     source = owner.state.store.source
     at = dict(await app.state.pool.fetch(
         "SELECT stream, version FROM projection_checkpoints WHERE projection = $1", projection))
