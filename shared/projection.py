@@ -106,7 +106,7 @@ class LeanSource(Protocol):
 
 class Outcome(enum.Enum):
     APPLIED = "applied"
-    DUPLICATE = "duplicate"  # already applied: ack and forget
+    DUPLICATE = "duplicate"  # nothing to apply (already applied, or a stream not followed): ack and forget
     EARLY = "early"  # a predecessor is missing: redeliver later
     FAILED = "failed"  # handler raised: redeliver with backoff
     DEAD = "dead"  # failed too often: dead-lettered, checkpoint moved on
@@ -194,10 +194,8 @@ class Applier:
             for i, d in enumerate(batch):
                 ev = d.event
                 if follows is not None and ev.category not in follows:
-                    outcome = await self._unfollowed(conn, d)
-                    outcomes.append(outcome)
+                    outcomes.append(await self._unfollowed(conn, d))
                     last_position = max(last_position, ev.position)
-                    applied += outcome is Outcome.APPLIED
                     progressed = True
                     continue
                 key = keys[i] if self.checkpoints else _NO_KEY
@@ -239,10 +237,11 @@ class Applier:
             return outcomes
 
     async def _unfollowed(self, conn: asyncpg.Connection, d: Delivery) -> Outcome:
-        """An event of a stream the projection does not follow: applied as an event it does not
-        handle is (nothing to model), but no checkpoint is kept for its stream."""
+        """An event of a stream the projection does not follow: nothing to apply, and no checkpoint
+        for its stream, so every delivery of it is alike: a duplicate (the state row still moves
+        past it)."""
         if not self.projection.wants(d.event):
-            return Outcome.APPLIED
+            return Outcome.DUPLICATE
         reason = (f"follows: {d.event.type} arrived in a {d.event.category!r} stream, which the projection"
                   " does not follow")
         log.error("projection %s dead-letters %s: %s", self.projection.name, d.event.id, reason)
