@@ -6,6 +6,10 @@ or below the checkpoint) changes nothing; an event that arrives ahead of its pre
 (version beyond checkpoint + 1, e.g. after a nak) is handed back to be redelivered later, so
 every aggregate's events apply in their recorded order.
 
+A checkpoint row is compact (migration 0012): the projection's number, a 16-byte digest of
+'<source>:<stream id>' and the version. A projection that declares the stream kinds it `follows`
+keeps none for the streams of other kinds (docs/reliability.md, "Checkpoint compaction").
+
 Each batch runs under a transaction-level advisory lock on the projection's name, so replicas
 and a concurrent rebuild never apply the same event twice.
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -58,6 +63,15 @@ class Projection:
     name: str = ""
     sources: tuple[str, ...] = ()  # services whose streams this follows, e.g. ("enrollment",)
     handles: frozenset[str] | None = None  # event types it cares about; None = all
+    # The stream kinds (stream id prefixes: "enrollment" of "enrollment-<uuid>") whose events it
+    # applies; None = every stream. Events of other streams are settled without their handler and
+    # without a checkpoint: no event of such a stream is ever applied, so none needs ordering or
+    # de-duplicating. A checkpoint row per aggregate of the source was most of a service database
+    # (issue 19); a projection of enrollments need not keep one for each of 500,000 teachers.
+    # Widening it later needs a rebuild (the new kind's past events were never applied), as
+    # handling a new type does. A type it handles arriving in a stream it does not follow is a
+    # declaration mistake: dead-lettered with the reason, never dropped silently.
+    follows: frozenset[str] | None = None
     tables: tuple[str, ...] = ()  # the tables it alone writes and `reset` empties (rebuild coverage)
     # Consumer contract (shared/contracts.py): event type → the data fields it reads. Declared, the
     # events it wants are validated against their producer's published schema before they apply.
@@ -92,7 +106,7 @@ class LeanSource(Protocol):
 
 class Outcome(enum.Enum):
     APPLIED = "applied"
-    DUPLICATE = "duplicate"  # already applied: ack and forget
+    DUPLICATE = "duplicate"  # nothing to apply (already applied, or a stream not followed): ack and forget
     EARLY = "early"  # a predecessor is missing: redeliver later
     FAILED = "failed"  # handler raised: redeliver with backoff
     DEAD = "dead"  # failed too often: dead-lettered, checkpoint moved on
@@ -127,6 +141,13 @@ def checkpoint_key(event: Envelope) -> str:
     return f"{event.source}:{event.subject}"
 
 
+def checkpoint_digest(key: str) -> uuid.UUID:
+    """How a checkpoint row names its stream: 16 bytes, md5 of `checkpoint_key`, the digest SQL
+    spells md5(key)::uuid (migration 0012). Fixed width: a third of the bytes of the text key in
+    the row and again in its index. md5 here names, it does not protect: stream ids are ours."""
+    return uuid.UUID(bytes=hashlib.md5(key.encode(), usedforsecurity=False).digest())
+
+
 class Applier:
     def __init__(self, projection: Projection, max_deliveries: int = 5, traced: bool = True,
                  checkpoints: bool = True, retries: bool = True) -> None:
@@ -158,10 +179,10 @@ class Applier:
         name = self.projection.name
         async with pool.acquire() as conn, conn.transaction():
             # The projection's lock, then the batch's checkpoints: one round trip (migration 0007).
-            keys = [checkpoint_key(d.event) for d in batch] if self.checkpoints else []
-            rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys)))
-            seen: dict[str, int] = {r["stream_id"]: r["version"] for r in rows}
-            moved: dict[str, int] = {}
+            keys = _digests(batch, self.projection.follows) if self.checkpoints else []
+            rows = await conn.fetch("SELECT * FROM tt_projection_begin($1, $2)", name, list(set(keys) - {_NO_KEY}))
+            seen: dict[uuid.UUID, int] = {r["stream"]: r["version"] for r in rows}
+            moved: dict[uuid.UUID, int] = {}
             outcomes: list[Outcome] = []
             last_position = 0
             applied = 0
@@ -169,9 +190,15 @@ class Applier:
             batched = self.projection.apply_batch is not None and not isolate
             admitted: list[Delivery] = []
             retried: list[uuid.UUID] = []  # applied events that may have failed before (see below)
+            follows = self.projection.follows
             for i, d in enumerate(batch):
                 ev = d.event
-                key = keys[i] if self.checkpoints else ""
+                if follows is not None and ev.category not in follows:
+                    outcomes.append(await self._unfollowed(conn, d))
+                    last_position = max(last_position, ev.position)
+                    progressed = True
+                    continue
+                key = keys[i] if self.checkpoints else _NO_KEY
                 at = moved.get(key, seen.get(key, 0)) if self.checkpoints else ev.stream_version - 1
                 if ev.stream_version <= at:
                     outcomes.append(Outcome.DUPLICATE)
@@ -209,8 +236,19 @@ class Applier:
                 await self._progress(conn, moved, last_position, applied, seen)
             return outcomes
 
-    async def _progress(self, conn: asyncpg.Connection, moved: dict[str, int], last_position: int,
-                        applied: int, seen: dict[str, int] | None = None) -> None:
+    async def _unfollowed(self, conn: asyncpg.Connection, d: Delivery) -> Outcome:
+        """An event of a stream the projection does not follow: nothing to apply, and no checkpoint
+        for its stream, so every delivery of it is alike: a duplicate (the state row still moves
+        past it)."""
+        if not self.projection.wants(d.event):
+            return Outcome.DUPLICATE
+        reason = (f"follows: {d.event.type} arrived in a {d.event.category!r} stream, which the projection"
+                  " does not follow")
+        log.error("projection %s dead-letters %s: %s", self.projection.name, d.event.id, reason)
+        return await self._dead_letter(conn, d, reason)
+
+    async def _progress(self, conn: asyncpg.Connection, moved: dict[uuid.UUID, int], last_position: int,
+                        applied: int, seen: dict[uuid.UUID, int] | None = None) -> None:
         """The checkpoints moved and the state row, in one statement. Under the projection's lock
         nothing else writes its checkpoints, so those `seen` (read at the batch's start) are
         updated and the others plainly inserted: a new stream's checkpoint then costs PostgreSQL
@@ -220,13 +258,14 @@ class Applier:
         new = [k for k in moved if k not in known]
         old = [k for k in moved if k in known]
         await conn.execute(
-            """WITH inserted AS (
-                 INSERT INTO projection_checkpoints (projection, stream_id, version)
-                 SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)),
+            """WITH p AS (SELECT tt_projection_id($1) AS id),
+               inserted AS (
+                 INSERT INTO stream_checkpoints (projection, stream, version)
+                 SELECT p.id, k, v FROM p, unnest($2::uuid[], $3::int[]) AS t(k, v)),
                updated AS (
-                 UPDATE projection_checkpoints c SET version = t.v
-                 FROM unnest($4::text[], $5::int[]) AS t(k, v)
-                 WHERE c.projection = $1 AND c.stream_id = t.k)
+                 UPDATE stream_checkpoints c SET version = t.v
+                 FROM p, unnest($4::uuid[], $5::int[]) AS t(k, v)
+                 WHERE c.projection = p.id AND c.stream = t.k)
                INSERT INTO projection_state (projection, last_position, applied, updated_at)
                VALUES ($1, $6, $7, now())
                ON CONFLICT (projection) DO UPDATE SET
@@ -348,6 +387,26 @@ class Applier:
         return Outcome.DEAD
 
 
+_NO_KEY = uuid.UUID(int=0)  # a batch without checkpoints (see Applier.checkpoints) looks none up
+
+
+def _digests(batch: Sequence[Delivery], follows: frozenset[str] | None) -> list[uuid.UUID]:
+    """Each delivery's checkpoint digest (_NO_KEY for a stream not followed); a batch's events
+    mostly come a few to a stream, so each key is hashed once."""
+    memo: dict[str, uuid.UUID] = {}
+    out: list[uuid.UUID] = []
+    for d in batch:
+        if follows is not None and d.event.category not in follows:
+            out.append(_NO_KEY)
+            continue
+        key = checkpoint_key(d.event)
+        digest = memo.get(key)
+        if digest is None:
+            digest = memo[key] = checkpoint_digest(key)
+        out.append(digest)
+    return out
+
+
 def _traceparent_of(span: trace.Span) -> str | None:
     with trace.use_span(span, end_on_exit=False):
         return telemetry.current_traceparent()
@@ -418,7 +477,8 @@ async def _read_ahead(source: AsyncIterable[Page]) -> AsyncIterator[Page]:
 
 
 async def _forget(conn: asyncpg.Connection, name: str) -> None:
-    await conn.execute("DELETE FROM projection_checkpoints WHERE projection = $1", name)
+    await conn.execute(
+        "DELETE FROM stream_checkpoints WHERE projection = (SELECT id FROM projection_ids WHERE name = $1)", name)
     await conn.execute("DELETE FROM projection_state WHERE projection = $1", name)
     await conn.execute("DELETE FROM projection_failures WHERE projection = $1", name)
     # Pending dead letters only: the rebuild parks again what still fails. Replayed and discarded

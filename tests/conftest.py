@@ -22,6 +22,7 @@ import pytest
 from shared.db import create_pool, drop_database, ensure_database, migrate, with_database
 from shared.devkeys import ensure_dev_keys, mint_token
 from shared.devstack import start_nats, start_postgres, stop_postgres
+from shared.projection import checkpoint_digest
 from shared.settings import Settings
 from tests.chaos import ChaosProxy
 
@@ -199,10 +200,14 @@ async def caught_up(app, projection: str, owner) -> bool:
     Stream by stream, not by the highest position applied: stores are read in (transaction,
     position) order, so a lower position may arrive after a higher one (shared/eventstore.py)."""
     heads = dict(await owner.state.pool.fetch("SELECT stream_id, max(version) FROM events GROUP BY stream_id"))
+    # Only the streams it follows: it keeps no checkpoint for the others (Projection.follows).
+    follows = next(p for p in app.state.spec.projections if p.name == projection).follows
+    if follows is not None:
+        heads = {stream: version for stream, version in heads.items() if stream.split("-", 1)[0] in follows}
     source = owner.state.store.source
     at = dict(await app.state.pool.fetch(
-        "SELECT stream_id, version FROM projection_checkpoints WHERE projection = $1", projection))
-    return all(at.get(f"{source}:{stream}", 0) >= version for stream, version in heads.items())
+        "SELECT stream, version FROM projection_checkpoints WHERE projection = $1", projection))
+    return all(at.get(checkpoint_digest(f"{source}:{stream}"), 0) >= version for stream, version in heads.items())
 
 
 @contextlib.asynccontextmanager

@@ -20,8 +20,8 @@ SERVICE = "enrollment"
 # The kernel's own bookkeeping in every service database: the event store, the relay's cursor and
 # parked events, idempotency records, checkpoints and dead letters. No projection rebuilds these.
 KERNEL_TABLES = frozenset({"events", "outbox", "relay_cursor", "relay_parked", "idempotency_keys", "rate_buckets",
-                           "projection_checkpoints", "projection_state", "projection_failures", "dead_letters",
-                           "schema_migrations"})
+                           "projection_checkpoints", "stream_checkpoints", "projection_ids", "projection_state",
+                           "projection_failures", "dead_letters", "schema_migrations"})
 store = EventStore(SERVICE)
 
 

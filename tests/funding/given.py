@@ -117,7 +117,7 @@ async def assessed(fpool) -> None:
         return await fpool.fetchval(
             """SELECT NOT EXISTS (
                    SELECT 1 FROM events e LEFT JOIN projection_checkpoints c
-                       ON c.projection = 'funding_assessor' AND c.stream_id = '/funding:' || e.stream_id
+                       ON c.projection = 'funding_assessor' AND c.stream = md5('/funding:' || e.stream_id)::uuid
                    WHERE e.version > coalesce(c.version, 0))""")
     await eventually(done, message="the assessor at the head of the funding store")
 

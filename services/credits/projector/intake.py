@@ -60,6 +60,7 @@ class IntakeProjection(Projection):
     sources = ("enrollment",)
     tables = ("org_tree", "teacher_schools")
     handles = frozenset({"OrgRegistered", "TeacherRegistered", "EnrollmentCompleted"})
+    follows = frozenset({"org", "teacher", "enrollment"})  # the streams of those types: no checkpoint for the rest
     # Consumer contract (shared/contracts.py): what it reads of enrollment's published events; a
     # completion's fields are those domain/entries.decide_award and handlers/award.py read.
     reads = {

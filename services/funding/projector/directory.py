@@ -64,6 +64,7 @@ class DirectoryProjection(Projection):
     _apply = {"OrgRegistered": _org, "HostRegistered": _host, "TeacherRegistered": _teacher,
               "ProjectDrafted": _project}
     handles = frozenset(_apply)
+    follows = frozenset({"org", "host", "teacher", "project"})  # the streams of those types: no checkpoint for the rest
     # Consumer contract (shared/contracts.py): what it reads of enrollment's published events.
     reads = {
         "OrgRegistered": frozenset({"code", "name", "kind", "parent_code"}),
@@ -84,6 +85,7 @@ class CheckinProjection(Projection):
     sources = ("enrollment",)
     tables = ("checkins",)
     handles = frozenset({"TeacherCheckedIn"})
+    follows = frozenset({"enrollment"})  # no checkpoint for teachers, orgs, projects (issue 19)
     reads = {"TeacherCheckedIn": frozenset({"enrollment_id", "project_id", "teacher_id", "region_code", "host_id",
                                             "checked_in_on"})}
 

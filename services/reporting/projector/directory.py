@@ -121,6 +121,7 @@ class DirectoryProjection(Projection):
               "CloseOutMaterialDelivered": _close_out,
               **dict.fromkeys(_STATUS, _moved)}
     handles = frozenset(_apply)
+    follows = frozenset({"org", "host", "project", "policy"})  # the streams of those types: no checkpoint for the rest
     # Consumer contract (shared/contracts.py): what it reads of enrollment's published events.
     reads = {
         "OrgRegistered": frozenset({"code", "name", "kind", "parent_code"}),

@@ -117,6 +117,7 @@ class EnrollmentProjection(Projection):
     _apply = {"TeacherNominated": _nominated, "NomineeReplaced": _replaced, "TeacherCheckedIn": _checked_in,
               "EvaluationSubmitted": _evaluated, **dict.fromkeys(_FINISHED, _finished)}
     handles = frozenset(_apply)
+    follows = frozenset({"enrollment"})  # no checkpoint for teachers, orgs, projects (issue 19)
     # Consumer contract (shared/contracts.py): what it reads of enrollment's published events.
     reads = {
         "TeacherNominated": frozenset({"enrollment_id", "project_id", "teacher_id", "region_code", "level", "year",
