@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 
 from . import sqlprofile
+from .eventstore import adopt_restored_events
 
 log = logging.getLogger(__name__)
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -150,6 +151,9 @@ async def migrate(conn: asyncpg.Connection, *dirs: Path) -> list[str]:
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
             applied.append(name)
             log.info("applied migration %s", name)
+        if renumbered := await adopt_restored_events(conn):
+            log.warning("events restored from another server: %d renumbered into this server's commit order "
+                        "(shared/eventstore.py)", renumbered)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied

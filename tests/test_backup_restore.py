@@ -1,0 +1,164 @@
+"""Backup → restore → rebuild (issue 19, acceptance 5; the runbook is docs/operations.md,
+"Restoring from a backup").
+
+The four services run a realistic world through their HTTP APIs over real NATS
+(tests/everything.py). Each service database is dumped with pg_dump (custom format, the
+embedded server's own client tools), the original databases are dropped, and the archives are
+restored with pg_restore into a fresh PostgreSQL instance (another data folder, another socket).
+The services start on the restored databases against the same NATS, whose streams still hold
+every event; every projection is rebuilt from the restored event stores and the owners' feeds;
+and every read-model table of every service must equal, row for row, what it held when the
+backup was taken. The relay's cursor comes back with its database, so nothing is published
+again.
+
+The second test takes the backup while commands keep arriving: each dump runs in an MVCC
+snapshot exported by a transaction that reads every table in the same snapshot, so what the
+archive holds is known exactly even under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+
+from shared.bus import BusNames
+from shared.db import ensure_database, with_database
+from shared.devstack import pg_tool, start_postgres, stop_postgres
+from shared.settings import REPO_ROOT
+from tests.everything import SERVICES, SYSTEMS_OF_RECORD, at_head, four_services, populate, rebuild_everything, \
+    snapshot, tables_of
+
+FIGURES = REPO_ROOT / "test-output" / "backup-restore"  # timings, quoted by docs/operations.md
+
+
+@pytest.fixture
+def fresh_postgres(workdir: Path):
+    """A second PostgreSQL server with nothing of the first: its own data folder and socket."""
+    folder = workdir / f"restored-{uuid.uuid4().hex[:8]}"
+    url = start_postgres(folder)
+    yield url
+    stop_postgres(folder)
+
+
+async def _run(*args: str) -> float:
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, f"{Path(args[0]).name} failed ({proc.returncode}): {err.decode()}"
+    return time.monotonic() - started
+
+
+async def pg_dump(url: str, archive: Path, snapshot_id: str | None = None) -> float:
+    """One database, custom format (compressed; pg_restore picks what to restore). Returns seconds."""
+    extra = [f"--snapshot={snapshot_id}"] if snapshot_id else []
+    return await _run(pg_tool("pg_dump"), "--format=custom", f"--file={archive}", *extra, f"--dbname={url}")
+
+
+async def pg_restore(archive: Path, url: str) -> float:
+    """Into a new, empty database. --no-owner: the new instance's roles need not be the old ones';
+    --exit-on-error: a restore that stops half way fails here instead of leaving half a database."""
+    await ensure_database(url)
+    return await _run(pg_tool("pg_restore"), "--no-owner", "--exit-on-error", f"--dbname={url}", str(archive))
+
+
+async def stream_messages(nats_url: str, namespace: str) -> dict[str, int]:
+    """Messages in each service's JetStream stream of this namespace."""
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=1)
+    try:
+        js, names, out = nc.jetstream(), BusNames(namespace), {}
+        for info in await js.streams_info():
+            for s in SERVICES:
+                if info.config.name == names.stream(s):
+                    out[s] = info.state.messages
+        return out
+    finally:
+        await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def outbox_depths(apps: dict) -> dict[str, int]:
+    return {s: await app.state.pool.fetchval("SELECT count(*) FROM outbox") for s, app in apps.items()}
+
+
+def report(name: str, figures: dict) -> None:
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    (FIGURES / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
+    print(f"\n{name}: {json.dumps(figures, default=str)}")
+
+
+def assert_equal(got: dict, want: dict, what: str) -> None:
+    """Table by table, so a failure names the table."""
+    for service in SERVICES:
+        assert sorted(got[service]) == sorted(want[service]), f"{service}: tables differ {what}"
+        for table in sorted(want[service]):
+            assert got[service][table] == want[service][table], f"{service}.{table} differs {what}"
+
+
+async def rebuild_all(apps: dict, figures: dict, tables: dict[str, set[str]]) -> None:
+    """Every projection of every service, owners first: enrollment's inline tables from its own
+    store, then the others, whose consumers read the owners' feeds."""
+    for s in SERVICES:
+        started = time.monotonic()
+        covered = await rebuild_everything(apps[s])
+        figures[f"rebuild {s} (s)"] = round(time.monotonic() - started, 2)
+        missing = tables[s] - SYSTEMS_OF_RECORD.get(s, set()) - covered
+        assert not missing, f"{s}: tables no projection rebuilds: {sorted(missing)}"
+
+
+async def test_a_backup_restored_into_a_fresh_instance_and_rebuilt_reproduces_every_read_model(
+        launch, keys_dir, nats_url, namespace, pg_server_url, fresh_postgres, tmp_path):
+    assert fresh_postgres != pg_server_url
+    figures: dict = {}
+    async with four_services(launch, keys_dir, bus_namespace=namespace) as apps:
+        await populate(apps, keys_dir)
+        tables = {s: await tables_of(app.state.pool) for s, app in apps.items()}
+        taken = {s: await snapshot(app.state.pool, tables[s]) for s, app in apps.items()}
+        for s in SERVICES:
+            assert sum(map(len, taken[s].values())) > 0, f"{s}: the world left nothing to back up"
+            figures[f"events {s}"] = await apps[s].state.pool.fetchval("SELECT count(*) FROM events")
+            figures[f"pg_dump {s} (s)"] = round(await pg_dump(apps[s].state.settings.database_url,
+                                                              tmp_path / f"{s}.dump"), 2)
+            figures[f"archive {s} (bytes)"] = (tmp_path / f"{s}.dump").stat().st_size
+        published = await stream_messages(nats_url, namespace)
+        assert await outbox_depths(apps) == dict.fromkeys(SERVICES, 0)
+    # The original databases were dropped as the apps stopped (tests/conftest.py `launch`): from
+    # here on the archives are all there is. NATS is untouched, and its streams still hold every event.
+
+    restored = {s: with_database(fresh_postgres, f"tt_{s}") for s in SERVICES}
+    for s in SERVICES:
+        figures[f"pg_restore {s} (s)"] = round(await pg_restore(tmp_path / f"{s}.dump", restored[s]), 2)
+    for s in SERVICES:  # the restore alone is exact, before any service touches it
+        async with connected(restored[s]) as conn:
+            assert await tables_of(conn) == tables[s]
+            assert await snapshot(conn, tables[s]) == taken[s], f"{s}: the restore differs from the backup"
+
+    async with four_services(launch, keys_dir, bus_namespace=namespace, database_urls=restored) as again:
+        await rebuild_all(again, figures, tables)
+        await at_head(again)
+        rebuilt = {s: await snapshot(app.state.pool, tables[s]) for s, app in again.items()}
+        # The relay's cursor came back with each database: nothing is published again, and no
+        # rebuild of a reacting projection (credits' intake, funding's assessor) appended anything.
+        assert await outbox_depths(again) == dict.fromkeys(SERVICES, 0)
+        assert await stream_messages(nats_url, namespace) == published
+        for s in SERVICES:
+            assert await again[s].state.pool.fetchval("SELECT count(*) FROM events") == figures[f"events {s}"]
+    assert_equal(rebuilt, taken, "after restore and rebuild")
+    report("quiesced", figures)
