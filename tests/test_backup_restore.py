@@ -33,9 +33,22 @@ import pytest
 from shared.bus import BusNames
 from shared.db import ensure_database, with_database
 from shared.devstack import pg_tool, start_postgres, stop_postgres
+from shared.feed import store_source
 from shared.settings import REPO_ROOT
-from tests.everything import SERVICES, SYSTEMS_OF_RECORD, at_head, four_services, populate, rebuild_everything, \
-    snapshot, tables_of
+from tests.conftest import client_for, eventually
+from tests.everything import (
+    SERVICES,
+    SYSTEMS_OF_RECORD,
+    at_head,
+    four_services,
+    national_id,
+    ok,
+    populate,
+    rebuild_everything,
+    snapshot,
+    tables_of,
+)
+from tests.reporting.scenario import PROVINCE, S1
 
 FIGURES = REPO_ROOT / "test-output" / "backup-restore"  # timings, quoted by docs/operations.md
 
@@ -98,6 +111,10 @@ async def outbox_depths(apps: dict) -> dict[str, int]:
     return {s: await app.state.pool.fetchval("SELECT count(*) FROM outbox") for s, app in apps.items()}
 
 
+async def _published(nats_url: str, namespace: str, before: dict[str, int], new: int) -> bool:
+    return await stream_messages(nats_url, namespace) == {**before, "enrollment": before["enrollment"] + new}
+
+
 def report(name: str, figures: dict) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     (FIGURES / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
@@ -151,6 +168,9 @@ async def test_a_backup_restored_into_a_fresh_instance_and_rebuilt_reproduces_ev
             assert await snapshot(conn, tables[s]) == taken[s], f"{s}: the restore differs from the backup"
 
     async with four_services(launch, keys_dir, bus_namespace=namespace, database_urls=restored) as again:
+        for s in SERVICES:  # the restored store reads whole, in order (the feed's and a rebuild's source)
+            read = [e async for page in store_source(again[s].state.pool, again[s].state.store) for e in page]
+            assert len(read) == figures[f"events {s}"], f"{s}: the restored store reads {len(read)} events"
         await rebuild_all(again, figures, tables)
         await at_head(again)
         rebuilt = {s: await snapshot(app.state.pool, tables[s]) for s, app in again.items()}
@@ -160,5 +180,16 @@ async def test_a_backup_restored_into_a_fresh_instance_and_rebuilt_reproduces_ev
         assert await stream_messages(nats_url, namespace) == published
         for s in SERVICES:
             assert await again[s].state.pool.fetchval("SELECT count(*) FROM events") == figures[f"events {s}"]
+        # And the restored stack carries on: a new command's events are published and consumed.
+        roster = "name,national_id,school_code,subject,stage,title,hired_on\n" \
+                 f"恢复后,{national_id(90)},{S1},语文,小学,一级教师,2020-09-01\n"
+        as_e = client_for(again["enrollment"], keys_dir, "http://enrollment")
+        await ok(await as_e("province_admin", PROVINCE).post(
+            "/v1/teachers/import", files={"file": ("roster.csv", roster.encode(), "text/csv")}), 200, 201)
+        await at_head(again)
+        new = await again["enrollment"].state.pool.fetchval("SELECT count(*) FROM events")
+        new -= figures["events enrollment"]
+        assert new > 0
+        await eventually(lambda: _published(nats_url, namespace, published, new), message="the new events published")
     assert_equal(rebuilt, taken, "after restore and rebuild")
     report("quiesced", figures)

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.everything import SERVICES, SYSTEMS_OF_RECORD, four_services, populate, rebuild_everything, snapshot, \
-    tables_of
+from tests.everything import (
+    SERVICES,
+    SYSTEMS_OF_RECORD,
+    four_services,
+    populate,
+    rebuild_everything,
+    snapshot,
+    tables_of,
+)
 
 
 @pytest.fixture(scope="module")
