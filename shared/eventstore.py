@@ -442,15 +442,21 @@ _ADOPT = [
 ]
 
 
+async def restored_events_pending(conn: asyncpg.Connection) -> bool:
+    """Whether the store holds events restored from another server that are not renumbered yet:
+    reading it now would miss them (see the module's docstring)."""
+    return bool(await conn.fetchval(_FOREIGN_TX))
+
+
 async def adopt_restored_events(conn: asyncpg.Connection) -> int:
     """Renumber the `tx` of events restored from another server (see the module's docstring);
     returns how many rows changed, 0 when the store's ids are this server's own. Callers hold the
     migration lock, so replicas starting at once do it once; one transaction, so all or nothing."""
-    if not await conn.fetchval(_FOREIGN_TX):
+    if not await restored_events_pending(conn):
         return 0
     async with conn.transaction():
         await conn.execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")  # no append meanwhile
-        if not await conn.fetchval(_FOREIGN_TX):
+        if not await restored_events_pending(conn):
             return 0
         await conn.execute(_ADOPT[0])
         status = await conn.execute(_ADOPT[1])
