@@ -13,7 +13,8 @@ again.
 
 A restored store reads whole only because `migrate` renumbers the transaction ids its events
 carry from the old server (shared/eventstore.py, adopt_restored_events): without it the restored
-enrollment store read 39 of its 110 events and nothing appended after the restore was published.
+enrollment store read 39 of its 110 events (tests/test_restored_store.py: and what the new
+server appended sorted before them, behind the relay's cursor, never published).
 
 The second test takes the backup while commands keep arriving: each dump runs in an MVCC
 snapshot exported by a transaction that reads every table in the same snapshot, so what the

@@ -40,20 +40,24 @@ async def test_events_restored_from_another_server_are_renumbered_into_this_serv
         await conn.execute("UPDATE relay_cursor SET tx = e.tx, position = e.position FROM events e "
                            "WHERE e.position = $1", early[0].position)
         assert await outbox(conn) == [late[0].position]
-        # What a fresh instance does with them unless renumbered: its horizon hides every one.
-        assert (await store.read_after(conn, START, 100)).events == []
+    # What a fresh instance does with them unless renumbered: its horizon hides every one, and
+    # what it appends itself sorts before them, behind the relay's cursor: never published.
+    stray = await append(pool, f"project-{uuid.uuid4()}", NO_STREAM, counted(5))
+    async with pool.acquire() as conn:
+        assert [e.id for e in (await store.read_after(conn, START, 100)).events] == [stray[0].id]
+        assert await outbox(conn) == [late[0].position]
 
-        assert await adopt_restored_events(conn) == 4
+        assert await adopt_restored_events(conn) == 5
         assert await adopt_restored_events(conn) == 0, "once only: the ids are this server's now"
         page = await store.read_after(conn, START, 100)
-        assert [e.position for e in page.events] == positions, "every event, in position order"
+        assert [e.position for e in page.events] == [*positions, stray[0].position], "every event, by position"
         # Nothing unpublished is skipped; `early`, published already, goes again (JetStream's
         # duplicate window and the projections' checkpoints drop the copy).
-        assert await outbox(conn) == [late[0].position, early[0].position]
+        assert await outbox(conn) == [late[0].position, early[0].position, stray[0].position]
 
-    new = await append(pool, f"project-{uuid.uuid4()}", NO_STREAM, counted(5))
+    new = await append(pool, f"project-{uuid.uuid4()}", NO_STREAM, counted(6))
     async with pool.acquire() as conn:
         assert [e.id for e in (await store.read_after(conn, page.next, 100)).events] == [new[0].id], \
             "what this server appends comes after every restored event"
-        assert await outbox(conn) == [late[0].position, early[0].position, new[0].position]
+        assert await outbox(conn) == [late[0].position, early[0].position, stray[0].position, new[0].position]
         assert await adopt_restored_events(conn) == 0
