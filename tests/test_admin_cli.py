@@ -103,6 +103,21 @@ async def test_rebuild_shows_progress_and_ends_with_the_same_read_model(admin_db
             assert await snapshot(pool, TALLY) == live
 
 
+async def test_rebuild_refuses_a_store_restored_from_another_server_until_migrate_renumbers_it(admin_db):
+    url, pool = admin_db
+    await append_streams(pool, streams=2, per_stream=3)
+    # As pg_restore leaves a store on a fresh instance: transaction ids that server has not reached.
+    await pool.execute("UPDATE events SET tx = (tx::text::bigint + 1000000000000)::text::xid8")
+    args = ["--database-url", url, "--spec", SPEC]
+    run = await ttadmin("rebuild", "enrollment", TALLY, "--yes", *args)
+    assert run.code == 1 and "restored from another server" in run.err and "shared.migrate" in run.err, run
+    async with pool.acquire() as conn:
+        await migrate(conn, Path(__file__).parent / "kernel_migrations")  # what the service does at start
+    run = await ttadmin("rebuild", "enrollment", TALLY, "--yes", "--json", *args)
+    assert run.code == 0, run
+    assert run.json()["events"] == 6
+
+
 async def test_dead_letter_replay_applies_the_fixed_message(admin_db, nats_url, namespace):
     url, pool = admin_db
     names = BusNames(namespace)

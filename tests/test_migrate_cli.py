@@ -12,7 +12,7 @@ import uuid
 
 import asyncpg
 
-from shared.db import drop_database, migration_files, with_database
+from shared.db import RENUMBER_RESTORED, drop_database, migration_files, with_database
 from shared.service import create_app, migration_dirs
 from shared.settings import REPO_ROOT
 from tests.conftest import running
@@ -74,6 +74,26 @@ async def test_wait_times_out_while_migrations_are_pending(pg_server_url):
     code, out = await run_cli(url, "enrollment", "--wait", "1")
     assert code == 3, out
     assert "still pending" in out and "enrollment/" in out
+
+
+async def test_a_store_restored_from_another_server_is_pending_until_migrate_renumbers_it(pg_server_url):
+    url = with_database(pg_server_url, f"t_mig_{uuid.uuid4().hex[:10]}")
+    try:
+        assert (await run_cli(url, "enrollment"))[0] == 0
+        conn = await asyncpg.connect(url)
+        try:  # an event as pg_restore leaves it on a fresh instance: a transaction id not reached here
+            await conn.execute("INSERT INTO events (tx, stream_id, version, event_id, type, data, metadata) "
+                               "VALUES ('99000000000', 'org-1', 1, gen_random_uuid(), 'OrgRegistered', '{}', '{}')")
+        finally:
+            await conn.close()
+        code, out = await run_cli(url, "enrollment", "--check")
+        assert code == 3 and f"pending {RENUMBER_RESTORED}" in out, out
+        assert (await run_cli(url, "enrollment", "--wait", "1"))[0] == 3  # the pods' init container waits
+        code, out = await run_cli(url, "enrollment")  # the Job
+        assert code == 0 and "1 renumbered" in out, out
+        assert (await run_cli(url, "enrollment", "--check"))[0] == 0
+    finally:
+        await drop_database(url)
 
 
 async def test_unknown_service_is_refused(pg_server_url):

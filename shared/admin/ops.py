@@ -25,7 +25,7 @@ from shared.consumer import stream_source
 from shared.db import create_pool
 from shared.deadletters import Replay, Replayed
 from shared.envelope import Envelope
-from shared.eventstore import EventStore
+from shared.eventstore import EventStore, restored_events_pending
 from shared.feed import feed_source, store_source
 from shared.projection import rebuild
 from shared.relay import RELAY_LOCK
@@ -260,6 +260,11 @@ def plan_sources(spec: ServiceSpec, entry: Entry, choice: str) -> list[SourcePla
 async def count_totals(ctx: RebuildContext, plans: list[SourcePlan]) -> None:
     for plan in plans:
         if plan.kind == "store":
+            async with ctx.pool.acquire() as conn:
+                if await restored_events_pending(conn):  # a read now would miss them: refuse, say why
+                    raise TargetError(f"{ctx.spec.name}'s store was restored from another server and its events are "
+                                      f"not renumbered yet: start the service or run `python -m shared.migrate "
+                                      f"{ctx.spec.name}` first (docs/operations.md, Restoring from a backup)")
             plan.total = await ctx.pool.fetchval("SELECT count(*) FROM events")
         elif plan.kind == "stream" and ctx.bus is not None:
             info = await ctx.bus.js().stream_info(ctx.names.stream(plan.service))
