@@ -81,7 +81,9 @@ async def catch_up(pool: asyncpg.Pool, applier: Applier, pages: AsyncIterable[li
     done = CatchUp()
     async for events in pages:
         done.read += len(events)
-        batch = [Delivery(e) for e in events]
+        # Counted as redeliveries: the live path may have failed on some of them, and an event's
+        # failure count is cleared when it applies on a redelivery (shared/projection.py).
+        batch = [Delivery(e, 2) for e in events]
         for attempt in range(applier.max_deliveries + 3):
             outcomes = await applier.apply(pool, batch)
             done.applied += sum(o is Outcome.APPLIED for o in outcomes)

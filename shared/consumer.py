@@ -74,11 +74,13 @@ class ProjectionConsumer:
     lag: int | None = field(default=None, init=False)  # JetStream's count, measured between fetches
     applied: int = field(default=0, init=False)
     catchups: int = field(default=0, init=False)
+    behind_reason: str | None = field(default=None, init=False)  # why it last fell behind retention
     # The stream sequence of the next new message due to us (0: not known yet), and why we are
     # behind the stream's retention (None: we are not).
     _expected: int = field(default=0, init=False, repr=False)
     _behind: str | None = field(default=None, init=False, repr=False)
     _hole: int = field(default=0, init=False, repr=False)  # the first sequence new messages skipped (0: none)
+    _handed_back: set[int] = field(default_factory=set, init=False, repr=False)  # nak'ed, not yet settled
     _last_catchup: float = field(default=float("-inf"), init=False, repr=False)
     _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)  # the last batch's acks
     # Fetched batches (by the list's id) with their parse (_fetch), until handle() takes them.
@@ -137,8 +139,23 @@ class ProjectionConsumer:
             self._expected = max(self._expected, int(state.first_seq))  # where a new durable starts
         return sub
 
+    def _check_retention(self, first: int, ack_floor: int) -> None:
+        """Whether the stream, now starting at `first`, discarded messages we never applied: new
+        ones skipped, or ones we handed back (those at or below the consumer's ack floor that the
+        stream still holds were settled by another replica: forgotten)."""
+        skipped, self._hole = self._hole, 0
+        lost = {seq for seq in self._handed_back if seq < first}
+        self._handed_back -= lost | {seq for seq in self._handed_back if seq <= ack_floor}
+        if self._behind is not None:
+            return
+        if skipped and missed(first, skipped):
+            self._fell_behind(f"new messages skipped from {skipped} on and the stream now starts at {first}")
+        elif lost:
+            self._fell_behind(f"{len(lost)} handed-back message(s) from {min(lost)} on were discarded before they "
+                              f"came back; the stream now starts at {first}")
+
     def _fell_behind(self, why: str) -> None:
-        self._behind = why
+        self._behind = self.behind_reason = why
         log.warning("projection %s fell behind JetStream retention on %s: %s", self.projection.name, self.source, why)
 
     async def _catch_up(self) -> None:
@@ -159,6 +176,7 @@ class ProjectionConsumer:
         self._last_catchup = asyncio.get_running_loop().time()
         done = await catch_up(self.pool, self.applier, self.feed(self.source))
         self._expected = max(self._expected, last + 1)
+        self._handed_back = {seq for seq in self._handed_back if seq > last}  # the feed covered the others
         self._behind = None
         self.catchups += 1
         self.applied += done.applied
@@ -201,7 +219,7 @@ class ProjectionConsumer:
             # Delivered to us after the last fetch: back now rather than after ack_wait.
             for msg in await puller.stop():
                 with contextlib.suppress(Exception):
-                    await msg.nak()
+                    await self._nak(msg)
 
     async def _fetch(self, puller: Puller) -> list[Msg]:
         msgs = await puller.fetch(self.batch_size, timeout=1.0)
@@ -220,7 +238,7 @@ class ProjectionConsumer:
                 except asyncio.CancelledError:  # handed back mid-parse: these come back now too
                     for msg in msgs:
                         with contextlib.suppress(Exception):
-                            await msg.nak()
+                            await self._nak(msg)
                     raise
             more, bad = self._parse(msgs[i:i + _PARSE_SLICE])
             parsed += more
@@ -240,7 +258,13 @@ class ProjectionConsumer:
             return
         for msg in msgs:
             with contextlib.suppress(Exception):
-                await msg.nak()
+                await self._nak(msg)
+
+    async def _nak(self, msg: Msg, delay: float | None = None) -> None:
+        """Hand a message back, noting its sequence until it is settled: should the stream discard
+        it meanwhile, JetStream settles it without a word, and `_report_lag` notices."""
+        self._handed_back.add(_stream_seq(msg))
+        await msg.nak(delay=delay)
 
     def _parse(self, msgs: list[Msg]) -> tuple[list[tuple[Msg, Delivery]], list[Msg]]:
         """(each readable message with its delivery, the unreadable ones)."""
@@ -271,7 +295,7 @@ class ProjectionConsumer:
             outcomes = await self.applier.apply(self.pool, [d for _, d in parsed])
         except Exception:
             for msg, d in parsed:
-                await msg.nak(delay=_retry_delay(d.deliveries))
+                await self._nak(msg, _retry_delay(d.deliveries))
             raise
         settled = [d.event.position for (_, d), o in zip(parsed, outcomes, strict=True)
                    if o.settled and d.event.position]
@@ -311,13 +335,16 @@ class ProjectionConsumer:
     async def _settle(self, parsed: list[tuple[Msg, Delivery]], outcomes: list[Outcome]) -> None:
         # One ack per message (a pull consumer with explicit acks has no cumulative ack). Each is a
         # buffered publish; none waits for the server.
+        back = self._handed_back
         for (msg, d), outcome in zip(parsed, outcomes, strict=True):
             if outcome.settled:
                 await msg.ack()
+                if back and d.deliveries > 1:  # only a redelivery can have been handed back
+                    back.discard(_stream_seq(msg))
             elif outcome is Outcome.EARLY:
-                await msg.nak(delay=0.2)
+                await self._nak(msg, 0.2)
             else:
-                await msg.nak(delay=_retry_delay(d.deliveries))
+                await self._nak(msg, _retry_delay(d.deliveries))
         n = sum(o is Outcome.APPLIED for o in outcomes)
         self.applied += n
         telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(n)
@@ -334,12 +361,10 @@ class ProjectionConsumer:
         except Exception:
             return
         self.lag = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
-        if self._hole:
-            skipped, self._hole = self._hole, 0
-            with contextlib.suppress(Exception):  # asked again at the next hole
+        if self._hole or self._handed_back:
+            with contextlib.suppress(Exception):  # asked again next time
                 first = int((await self.bus.js().stream_info(self.names.stream(self.source))).state.first_seq)
-                if self._behind is None and missed(first, skipped):
-                    self._fell_behind(f"new messages skipped from {skipped} on and the stream now starts at {first}")
+                self._check_retention(first, int(info.ack_floor.stream_seq) if info.ack_floor else 0)
         telemetry.PROJECTION_LAG.labels(service=self.service, projection=self.projection.name).set(self.lag)
         await self._report_dead_letters()  # also catches replays done elsewhere (ttadmin)
 

@@ -10,6 +10,7 @@ import pytest
 
 from shared.bus import BusNames, Retention, ensure_stream
 from shared.catchup import hole, missed
+from shared.envelope import NewEvent
 from shared.feed import store_source
 from tests.conftest import eventually
 from tests.kernel import SERVICE, append_streams, background, connected_bus, consumer, expected_tally, relay, store
@@ -61,6 +62,16 @@ async def test_the_owner_sets_its_streams_retention_and_the_limits_discard(nats_
         assert (state.messages, state.first_seq, state.last_seq) == (5, 8, 12)
 
 
+async def whole_store(pool) -> dict:
+    """The tally of every event in the module's store: what a catch-up from it applies (earlier
+    tests' events included)."""
+    by_stream: dict[str, list] = {}
+    async for page in store_source(pool, store):
+        for event in page:
+            by_stream.setdefault(event.subject, []).append(event)
+    return expected_tally(by_stream)
+
+
 class Gated(Tally):
     """A Tally whose apply waits at a gate: the consumer stands still, mid-batch, for as long as
     the test wants."""
@@ -95,7 +106,8 @@ async def test_a_running_consumer_whose_unread_messages_were_discarded_catches_u
 
             await eventually(discarded, message="the relay to publish everything and the stream to discard")
             projection.gate.set()
-            expected = expected_tally({**first, **more})
+            assert first and more
+            expected = await whole_store(pool)
 
             async def complete() -> bool:
                 return await snapshot(pool, projection.name) == expected
@@ -106,3 +118,58 @@ async def test_a_running_consumer_whose_unread_messages_were_discarded_catches_u
         assert await snapshot(pool, projection.name) == expected
         applied = await pool.fetchval("SELECT applied FROM projection_state WHERE projection = $1", projection.name)
         assert applied == 101
+
+
+class Flaky(Tally):
+    """A Tally whose handler fails on events with n = FLAKY while `failing` is set."""
+
+    FLAKY = 1000
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.failing = True
+
+    async def apply(self, conn, event) -> None:
+        if self.failing and event.data["n"] == self.FLAKY:
+            raise RuntimeError("not yet")
+        await super().apply(conn, event)
+
+
+async def test_a_handed_back_message_the_stream_discarded_is_caught_up(pool, db_url, nats_url, namespace):
+    """A failing handler's event waits for its redelivery (the back-off grows); meanwhile the stream
+    discards it, and JetStream settles it without a word. The consumer notices and catches up."""
+    names = BusNames(namespace)
+    projection = Flaky("retention_handed_back")
+    async with connected_bus(nats_url, names) as bus:
+        stream = names.stream(SERVICE)
+        await ensure_stream(bus.js(), names, SERVICE, 120, retention=Retention(max_msgs=10))
+        live = consumer(pool, bus, names, projection, max_deliveries=50,
+                        feed=lambda source: store_source(pool, store))
+        async with background(relay(db_url, bus, names), live):
+            flaky = await append_streams(pool, 1, 1, make=lambda i: NewEvent("Counted", {"n": Flaky.FLAKY}))
+            [event] = next(iter(flaky.values()))
+
+            async def failed_often() -> bool:  # its next delivery is 6.4 s away
+                n = await pool.fetchval("SELECT failures FROM projection_failures WHERE event_id = $1", event.id)
+                return (n or 0) >= 6
+
+            await eventually(failed_often, timeout=30, message="six failures of the flaky event")
+            projection.failing = False
+            for _ in range(3):  # 15 more, a few at a time, each applied before the next: no new one skipped
+                chunk = await append_streams(pool, 5, 1)
+
+                async def applied(chunk=chunk) -> bool:
+                    tally = await snapshot(pool, projection.name)
+                    return all(stream_id in tally for stream_id in chunk)
+
+                await eventually(applied, message="the chunk applied")
+            state = (await bus.js().stream_info(stream)).state
+            assert state.first_seq > 1, "the flaky event's message is discarded while it waits"
+            expected = await whole_store(pool)
+
+            async def complete() -> bool:
+                return await snapshot(pool, projection.name) == expected
+
+            await eventually(complete, timeout=20, message="the discarded event applied from the feed, once")
+        assert live.catchups >= 1 and "handed-back" in (live.behind_reason or ""), live.behind_reason
+        assert await pool.fetchval("SELECT count(*) FROM projection_failures WHERE event_id = $1", event.id) == 0
