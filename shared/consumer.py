@@ -162,6 +162,7 @@ class ProjectionConsumer:
         """Apply the source's events from its owner's feed, then let JetStream go on from where
         the feed ended. Raises (and is retried by `run`, JetStream untouched meanwhile) while the
         feed cannot be read: applying later events first would only hand them back as early."""
+        self._last_catchup = asyncio.get_running_loop().time()
         if self.feed is None:
             log.error("projection %s: no feed to catch up from on %s; events are missing", self.projection.name,
                       self.source)
@@ -173,8 +174,12 @@ class ProjectionConsumer:
         labels = dict(service=self.service, projection=self.projection.name, source=self.source)
         log.warning("projection %s: catching up on %s from its owner's feed (%s)", self.projection.name, self.source,
                     self._behind)
-        self._last_catchup = asyncio.get_running_loop().time()
-        done = await catch_up(self.pool, self.applier, self.feed(self.source))
+        try:
+            done = await catch_up(self.pool, self.applier, self.feed(self.source))
+        except Exception as exc:
+            log.warning("projection %s: catching up on %s from its owner's feed failed, retrying: %s",
+                        self.projection.name, self.source, exc)
+            raise
         self._expected = max(self._expected, last + 1)
         self._handed_back = {seq for seq in self._handed_back if seq > last}  # the feed covered the others
         self._behind = None
