@@ -14,6 +14,8 @@ and delivers new ones to a durable consumer in that order, so
   (it was stopped while the stream discarded messages, or its durable was deleted and recreated);
 - while consuming: new messages skip sequences (the server passes over discarded ones without a
   word) and the stream, asked with the next lag report, no longer holds the first one skipped;
+- a message it handed back (nak) is below the stream's first sequence before it came back:
+  JetStream settles a discarded pending message as if acknowledged;
 - as a backstop: an event is handed back for a missing predecessor for so long that the
   predecessor will not come.
 """
@@ -21,7 +23,6 @@ and delivers new ones to a durable consumer in that order, so
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
@@ -29,8 +30,6 @@ import asyncpg
 
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome
-
-log = logging.getLogger(__name__)
 
 # Pages of a source's every event from its first, in the owner's order: the owner's /v1/events
 # feed for another service's events, the store itself for the service's own (service.py).
