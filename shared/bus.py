@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,49 @@ class Bus:
                 log.debug("NATS close did not finish cleanly", exc_info=True)
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How much of its history a stream keeps (docs/operations.md, "JetStream retention").
+
+    JetStream is the transport, not the record: past these limits the oldest messages are
+    discarded (DiscardPolicy.OLD, publishes never fail for it), and a consumer that had not read
+    them catches up from the owner's `/v1/events` feed (shared/catchup.py). 0 means no limit.
+    """
+
+    max_age_s: float = 0.0
+    max_bytes: int = 0
+    max_msgs: int = 0
+
+    def apply(self, config: StreamConfig) -> None:
+        # JetStream's "unlimited" is 0 for the age and -1 for the counts.
+        config.max_age = self.max_age_s if self.max_age_s > 0 else 0
+        config.max_bytes = self.max_bytes if self.max_bytes > 0 else -1
+        config.max_msgs = self.max_msgs if self.max_msgs > 0 else -1
+        config.discard = DiscardPolicy.OLD
+        if self.max_age_s > 0:
+            # JetStream refuses a duplicate window longer than the stream keeps messages.
+            config.duplicate_window = min(config.duplicate_window, self.max_age_s)
+
+    def differs(self, current: StreamConfig) -> bool:
+        want = StreamConfig()
+        self.apply(want)
+        # max_age comes back in seconds converted from nanoseconds: compare with a tolerance.
+        return (abs(float(current.max_age or 0) - float(want.max_age or 0)) > 1e-3
+                or (current.max_bytes or -1) != want.max_bytes or (current.max_msgs or -1) != want.max_msgs)
+
+
+UNLIMITED = Retention()
+
+
 async def ensure_stream(
-    js: JetStreamContext, names: BusNames, service: str, duplicate_window_s: float = 120.0, replicas: int = 1
+    js: JetStreamContext, names: BusNames, service: str, duplicate_window_s: float = 120.0, replicas: int = 1,
+    retention: Retention = UNLIMITED, owner: bool = True,
 ) -> None:
-    """Create or update the service's stream; safe to call from every replica at every start."""
+    """Create or update the service's stream; safe to call from every replica at every start.
+
+    Every service provisions the streams it consumes too (whoever starts first creates them), but
+    only the `owner` brings an existing stream's retention to its settings: the consumers' settings
+    would otherwise fight over the owner's stream at each start."""
     config = StreamConfig(
         name=names.stream(service),
         subjects=[names.subjects(service)],
@@ -114,6 +153,7 @@ async def ensure_stream(
         duplicate_window=duplicate_window_s,
         num_replicas=replicas,
     )
+    retention.apply(config)
     try:
         info = await js.stream_info(names.stream(service))
     except NotFoundError:
@@ -124,5 +164,14 @@ async def ensure_stream(
             # Another replica created it between our check and our add.
             info = await js.stream_info(names.stream(service))
     current = info.config
-    if current.subjects != config.subjects or current.duplicate_window != config.duplicate_window:
+    if not owner:
+        # Keep the owner's limits (and the duplicate window they bound) when fixing the subjects.
+        config.max_age, config.max_bytes, config.max_msgs = current.max_age, current.max_bytes, current.max_msgs
+        config.duplicate_window = current.duplicate_window
+        if current.subjects != config.subjects:
+            await js.update_stream(config)
+        return
+    window_moved = abs(float(current.duplicate_window or 0) - float(config.duplicate_window or 0)) > 1e-3
+    if current.subjects != config.subjects or window_moved or retention.differs(current):
+        log.info("stream %s: updating its config (retention %s)", config.name, retention)
         await js.update_stream(config)

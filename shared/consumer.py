@@ -17,9 +17,11 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from . import telemetry
 from .bus import Bus, BusNames
+from .catchup import EARLY_DELIVERIES, FeedOpener, catch_up, hole, missed
 from .deadletters import PENDING
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
@@ -36,6 +38,14 @@ def _deliveries(msg: Msg) -> int:
             and tokens[5].count(".") == 3:
         return int(tokens[4])
     return int(msg.metadata.num_delivered)
+
+
+def _stream_seq(msg: Msg) -> int:
+    """The message's sequence in its stream, from the same ack subject."""
+    tokens = msg.reply.split(".") if msg.reply else []
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK" and tokens[5].isdigit():
+        return int(tokens[5])
+    return int(msg.metadata.sequence.stream)
 
 
 _PARSE_SLICE = 32  # messages parsed between two chances for the applying batch to go on
@@ -58,8 +68,20 @@ class ProjectionConsumer:
     batch_size: int = 256
     max_deliveries: int = 5
     ack_wait: float = 30.0
+    # The source's events from its first, from its owner's record: what the consumer catches up
+    # from when JetStream retention discarded messages it had not read (shared/catchup.py).
+    feed: FeedOpener | None = None
     lag: int | None = field(default=None, init=False)  # JetStream's count, measured between fetches
     applied: int = field(default=0, init=False)
+    catchups: int = field(default=0, init=False)
+    behind_reason: str | None = field(default=None, init=False)  # why it last fell behind retention
+    # The stream sequence of the next new message due to us (0: not known yet), and why we are
+    # behind the stream's retention (None: we are not).
+    _expected: int = field(default=0, init=False, repr=False)
+    _behind: str | None = field(default=None, init=False, repr=False)
+    _hole: int = field(default=0, init=False, repr=False)  # the first sequence new messages skipped (0: none)
+    _handed_back: set[int] = field(default_factory=set, init=False, repr=False)  # nak'ed, not yet settled
+    _last_catchup: float = field(default=float("-inf"), init=False, repr=False)
     _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)  # the last batch's acks
     # Fetched batches (by the list's id) with their parse (_fetch), until handle() takes them.
     _parsed: dict[int, tuple[list[Msg], tuple[list[tuple[Msg, Delivery]], list[Msg]]]] = field(
@@ -76,6 +98,8 @@ class ProjectionConsumer:
                 if not await self.bus.wait_connected(timeout=1.0):
                     continue
                 sub = await self._subscribe()
+                if self._behind is not None:
+                    await self._catch_up()
                 backoff = 0.2
                 await self._consume(sub, stop)
             except asyncio.CancelledError:
@@ -90,15 +114,85 @@ class ProjectionConsumer:
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         js = self.bus.js()
+        stream = self.names.stream(self.source)
+        try:
+            before = await js.consumer_info(stream, self.durable)
+        except NotFoundError:
+            before = None  # new, or deleted since: it starts at the stream's first message
         config = ConsumerConfig(
             durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait, max_deliver=-1, max_ack_pending=self.batch_size * 4,
             filter_subject=self.names.subjects(self.source),
         )
-        return await js.pull_subscribe(
-            self.names.subjects(self.source), durable=self.durable,
-            stream=self.names.stream(self.source), config=config,
+        sub = await js.pull_subscribe(
+            self.names.subjects(self.source), durable=self.durable, stream=stream, config=config,
         )
+        # The next new message due to us: after the last delivered to the durable, or after what
+        # a catch-up covered (the durable is moved past discarded messages only at its next pull).
+        if before is not None and before.delivered is not None:
+            self._expected = max(self._expected, int(before.delivered.stream_seq) + 1)
+        state = (await js.stream_info(stream)).state
+        if self._behind is None and missed(int(state.first_seq), self._expected):
+            self._fell_behind(f"the stream starts at {state.first_seq}, the consumer was due "
+                              f"{max(self._expected, 1)}{'' if before else ' (its durable was new)'}")
+        else:
+            self._expected = max(self._expected, int(state.first_seq))  # where a new durable starts
+        return sub
+
+    def _check_retention(self, first: int, ack_floor: int) -> None:
+        """Whether the stream, now starting at `first`, discarded messages we never applied: new
+        ones skipped, or ones we handed back (those at or below the consumer's ack floor that the
+        stream still holds were settled by another replica: forgotten)."""
+        skipped, self._hole = self._hole, 0
+        lost = {seq for seq in self._handed_back if seq < first}
+        self._handed_back -= lost | {seq for seq in self._handed_back if seq <= ack_floor}
+        if self._behind is not None:
+            return
+        if skipped and missed(first, skipped):
+            self._fell_behind(f"new messages skipped from {skipped} on and the stream now starts at {first}")
+        elif lost:
+            self._fell_behind(f"{len(lost)} handed-back message(s) from {min(lost)} on were discarded before they "
+                              f"came back; the stream now starts at {first}")
+
+    def _fell_behind(self, why: str) -> None:
+        self._behind = self.behind_reason = why
+        log.warning("projection %s fell behind JetStream retention on %s: %s", self.projection.name, self.source, why)
+
+    async def _catch_up(self) -> None:
+        """Apply the source's events from its owner's feed, then let JetStream go on from where
+        the feed ended. Raises (and is retried by `run`, JetStream untouched meanwhile) while the
+        feed cannot be read: applying later events first would only hand them back as early."""
+        self._last_catchup = asyncio.get_running_loop().time()
+        if self.feed is None:
+            log.error("projection %s: no feed to catch up from on %s; events are missing", self.projection.name,
+                      self.source)
+            self._behind = None
+            return
+        # Every message up to the stream's last now was published from the owner's committed
+        # events, so the feed, read from here on, holds it.
+        last = int((await self.bus.js().stream_info(self.names.stream(self.source))).state.last_seq)
+        labels = dict(service=self.service, projection=self.projection.name, source=self.source)
+        log.warning("projection %s: catching up on %s from its owner's feed (%s)", self.projection.name, self.source,
+                    self._behind)
+        try:
+            done = await catch_up(self.pool, self.applier, self.feed(self.source))
+        except Exception as exc:
+            log.warning("projection %s: catching up on %s from its owner's feed failed, retrying: %s",
+                        self.projection.name, self.source, exc)
+            raise
+        self._expected = max(self._expected, last + 1)
+        self._handed_back = {seq for seq in self._handed_back if seq > last}  # the feed covered the others
+        self._behind = None
+        self.catchups += 1
+        self.applied += done.applied
+        telemetry.PROJECTION_CATCHUPS.labels(**labels).inc()
+        telemetry.PROJECTION_CATCHUP_APPLIED.labels(**labels).inc(done.applied)
+        telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(done.applied)
+        log.warning("projection %s caught up on %s from its owner's feed: %d events read, %d applied, %d already "
+                    "applied, %d dead-lettered in %.1fs; resuming from JetStream", self.projection.name, self.source,
+                    done.read, done.applied, done.duplicate, done.dead, done.seconds)
+        if done.dead:
+            await self._report_dead_letters()
 
     async def _consume(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         """Fetch → apply → ack, with the next fetch already under way while a batch is applied
@@ -110,6 +204,8 @@ class ProjectionConsumer:
         ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(puller))
         try:
             while ahead is not None:
+                if self._behind is not None:  # seen in the batch just applied: catch up first (run)
+                    break
                 msgs = await ahead
                 # Stopping: the batch in hand is still applied and acked, nothing more is fetched.
                 ahead = None if stop.is_set() else asyncio.ensure_future(self._fetch(puller))
@@ -128,7 +224,7 @@ class ProjectionConsumer:
             # Delivered to us after the last fetch: back now rather than after ack_wait.
             for msg in await puller.stop():
                 with contextlib.suppress(Exception):
-                    await msg.nak()
+                    await self._nak(msg)
 
     async def _fetch(self, puller: Puller) -> list[Msg]:
         msgs = await puller.fetch(self.batch_size, timeout=1.0)
@@ -147,7 +243,7 @@ class ProjectionConsumer:
                 except asyncio.CancelledError:  # handed back mid-parse: these come back now too
                     for msg in msgs:
                         with contextlib.suppress(Exception):
-                            await msg.nak()
+                            await self._nak(msg)
                     raise
             more, bad = self._parse(msgs[i:i + _PARSE_SLICE])
             parsed += more
@@ -167,7 +263,13 @@ class ProjectionConsumer:
             return
         for msg in msgs:
             with contextlib.suppress(Exception):
-                await msg.nak()
+                await self._nak(msg)
+
+    async def _nak(self, msg: Msg, delay: float | None = None) -> None:
+        """Hand a message back, noting its sequence until it is settled: should the stream discard
+        it meanwhile, JetStream settles it without a word, and `_report_lag` notices."""
+        self._handed_back.add(_stream_seq(msg))
+        await msg.nak(delay=delay)
 
     def _parse(self, msgs: list[Msg]) -> tuple[list[tuple[Msg, Delivery]], list[Msg]]:
         """(each readable message with its delivery, the unreadable ones)."""
@@ -191,13 +293,14 @@ class ProjectionConsumer:
             # Not an envelope at all: no retry can ever apply it. Terminate and log.
             log.error("projection %s: unreadable message on %s terminated", self.projection.name, msg.subject)
             await msg.term()
+        self._note_sequences(parsed, unreadable)
         if not parsed:
             return
         try:
             outcomes = await self.applier.apply(self.pool, [d for _, d in parsed])
         except Exception:
             for msg, d in parsed:
-                await msg.nak(delay=_retry_delay(d.deliveries))
+                await self._nak(msg, _retry_delay(d.deliveries))
             raise
         settled = [d.event.position for (_, d), o in zip(parsed, outcomes, strict=True)
                    if o.settled and d.event.position]
@@ -206,21 +309,47 @@ class ProjectionConsumer:
                 max(settled))
         if any(o is Outcome.DEAD for o in outcomes):
             await self._report_dead_letters()
+        if self._behind is None and any(o is Outcome.EARLY and d.deliveries >= EARLY_DELIVERIES
+                                        for (_, d), o in zip(parsed, outcomes, strict=True)):
+            # At most once in 5 minutes: a predecessor the feed does not have either must not
+            # turn into a catch-up loop.
+            if asyncio.get_running_loop().time() - self._last_catchup > 300:
+                self._fell_behind(f"an event was handed back {EARLY_DELIVERIES} times for a predecessor that "
+                                  "never came")
         # Only now, after COMMIT. The acks go out while the next batch's first statement runs
         # (the previous batch's are out first); `applied` counts a batch once its acks are sent.
         await self._settled()
         self._settling = asyncio.ensure_future(self._settle(parsed, outcomes))
 
+    def _note_sequences(self, parsed: list[tuple[Msg, Delivery]], unreadable: list[Msg]) -> None:
+        """Note where new messages skip sequences; `_report_lag` asks the stream whether the
+        skipped ones are gone. Of the readable ones only the first and last are read: in between
+        they come one by one."""
+        new = [msg for msg, d in parsed if d.deliveries == 1]
+        seqs = [_stream_seq(m) for m in (new[0], new[-1])] if new else []
+        extra = [m for m in unreadable if _deliveries(m) == 1]
+        seqs += [_stream_seq(m) for m in extra]
+        if not seqs:
+            return
+        first, last = min(seqs), max(seqs)
+        skipped = hole(self._expected, first, last, len(new) + len(extra))
+        if skipped:
+            self._hole = min(self._hole, skipped) if self._hole else skipped
+        self._expected = max(self._expected, last + 1)
+
     async def _settle(self, parsed: list[tuple[Msg, Delivery]], outcomes: list[Outcome]) -> None:
         # One ack per message (a pull consumer with explicit acks has no cumulative ack). Each is a
         # buffered publish; none waits for the server.
+        back = self._handed_back
         for (msg, d), outcome in zip(parsed, outcomes, strict=True):
             if outcome.settled:
                 await msg.ack()
+                if back and d.deliveries > 1:  # only a redelivery can have been handed back
+                    back.discard(_stream_seq(msg))
             elif outcome is Outcome.EARLY:
-                await msg.nak(delay=0.2)
+                await self._nak(msg, 0.2)
             else:
-                await msg.nak(delay=_retry_delay(d.deliveries))
+                await self._nak(msg, _retry_delay(d.deliveries))
         n = sum(o is Outcome.APPLIED for o in outcomes)
         self.applied += n
         telemetry.PROJECTION_APPLIED.labels(service=self.service, projection=self.projection.name).inc(n)
@@ -237,6 +366,10 @@ class ProjectionConsumer:
         except Exception:
             return
         self.lag = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        if self._hole or self._handed_back:
+            with contextlib.suppress(Exception):  # asked again next time
+                first = int((await self.bus.js().stream_info(self.names.stream(self.source))).state.first_seq)
+                self._check_retention(first, int(info.ack_floor.stream_seq) if info.ack_floor else 0)
         telemetry.PROJECTION_LAG.labels(service=self.service, projection=self.projection.name).set(self.lag)
         await self._report_dead_letters()  # also catches replays done elsewhere (ttadmin)
 

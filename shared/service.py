@@ -8,7 +8,7 @@ import contextlib
 import gc
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,16 @@ from pydantic import BaseModel, Field
 
 from . import sqlprofile, telemetry
 from .auth import OPERATORS, Authenticated, JwtVerifier, require_role
-from .bus import Bus, BusNames, ensure_stream
+from .bus import Bus, BusNames, Retention, ensure_stream
+from .catchup import FeedOpener
 from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
 from .deadletter_api import dead_letter_router
 from .deadletters import PENDING
-from .envelope import EventRegistry
+from .envelope import Envelope, EventRegistry
 from .eventschemas import ASYNCAPI_FILE, SCHEMA_DIR
 from .eventstore import ConcurrencyError, EventStore
-from .feed import feed_router
+from .feed import feed_router, feed_source, store_source
 from .inline import InlineProjection, InlineReplay
 from .limits import BodyLimitMiddleware
 from .problem_codes import api_routes, known_codes, route_codes
@@ -103,7 +104,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
         app.state.consumers = [
             ProjectionConsumer(pool, bus, names, p, source, spec.name, settings.projection_batch_size,
-                               settings.projection_max_deliveries)
+                               settings.projection_max_deliveries, feed=_feeds(app, spec, settings))
             for p in spec.projections for source in p.sources
         ]
         tasks += [asyncio.create_task(c.run(stop), name=f"consume-{c.durable}") for c in app.state.consumers]
@@ -156,6 +157,22 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     telemetry.instrument_app(app, spec.name)
     _document_errors(app, spec)
     return app
+
+
+def _feeds(app: FastAPI, spec: ServiceSpec, settings: Settings) -> FeedOpener:
+    """Where a consumer that fell behind its stream's retention reads the events it missed
+    (shared/catchup.py): the owner's record, from its first event. Our own events from our store;
+    another service's from its `GET /v1/events` at <SERVICE>_URL with SERVICE_TOKEN, as rebuilds
+    read them (or through the client a test hands in as `app.state.peer_clients`)."""
+
+    def feed(source: str) -> AsyncIterable[list[Envelope]]:
+        if source == spec.name:
+            return store_source(app.state.pool, app.state.store, limit=settings.projection_catchup_page)
+        client = (getattr(app.state, "peer_clients", None) or {}).get(source)
+        return feed_source(getattr(settings, f"{source}_url"), settings.service_token,
+                           limit=settings.projection_catchup_page, client=client)
+
+    return feed
 
 
 def _freeze_startup_heap() -> None:
@@ -214,12 +231,16 @@ async def _provision(bus: Bus, names: BusNames, spec: ServiceSpec, settings: Set
             try:
                 for service in sorted(wanted):
                     await ensure_stream(bus.js(), names, service, settings.nats_duplicate_window_s,
-                                        settings.nats_stream_replicas)
+                                        settings.nats_stream_replicas, retention(settings), owner=service == spec.name)
                 return
             except Exception as exc:
                 log.warning("stream provisioning failed, retrying: %s", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(settings.nats_stream_max_age_s, settings.nats_stream_max_bytes, settings.nats_stream_max_msgs)
 
 
 class ProjectionView(BaseModel):

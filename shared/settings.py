@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     # its outbox row re-publishes within this window and the server drops the copy.
     nats_duplicate_window_s: float = 120.0
     nats_stream_replicas: int = 1
+    # Retention of the service's own stream (docs/operations.md, "JetStream retention"): JetStream
+    # is the transport, not the record, so it keeps a bounded history; a consumer that was away
+    # longer catches up from the owner's /v1/events feed on its own. 0 = no limit. Each service
+    # sets its own stream's limits. MAX_BYTES is reserved on every NATS server holding a replica,
+    # against its max_file_store (75% of the 10Gi volume in deploy/k8s): 1 GiB for each of the
+    # three owners' streams fits with room to spare.
+    nats_stream_max_age_s: float = Field(default=7 * 24 * 3600, ge=0)
+    nats_stream_max_bytes: int = Field(default=1024**3, ge=0)
+    nats_stream_max_msgs: int = Field(default=0, ge=0)
 
     # JWT verification. Public keys as a JWKS file (kid-selected) or a PEM file.
     jwt_public_keys: Path = Field(default=DEFAULT_DATA_DIR / "keys" / "jwks.json")
@@ -60,6 +69,8 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     projection_batch_size: int = 256
     projection_max_deliveries: int = 5
+    # Page size of a consumer's catch-up from an owner's /v1/events feed (shared/catchup.py).
+    projection_catchup_page: int = Field(default=1000, ge=1, le=5000)
     # How long a command's Idempotency-Key replays its first answer. Mobile clients retry for
     # minutes or hours; a week covers a phone that was off over a weekend. Older keys are
     # deleted (they would otherwise grow without bound: docs/scale.md).

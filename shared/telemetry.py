@@ -189,6 +189,10 @@ RELAY_PARKED = Counter("tt_relay_parked", "Events NATS refused on every attempt,
 PROJECTION_LAG = Gauge("tt_projection_lag", "Messages pending for a projection consumer", _SP)
 PROJECTION_APPLIED = Counter("tt_projection_applied", "Events applied by a projection", _SP)
 PROJECTION_LAST_POSITION = Gauge("tt_projection_last_position", "Last stream position applied", _SP)
+PROJECTION_CATCHUPS = Counter("tt_projection_catchups", "Catch-ups from an owner's /v1/events feed after JetStream "
+                              "retention discarded messages a consumer had not read", [*_SP, "source"])
+PROJECTION_CATCHUP_APPLIED = Counter("tt_projection_catchup_applied", "Events a catch-up from an owner's feed applied",
+                                     [*_SP, "source"])
 DEAD_LETTERS = Gauge("tt_dead_letters", "Events parked as dead letters", _SP)
 _HTTP = ["service", "method", "route"]
 HTTP_REQUESTS = Counter("tt_http_requests", "HTTP requests handled", [*_HTTP, "status"])

@@ -212,3 +212,9 @@ def test_a_kustomize_error_is_reported(kubectl, tmp_path):
     root = broken_copy(tmp_path, "overlays/dev/kustomization.yaml", "  - ../../base\n", "  - ../../nowhere\n")
     with pytest.raises(validate.ValidationFailed, match="kubectl kustomize"):
         problems(kubectl, root, "dev")
+
+
+def test_stream_byte_limits_beyond_the_nats_volume_fail(kubectl, tmp_path):
+    root = broken_copy(tmp_path, "overlays/dev/kustomization.yaml", "NATS_STREAM_MAX_BYTES=134217728",
+                       "NATS_STREAM_MAX_BYTES=268435456")
+    only(problems(kubectl, root, "dev"), "StatefulSet teacher-training-dev/nats", "NATS_STREAM_MAX_BYTES add up to")

@@ -248,6 +248,17 @@ def container_env(container: Doc, configmaps: dict[str, Doc]) -> dict[str, Any]:
     return env
 
 
+DEFAULT_STREAM_MAX_BYTES = 1024**3  # shared/settings.py nats_stream_max_bytes
+_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def _quantity(text: str) -> int | None:
+    """Bytes of a Kubernetes quantity such as `10Gi`; None if it is not one."""
+    m = re.fullmatch(r"(\d+)([kMGT]i?|)", text.strip())
+    return int(m[1]) * _UNITS[m[2]] if m and m[2] in _UNITS else None
+
+
 def _conf_block(conf: str, name: str) -> str | None:
     """The body of `name { ... }` in a NATS config (comments removed), or None."""
     text = "\n".join(re.sub(r"(^|\s)(#|//).*$", "", line) for line in conf.splitlines())
@@ -428,6 +439,19 @@ def check_policies(docs: list[Doc], profile: Profile | None = None, readme: str 
             if wanted_replicas > replicas:
                 errors.append(f"Deployment {service}: NATS_STREAM_REPLICAS={wanted_replicas} but NATS has "
                               f"{replicas} server(s)")
+        # Each stream's NATS_STREAM_MAX_BYTES is reserved, on every server holding a replica, against
+        # max_file_store (75% of the volume by default): past it, JetStream refuses to create the stream.
+        claims = sts["spec"].get("volumeClaimTemplates") or []
+        volume = _quantity(str(claims[0]["spec"]["resources"]["requests"].get("storage", ""))) if claims else None
+        try:
+            reserved = sum(int(env.get("NATS_STREAM_MAX_BYTES", DEFAULT_STREAM_MAX_BYTES))
+                           for env in service_env.values())
+        except (TypeError, ValueError):
+            errors.append("NATS_STREAM_MAX_BYTES is not a number of bytes")
+            reserved = 0
+        if volume is not None and reserved > volume * 3 // 4:
+            errors.append(f"{ident(sts)}: the services' NATS_STREAM_MAX_BYTES add up to {reserved} bytes, more than "
+                          f"max_file_store (75% of its {volume}-byte volume): JetStream would refuse their streams")
         if profile:
             if replicas != profile.nats_replicas:
                 errors.append(f"{ident(sts)}: replicas {replicas}, this overlay needs {profile.nats_replicas}")
