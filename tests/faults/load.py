@@ -39,6 +39,8 @@ class Driver:
     in_flight: int = 0  # requests sent and not yet answered
     replayed: int = 0
     retried: int = 0
+    latencies: list[float] = field(default_factory=list)  # seconds to acknowledgment, retries included
+    acked_at: list[float] = field(default_factory=list)  # time.monotonic() of each acknowledgment
     client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Driver:
@@ -71,6 +73,8 @@ class Driver:
                     replayed = r.headers.get("Idempotent-Replayed", "").lower() == "true"
                     self.replayed += replayed
                     self.retried += attempts > 1
+                    self.acked_at.append(time.monotonic())
+                    self.latencies.append(self.acked_at[-1] - started)
                     return Sent(path, r.status_code, r.json() if r.content else None, attempts, replayed)
                 if r.status_code == 503:
                     if len(self.problems_503) < 20:
@@ -90,8 +94,10 @@ class Driver:
         return {s: n for s, n in self.statuses.items() if isinstance(s, int) and s >= 500 and s != 503}
 
 
-async def paced(count: int, rate: float, one) -> list:
-    """Start `one(i)` for i in range(count) at `rate` per second (open loop); gather the results."""
+async def paced(count: int, rate: float, one) -> float:
+    """Start `one(i)` for i in range(count) at `rate` per second (open loop: on schedule, whether
+    or not earlier ones were answered); wait for all. Returns the seconds from the first start to
+    the last, which is what the offered rate is measured by."""
     started = time.monotonic()
     tasks = []
     for i in range(count):
@@ -99,4 +105,6 @@ async def paced(count: int, rate: float, one) -> list:
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(i)))
-    return await asyncio.gather(*tasks)
+    sent = time.monotonic() - started
+    await asyncio.gather(*tasks)
+    return sent
