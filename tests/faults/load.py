@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from tests.faults.http11 import Http11, TransportError
 
 RETRYABLE = {503}
 
@@ -41,10 +41,10 @@ class Driver:
     retried: int = 0
     latencies: list[float] = field(default_factory=list)  # seconds to acknowledgment, retries included
     acked_at: list[float] = field(default_factory=list)  # time.monotonic() of each acknowledgment
-    client: httpx.AsyncClient | None = None
+    client: Http11 | None = None
 
     async def __aenter__(self) -> Driver:
-        self.client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
+        self.client = Http11(self.timeout)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -59,10 +59,10 @@ class Driver:
             attempts += 1
             self.in_flight += 1
             try:
-                r = await self.client.post(f"{base}{path}", json=json, headers={**headers, "Idempotency-Key": key})
-            except httpx.TransportError as exc:  # refused, reset, or no answer within `timeout`
+                r = await self.client.post(f"{base}{path}", json, {**headers, "Idempotency-Key": key})
+            except TransportError as exc:  # refused, reset, or no answer within `timeout`
                 self.statuses["conn"] += 1
-                self.transport_errors[type(exc).__name__] += 1
+                self.transport_errors[exc.kind] += 1
                 r = None
             finally:
                 self.in_flight -= 1
@@ -70,7 +70,7 @@ class Driver:
                 self.statuses[r.status_code] += 1
                 if 200 <= r.status_code < 300:
                     self.acked += 1
-                    replayed = r.headers.get("Idempotent-Replayed", "").lower() == "true"
+                    replayed = r.headers.get("idempotent-replayed", "").lower() == "true"
                     self.replayed += replayed
                     self.retried += attempts > 1
                     self.acked_at.append(time.monotonic())

@@ -31,6 +31,7 @@ import pytest
 
 from shared.bus import BusNames
 from shared.settings import REPO_ROOT
+from tests.faults.cpu import CpuMeter
 from tests.faults.load import Driver
 from tests.faults.stack import BUS_NAMESPACE, SERVICES, FaultStack
 from tests.faults.world import Wave, converge, expected, prepare, run_load
@@ -97,6 +98,8 @@ async def test_kill_9_each_service_mid_load_then_restart(fault_stack: FaultStack
     async with Driver() as driver:
         wave = await prepare(stack, driver, stack.world, N)
         prepared = driver.acked
+        meter = CpuMeter(stack)
+        meter.start()
         load = asyncio.create_task(run_load(stack, driver, wave, RATE))
         await asyncio.sleep(0)  # let the load start its clock
         await until_load_second(wave, FAULT_AT)
@@ -114,6 +117,7 @@ async def test_kill_9_each_service_mid_load_then_restart(fault_stack: FaultStack
         await asyncio.sleep(2)
         back_in = await stack.restart(victim)
         await load
+        cpu = meter.figures(wave.acked)
         if burst is not None:
             assert all(await burst), "every attendance record of the burst acknowledged"
         figures, took = await converge(stack, wave)
@@ -128,7 +132,7 @@ async def test_kill_9_each_service_mid_load_then_restart(fault_stack: FaultStack
     result = {"victim": victim, "down seconds": round(2 + back_in, 1), "ready after restart (s)": round(back_in, 1),
               **load_figures(driver, wave, prepared, killed_at), "converged after load (s)": round(took, 1),
               "killed at load second": round(killed_at - wave.started, 1),
-              "requests in flight at the kill": in_flight, "figures": figures}
+              "requests in flight at the kill": in_flight, "cpu during the load": cpu, "figures": figures}
     report(f"kill-{victim}", result)
     want = expected(wave)
     if burst is not None:
@@ -161,6 +165,8 @@ async def test_nats_cluster_stopped_30s_under_load(fault_stack: FaultStack):
         # Long enough to run through the outage and 5 s either side of it.
         wave = await prepare(stack, driver, stack.world, round(RATE * 45 / Wave.COMMANDS_PER_STEP))
         acked_before = driver.acked
+        meter = CpuMeter(stack)
+        meter.start()
         load = asyncio.create_task(run_load(stack, driver, wave, RATE))
         await asyncio.sleep(0)
         stopped_at = await until_load_second(wave, 5)
@@ -186,6 +192,7 @@ async def test_nats_cluster_stopped_30s_under_load(fault_stack: FaultStack):
                 break
             await asyncio.sleep(0.5)
         await load
+        cpu = meter.figures(wave.acked)
         figures, took = await converge(stack, wave)
     assert_all_acknowledged(driver, wave)
     for s, r in ready.items():
@@ -196,7 +203,8 @@ async def test_nats_cluster_stopped_30s_under_load(fault_stack: FaultStack):
               "cluster back (s after start)": round(restarted - t0 - 30, 1),
               "outbox drained after NATS restart (s)": drained_at and round(drained_at, 1),
               "converged after load (s)": round(took, 1), "outbox depth samples": depth,
-              "readyz while down": {s: r.json() for s, r in ready.items()}, "figures": figures}
+              "readyz while down": {s: r.json() for s, r in ready.items()}, "cpu during the load": cpu,
+              "figures": figures}
     report("nats-cluster-stopped-30s", result)
     assert acked_during > 100, "commands kept succeeding while NATS was down"
     assert peak > 100, "the outbox grew while NATS was down"
@@ -246,6 +254,8 @@ async def nats_node_fault(stack: FaultStack, name: str, fault, heal, down_for: f
         wave = await prepare(stack, driver, stack.world, N)
         prepared = driver.acked
         node = await enrollment_stream_leader(stack)
+        meter = CpuMeter(stack)
+        meter.start()
         load = asyncio.create_task(run_load(stack, driver, wave, RATE))
         await asyncio.sleep(0)
         fault_at = await until_load_second(wave, FAULT_AT)
@@ -262,6 +272,7 @@ async def nats_node_fault(stack: FaultStack, name: str, fault, heal, down_for: f
         healthy_in = await asyncio.to_thread(stack.nats.wait_healthy)
         new_leader = await enrollment_stream_leader(stack)
         await load
+        cpu = meter.figures(wave.acked)
         figures, took = await converge(stack, wave)
     assert_all_acknowledged(driver, wave)
     result = {"node": f"n{node} (the enrollment stream's leader)", "out for (s)": round(healed_at - fault_at, 1),
@@ -270,7 +281,7 @@ async def nats_node_fault(stack: FaultStack, name: str, fault, heal, down_for: f
               "cluster healthy after the node came back (s)": round(healthy_in, 1),
               "enrollment stream leader afterwards": f"n{new_leader}",
               **load_figures(driver, wave, prepared, fault_at), "converged after load (s)": round(took, 1),
-              "figures": figures}
+              "cpu during the load": cpu, "figures": figures}
     report(name, result)
     assert cut_off_in is not None, "the node lost its routes (it was really out)"
     assert acked_during > 0, "commands kept succeeding with one node out"
@@ -297,6 +308,8 @@ async def test_postgres_stopped_10s_under_load(fault_stack: FaultStack):
     async with Driver() as driver:
         wave = await prepare(stack, driver, stack.world, N)
         acked_before = driver.acked
+        meter = CpuMeter(stack)
+        meter.start()
         load = asyncio.create_task(run_load(stack, driver, wave, RATE))
         await asyncio.sleep(0)
         fault_at = await until_load_second(wave, FAULT_AT)
@@ -311,6 +324,7 @@ async def test_postgres_stopped_10s_under_load(fault_stack: FaultStack):
             outage = time.monotonic() - t0
             recovered = {s: await stack.ready(s, timeout=60) for s in SERVICES}
         await load
+        cpu = meter.figures(wave.acked)
         figures, took = await converge(stack, wave)
     during = {str(k): v - before_stop.get(k, 0) for k, v in driver.statuses.items()}
     result = {**load_figures(driver, wave, acked_before, fault_at),
@@ -318,7 +332,7 @@ async def test_postgres_stopped_10s_under_load(fault_stack: FaultStack):
               "readyz while down": {s: r.status_code for s, r in down.items()},
               "ready again after restart (s)": {s: round(v, 1) for s, v in recovered.items()},
               "sample 503": driver.problems_503[:1],
-              "converged after load (s)": round(took, 1), "figures": figures}
+              "converged after load (s)": round(took, 1), "cpu during the load": cpu, "figures": figures}
     report("postgres-stopped-10s", result)
     assert outage >= 10
     assert_all_acknowledged(driver, wave)
