@@ -62,8 +62,9 @@ check: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 
-# Issue 9's fault runs (~10 min): services killed with -9, NATS stopped 30 s, PostgreSQL restarted,
-# all under load; figures in test-output/faults/ (docs/reliability.md).
+# Issues 9 and 19's fault runs: services killed with -9, the 3-node NATS cluster stopped 30 s, one
+# NATS node killed and one partitioned, PostgreSQL stopped 10 s, all under 160 commands/s (FAULTS_RATE);
+# figures in test-output/faults/ (docs/reliability.md).
 test-faults: $(STAMP)
 	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 

@@ -29,7 +29,9 @@ class Sent:
 
 @dataclass
 class Driver:
-    timeout: float = 10.0  # one attempt
+    # One attempt. Longer than the queueing a loaded stack adds (a retry after a timeout is one
+    # more command for a stack already behind), shorter than `give_up`.
+    timeout: float = 30.0
     give_up: float = 180.0  # one command, all attempts
     statuses: Counter = field(default_factory=Counter)  # every attempt's status ("conn" = no HTTP answer)
     problems_503: list[dict] = field(default_factory=list)  # a few 503 bodies and headers, for the checks

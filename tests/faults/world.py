@@ -47,6 +47,9 @@ class Wave:
     started: float = 0.0  # time.monotonic() when the load began
     seconds: float = 0.0  # the load's duration: first command sent → last command acknowledged
     sent_seconds: float = 0.0  # first → last command sent (open loop: the offered rate's span)
+    # A's enrollments whose chain must wait for another command first (the enrollment kill's
+    # burst of attendance records): completed before it, they would refuse it.
+    hold: dict[str, asyncio.Future] = field(default_factory=dict)
 
     COMMANDS_PER_STEP = 4
 
@@ -128,6 +131,8 @@ async def run_load(stack: FaultStack, driver: Driver, wave: Wave, rate: float) -
 
     async def a_chain(i: int) -> None:
         eid = wave.a_enrollments[i]
+        if (first := wave.hold.get(eid)) is not None:
+            await asyncio.shield(first)
         if not await driver.send(base, f"/v1/enrollments/{eid}/attendance", f"att1-{eid}", wave.host, attendance):
             return
         wave.attended.append(eid)
