@@ -45,6 +45,7 @@ class Node:
 @dataclass
 class NatsCluster:
     work: Path
+    logs: Path  # nats-<i>.log, kept after the temporary folder is gone
     size: int = 3
     nodes: list[Node] = field(default_factory=list)
     links: dict[tuple[int, int], int] = field(default_factory=dict)  # (from, to) → proxy port
@@ -94,7 +95,8 @@ cluster {{
 
     def start_node(self, index: int, wait: bool = True) -> None:
         node = self.nodes[index]
-        with open(node.store / "nats.log", "ab") as log:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"nats-{index}.log", "ab") as log:
             node.process = subprocess.Popen([nats_binary(), "-c", str(node.store / "nats.conf")],
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port("127.0.0.1", node.client_port, 15, node.process)
@@ -153,11 +155,11 @@ cluster {{
         r = httpx.get(f"http://127.0.0.1:{self.nodes[index].http_port}/routez", timeout=2)
         return int(r.json()["num_routes"])
 
-    def wait_healthy(self, timeout: float = 60) -> float:
+    def wait_healthy(self, timeout: float = 120) -> float:
         started = time.monotonic()
         while not all(self.healthy(n.index) for n in self.nodes):
             if time.monotonic() - started > timeout:
-                raise TimeoutError(f"NATS cluster not healthy within {timeout}s; logs in {self.work}/nats-*")
+                raise TimeoutError(f"NATS cluster not healthy within {timeout}s; see {self.logs}/nats-*.log")
             time.sleep(0.2)
         return time.monotonic() - started
 

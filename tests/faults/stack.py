@@ -55,7 +55,7 @@ class FaultStack:
     async def start(self) -> FaultStack:
         ensure_dev_keys(self.keys)
         self.pg = start_postgres(self.work)
-        self.nats = NatsCluster(self.work).start()  # free ports, kept for every restart
+        self.nats = NatsCluster(self.work, LOGS).start()  # free ports, kept for every restart
         for name in SERVICES:
             await ensure_database(self.db(name))
             self.ports[name] = free_port()
