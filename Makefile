@@ -13,7 +13,7 @@ help:
 	@echo "make demo   load a synthetic province (3 school years) into the running stack; idempotent"
 	@echo "make test   ruff, import contracts, mypy, then the tests against real PostgreSQL and NATS"
 	@echo "make verifier   npm ci of the outside certificate verifier (tests/credits/verifier; make test does it)"
-	@echo "make test-faults   kill/stop services, NATS nodes and PostgreSQL at 160 commands/s (~9 min; docs/reliability.md)"
+	@echo "make test-faults   kill/stop services, NATS nodes and PostgreSQL at 160 commands/s (~10 min; docs/reliability.md)"
 	@echo "make token ROLE=county_admin ORG=610102 [SUB=...]   print a dev JWT"
 	@echo "make admin ARGS='projections'   the operators' CLI, ttadmin (docs/operations.md)"
 	@echo "make bench / bench-profile / bench-province   figures vs baselines, flame graphs, a province (docs/benchmarks.md)"
