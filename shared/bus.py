@@ -69,8 +69,10 @@ class Bus:
             log.debug("NATS error: %s", exc)
 
         # max_reconnect_attempts=-1 also makes the first connect retry until NATS is there.
+        # NATS_URL may name every node of a cluster, comma-separated (as the Go client takes it).
+        servers = [u.strip() for u in self.url.split(",") if u.strip()]
         self.nc = await nats.connect(
-            self.url, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            servers, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
             connect_timeout=2, disconnected_cb=disconnected, reconnected_cb=reconnected,
             error_cb=error, ping_interval=5, max_outstanding_pings=2,
         )

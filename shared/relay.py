@@ -111,7 +111,10 @@ class OutboxRelay:
                 try:
                     await self._lead(stop)
                     backoff = 0.2
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # InternalClientError: a connection still consuming the server's FATAL during a
+                # shutdown (docs/reliability.md); uncaught, it ended the relay for good.
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                        asyncpg.exceptions.InternalClientError) as exc:
                     log.warning("relay lost its database connection: %s", exc)
                 self.is_leader = False
                 await _sleep_unless(stop, backoff)

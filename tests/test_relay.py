@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from shared.bus import BusNames
@@ -266,3 +267,29 @@ async def test_only_a_refusal_of_the_message_itself_counts_toward_parking():
                                                                               "unavailable"))) is None
     assert _refusal(failed(TimeoutError())) is None
     assert _refusal(asyncio.get_running_loop().create_future()) is None  # still pending: timed out
+
+
+class _ConnectionBrokenOnce(OutboxRelay):
+    """Its first batch fails the way asyncpg fails on a connection still consuming the server's
+    FATAL during a shutdown (tests/faults, PostgreSQL stopped under load: the relay task died of
+    it and the outbox never drained again)."""
+
+    failed = False
+
+    async def publish_batch(self, conn):
+        if not self.failed:
+            self.failed = True
+            raise asyncpg.exceptions.InternalClientError(
+                "cannot switch to state 12; another operation (2) is in progress")
+        return await super().publish_batch(conn)
+
+
+async def test_the_relay_survives_asyncpgs_internal_client_error_on_a_dying_connection(
+        pool, db_url, nats_url, namespace):
+    names = BusNames(namespace)
+    async with connected_bus(nats_url, names) as bus:
+        broken = relay(db_url, bus, names, cls=_ConnectionBrokenOnce)
+        async with background(broken):
+            await append_streams(pool, streams=2, per_stream=2)
+            await eventually(lambda: _depth_is(pool, 0), timeout=15, message="published after the failure")
+        assert broken.failed

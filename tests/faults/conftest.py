@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.faults.stack import FaultStack
+from tests.faults import summary
+from tests.faults.stack import LOGS, FaultStack
 from tests.faults.world import seed_world
 
 
 @pytest.fixture(scope="session")
 def fault_stack():
+    started = time.time()
     with tempfile.TemporaryDirectory(prefix="tt-faults-") as d:
         stack = FaultStack(Path(d))
         try:
@@ -23,3 +26,4 @@ def fault_stack():
             yield stack
         finally:
             stack.stop()
+            summary.write(LOGS, started)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from tests.faults.http11 import Http11, TransportError
 
 RETRYABLE = {503}
 
@@ -29,7 +29,9 @@ class Sent:
 
 @dataclass
 class Driver:
-    timeout: float = 10.0  # one attempt
+    # One attempt. Longer than the queueing a loaded stack adds (a retry after a timeout is one
+    # more command for a stack already behind), shorter than `give_up`.
+    timeout: float = 30.0
     give_up: float = 180.0  # one command, all attempts
     statuses: Counter = field(default_factory=Counter)  # every attempt's status ("conn" = no HTTP answer)
     problems_503: list[dict] = field(default_factory=list)  # a few 503 bodies and headers, for the checks
@@ -39,10 +41,12 @@ class Driver:
     in_flight: int = 0  # requests sent and not yet answered
     replayed: int = 0
     retried: int = 0
-    client: httpx.AsyncClient | None = None
+    latencies: list[float] = field(default_factory=list)  # seconds to acknowledgment, retries included
+    acked_at: list[float] = field(default_factory=list)  # time.monotonic() of each acknowledgment
+    client: Http11 | None = None
 
     async def __aenter__(self) -> Driver:
-        self.client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
+        self.client = Http11(self.timeout)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -57,10 +61,10 @@ class Driver:
             attempts += 1
             self.in_flight += 1
             try:
-                r = await self.client.post(f"{base}{path}", json=json, headers={**headers, "Idempotency-Key": key})
-            except httpx.TransportError as exc:  # refused, reset, or no answer within `timeout`
+                r = await self.client.post(f"{base}{path}", json, {**headers, "Idempotency-Key": key})
+            except TransportError as exc:  # refused, reset, or no answer within `timeout`
                 self.statuses["conn"] += 1
-                self.transport_errors[type(exc).__name__] += 1
+                self.transport_errors[exc.kind] += 1
                 r = None
             finally:
                 self.in_flight -= 1
@@ -68,9 +72,11 @@ class Driver:
                 self.statuses[r.status_code] += 1
                 if 200 <= r.status_code < 300:
                     self.acked += 1
-                    replayed = r.headers.get("Idempotent-Replayed", "").lower() == "true"
+                    replayed = r.headers.get("idempotent-replayed", "").lower() == "true"
                     self.replayed += replayed
                     self.retried += attempts > 1
+                    self.acked_at.append(time.monotonic())
+                    self.latencies.append(self.acked_at[-1] - started)
                     return Sent(path, r.status_code, r.json() if r.content else None, attempts, replayed)
                 if r.status_code == 503:
                     if len(self.problems_503) < 20:
@@ -90,8 +96,10 @@ class Driver:
         return {s: n for s, n in self.statuses.items() if isinstance(s, int) and s >= 500 and s != 503}
 
 
-async def paced(count: int, rate: float, one) -> list:
-    """Start `one(i)` for i in range(count) at `rate` per second (open loop); gather the results."""
+async def paced(count: int, rate: float, one) -> float:
+    """Start `one(i)` for i in range(count) at `rate` per second (open loop: on schedule, whether
+    or not earlier ones were answered); wait for all. Returns the seconds from the first start to
+    the last, which is what the offered rate is measured by."""
     started = time.monotonic()
     tasks = []
     for i in range(count):
@@ -99,4 +107,6 @@ async def paced(count: int, rate: float, one) -> list:
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(i)))
-    return await asyncio.gather(*tasks)
+    sent = time.monotonic() - started
+    await asyncio.gather(*tasks)
+    return sent

@@ -1,7 +1,9 @@
-"""The fault suite's stack: one embedded PostgreSQL and one NATS (JetStream on file storage, a
-fixed port) in a temporary folder, and the four services as real uvicorn processes, each on a
-port of its own that survives a restart. Every piece can be killed or stopped and started again
-on the same data: `kill(service)` is a real SIGKILL, `stop_postgres()` a real server shutdown.
+"""The fault suite's stack: one embedded PostgreSQL and a 3-node NATS cluster (JetStream on file
+storage, streams replicated three times, routes through a proxy that can partition a node:
+tests/faults/cluster.py) in a temporary folder, and the four services as real uvicorn processes,
+each on a port of its own that survives a restart. Every piece can be killed or stopped and
+started again on the same data: `kill(service)` is a real SIGKILL, `stop_postgres()` a real
+server shutdown, `nats.kill(i)` a SIGKILL of one node.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import httpx
 
 from shared.db import ensure_database, with_database
 from shared.devkeys import ensure_dev_keys, ensure_pii_key, mint_token
-from shared.devstack import NatsServer, free_port, start_nats, start_postgres, stop_postgres
+from shared.devstack import free_port, start_postgres, stop_postgres
 from shared.settings import REPO_ROOT
+from tests.faults.cluster import NatsCluster
 
 SERVICES = ("enrollment", "credits", "funding", "reporting")
 BUS_NAMESPACE = "faults"
@@ -33,7 +36,7 @@ LOGS = REPO_ROOT / "test-output" / "faults"  # the services' stdout/stderr, one 
 class FaultStack:
     work: Path
     pg: str = ""
-    nats: NatsServer | None = None
+    nats: NatsCluster | None = None
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     env: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -52,7 +55,7 @@ class FaultStack:
     async def start(self) -> FaultStack:
         ensure_dev_keys(self.keys)
         self.pg = start_postgres(self.work)
-        self.nats = start_nats(self.work)  # a free port, kept for every restart
+        self.nats = NatsCluster(self.work, LOGS).start()  # free ports, kept for every restart
         for name in SERVICES:
             await ensure_database(self.db(name))
             self.ports[name] = free_port()
@@ -61,7 +64,8 @@ class FaultStack:
         for name in SERVICES:
             self.env[name] = {
                 **os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": self.db(name),
-                "NATS_URL": self.nats.url, "BUS_NAMESPACE": BUS_NAMESPACE,
+                "NATS_URL": self.nats.url, "NATS_STREAM_REPLICAS": str(self.nats.size),
+                "BUS_NAMESPACE": BUS_NAMESPACE,
                 "JWT_PUBLIC_KEYS": str(self.keys / "jwks.json"), "SERVICE_TOKEN": token,
                 "PII_KEY": ensure_pii_key(self.keys), "CREDITS_KEYS_DIR": str(self.keys),
                 "CREDITS_PUBLIC_URL": self.url("credits"), "LOG_LEVEL": "WARNING"}
@@ -106,12 +110,13 @@ class FaultStack:
         return await self.ready(name)
 
     def stop_nats(self) -> None:
+        """The whole cluster down."""
         assert self.nats is not None
-        self.nats.stop()
+        self.nats.stop_all()
 
     def start_nats(self) -> None:
         assert self.nats is not None
-        self.nats.start()  # same port, same store dir
+        self.nats.start_all()  # same ports, same stores
 
     def stop_postgres(self) -> None:
         stop_postgres(self.work)

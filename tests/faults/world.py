@@ -2,9 +2,11 @@
 
 A wave works on two fresh projects of one county: project A has `n` teachers nominated, checked
 in and started beforehand; project B is open. The load then runs, for i in 0..n-1 at a steady
-rate: nominate teacher B[i] → check them in (one chain), and complete enrollment A[i]. That is
-3n commands touching every consumer: credits' intake (EnrollmentCompleted → HoursAwarded),
-funding's check-in count (TeacherCheckedIn), reporting's enrollments and credits projections.
+rate (open loop: i is sent on time whether or not earlier ones were answered): nominate teacher
+B[i] → check them in (one chain), and record A[i]'s attendance → complete enrollment A[i] (the
+other chain). That is 4n commands touching every consumer: credits' intake (EnrollmentCompleted
+→ HoursAwarded), funding's check-in count (TeacherCheckedIn), reporting's enrollments and
+credits projections, enrollment's own attendance table.
 
 `figures()` reads what each service's database holds for the wave; `expected()` is what it
 must hold when every command was acknowledged once: n of each, no duplicates, outboxes empty.
@@ -16,6 +18,8 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
 
 import httpx
 
@@ -37,15 +41,33 @@ class Wave:
     b_teachers: list[str] = field(default_factory=list)
     b_enrollments: list[str] = field(default_factory=list)  # acknowledged nominations
     checked_in: list[str] = field(default_factory=list)  # acknowledged check-ins (project B)
+    attended: list[str] = field(default_factory=list)  # acknowledged attendance records (project A)
     completed: list[str] = field(default_factory=list)  # acknowledged completions (project A)
+    session_date: date = date.min  # the load's attendance records are for this day (the first)
     started: float = 0.0  # time.monotonic() when the load began
-    seconds: float = 0.0  # the load's duration
+    seconds: float = 0.0  # the load's duration: first command sent → last command acknowledged
+    sent_seconds: float = 0.0  # first → last command sent (open loop: the offered rate's span)
+    # A's enrollments whose chain must wait for another command first (the enrollment kill's
+    # burst of attendance records): completed before it, they would refuse it.
+    hold: dict[str, asyncio.Future] = field(default_factory=dict)
+
+    COMMANDS_PER_STEP = 4
 
     @property
+    def commands(self) -> int:
+        return self.COMMANDS_PER_STEP * self.n
+
+    @property
+    def acked(self) -> int:
+        return len(self.b_enrollments) + len(self.checked_in) + len(self.attended) + len(self.completed)
+
+    # One token each per wave: minting one per command (a key read and a signature) cost the load
+    # generator more CPU than the HTTP request did.
+    @cached_property
     def host(self) -> dict[str, str]:
         return self.world.auth("host", self.world.host_id)
 
-    @property
+    @cached_property
     def county(self) -> dict[str, str]:
         return self.world.auth("county_admin", COUNTY)
 
@@ -71,8 +93,9 @@ async def prepare(stack: FaultStack, driver: Driver, world: World, n: int) -> Wa
     a_teachers, wave.b_teachers = teachers[:n], teachers[n:]
     await open_project(world, places=n)
     wave.a_project = world.project_id
+    wave.session_date = world.starts_on
     base = stack.url("enrollment")
-    sem = asyncio.Semaphore(8)
+    sem = asyncio.Semaphore(16)
 
     async def enroll(t: str) -> str:
         async with sem:
@@ -90,8 +113,10 @@ async def prepare(stack: FaultStack, driver: Driver, world: World, n: int) -> Wa
 
 
 async def run_load(stack: FaultStack, driver: Driver, wave: Wave, rate: float) -> None:
-    """For i in 0..n-1 at `rate` per second: nominate + check in B[i]; complete A[i]."""
+    """For i in 0..n-1, `rate` commands per second in all (rate / 4 steps per second): nominate +
+    check in B[i]; record attendance for A[i] + complete A[i]."""
     base = stack.url("enrollment")
+    attendance = {"session_date": wave.session_date.isoformat(), "status": "present", "hours": 6}
 
     async def b_chain(i: int) -> None:
         t = wave.b_teachers[i]
@@ -104,13 +129,19 @@ async def run_load(stack: FaultStack, driver: Driver, wave: Wave, rate: float) -
         if await driver.send(base, f"/v1/enrollments/{eid}/check-in", f"chk-{eid}", wave.host):
             wave.checked_in.append(eid)
 
-    async def complete(i: int) -> None:
+    async def a_chain(i: int) -> None:
         eid = wave.a_enrollments[i]
+        if (first := wave.hold.get(eid)) is not None:
+            await asyncio.shield(first)
+        if not await driver.send(base, f"/v1/enrollments/{eid}/attendance", f"att1-{eid}", wave.host, attendance):
+            return
+        wave.attended.append(eid)
         if await driver.send(base, f"/v1/enrollments/{eid}/complete", f"done-{eid}", wave.host):
             wave.completed.append(eid)
 
     wave.started = time.monotonic()
-    await paced(wave.n, rate, lambda i: asyncio.gather(b_chain(i), complete(i)))
+    wave.sent_seconds = await paced(wave.n, rate / wave.COMMANDS_PER_STEP,
+                                    lambda i: asyncio.gather(b_chain(i), a_chain(i)))
     wave.seconds = time.monotonic() - wave.started
 
 
@@ -119,9 +150,9 @@ async def figures(stack: FaultStack, wave: Wave) -> dict[str, int]:
     a_ids = [uuid.UUID(e) for e in wave.a_enrollments]
     f: dict[str, int] = {}
 
-    async def events(service: str, etype: str, where: str, arg) -> tuple[int, int]:
+    async def events(service: str, etype: str, where: str, *args) -> tuple[int, int]:
         row = (await stack.fetch(service, f"SELECT count(*) AS n, count(DISTINCT stream_id) AS d FROM events "
-                                          f"WHERE type = $1 AND {where}", etype, arg))[0]
+                                          f"WHERE type = $1 AND {where}", etype, *args))[0]
         return row["n"], row["d"]
 
     f["enrollment TeacherNominated (B)"], f["enrollment nominated streams (B)"] = await events(
@@ -130,6 +161,12 @@ async def figures(stack: FaultStack, wave: Wave) -> dict[str, int]:
         "enrollment", "TeacherCheckedIn", "data->>'project_id' = $2", str(b))
     f["enrollment EnrollmentCompleted (A)"], f["enrollment completed streams (A)"] = await events(
         "enrollment", "EnrollmentCompleted", "data->>'project_id' = $2", str(a))
+    f["enrollment AttendanceRecorded (A)"], f["enrollment attendance streams (A)"] = await events(
+        "enrollment", "AttendanceRecorded", "data->>'project_id' = $2 AND data->>'session_date' = $3",
+        str(a), wave.session_date.isoformat())
+    f["enrollment read model attendance (A)"] = await stack.fetchval(
+        "enrollment", "SELECT count(*) FROM attendance WHERE enrollment_id = ANY($1::uuid[]) AND session_date = $2",
+        a_ids, wave.session_date)
     f["enrollment read model checked_in (B)"] = await stack.fetchval(
         "enrollment", "SELECT count(*) FROM enrollments WHERE project_id = $1 AND status = 'checked_in'", b)
     f["enrollment read model completed (A)"] = await stack.fetchval(
@@ -165,6 +202,8 @@ def expected(wave: Wave) -> dict[str, int]:
     f = {k: n for k in (
         "enrollment TeacherNominated (B)", "enrollment nominated streams (B)", "enrollment TeacherCheckedIn (B)",
         "enrollment checked-in streams (B)", "enrollment EnrollmentCompleted (A)", "enrollment completed streams (A)",
+        "enrollment AttendanceRecorded (A)", "enrollment attendance streams (A)",
+        "enrollment read model attendance (A)",
         "enrollment read model checked_in (B)", "enrollment read model completed (A)", "credits HoursAwarded (A)",
         "credits awarded enrollments (A)", "credits ledger entries (A)", "funding check-ins counted (A)",
         "funding check-ins counted (B)", "reporting completed (A)", "reporting checked_in (B)")}
