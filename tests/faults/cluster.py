@@ -56,7 +56,20 @@ class NatsCluster:
         """What NATS_URL holds: every node, comma-separated."""
         return ",".join(n.url for n in self.nodes)
 
-    def start(self) -> NatsCluster:
+    def start(self, attempts: int = 3) -> NatsCluster:
+        """Start the proxy and the nodes. A port free_port() handed out can be taken before the node
+        binds it (an outgoing connection's ephemeral port: "bind: address already in use" in
+        nats-<i>.log); then everything stops and starts again on fresh ports."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except RuntimeError:  # a node exited before opening its port
+                self.stop()
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> NatsCluster:
         self.nodes = [Node(i, free_port(), free_port(), free_port(), self.work / f"nats-{i}")
                       for i in range(self.size)]
         self.links = {(i, j): free_port() for i in range(self.size) for j in range(self.size) if i != j}

@@ -74,11 +74,17 @@ def load_figures(driver: Driver, wave: Wave, prepared: int, fault_at: float) -> 
 
 
 def assert_rate(figures: dict) -> None:
-    """Issue 19 asks for the faults at ≥ 150 commands/s: a slower run is not evidence of it."""
-    offered, before = figures["rate offered (commands/s)"], figures["rate acknowledged before the fault (commands/s)"]
-    assert offered >= MIN_RATE and before >= MIN_RATE, (
-        f"load below {MIN_RATE:g} commands/s: offered {offered}, acknowledged before the fault {before} "
-        "(the machine did not sustain it; FAULTS_RATE / FAULTS_MIN_RATE set the target)")
+    """Issue 19 asks for the faults at ≥ 150 commands/s: a slower run is not evidence of it. The
+    load counts as sustained when the acknowledgements kept up over the whole load, fault included,
+    or — where the fault itself holds commands back (503s while PostgreSQL is down, a killed
+    enrollment) — over the seconds before it. The short window before the fault alone moves by
+    ±15 % between runs of the same code (one slow second in under six), the whole load much less."""
+    offered = figures["rate offered (commands/s)"]
+    before = figures["rate acknowledged before the fault (commands/s)"]
+    whole = figures["rate acknowledged over the whole load (commands/s)"]
+    assert offered >= MIN_RATE and max(before, whole) >= MIN_RATE, (
+        f"load below {MIN_RATE:g} commands/s: offered {offered}, acknowledged before the fault {before}, "
+        f"over the whole load {whole} (the machine did not sustain it; FAULTS_RATE / FAULTS_MIN_RATE set the target)")
 
 
 def assert_all_acknowledged(driver: Driver, wave: Wave) -> None:
