@@ -11,6 +11,7 @@ import asyncpg
 
 from shared.bus import Bus, BusNames, ensure_stream
 from shared.consumer import ProjectionConsumer
+from shared.db import migration_files
 from shared.envelope import Metadata, NewEvent
 from shared.eventstore import NO_STREAM, EventStore
 from shared.projection import Projection
@@ -85,3 +86,16 @@ async def append_streams(pool: asyncpg.Pool, streams: int, per_stream: int,
 def expected_tally(by_stream: dict[str, list]) -> dict[str, tuple[int, int, list]]:
     return {s: (len(evs), sum(e.data["n"] for e in evs), sorted(str(e.id) for e in evs))
             for s, evs in by_stream.items()}
+
+
+async def apply_kernel_migrations(conn: asyncpg.Connection, last: str, first: str | None = None) -> None:
+    """The kernel's migrations from `first` (the first of all when None) through `last`, as an
+    older release left a database: the upgrade tests start there and apply the migration under test."""
+    started = first is None
+    for name, path in migration_files():
+        started = started or name.endswith(first or "")
+        if started:
+            await conn.execute(path.read_text(encoding="utf-8"))
+        if name.endswith(last):
+            return
+    raise ValueError(f"no kernel migration {last}")

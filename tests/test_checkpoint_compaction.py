@@ -18,9 +18,10 @@ from dataclasses import replace
 
 import asyncpg
 
-from shared.db import connect, drop_database, ensure_database, migration_files, with_database
+from shared.db import connect, drop_database, ensure_database, with_database
 from shared.envelope import Envelope, utcnow
 from shared.projection import Applier, Delivery, Outcome, Projection, checkpoint_digest, checkpoint_key
+from tests.kernel import apply_kernel_migrations
 
 # Whatever the schema calls them: 0001's table, or 0012's compact table and its projection numbers.
 CHECKPOINT_RELATIONS = ("projection_checkpoints", "stream_checkpoints", "projection_ids")
@@ -116,28 +117,19 @@ async def _is_table(pool, name: str) -> bool:
     return await pool.fetchval("SELECT relkind = 'r' FROM pg_class WHERE oid = to_regclass($1)", name) is True
 
 
-async def _migrate_through(conn: asyncpg.Connection, last: str) -> None:
-    for name, path in migration_files():
-        await conn.execute(path.read_text(encoding="utf-8"))
-        if name.endswith(last):
-            return
-
-
 async def test_old_checkpoint_rows_keep_their_meaning_after_the_upgrade(pg_server_url):
     url = with_database(pg_server_url, f"upgrade_{uuid.uuid4().hex[:8]}")
     await ensure_database(url)
     conn = await connect(url)
     try:
-        await _migrate_through(conn, "0011_dead_letter_ops.sql")
+        await apply_kernel_migrations(conn, "0011_dead_letter_ops.sql")
         s1, s2, s3 = (f"enrollment-{uuid.uuid4()}" for _ in range(3))
         old = [("upgrade_a", f"/enrollment:{s1}", 2), ("upgrade_a", f"/enrollment:{s2}", 1),
                ("upgrade_b", f"/enrollment:{s1}", 5)]
         await conn.executemany(
             "INSERT INTO projection_checkpoints (projection, stream_id, version) VALUES ($1, $2, $3)", old)
 
-        for name, path in migration_files():
-            if name.endswith("0012_compact_checkpoints.sql"):
-                await conn.execute(path.read_text(encoding="utf-8"))
+        await apply_kernel_migrations(conn, "0012_compact_checkpoints.sql", first="0012_compact_checkpoints.sql")
 
         kind = "SELECT relkind::text FROM pg_class WHERE oid = 'projection_checkpoints'::regclass"
         assert await conn.fetchval(kind) == "v", "the old table is a view of the compact rows now"

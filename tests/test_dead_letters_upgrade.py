@@ -9,17 +9,8 @@ import uuid
 import asyncpg
 import pytest
 
-from shared.db import connect, drop_database, ensure_database, migration_files, with_database
-
-
-async def _migrate(conn: asyncpg.Connection, first: str | None, last: str) -> None:
-    started = first is None
-    for name, path in migration_files():
-        started = started or name.endswith(first or "")
-        if started:
-            await conn.execute(path.read_text(encoding="utf-8"))
-        if name.endswith(last):
-            return
+from shared.db import connect, drop_database, ensure_database, with_database
+from tests.kernel import apply_kernel_migrations
 
 
 async def test_dead_letters_keep_their_state_through_0011(pg_server_url):
@@ -27,14 +18,14 @@ async def test_dead_letters_keep_their_state_through_0011(pg_server_url):
     await ensure_database(url)
     conn = await connect(url)
     try:
-        await _migrate(conn, None, "0010_rate_buckets.sql")
+        await apply_kernel_migrations(conn, "0010_rate_buckets.sql")
         for replayed, deliveries in ((False, 5), (True, 7)):
             await conn.execute(
                 """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope, error,
                                              deliveries, replayed_at)
                    VALUES ('p', $1, 's', 1, 'T', '{}'::jsonb, 'E', $2, CASE WHEN $3 THEN now() END)""",
                 uuid.uuid4(), deliveries, replayed)
-        await _migrate(conn, "0011_dead_letter_ops.sql", "0011_dead_letter_ops.sql")
+        await apply_kernel_migrations(conn, "0011_dead_letter_ops.sql", first="0011_dead_letter_ops.sql")
         rows = await conn.fetch("SELECT failures, replay_result, replayed_at IS NULL AS pending, discarded_at "
                                 "FROM dead_letters ORDER BY id")
         assert [tuple(r) for r in rows] == [(5, None, True, None), (7, "applied", False, None)]

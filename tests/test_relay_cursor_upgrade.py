@@ -12,15 +12,9 @@ import uuid
 
 import asyncpg
 
-from shared.db import connect, drop_database, ensure_database, migration_files, with_database
+from shared.db import connect, drop_database, ensure_database, with_database
 from shared.relay import outbox_depth
-
-
-async def _migrate_until(conn: asyncpg.Connection, last: str) -> None:
-    for name, path in migration_files():
-        await conn.execute(path.read_text(encoding="utf-8"))
-        if name.endswith(last):
-            return
+from tests.kernel import apply_kernel_migrations
 
 
 async def _append_05(conn: asyncpg.Connection, stream: str) -> int:
@@ -35,7 +29,7 @@ async def test_every_event_waiting_in_the_old_outbox_is_in_the_view_after_the_up
     await ensure_database(url)
     conn = await connect(url)
     try:
-        await _migrate_until(conn, "0005_commit_horizon.sql")
+        await apply_kernel_migrations(conn, "0005_commit_horizon.sql")
         published = [await _append_05(conn, f"s-{i}") for i in range(3)]
         # An older transaction's event that is still waiting, committed after later ones.
         older = await connect(url)
@@ -54,9 +48,7 @@ async def test_every_event_waiting_in_the_old_outbox_is_in_the_view_after_the_up
         waiting = {late, newer[1]}
         assert {r["position"] for r in await conn.fetch("SELECT position FROM outbox")} == waiting
 
-        for name, path in migration_files():
-            if name.endswith("0006_relay_cursor.sql"):
-                await conn.execute(path.read_text(encoding="utf-8"))
+        await apply_kernel_migrations(conn, "0006_relay_cursor.sql", first="0006_relay_cursor.sql")
 
         in_view = {r["position"] for r in await conn.fetch("SELECT position FROM outbox")}
         assert waiting <= in_view, "an event waiting before the upgrade must still be waiting after it"
