@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import re
@@ -38,6 +39,7 @@ from .problems import Problem, document_problems, install_problem_handlers, prob
 from .projection import Projection
 from .relay import OutboxRelay
 from .settings import Settings
+from .supervise import Supervisor
 from .unit_of_work import prune_idempotency_keys
 
 log = logging.getLogger(__name__)
@@ -98,17 +100,19 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         app.state.pool, app.state.store, app.state.bus, app.state.names = pool, store, bus, names
         tasks = [asyncio.create_task(_provision(bus, names, spec, settings, stop), name="provision")]
+        # The loops, started again should one die of what it did not expect (shared/supervise.py).
+        app.state.supervisor = supervisor = Supervisor(spec.name, stop)
         if spec.owns_events:
             relay = OutboxRelay(settings.database_url, store, bus, names, spec.name, settings.relay_batch_size)
             app.state.relay = relay
-            tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+            tasks.append(supervisor.start("relay", functools.partial(relay.run, stop)))
         app.state.consumers = [
             ProjectionConsumer(pool, bus, names, p, source, spec.name, settings.projection_batch_size,
                                settings.projection_max_deliveries, feed=_feeds(app, spec, settings))
             for p in spec.projections for source in p.sources
         ]
-        tasks += [asyncio.create_task(c.run(stop), name=f"consume-{c.durable}") for c in app.state.consumers]
-        tasks.append(asyncio.create_task(_prune_keys(pool, settings, stop), name="prune-idempotency-keys"))
+        tasks += [supervisor.start(f"consume-{c.durable}", functools.partial(c.run, stop)) for c in app.state.consumers]
+        tasks.append(supervisor.start("prune-idempotency-keys", functools.partial(_prune_keys, pool, settings, stop)))
         _freeze_startup_heap()
         try:
             yield
@@ -280,13 +284,20 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
                 checks["database"] = False
         bus: Bus | None = getattr(request.app.state, "bus", None)
         checks["nats"] = bool(bus and bus.connected)
+        supervisor: Supervisor | None = getattr(request.app.state, "supervisor", None)
+        down = sorted(supervisor.down) if supervisor is not None else []
         # Readiness decides whether a pod gets traffic, and commands need only PostgreSQL: while
         # NATS is away they commit to the outbox and the relay catches up later. Failing
         # readiness on NATS would take every replica out of its Service at once and turn a
         # messaging outage into an API outage. NATS shows here and in the metrics instead.
+        # A background loop being started again (shared/supervise.py) degrades too, for the same
+        # reason: commands still commit; the relay or a projection catches up once it is back.
         ok = checks["database"]
-        status = "unavailable" if not ok else ("ready" if checks["nats"] else "degraded")
-        return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
+        status = "unavailable" if not ok else ("ready" if checks["nats"] and not down else "degraded")
+        body: dict[str, object] = {"status": status, "checks": checks}
+        if down:
+            body["restarting"] = down
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     # Documents about the API, as /openapi.json is, rather than operations of it: left out of the OpenAPI.
     @router.get("/v1/events/schemas/{service}/{name}", include_in_schema=False,
