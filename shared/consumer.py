@@ -30,22 +30,26 @@ from .pull import Puller
 log = logging.getLogger(__name__)
 
 
+def _ack_field(msg: Msg, index: int) -> int | None:
+    """A number of `msg`'s ack subject ($JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.
+    <consumer seq>.<time>.<pending>), read without building nats-py's whole Metadata; None when
+    the subject has another form (a domain-prefixed one), which Metadata then reads."""
+    tokens = msg.reply.split(".") if msg.reply else []
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK" and tokens[index].isdigit():
+        return int(tokens[index])
+    return None
+
+
 def _deliveries(msg: Msg) -> int:
-    """How often JetStream has delivered `msg`, read straight from its ack subject
-    ($JS.ACK.<stream>.<consumer>.<delivered>.…) without building nats-py's whole Metadata."""
-    tokens = msg.reply.split(".", 5) if msg.reply else []
-    if len(tokens) == 6 and tokens[0] == "$JS" and tokens[1] == "ACK" and tokens[4].isdigit() \
-            and tokens[5].count(".") == 3:
-        return int(tokens[4])
-    return int(msg.metadata.num_delivered)
+    """How often JetStream has delivered `msg`."""
+    n = _ack_field(msg, 4)
+    return n if n is not None else int(msg.metadata.num_delivered)
 
 
 def _stream_seq(msg: Msg) -> int:
-    """The message's sequence in its stream, from the same ack subject."""
-    tokens = msg.reply.split(".") if msg.reply else []
-    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK" and tokens[5].isdigit():
-        return int(tokens[5])
-    return int(msg.metadata.sequence.stream)
+    """The message's sequence in its stream."""
+    n = _ack_field(msg, 5)
+    return n if n is not None else int(msg.metadata.sequence.stream)
 
 
 _PARSE_SLICE = 32  # messages parsed between two chances for the applying batch to go on

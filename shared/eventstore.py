@@ -130,16 +130,25 @@ _AFTER = f"SELECT {_COLUMNS}, tx {_HORIZON}"
 _DATA_AFTER = f"SELECT stream_id, version, type, schema_version, data, tx, position {_HORIZON}"
 
 
+# What the append itself writes and names, for combine.independent (its WITH list, taken apart
+# with a main statement standing in for its final SELECT).
+def _append_write(head: str) -> combine.Write:
+    write = combine.parse(head + "\nINSERT INTO events DEFAULT VALUES")
+    if write is None:
+        raise AssertionError("the append's own statement must be one combine.parse reads")
+    return write
+
+
+_APPEND_WRITES = {False: _append_write(_APPEND_WITH), True: _append_write(_APPEND_KEPT_WITH)}
+
+
 @lru_cache(maxsize=256)
 def _append_with(remembering: bool, statements: tuple[str, ...], counts: tuple[int, ...]) -> str | None:
     """The append (with its idempotency record when `remembering`) and `statements` as one
     statement, or None when shared/combine.py finds they must run one by one."""
     parsed = [combine.parse(sql) for sql in statements]
     writes = [w for w in parsed if w is not None]
-    if len(writes) != len(parsed):
-        return None
-    append = combine.parse((_APPEND_KEPT_WITH if remembering else _APPEND_WITH) + "\nINSERT INTO events DEFAULT VALUES")
-    if append is None or not combine.independent([append, *writes]):
+    if len(writes) != len(parsed) or not combine.independent([_APPEND_WRITES[remembering], *writes]):
         return None
     return combine.combined((_APPEND_KEPT_WITH if remembering else _APPEND_WITH).rstrip(),
                             _APPEND_SELECT, 13 if remembering else 7, writes, counts)
