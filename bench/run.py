@@ -130,7 +130,8 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
     await org_tree(world)
     roster_name = f"roster import ({sizes.roster_imports} × {sizes.roster_rows:,} rows)"
     async with run.phase("roster import", [roster_name]):
-        r = await imports.roster(world, copy_db, sizes.roster_imports, sizes.roster_rows, sizes.roster_warm)
+        async with stack.sampling(enr_url, "roster-import"):
+            r = await imports.roster(world, copy_db, sizes.roster_imports, sizes.roster_rows, sizes.roster_warm)
         run.add(Figure(roster_name, r.rate, "rows/s", r.copy_rate, ratio_target=0.3, errors=r.errors))
     await open_project(world, places=1_000_000)
 
@@ -182,7 +183,8 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
             if not world.checked_in:
                 await command.seed_checked_in(world, max(sizes.concurrency, sizes.attendance_rows // 3),
                                               sizes.concurrency)
-            a = await imports.attendance(world, copy_db, sizes.attendance_imports, sizes.attendance_rows)
+            async with stack.sampling(enr_url, "attendance-import"):
+                a = await imports.attendance(world, copy_db, sizes.attendance_imports, sizes.attendance_rows)
             run.add(Figure(att_name, a.rate, "rows/s", a.copy_rate, ratio_target=0.3, errors=a.errors))
 
     if "freshness" in only:

@@ -95,10 +95,17 @@ async def org_tree(world: World) -> None:
                           headers=world.province)).raise_for_status()
 
 
-async def import_roster(world: World, count: int) -> list[str]:
-    """Import `count` new teachers in one CSV; returns their ids (also appended to world.teachers)."""
+def roster_csv(world: World, count: int) -> bytes:
+    """The next `count` new teachers as a roster CSV (each national ID used once per world)."""
     body = csv_bytes(ROSTER_HEADINGS, roster_rows(world.imported, count))
     world.imported += count
+    return body
+
+
+async def import_roster(world: World, count: int, body: bytes | None = None) -> list[str]:
+    """Import `count` new teachers in one CSV (`body`, made by roster_csv, or made here); returns
+    their ids (also appended to world.teachers)."""
+    body = roster_csv(world, count) if body is None else body
     async with httpx.AsyncClient(base_url=world.url, timeout=600) as client:
         r = await client.post("/v1/teachers/import", content=body,
                               headers={**world.province, "Content-Type": "text/csv"})

@@ -156,7 +156,16 @@ def test_upcasters_turn_old_schema_versions_into_the_current_one():
     assert reg.new("TeacherNominated", {}).schema_version == 3
 
 
-async def test_append_many_checks_each_streams_expected_version_and_writes_all_or_nothing(pool):
+@pytest.fixture(params=["insert", "copy"])
+def many_path(request, monkeypatch):
+    """append_many's two ways in: the INSERT from arrays, and COPY (a bulk import's size)."""
+    import shared.eventstore
+
+    monkeypatch.setattr(shared.eventstore, "COPY_AT", 10**9 if request.param == "insert" else 1)
+    return request.param
+
+
+async def test_append_many_checks_each_streams_expected_version_and_writes_all_or_nothing(pool, many_path):
     a, b, c = (f"many-{uuid.uuid4()}" for _ in range(3))
     async with pool.acquire() as conn, conn.transaction():
         await store.append(conn, a, NO_STREAM, [counted(1)])
@@ -173,6 +182,25 @@ async def test_append_many_checks_each_streams_expected_version_and_writes_all_o
     assert [e.data["n"] for e in loaded[b]] == [4] and loaded[c] == []
     assert await pool.fetchval(
         "SELECT count(*) FROM outbox JOIN events USING (position) WHERE stream_id = ANY($1)", [a, b, c]) == 4
+
+
+async def test_append_many_draws_positions_in_the_order_given_and_keeps_data_metadata_and_answer(pool, many_path):
+    from shared.eventstore import Remembered
+
+    streams = [(f"bulk-{uuid.uuid4()}", NO_STREAM, [counted(i), counted(i + 1000)], Metadata(actor={"sub": str(i)}))
+               for i in range(300)]
+    answer = Remembered("tester", f"key-{uuid.uuid4()}", b"hash", 201, b'{"imported": 300}', {})
+    async with pool.acquire() as conn, conn.transaction():
+        assert await store.append_many(conn, streams, answer) == 600
+    async with pool.acquire() as conn:
+        loaded = await store.load_many(conn, [sid for sid, _, _, _ in streams])
+        kept = await conn.fetchrow("SELECT status, body FROM idempotency_keys WHERE key = $1", answer.key)
+    flat = [e for sid, _, _, _ in streams for e in loaded[sid]]
+    assert [e.data["n"] for e in flat] == [n for i in range(300) for n in (i, i + 1000)]
+    assert [e.stream_version for e in flat] == [1, 2] * 300
+    assert [e.position for e in flat] == sorted(e.position for e in flat)  # drawn in the order given
+    assert [e.actor for e in flat[::2]] == [{"sub": str(i)} for i in range(300)]
+    assert kept is not None and kept["status"] == 201
 
 
 def test_new_events_made_many_at_once_pass_the_same_personal_data_gate():

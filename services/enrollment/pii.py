@@ -96,6 +96,9 @@ def vault_for(app_state: Any) -> PiiVault:
     return vault
 
 
+# From this many people on, claim_identities writes by COPY (a roster import).
+COPY_AT = 256
+_IDENTITY_COLUMNS = ("teacher_id", "name", "national_id_hash", "national_id_enc", "national_id_masked", "birth_date")
 _CLAIM = """
 WITH ins AS (
     INSERT INTO teacher_identities (teacher_id, name, national_id_hash, national_id_enc, national_id_masked,
@@ -121,8 +124,22 @@ async def claim_identities(conn: asyncpg.Connection, vault: PiiVault,
     sealed = vault.seal_many([(nid.number, teacher_id) for teacher_id, _, nid in people])
     cols: list[list[Any]] = [[p[0] for p in people], [p[1] for p in people], list(hashes), sealed,
                              [p[2].masked for p in people], [p[2].birth_date for p in people]]
-    claimed: int = await conn.fetchval(_CLAIM, *cols)
-    return claimed
+    if len(people) < COPY_AT:
+        claimed: int = await conn.fetchval(_CLAIM, *cols)
+        return claimed
+    # A roster import: COPY, about twice as fast as the INSERT from arrays for thousands of rows.
+    # COPY has no ON CONFLICT, so a person already registered (or registered concurrently: the
+    # unique index makes COPY wait for that transaction, as the INSERT would) fails the whole COPY
+    # — and the import is refused whole anyway. The count then says only "not all were new"; the
+    # failed transaction is rolled back by that refusal, nothing runs in it after.
+    try:
+        await conn.copy_records_to_table("teacher_identities", columns=_IDENTITY_COLUMNS,
+                                         records=zip(*cols, strict=True))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "teacher_identities_national_id":
+            raise
+        return 0
+    return len(people)
 
 
 async def registered(conn: asyncpg.Connection, hashes: Sequence[bytes]) -> set[bytes]:

@@ -101,3 +101,42 @@ async def test_one_bad_row_in_ten_thousand_names_its_line_and_writes_nothing(as_
     assert resp.status_code == 422
     assert [(e["line"], e["field"]) for e in resp.json()["errors"]] == [(5001, "national_id")]
     assert await written(epool) == before
+
+
+async def test_a_person_registered_while_a_big_import_writes_refuses_the_whole_file(as_role, epool, enrollment_app):
+    """A bulk import claims its people by COPY (pii.claim_identities): one of them registered by a
+    transaction that commits while the import writes makes the import wait on the unique index,
+    then refuses the file as a duplicate — 409, nothing written — as the INSERT path does."""
+    import asyncio
+    import uuid
+
+    from services.enrollment import pii
+    from services.enrollment.domain import national_id
+
+    rows = 300
+    assert rows >= pii.COPY_AT
+    data = big_csv(rows)
+    taken = data.decode().splitlines()[150].split(",")[1]  # one person in the middle of the file
+    vault = pii.vault_for(enrollment_app.state)
+    before = await written(epool)
+    async with epool.acquire() as rival:
+        tx = rival.transaction()
+        await tx.start()
+        await rival.execute(  # the other registration, not committed yet: the import's check cannot see it
+            "INSERT INTO teacher_identities (teacher_id, name, national_id_hash, national_id_enc, national_id_masked,"
+            " birth_date) VALUES ($1, '对手', $2, $3, 'x', $4)", uuid.uuid4(), vault.lookup(taken), b"sealed",
+            national_id.parse(taken, date.today()).birth_date)
+        async with as_role("county_admin", "610102") as c:
+            importing = asyncio.create_task(
+                post(c, "/v1/teachers/import", content=data, headers={"content-type": "text/csv"}))
+            deadline = asyncio.get_running_loop().time() + 20
+            while not await epool.fetchval(  # until the import waits on our index entry
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY%'"):
+                assert not importing.done(), (await importing).text[:500]
+                assert asyncio.get_running_loop().time() < deadline, "the import never waited on the rival"
+                await asyncio.sleep(0.02)
+            await tx.commit()
+            resp = await importing
+    assert resp.status_code == 409 and resp.json()["code"] == "teacher_exists", resp.text[:500]
+    after = await written(epool)
+    assert after == (before[0], before[1], before[2] + 1)  # only the rival's identity row
