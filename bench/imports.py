@@ -15,15 +15,17 @@ chunks. The rows are built before either clock starts.
 from __future__ import annotations
 
 import io
+import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import asyncpg
 import httpx
 
-from bench.seed import ROSTER_HEADINGS, World, csv_bytes, import_roster, roster_csv, roster_rows
+from bench.seed import ROSTER_HEADINGS, SCHOOL, World, csv_bytes, import_roster, roster_csv, roster_rows
+from shared.db import connect, migrate
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ImportResult:
     seconds: float
     copy_seconds: float
     errors: int
+    floor_seconds: float = 0.0  # the same rows COPYed into the tables the import writes (roster only)
 
     @property
     def rate(self) -> float:
@@ -40,6 +43,10 @@ class ImportResult:
     @property
     def copy_rate(self) -> float:
         return self.rows / self.copy_seconds if self.copy_seconds else 0.0
+
+    @property
+    def floor_rate(self) -> float:
+        return self.rows / self.floor_seconds if self.floor_seconds else 0.0
 
 
 async def _copy(db: str, table: str, ddl: str, chunks: list[bytes]) -> float:
@@ -56,9 +63,11 @@ async def _copy(db: str, table: str, ddl: str, chunks: list[bytes]) -> float:
         await conn.close()
 
 
-async def roster(world: World, copy_db: str, imports: int, rows: int, warm: int) -> ImportResult:
+async def roster(world: World, copy_db: str, imports: int, rows: int, warm: int,
+                 floor_db: str | None = None) -> ImportResult:
     """`imports` CSVs of `rows` teachers each (after a warm-up import of `warm`); all of them
-    become the teachers the command figures nominate."""
+    become the teachers the command figures nominate. With `floor_db`, also the floor of the
+    import's own writes on that database (_roster_floor)."""
     await import_roster(world, warm)
     bodies = [roster_csv(world, rows) for _ in range(imports)]  # made before the clock, as COPY's chunks
     seconds, errors, done = 0.0, 0, 0
@@ -76,7 +85,48 @@ async def roster(world: World, copy_db: str, imports: int, rows: int, warm: int)
               for i in range(imports)]
     copy_seconds = await _copy(copy_db, "roster_copy", "id uuid PRIMARY KEY, " + ", ".join(
         f"{h} {'date' if h == 'hired_on' else 'text'}" for h in ROSTER_HEADINGS), chunks)
-    return ImportResult(imports * rows, seconds, copy_seconds, errors)
+    floor = await _roster_floor(floor_db, imports, rows) if floor_db else 0.0
+    return ImportResult(imports * rows, seconds, copy_seconds, errors, floor)
+
+
+async def _roster_floor(db: str, imports: int, rows: int) -> float:
+    """What the import's own writes cost with nothing else: per teacher a TeacherRegistered event,
+    an identity row and a teachers row, COPYed into the enrollment schema's tables (fresh database,
+    every index and constraint the service has) in one transaction per file — no HTTP, parsing,
+    checks, encryption or envelopes. The import can come near this figure, never above it; its
+    ratio to the plain COPY bounds the roster import's ratio."""
+    from services.enrollment.main import spec
+
+    conn = await connect(db)
+    try:
+        await migrate(conn, spec.migrations)
+        await conn.execute("INSERT INTO orgs (code, name, kind, parent_code, version) VALUES ($1, '学校', 'school', "
+                           "NULL, 1) ON CONFLICT DO NOTHING", SCHOOL)
+        meta = {"actor": {"sub": str(uuid.uuid4()), "role": "province_admin", "org": "61"},
+                "correlation_id": str(uuid.uuid4())}
+        seconds = 0.0
+        for k in range(imports):
+            ids = [uuid.uuid4() for _ in range(rows)]
+            people = roster_rows(20_000_000 + k * rows, rows)
+            events = [(f"teacher-{t}", 1, uuid.uuid4(), "TeacherRegistered", 1,
+                       {"teacher_id": str(t), "school_code": SCHOOL, "subject": p[3], "stage": p[4], "title": p[5],
+                        "hired_on": p[6]}, meta) for t, p in zip(ids, people, strict=True)]
+            identities = [(t, p[0], os.urandom(32), os.urandom(60), p[1][:4] + "*" * 10 + p[1][-4:],
+                           date(1980, 1, 1)) for t, p in zip(ids, people, strict=True)]
+            teachers = [(t, SCHOOL, p[3], p[4], p[5], date.fromisoformat(p[6]), 1) for t, p in zip(ids, people,
+                                                                                                      strict=True)]
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.copy_records_to_table("events", records=events, columns=[
+                    "stream_id", "version", "event_id", "type", "schema_version", "data", "metadata"])
+                await conn.copy_records_to_table("teacher_identities", records=identities, columns=[
+                    "teacher_id", "name", "national_id_hash", "national_id_enc", "national_id_masked", "birth_date"])
+                await conn.copy_records_to_table("teachers", records=teachers, columns=[
+                    "id", "school_code", "subject", "stage", "title", "hired_on", "version"])
+            seconds += time.perf_counter() - started
+        return seconds
+    finally:
+        await conn.close()
 
 
 def _attendance_rows(world: World, enrollments: list[tuple[str, str]], days: range) -> list[list[str]]:
