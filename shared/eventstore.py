@@ -385,7 +385,9 @@ class EventStore:
         constraints are checked (a stream that moved on is the same unique violation), and it
         runs in the caller's transaction. The idempotency record, if any, takes a round trip of
         its own: nothing next to thousands of rows."""
-        metas = {m: orjson.loads(m) for m in {r[3] for r in rows}}  # jsonb's binary codec takes objects
+        # jsonb's binary codec serialises what it is given: the metadata text made above goes in
+        # as it is (an orjson Fragment), once per distinct text, not parsed back to be dumped again.
+        metas = {m: orjson.Fragment(m) for m in {r[3] for r in rows}}
         try:
             await conn.copy_records_to_table(
                 "events", columns=_COPY_COLUMNS,
