@@ -8,9 +8,9 @@ command does; > 1 as a bulk import does). The payload is the same JSON (an Atten
 its actor and correlation metadata) on both sides.
 
 - ours: shared.eventstore.EventStore.append on an asyncpg pool of C connections, C asyncio tasks;
-  per transaction: BEGIN, the one prepared statement that checks the stream's version, inserts
-  the events and queues a NOTIFY for the relay, COMMIT (what every command pays; no lock: readers
-  order by the commit horizon).
+  per transaction: BEGIN, the one prepared statement that checks the stream's version and inserts
+  the events, COMMIT (what every command pays; no lock: readers order by the commit horizon, and
+  the relay is woken in-process after COMMIT, not by a NOTIFY — shared/eventstore.py says why).
 - peer: eventsourcing.postgres.PostgresApplicationRecorder.insert_events on its own psycopg 3
   pool of C connections, C threads; per transaction: LOCK TABLE … IN EXCLUSIVE MODE, NOTIFY, the
   insert of StoredEvents (unique on originator id + version), commit — the library's own way of
