@@ -378,3 +378,15 @@ async def test_locks_named_up_front_are_taken_first_and_the_next_holder_reads_af
 async def _advisory_lock_held(pool) -> bool:
     return await pool.fetchval("SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory'"
                                " AND mode = 'ExclusiveLock' AND granted")
+
+
+async def test_a_command_plans_generically_for_its_own_transaction_only(pool):
+    """tt_begin_command (migration 0013) makes the command's statements use generic plans — the
+    combined writes were otherwise planned anew on every call — and only for its transaction: the
+    pooled connection's next read is planned as PostgreSQL chooses again."""
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT current_setting('plan_cache_mode')")
+        async with conn.transaction():
+            await conn.fetch("SELECT * FROM tt_begin_command($1, $2, $3)", "tester", None, ["widget-lock"])
+            assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "force_generic_plan"
+        assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == before == "auto"
