@@ -13,6 +13,9 @@ breakdown.md:
   of work, authentication, the tracing middleware, …); stages overlap.
 - Statements: every round trip per request, in the order of their total time, with the mean
   client-side time (send to answer, so under load it includes queueing).
+- PostgreSQL's own time (pg_stat_statements, loaded by bench/stack.py under --profile): execution
+  and planning per statement, and how often it was planned per call — a prepared statement
+  PostgreSQL plans on every call (plan_cache_mode auto judging a custom plan cheaper) shows 1.00.
 """
 
 from __future__ import annotations
@@ -79,7 +82,27 @@ def layer_of(frames: list[str]) -> str:
     return OTHER
 
 
-def summarise(name: str, stacks: list[tuple[list[str], int]], sql: list[dict], requests: int) -> list[str]:
+def server_table(pg: list[dict], requests: int) -> list[str]:
+    """PostgreSQL's own time per request, by statement (pg_stat_statements over the figure's run):
+    execution and planning, and how often a statement was planned per call (1.00: on every call)."""
+    if not pg:
+        return []
+    per = max(requests, 1)
+    total = sum(r["exec_ms"] + r["plan_ms"] for r in pg) / per
+    out = ["", f"PostgreSQL, its own time: {1000 * total:.0f} µs per request (execution + planning, "
+               "pg_stat_statements; locks waited on count as execution).", "",
+           "| statement | calls per request | execution µs per call | planning µs per call | planned per call |",
+           "|---|---|---|---|---|"]
+    for r in pg[:12]:
+        text = r["statement"] if len(r["statement"]) <= 110 else r["statement"][:107] + "…"
+        calls = max(r["calls"], 1)
+        out.append(f"| `{text.replace('|', '¦')}` | {r['calls'] / per:.2f} | {1000 * r['exec_ms'] / calls:.0f} | "
+                   f"{1000 * r['plan_ms'] / calls:.0f} | {r['plans'] / calls:.2f} |")
+    return out
+
+
+def summarise(name: str, stacks: list[tuple[list[str], int]], sql: list[dict], requests: int,
+              pg: list[dict] | None = None) -> list[str]:
     total = sum(n for _, n in stacks) or 1
     layers: Counter[str] = Counter()
     for frames, n in stacks:
@@ -99,6 +122,7 @@ def summarise(name: str, stacks: list[tuple[list[str], int]], sql: list[dict], r
             text = r["statement"] if len(r["statement"]) <= 110 else r["statement"][:107] + "…"
             out.append(f"| `{text.replace('|', '¦')}` | {r['count'] / max(requests, 1):.2f} | "
                        f"{1000 * r['seconds'] / max(r['count'], 1):.2f} |")
+    out += server_table(pg or [], requests)
     return [*out, ""]
 
 
@@ -111,7 +135,9 @@ def write_breakdown(directory: Path, names: list[str], requests: int) -> Path:
             continue
         sql_file = directory / f"{name}-sql.json"
         sql = orjson.loads(sql_file.read_bytes()) if sql_file.exists() else []
-        lines += summarise(name, parse_raw(raw), sql, requests)
+        pg_file = directory / f"{name}-pg.json"
+        pg = orjson.loads(pg_file.read_bytes()) if pg_file.exists() else []
+        lines += summarise(name, parse_raw(raw), sql, requests, pg)
     out = directory / "breakdown.md"
     out.write_text("\n".join(lines))
     return out

