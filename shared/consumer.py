@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -26,6 +26,7 @@ from .deadletters import PENDING
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
 from .pull import Puller
+from .supervise import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,12 @@ class ProjectionConsumer:
     def __post_init__(self) -> None:
         self.applier = Applier(self.projection, self.max_deliveries)
         self.durable = self.names.consumer(self.projection.name)
+        self.heartbeat = Heartbeat()  # every turn of its loops and every page of a catch-up (shared/supervise.py)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         while not stop.is_set():
+            self.heartbeat.beat()
             try:
                 if not await self.bus.wait_connected(timeout=1.0):
                     continue
@@ -179,7 +182,7 @@ class ProjectionConsumer:
         log.warning("projection %s: catching up on %s from its owner's feed (%s)", self.projection.name, self.source,
                     self._behind)
         try:
-            done = await catch_up(self.pool, self.applier, self.feed(self.source))
+            done = await catch_up(self.pool, self.applier, self._beating(self.feed(self.source)))
         except Exception as exc:
             log.warning("projection %s: catching up on %s from its owner's feed failed, retrying: %s",
                         self.projection.name, self.source, exc)
@@ -198,6 +201,13 @@ class ProjectionConsumer:
         if done.dead:
             await self._report_dead_letters()
 
+    async def _beating(self, pages: AsyncIterable[list[Envelope]]) -> AsyncIterator[list[Envelope]]:
+        """The feed's pages, a heartbeat at each: a catch-up of a long feed is a long turn of
+        `run`, but not a stalled one."""
+        async for page in pages:
+            self.heartbeat.beat()
+            yield page
+
     async def _consume(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         """Fetch → apply → ack, with the next fetch already under way while a batch is applied
         (its messages wait, unacked, until their own turn: order and exactly-once are unchanged).
@@ -208,6 +218,7 @@ class ProjectionConsumer:
         ahead: asyncio.Task[list[Msg]] | None = asyncio.ensure_future(self._fetch(puller))
         try:
             while ahead is not None:
+                self.heartbeat.beat()
                 if self._behind is not None:  # seen in the batch just applied: catch up first (run)
                     break
                 msgs = await ahead

@@ -44,6 +44,7 @@ from .bus import Bus, BusNames
 from .db import connect
 from .envelope import STRUCTURED_CONTENT_TYPE
 from .eventstore import EventStore
+from .supervise import Heartbeat
 
 log = logging.getLogger(__name__)
 RELAY_LOCK = 0x7474_7265_6C61  # "ttrela"
@@ -99,6 +100,7 @@ class OutboxRelay:
         self._refusals: dict[int, tuple[int, str]] = {}  # position → (refusals in a row, last reason)
         self.parked = 0
         self._tracer = trace.get_tracer(__name__)
+        self.heartbeat = Heartbeat()  # every turn of its loops, leading or standing by (shared/supervise.py)
 
     def wake(self) -> None:
         self._wake.set()
@@ -108,6 +110,7 @@ class OutboxRelay:
         try:
             backoff = 0.2
             while not stop.is_set():
+                self.heartbeat.beat()
                 try:
                     await self._lead(stop)
                     backoff = 0.2
@@ -130,6 +133,7 @@ class OutboxRelay:
             # read itself) for the plan the generic one is: an index scan on (tx, position).
             await conn.execute("SET plan_cache_mode = force_generic_plan")
             while not stop.is_set():
+                self.heartbeat.beat()
                 # Wake-ups that came while connecting or waiting are passed on; clear before the
                 # NOTIFY, so that a commit after this point wakes us again.
                 woken = self._wake.is_set()
@@ -150,6 +154,7 @@ class OutboxRelay:
     async def _drain_loop(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         nats_backoff = 0.2
         while not stop.is_set():
+            self.heartbeat.beat()
             self._wake.clear()
             await self._report_depth(conn)
             if not self.bus.connected:

@@ -101,17 +101,18 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         app.state.pool, app.state.store, app.state.bus, app.state.names = pool, store, bus, names
         tasks = [asyncio.create_task(_provision(bus, names, spec, settings, stop), name="provision")]
         # The loops, started again should one die of what it did not expect (shared/supervise.py).
-        app.state.supervisor = supervisor = Supervisor(spec.name, stop)
+        app.state.supervisor = supervisor = Supervisor(spec.name, stop, stall_after_s=settings.stall_after_s)
         if spec.owns_events:
             relay = OutboxRelay(settings.database_url, store, bus, names, spec.name, settings.relay_batch_size)
             app.state.relay = relay
-            tasks.append(supervisor.start("relay", functools.partial(relay.run, stop)))
+            tasks.append(supervisor.start("relay", functools.partial(relay.run, stop), relay.heartbeat))
         app.state.consumers = [
             ProjectionConsumer(pool, bus, names, p, source, spec.name, settings.projection_batch_size,
                                settings.projection_max_deliveries, feed=_feeds(app, spec, settings))
             for p in spec.projections for source in p.sources
         ]
-        tasks += [supervisor.start(f"consume-{c.durable}", functools.partial(c.run, stop)) for c in app.state.consumers]
+        tasks += [supervisor.start(f"consume-{c.durable}", functools.partial(c.run, stop), c.heartbeat)
+                  for c in app.state.consumers]
         tasks.append(supervisor.start("prune-idempotency-keys", functools.partial(_prune_keys, pool, settings, stop)))
         _freeze_startup_heap()
         try:
@@ -286,17 +287,23 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         checks["nats"] = bool(bus and bus.connected)
         supervisor: Supervisor | None = getattr(request.app.state, "supervisor", None)
         down = sorted(supervisor.down) if supervisor is not None else []
+        stalled = supervisor.stalled() if supervisor is not None else []
         # Readiness decides whether a pod gets traffic, and commands need only PostgreSQL: while
         # NATS is away they commit to the outbox and the relay catches up later. Failing
         # readiness on NATS would take every replica out of its Service at once and turn a
         # messaging outage into an API outage. NATS shows here and in the metrics instead.
         # A background loop being started again (shared/supervise.py) degrades too, for the same
         # reason: commands still commit; the relay or a projection catches up once it is back.
+        # So does one that is alive but has stopped turning (stalled): restarting the pod is the
+        # operator's call, with the loop's name and its logs in hand (docs/operations.md).
         ok = checks["database"]
-        status = "unavailable" if not ok else ("ready" if checks["nats"] and not down else "degraded")
+        status = "unavailable" if not ok else ("ready" if checks["nats"] and not down and not stalled
+                                               else "degraded")
         body: dict[str, object] = {"status": status, "checks": checks}
         if down:
             body["restarting"] = down
+        if stalled:
+            body["stalled"] = stalled
         return JSONResponse(body, status_code=200 if ok else 503)
 
     # Documents about the API, as /openapi.json is, rather than operations of it: left out of the OpenAPI.

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     projection_max_deliveries: int = 5
     # Page size of a consumer's catch-up from an owner's /v1/events feed (shared/catchup.py).
     projection_catchup_page: int = Field(default=1000, ge=1, le=5000)
+    # A background loop (relay, consumer) whose heartbeat has been quiet this long is named as
+    # stalled by /readyz and tt_background_stalled (shared/supervise.py). Its turns wait at most a
+    # few seconds when all is well.
+    stall_after_s: float = Field(default=60.0, gt=0)
     # How long a command's Idempotency-Key replays its first answer. Mobile clients retry for
     # minutes or hours; a week covers a phone that was off over a weekend. Older keys are
     # deleted (they would otherwise grow without bound: docs/scale.md).

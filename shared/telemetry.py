@@ -196,6 +196,8 @@ PROJECTION_CATCHUP_APPLIED = Counter("tt_projection_catchup_applied", "Events a 
 DEAD_LETTERS = Gauge("tt_dead_letters", "Events parked as dead letters", _SP)
 BACKGROUND_RESTARTS = Counter("tt_background_restarts", "Background loops (relay, consumers) that ended "
                               "unexpectedly and were started again (shared/supervise.py)", [*_S, "task"])
+BACKGROUND_STALLED = Gauge("tt_background_stalled", "1 while a background loop (relay, consumer) is alive but has "
+                           "not turned for STALL_AFTER_S, else 0 (shared/supervise.py)", [*_S, "task"])
 _HTTP = ["service", "method", "route"]
 HTTP_REQUESTS = Counter("tt_http_requests", "HTTP requests handled", [*_HTTP, "status"])
 HTTP_DURATION = Histogram("tt_http_request_duration_seconds", "HTTP request latency", _HTTP)
