@@ -97,6 +97,11 @@ class ProjectionConsumer:
         self.durable = self.names.consumer(self.projection.name)
         self.heartbeat = Heartbeat()  # every turn of its loops and every page of a catch-up (shared/supervise.py)
 
+    @property
+    def behind(self) -> bool:
+        """Behind JetStream retention now: catching up from the owner's feed, or about to."""
+        return self._behind is not None
+
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         while not stop.is_set():

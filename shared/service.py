@@ -256,6 +256,12 @@ class ProjectionView(BaseModel):
     last_position: int
     applied: int
     dead_letters: int = Field(description="parked events pending: neither replayed nor discarded")
+    catching_up: bool = Field(default=False, description="behind JetStream retention now: applying the owner's "
+                                                          "/v1/events feed, or about to")
+    catchups: int = Field(default=0, description="catch-ups from the owner's feed since this replica started")
+    behind_reason: str | None = Field(default=None, description="why this replica last fell behind retention")
+    stalled: bool = Field(default=False, description="its loop is alive but has not turned for STALL_AFTER_S "
+                                                     "(docs/operations.md, 'A loop is stalled')")
 
 
 class ProjectionsView(BaseModel):
@@ -338,13 +344,17 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
             dead = dict(await conn.fetch(
                 f"SELECT projection, count(*) FROM dead_letters WHERE {PENDING} GROUP BY projection"))
         state = {r["projection"]: r for r in rows}
+        supervisor: Supervisor | None = getattr(request.app.state, "supervisor", None)
+        stalled = set(supervisor.stalled()) if supervisor is not None else set()
         out = []
         for c in request.app.state.consumers:
             r = state.get(c.projection.name)
             out.append({
                 "projection": c.projection.name, "source": c.source, "lag": c.lag,
                 "last_position": r["last_position"] if r else 0, "applied": r["applied"] if r else 0,
-                "dead_letters": dead.get(c.projection.name, 0),
+                "dead_letters": dead.get(c.projection.name, 0), "catching_up": c.behind,
+                "catchups": c.catchups, "behind_reason": c.behind_reason,
+                "stalled": f"consume-{c.durable}" in stalled,
             })
         return {"projections": out}
 

@@ -105,6 +105,13 @@ async def test_a_consumer_past_retention_catches_up_from_the_owners_feed(
             await _at_head(back, enrollment)
             caught = {c.projection.name: c.catchups for c in back.state.consumers if c.source == "enrollment"}
             assert all(caught[name] >= 1 for name in FROM_ENROLLMENT), caught
+            # What an operator sees of it: GET /v1/projections names the catch-ups and why.
+            async with client_for(back, keys_dir, "http://reporting")("ops") as ops:
+                shown = (await ops.get("/v1/projections")).json()["projections"]
+            mine = {p["projection"]: p for p in shown if p["source"] == "enrollment"}
+            for name in FROM_ENROLLMENT:
+                assert mine[name]["catchups"] >= 1 and mine[name]["behind_reason"], mine[name]
+                assert not mine[name]["catching_up"] and not mine[name]["stalled"], mine[name]
             # Exactly once: each projection counts every event it applied, across its live runs and the
             # catch-up — every event of the streams it follows (Projection.follows), those it does not
             # model too; one applied twice would count twice.
