@@ -7,10 +7,13 @@ One transaction appends `batch` events to one stream (1 = one event per transact
 command does; > 1 as a bulk import does). The payload is the same JSON (an AttendanceRecorded with
 its actor and correlation metadata) on both sides.
 
-- ours: shared.eventstore.EventStore.append on an asyncpg pool of C connections, C asyncio tasks;
-  per transaction: BEGIN, the one prepared statement that checks the stream's version and inserts
-  the events, COMMIT (what every command pays; no lock: readers order by the commit horizon, and
-  the relay is woken in-process after COMMIT, not by a NOTIFY — shared/eventstore.py says why).
+- ours: shared.eventstore.EventStore.append_and_commit on an asyncpg pool of C connections, C
+  asyncio tasks; per transaction: the one prepared statement that checks the stream's version and
+  inserts the events, in PostgreSQL's implicit transaction — one round trip, committed when it
+  answers, as the peer's insert_events is a transaction of its own (a command's append runs inside
+  the command's transaction instead: BEGIN and COMMIT are the command's). No lock: readers order
+  by the commit horizon, and the relay is woken in-process after the commit, not by a NOTIFY —
+  shared/eventstore.py says why.
 - peer: eventsourcing.postgres.PostgresApplicationRecorder.insert_events on its own psycopg 3
   pool of C connections, C threads; per transaction: LOCK TABLE … IN EXCLUSIVE MODE, NOTIFY, the
   insert of StoredEvents (unique on originator id + version), commit — the library's own way of
@@ -78,8 +81,8 @@ async def ours(db: str, plan: Plan) -> float:
     async def writer(w: int, work: list[tuple[int, int]]) -> None:
         for s, k in work:
             events = [NewEvent("AttendanceRecorded", payload(k * plan.batch + j)) for j in range(plan.batch)]
-            async with pool.acquire() as c, c.transaction():
-                await store.append(c, ids[s], k * plan.batch, events, META)
+            async with pool.acquire() as c:
+                await store.append_and_commit(c, ids[s], k * plan.batch, events, META)
 
     try:
         warm = [[(s, 0)] for s in range(plan.concurrency)]  # version 1..batch of the first C streams

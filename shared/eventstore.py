@@ -291,6 +291,34 @@ class EventStore:
             return []
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside the caller's transaction")
+        envelopes = await self._append(conn, stream_id, expected_version, events, metadata, answer, writes)
+        self._wake_after_commit(conn)
+        return envelopes
+
+    async def append_and_commit(
+        self, conn: asyncpg.Connection, stream_id: str, expected_version: int, events: Sequence[NewEvent],
+        metadata: Metadata | None = None,
+    ) -> list[Envelope]:
+        """`append` as a transaction of its own, committed when it returns, for a caller that
+        writes nothing else with these events (an import of one stream, bench/peer.py's writers,
+        as the peer library's insert_events). Its one statement runs in PostgreSQL's implicit
+        transaction, committed before the server answers: one round trip where BEGIN, the
+        statement and COMMIT take three. Atomic all the same — one statement writes every event or
+        none — and a stream that moved on writes nothing (ConcurrencyError)."""
+        if conn.is_in_transaction():
+            raise RuntimeError("append_and_commit commits by itself: inside a transaction, use append")
+        envelopes = await self._append(conn, stream_id, expected_version, events, metadata)
+        if envelopes and self._wakers.calls:
+            self._wakers()  # committed already: there is no COMMIT for the connection to see
+        return envelopes
+
+    async def _append(
+        self, conn: asyncpg.Connection, stream_id: str, expected_version: int, events: Sequence[NewEvent],
+        metadata: Metadata | None = None, answer: Remembered | None = None,
+        writes: Sequence[tuple[str, Sequence[Any]]] = (),
+    ) -> list[Envelope]:
+        if not events:
+            return []
         meta = metadata or Metadata()
         sql = _APPEND_KEPT if answer else _APPEND
         riding: tuple[Any, ...] = ()
@@ -320,7 +348,6 @@ class EventStore:
             raise ConcurrencyError(stream_id, expected_version, rows[0]["previous"])
         for write_sql, args in writes:  # not combinable: one statement each, after the events
             await conn.execute(write_sql, *args)
-        self._wake_after_commit(conn)
         return [
             Envelope(
                 id=row["event_id"], source=self.source, type=ev.type, subject=stream_id,

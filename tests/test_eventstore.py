@@ -234,3 +234,86 @@ def test_the_digit_run_pre_check_finds_every_number_the_pattern_does():
         assert has_national_id(text) == (NATIONAL_ID.search(_folded(text)) is not None), text
     assert has_national_id(number) and has_national_id("１１０１０５１９４９１２３１００２Ｘ")
     assert not has_national_id(number[:17]) and not has_national_id("0" * 19)
+
+
+async def test_append_and_commit_is_one_statement_committed_when_it_returns(pool):
+    """An append that is its own transaction: one statement and no BEGIN or COMMIT, the events
+    visible to every other connection once it returns, the relay woken then, and a stale
+    expectation written nowhere. Inside a transaction it refuses (it could not commit by itself)."""
+    stream = f"project-{uuid.uuid4()}"
+    woken: list[int] = []
+    unregister = store.on_commit(lambda: woken.append(1))
+    sent: list[str] = []
+
+    def log(query) -> None:
+        sent.append(query.query)
+
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(log)
+            try:
+                first = await store.append_and_commit(conn, stream, NO_STREAM, [counted(1), counted(2)],
+                                                      Metadata(actor={"sub": "t"}))
+                assert not conn.is_in_transaction() and woken == [1]
+                async with pool.acquire() as other:  # committed: another session reads it
+                    assert [e.stream_version for e in await store.load(other, stream)] == [1, 2]
+                for wrong in (0, 1, 5):
+                    with pytest.raises(ConcurrencyError):
+                        await store.append_and_commit(conn, stream, wrong, [counted(9)])
+                assert woken == [1]  # nothing committed, nothing to publish
+                sent.clear()  # the first use of a statement on a connection also looks up its types
+                again = await store.append_and_commit(conn, stream, 2, [counted(3)])
+                assert len(sent) == 1 and woken == [1, 1]
+                async with conn.transaction():
+                    with pytest.raises(RuntimeError):
+                        await store.append_and_commit(conn, stream, 3, [counted(4)])
+            finally:
+                conn.remove_query_logger(log)
+    finally:
+        unregister()
+    async with pool.acquire() as conn:
+        loaded = await store.load(conn, stream)
+    assert [e.data["n"] for e in loaded] == [1, 2, 3] and loaded[0].actor == {"sub": "t"}
+    assert [e.id for e in loaded] == [first[0].id, first[1].id, again[0].id]
+    assert [e.position for e in loaded] == [e.position for e in [*first, *again]]
+
+
+async def test_append_and_commit_at_one_version_concurrently_exactly_one_wins(pool):
+    stream = f"project-{uuid.uuid4()}"
+    await append(pool, stream, NO_STREAM, counted(0))
+
+    async def alone(i: int):
+        async with pool.acquire() as conn:
+            return await store.append_and_commit(conn, stream, 1, [counted(i), counted(i + 100)])
+
+    results = await asyncio.gather(*(alone(i) for i in range(20)), return_exceptions=True)
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, BaseException))
+    async with pool.acquire() as conn:
+        assert [e.stream_version for e in await store.load(conn, stream)] == [1, 2, 3]
+
+
+async def test_a_late_commit_is_never_skipped_when_later_appends_commit_on_their_own(pool):
+    """The late-commit guarantee for appends in PostgreSQL's implicit transaction: T1 draws a
+    position and stays open while later appends commit by themselves; a reader tailing the store
+    sees nothing until T1 commits, then every event once, T1's first."""
+    async with pool.acquire() as conn:
+        start = await store.head(conn)
+    held = await pool.acquire()
+    tx = held.transaction()
+    await tx.start()
+    early = await store.append(held, f"project-{uuid.uuid4()}", NO_STREAM, [counted(1)])
+
+    async def alone() -> int:
+        async with pool.acquire() as conn:
+            return (await store.append_and_commit(conn, f"project-{uuid.uuid4()}", NO_STREAM, [counted(2)]))[0].position
+
+    later = sorted(await asyncio.gather(*(alone() for _ in range(5))))
+    assert all(p > early[0].position for p in later)
+    async with pool.acquire() as conn:
+        assert (await store.read_after(conn, start, 100)).events == []  # behind the horizon
+    await tx.commit()
+    await pool.release(held)
+    async with pool.acquire() as conn:
+        seen = [e.position for e in (await store.read_after(conn, start, 100)).events]
+    assert seen == [early[0].position, *later]
