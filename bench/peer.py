@@ -20,6 +20,9 @@ its actor and correlation metadata) on both sides.
   keeping notification ids in commit order, which ours gets from the commit horizon instead.
 
 Timed: from the first append to the last commit, after a warm-up of C transactions per side.
+The events' data (dicts with three fresh UUIDs each) is made before the clock, the same way for
+both sides: what a caller has in hand when it appends. Each side's own work stays timed: our
+NewEvent (its personal-data gate) and JSON encoding, the peer's StoredEvent and orjson.dumps.
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ class Plan:
         return [(mine[k % len(mine)], k // len(mine)) for k in range(n)]
 
 
+Work = list[tuple[int, int, list[dict]]]  # one writer's (stream, transaction number, events' data)
+
+
+def made(plan: Plan, works: list[list[tuple[int, int]]]) -> list[Work]:
+    """Each writer's transactions with their events' data, made before the clock (module docstring)."""
+    return [[(s, k, [payload(k * plan.batch + j) for j in range(plan.batch)]) for s, k in work] for work in works]
+
+
 def payload(i: int) -> dict:
     return {"enrollment_id": str(uuid.uuid4()), "project_id": str(uuid.uuid4()), "teacher_id": str(uuid.uuid4()),
             "session_date": "2026-03-12", "status": "present", "hours": 6.0, "seq": i}
@@ -78,18 +89,18 @@ async def ours(db: str, plan: Plan) -> float:
     ids = [f"enrollment-{uuid.uuid4()}" for _ in range(plan.streams)]
     pool = await create_pool(db, plan.concurrency, plan.concurrency)
 
-    async def writer(w: int, work: list[tuple[int, int]]) -> None:
-        for s, k in work:
-            events = [NewEvent("AttendanceRecorded", payload(k * plan.batch + j)) for j in range(plan.batch)]
+    async def writer(work: Work) -> None:
+        for s, k, data in work:
+            events = [NewEvent("AttendanceRecorded", d) for d in data]
             async with pool.acquire() as c:
                 await store.append_and_commit(c, ids[s], k * plan.batch, events, META)
 
     try:
-        warm = [[(s, 0)] for s in range(plan.concurrency)]  # version 1..batch of the first C streams
-        await asyncio.gather(*(writer(w, warm[w]) for w in range(plan.concurrency)))
-        work = [[(s, k + (s < plan.concurrency)) for s, k in plan.work(w)] for w in range(plan.concurrency)]
+        warm = made(plan, [[(s, 0)] for s in range(plan.concurrency)])  # version 1..batch of the first C streams
+        await asyncio.gather(*(writer(w) for w in warm))
+        work = made(plan, [[(s, k + (s < plan.concurrency)) for s, k in plan.work(w)] for w in range(plan.concurrency)])
         started = time.perf_counter()
-        await asyncio.gather(*(writer(w, work[w]) for w in range(plan.concurrency)))
+        await asyncio.gather(*(writer(w) for w in work))
         seconds = time.perf_counter() - started
         return plan.transactions * plan.batch / seconds
     finally:
@@ -119,17 +130,17 @@ def peer_sync(db: str, plan: Plan) -> float:
         ids = [f"enrollment-{uuid.uuid4()}" for _ in range(plan.streams)]
         meta = META.as_json()
 
-        def writer(work: list[tuple[int, int]], errors: list[BaseException]) -> None:
+        def writer(work: Work, errors: list[BaseException]) -> None:
             try:
-                for s, k in work:
+                for s, k, data in work:
                     recorder.insert_events([
                         StoredEvent(originator_id=ids[s], originator_version=k * plan.batch + j + 1, topic=TOPIC,
-                                    state=orjson.dumps({**payload(k * plan.batch + j), "_meta": meta}))
-                        for j in range(plan.batch)])
+                                    state=orjson.dumps({**d, "_meta": meta}))
+                        for j, d in enumerate(data)])
             except BaseException as exc:  # surfaced after join
                 errors.append(exc)
 
-        def run(works: list[list[tuple[int, int]]]) -> float:
+        def run(works: list[Work]) -> float:
             errors: list[BaseException] = []
             threads = [threading.Thread(target=writer, args=(w, errors)) for w in works]
             started = time.perf_counter()
@@ -141,8 +152,9 @@ def peer_sync(db: str, plan: Plan) -> float:
                 raise errors[0]
             return time.perf_counter() - started
 
-        run([[(s, 0)] for s in range(plan.concurrency)])
-        seconds = run([[(s, k + (s < plan.concurrency)) for s, k in plan.work(w)] for w in range(plan.concurrency)])
+        run(made(plan, [[(s, 0)] for s in range(plan.concurrency)]))
+        seconds = run(made(plan, [[(s, k + (s < plan.concurrency)) for s, k in plan.work(w)]
+                                  for w in range(plan.concurrency)]))
         return plan.transactions * plan.batch / seconds
     finally:
         datastore.close()
