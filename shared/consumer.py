@@ -98,6 +98,11 @@ class ProjectionConsumer:
         self.heartbeat = Heartbeat()  # every turn of its loops and every page of a catch-up (shared/supervise.py)
 
     @property
+    def task_name(self) -> str:
+        """Its name as a background loop: in /readyz, the supervisor's metrics, /v1/projections."""
+        return f"consume-{self.durable}"
+
+    @property
     def behind(self) -> bool:
         """Behind JetStream retention now: catching up from the owner's feed, or about to."""
         return self._behind is not None

@@ -300,8 +300,9 @@ class EventStore:
         metadata: Metadata | None = None,
     ) -> list[Envelope]:
         """`append` as a transaction of its own, committed when it returns, for a caller that
-        writes nothing else with these events (an import of one stream, bench/peer.py's writers,
-        as the peer library's insert_events). Its one statement runs in PostgreSQL's implicit
+        writes nothing else with these events. No service calls it today: a command's append runs
+        in the command's transaction. bench/peer.py's writers do, as the peer library's
+        insert_events is a transaction of its own. Its one statement runs in PostgreSQL's implicit
         transaction, committed before the server answers: one round trip where BEGIN, the
         statement and COMMIT take three. Atomic all the same — one statement writes every event or
         none — and a stream that moved on writes nothing (ConcurrencyError)."""

@@ -111,7 +111,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
                                settings.projection_max_deliveries, feed=_feeds(app, spec, settings))
             for p in spec.projections for source in p.sources
         ]
-        tasks += [supervisor.start(f"consume-{c.durable}", functools.partial(c.run, stop), c.heartbeat)
+        tasks += [supervisor.start(c.task_name, functools.partial(c.run, stop), c.heartbeat)
                   for c in app.state.consumers]
         tasks.append(supervisor.start("prune-idempotency-keys", functools.partial(_prune_keys, pool, settings, stop)))
         _freeze_startup_heap()
@@ -354,7 +354,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
                 "last_position": r["last_position"] if r else 0, "applied": r["applied"] if r else 0,
                 "dead_letters": dead.get(c.projection.name, 0), "catching_up": c.behind,
                 "catchups": c.catchups, "behind_reason": c.behind_reason,
-                "stalled": f"consume-{c.durable}" in stalled,
+                "stalled": c.task_name in stalled,
             })
         return {"projections": out}
 
