@@ -49,6 +49,7 @@ class Bus:
         self.url = url
         self.name = name
         self.nc: NATS | None = None
+        self._js: JetStreamContext | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -91,9 +92,18 @@ class Bus:
         return self.connected
 
     def js(self) -> JetStreamContext:
+        """The connection's one JetStream context. One, not one per call: a context's first
+        `publish_async` subscribes an inbox of its own for the acks and never lets it go, so a
+        context per relay batch left a subscription (its task, queue and the context itself)
+        behind on every batch: the heap grew by thousands of objects a second under load, and
+        the full collections walking it stalled the event loop for longer and longer (150-180 ms
+        after a minute of make bench, docs/benchmarks.md). The subscription survives reconnects
+        (the client re-subscribes its own)."""
         if self.nc is None:
             raise ConnectionError("NATS not connected yet")
-        return self.nc.jetstream()
+        if self._js is None:
+            self._js = self.nc.jetstream()
+        return self._js
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

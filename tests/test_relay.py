@@ -293,3 +293,25 @@ async def test_the_relay_survives_asyncpgs_internal_client_error_on_a_dying_conn
             await append_streams(pool, streams=2, per_stream=2)
             await eventually(lambda: _depth_is(pool, 0), timeout=15, message="published after the failure")
         assert broken.failed
+
+
+async def test_batch_after_batch_the_relay_holds_one_ack_subscription(pool, db_url, nats_url, namespace):
+    """Each batch's PubAcks arrive on an inbox subscription. The relay must reuse one: a new
+    JetStream context per batch left one subscription more behind on every batch (each with its
+    task and queue, on the server too), and under load the heap grew until the full collections
+    stalled the event loop (shared/bus.py `Bus.js`)."""
+    names = BusNames(namespace)
+    async with connected_bus(nats_url, names) as bus:
+        live = relay(db_url, bus, names)
+        async with background(live):
+            await eventually(lambda: _depth_is(pool, 0), message="whatever earlier tests left, published")
+            await append_streams(pool, streams=1, per_stream=1)
+            await eventually(lambda: _depth_is(pool, 0), timeout=5, message="the first batch published")
+            # nats-py keeps no public count of a client's subscriptions; its own table is it.
+            subscriptions = len(bus.nc._subs)
+            published = live.published
+            for round_ in range(5):  # one batch each: the relay waits for nothing between them
+                await append_streams(pool, streams=1, per_stream=1)
+                await eventually(lambda: _depth_is(pool, 0), timeout=5, message=f"round {round_} published")
+            assert live.published >= published + 5
+            assert len(bus.nc._subs) == subscriptions
