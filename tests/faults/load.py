@@ -3,6 +3,10 @@ Idempotency-Key, retried with the SAME key after a 503 or a broken connection un
 acknowledged (2xx) — and a record of everything seen on the way.
 
 The promise under test is about acknowledged commands: every 2xx must be in the read models once.
+
+aiohttp, as bench/load.py: the generator shares 2 cores with the stack it breaks, and httpx cost
+~8 ms of CPU per command there (its pool checks every idle connection on every request), more
+than enrollment spends handling the command.
 """
 
 from __future__ import annotations
@@ -10,12 +14,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.faults.http11 import Http11, TransportError
+import aiohttp
+import orjson
 
 RETRYABLE = {503}
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: Mapping[str, str]  # aiohttp's: names are case-insensitive
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
 
 
 @dataclass
@@ -43,15 +60,18 @@ class Driver:
     retried: int = 0
     latencies: list[float] = field(default_factory=list)  # seconds to acknowledgment, retries included
     acked_at: list[float] = field(default_factory=list)  # time.monotonic() of each acknowledgment
-    client: Http11 | None = None
+    client: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Driver:
-        self.client = Http11(self.timeout)
+        # No cap on connections: while a service is down the requests pile up, and each must meet
+        # the stack (refused, reset, or its timeout) rather than a queue in the client.
+        self.client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                            timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self
 
     async def __aexit__(self, *exc) -> None:
         assert self.client is not None
-        await self.client.aclose()
+        await self.client.close()
 
     async def send(self, base: str, path: str, key: str, headers: dict[str, str], json: Any = None) -> Sent | None:
         """POST until acknowledged; None if a non-retryable answer came (recorded in `unexpected`)."""
@@ -60,30 +80,32 @@ class Driver:
         while True:
             attempts += 1
             self.in_flight += 1
+            r: _Answer | None = None
             try:
-                r = await self.client.post(f"{base}{path}", json, {**headers, "Idempotency-Key": key})
-            except TransportError as exc:  # refused, reset, or no answer within `timeout`
+                async with self.client.post(f"{base}{path}", json=json,
+                                            headers={**headers, "Idempotency-Key": key}) as resp:
+                    r = _Answer(resp.status, resp.headers, await resp.read())
+            except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, or no answer within `timeout`
                 self.statuses["conn"] += 1
-                self.transport_errors[exc.kind] += 1
-                r = None
+                self.transport_errors[type(exc).__name__] += 1
             finally:
                 self.in_flight -= 1
             if r is not None:
-                self.statuses[r.status_code] += 1
-                if 200 <= r.status_code < 300:
+                self.statuses[r.status] += 1
+                if 200 <= r.status < 300:
                     self.acked += 1
                     replayed = r.headers.get("idempotent-replayed", "").lower() == "true"
                     self.replayed += replayed
                     self.retried += attempts > 1
                     self.acked_at.append(time.monotonic())
                     self.latencies.append(self.acked_at[-1] - started)
-                    return Sent(path, r.status_code, r.json() if r.content else None, attempts, replayed)
-                if r.status_code == 503:
+                    return Sent(path, r.status, orjson.loads(r.body) if r.body else None, attempts, replayed)
+                if r.status == 503:
                     if len(self.problems_503) < 20:
                         self.problems_503.append({"content_type": r.headers.get("content-type"),
                                                   "retry_after": r.headers.get("retry-after"), "body": r.text[:300]})
-                elif r.status_code not in RETRYABLE:
-                    self.unexpected.append((path, r.status_code, r.text[:300]))
+                elif r.status not in RETRYABLE:
+                    self.unexpected.append((path, r.status, r.text[:300]))
                     return None
             if time.monotonic() - started > self.give_up:
                 self.unexpected.append((path, -1, f"gave up after {attempts} attempts"))
