@@ -115,10 +115,16 @@ class ProjectionConsumer:
                 if not await self.bus.wait_connected(timeout=1.0):
                     continue
                 sub = await self._subscribe()
-                if self._behind is not None:
-                    await self._catch_up()
-                backoff = 0.2
-                await self._consume(sub, stop)
+                try:
+                    if self._behind is not None:
+                        await self._catch_up()
+                    backoff = 0.2
+                    await self._consume(sub, stop)
+                finally:
+                    # Its inbox goes (the durable stays): each turn of this loop subscribes anew, and
+                    # an inbox never dropped is one subscription more, here and on the server.
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS or PostgreSQL away: back off and resubscribe

@@ -208,3 +208,36 @@ async def test_projection_crashed_between_commit_and_ack_redelivery_changes_noth
 
 async def _all_acked(live, redelivered, n: int) -> bool:
     return len(redelivered) >= n and live.lag == 0
+
+
+class Hiccups(ProjectionConsumer):
+    """Its first three turns die after subscribing, as when NATS answers one call and not the next."""
+
+    failures = 0
+
+    async def _consume(self, sub, stop):
+        if self.failures < 3:
+            self.failures += 1
+            raise ConnectionError("NATS went away mid-turn")
+        await super()._consume(sub, stop)
+
+
+async def test_a_consumer_that_subscribes_again_holds_no_more_than_one_that_did_not(pool, nats_url, namespace):
+    """Every turn of the consumer's loop subscribes anew (after an error, after a catch-up); the
+    turn's inbox must go with it, or each turn leaves a subscription behind, here and on the server."""
+    names = BusNames(namespace)
+    by_stream = await append_streams(pool, streams=2, per_stream=2)
+    async with connected_bus(nats_url, names) as bus:
+        await _publish_raw(bus, names, [e for evs in by_stream.values() for e in evs], "")
+        # nats-py keeps no public count of a client's subscriptions; its own table is it.
+        idle = len(bus.nc._subs)
+        steady = Tally(f"p_{namespace}")
+        async with background(consumer(pool, bus, names, steady)):
+            await eventually(lambda: _applied(pool, steady.name, 4), message="the steady consumer applied all")
+            held = len(bus.nc._subs) - idle
+        assert len(bus.nc._subs) == idle, "a stopped consumer holds no subscription"
+        flaky = Hiccups(pool, bus, names, Tally(f"q_{namespace}"), SERVICE, SERVICE, ack_wait=5.0)
+        async with background(flaky):
+            await eventually(lambda: _applied(pool, f"q_{namespace}", 4), message="the flaky consumer applied all")
+            assert flaky.failures == 3
+            assert len(bus.nc._subs) - idle == held
