@@ -225,12 +225,18 @@ class Metadata:
     traceparent: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in {
-            "correlationid": self.correlation_id,
-            "causationid": self.causation_id,
-            "actor": self.actor,
-            "traceparent": self.traceparent,
-        }.items() if v is not None}
+        # Every event a reaction records has its own (a credits intake batch: 256): no dict built
+        # to be filtered into another.
+        out: dict[str, Any] = {}
+        if self.correlation_id is not None:
+            out["correlationid"] = self.correlation_id
+        if self.causation_id is not None:
+            out["causationid"] = self.causation_id
+        if self.actor is not None:
+            out["actor"] = self.actor
+        if self.traceparent is not None:
+            out["traceparent"] = self.traceparent
+        return out
 
     @classmethod
     def caused_by(cls, event: Envelope, actor: dict[str, Any] | None = None,
