@@ -80,6 +80,9 @@ class InlineProjection:
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Pending]) -> None:
         """Apply events in order; runs of one type with a bulk handler go in one call."""
+        types = {e.type for e in events}
+        if self.handlers.keys().isdisjoint(types) and self.bulk.keys().isdisjoint(types):
+            return  # none is ours: not walked one by one (a credits intake batch: 256 awards, no policy)
         i = 0
         while i < len(events):
             ev = events[i]
