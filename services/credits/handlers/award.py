@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -36,10 +35,10 @@ ORDER BY t.ord
 """
 
 
-@dataclass(frozen=True)
-class Completion:
+class Completion(NamedTuple):
     """An EnrollmentCompleted to award, with the ids its award must carry (deterministic, so the
-    same completion can never be awarded twice: events.event_id is UNIQUE)."""
+    same completion can never be awarded twice: events.event_id is UNIQUE). A tuple: one per
+    completion, made in a fraction of a frozen dataclass's time."""
 
     event: Envelope
     traceparent: str | None

@@ -15,6 +15,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import asyncpg
 from asyncpg.pgproto.pgproto import UUID as FastUUID
@@ -30,18 +31,21 @@ AWARD_EVENT_NS = uuid.UUID("6f3c1c52-4a0e-4bd5-9a55-2f1f0d7d1a01")
 AWARD_ENTRY_NS = uuid.UUID("6f3c1c52-4a0e-4bd5-9a55-2f1f0d7d1a02")
 
 
-_EVENT_NS, _ENTRY_NS = AWARD_EVENT_NS.bytes, AWARD_ENTRY_NS.bytes
+# SHA-1 already fed each namespace: a completion's two ids copy it instead of hashing it again.
+_EVENT_NS, _ENTRY_NS = hashlib.sha1(AWARD_EVENT_NS.bytes), hashlib.sha1(AWARD_ENTRY_NS.bytes)
+# RFC 4122's version (5) and variant bits, over the digest's first 16 bytes as one integer.
+_KEEP = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_SET = (0x5 << 76) | (0x2 << 62)
 
 
-def _uuid5(namespace: bytes, name: bytes) -> uuid.UUID:
+def _uuid5(namespace: Any, name: bytes) -> uuid.UUID:
     """uuid.uuid5 (RFC 4122 §4.3: SHA-1 of namespace and name, version 5, RFC variant), the same
-    UUID in a third of the time: the namespace's bytes are taken once, and the result is built as
-    asyncpg's C UUID (a uuid.UUID, equal and hashing alike) instead of through uuid.UUID's checks.
-    Every completion needs two (tests/credits hold them equal to uuid.uuid5)."""
-    h = bytearray(hashlib.sha1(namespace + name).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50
-    h[8] = (h[8] & 0x3F) | 0x80
-    fast: uuid.UUID = FastUUID(bytes(h))
+    UUID in a fraction of the time: the namespace is hashed once, the bits are set on one integer,
+    and the result is built as asyncpg's C UUID (a uuid.UUID, equal and hashing alike) instead of
+    through uuid.UUID's checks. Every completion needs two (tests/credits hold them equal to uuid.uuid5)."""
+    h = namespace.copy()
+    h.update(name)
+    fast: uuid.UUID = FastUUID(((int.from_bytes(h.digest()[:16]) & _KEEP) | _SET).to_bytes(16))
     return fast
 
 
