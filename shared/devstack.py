@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -36,6 +37,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: all bound at once before any is let go. Separate free_port()
+    calls may hand out the same port twice (the fault suite's NATS cluster once got one port for
+    a node's route listener and for a proxy link, and never became healthy)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 def start_postgres(data_dir: Path) -> str:

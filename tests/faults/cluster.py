@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.devstack import free_port, nats_binary, wait_for_port
+from shared.devstack import free_ports, nats_binary, wait_for_port
 from shared.settings import REPO_ROOT
 
 
@@ -49,6 +49,7 @@ class NatsCluster:
     size: int = 3
     nodes: list[Node] = field(default_factory=list)
     links: dict[tuple[int, int], int] = field(default_factory=dict)  # (from, to) → proxy port
+    _advertised: dict[int, int] = field(default_factory=dict)  # node → a port nothing listens on (gossip)
     proxy: subprocess.Popen[str] | None = None
 
     @property
@@ -57,7 +58,7 @@ class NatsCluster:
         return ",".join(n.url for n in self.nodes)
 
     def start(self, attempts: int = 3) -> NatsCluster:
-        """Start the proxy and the nodes. A port free_port() handed out can be taken before the node
+        """Start the proxy and the nodes. A port free_ports() handed out can be taken before the node
         binds it (an outgoing connection's ephemeral port: "bind: address already in use" in
         nats-<i>.log); then everything stops and starts again on fresh ports."""
         for attempt in range(1, attempts + 1):
@@ -70,9 +71,13 @@ class NatsCluster:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> NatsCluster:
-        self.nodes = [Node(i, free_port(), free_port(), free_port(), self.work / f"nats-{i}")
+        pairs = [(i, j) for i in range(self.size) for j in range(self.size) if i != j]
+        # Every port of this start distinct (node: client, cluster, http, advertised; a proxy link per pair).
+        ports = iter(free_ports(4 * self.size + len(pairs)))
+        self.nodes = [Node(i, next(ports), next(ports), next(ports), self.work / f"nats-{i}")
                       for i in range(self.size)]
-        self.links = {(i, j): free_port() for i in range(self.size) for j in range(self.size) if i != j}
+        self._advertised = {node.index: next(ports) for node in self.nodes}
+        self.links = {pair: next(ports) for pair in pairs}
         self.proxy = subprocess.Popen(
             [sys.executable, "-m", "tests.faults.proxy",
              *(f"{i}:{j}:{port}:{self.nodes[j].cluster_port}" for (i, j), port in self.links.items())],
@@ -101,7 +106,7 @@ jetstream {{ store_dir: "{node.store / 'js'}" }}
 cluster {{
   name: faults
   listen: "127.0.0.1:{node.cluster_port}"
-  advertise: "127.0.0.1:{free_port()}"
+  advertise: "127.0.0.1:{self._advertised[node.index]}"
   routes: [{routes}]
 }}
 """)

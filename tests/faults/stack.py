@@ -23,7 +23,7 @@ import httpx
 
 from shared.db import ensure_database, with_database
 from shared.devkeys import ensure_dev_keys, ensure_pii_key, mint_token
-from shared.devstack import free_port, start_postgres, stop_postgres
+from shared.devstack import free_ports, start_postgres, stop_postgres
 from shared.settings import REPO_ROOT
 from tests.faults.cluster import NatsCluster
 
@@ -56,9 +56,9 @@ class FaultStack:
         ensure_dev_keys(self.keys)
         self.pg = start_postgres(self.work)
         self.nats = NatsCluster(self.work, LOGS).start()  # free ports, kept for every restart
-        for name in SERVICES:
+        for name, port in zip(SERVICES, free_ports(len(SERVICES)), strict=True):
             await ensure_database(self.db(name))
-            self.ports[name] = free_port()
+            self.ports[name] = port
         token = mint_token(self.keys, "service", sub="svc-internal", ttl_s=24 * 3600)
         peers = {f"{name.upper()}_URL": self.url(name) for name in SERVICES}
         for name in SERVICES:
