@@ -65,10 +65,19 @@ class Stack:
     def start(self) -> Stack:
         ensure_dev_keys(self.keys)
         self.pg = start_postgres(self.work)
+        # start() is called from a running event loop: asyncpg runs in a thread of its own here.
+        with ThreadPoolExecutor(1) as thread:
+            # The server is new, so every WAL segment the run fills is created on the way, and
+            # PostgreSQL zero-fills each new 16 MB segment while commits wait on WALWriteLock: the
+            # bursts of 150-500 ms in the open-loop runs (pg_stat_activity sampled every 20 ms in
+            # them: WALWrite and WalInitWrite waits; docs/benchmarks.md). A server that has been
+            # running recycles its segments instead; this is the nearest a fresh one gets without
+            # writing gigabytes first. Both sides of every ratio share the server.
+            thread.submit(asyncio.run, _configure(
+                self.pg, "ALTER SYSTEM SET wal_init_zero = off", "SELECT pg_reload_conf()")).result()
         if self.profile is not None:
             # --profile: PostgreSQL's own time per statement too (pg_stat_statements, loaded at
             # start-up only: set, then the server started again), beside the client's view.
-            # start() is called from a running event loop: asyncpg runs in a thread of its own here.
             with ThreadPoolExecutor(1) as thread:
                 thread.submit(asyncio.run, _configure(
                     self.pg, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
