@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from typing import Annotated
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import APIRouter, Header
@@ -19,7 +20,7 @@ from shared.inline import InlineProjection, InlineReplay
 from shared.projection import rebuild
 from shared.refusal import Refused
 from shared.service import ServiceSpec, create_app
-from shared.unit_of_work import Command, Reply, UnitOfWork
+from shared.unit_of_work import Command, Reply, UnitOfWork, open_command_sql
 from tests.conftest import eventually, running
 
 REGISTRY = EventRegistry()
@@ -381,12 +382,56 @@ async def _advisory_lock_held(pool) -> bool:
 
 
 async def test_a_command_plans_generically_for_its_own_transaction_only(pool):
-    """tt_begin_command (migration 0013) makes the command's statements use generic plans — the
-    combined writes were otherwise planned anew on every call — and only for its transaction: the
-    pooled connection's next read is planned as PostgreSQL chooses again."""
+    """A command's first message (BEGIN and tt_open_command, migrations 0013 and 0014) makes its
+    statements use generic plans — the combined writes were otherwise planned anew on every call —
+    and only for its transaction: the pooled connection's next read is planned as PostgreSQL
+    chooses again."""
     async with pool.acquire() as conn:
         before = await conn.fetchval("SELECT current_setting('plan_cache_mode')")
-        async with conn.transaction():
-            await conn.fetch("SELECT * FROM tt_begin_command($1, $2, $3)", "tester", None, ["widget-lock"])
-            assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "force_generic_plan"
+        await conn.execute(open_command_sql("tester", None, ["widget-lock"]))
+        assert conn.is_in_transaction()
+        assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "force_generic_plan"
+        await conn.execute("COMMIT")
         assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == before == "auto"
+
+
+async def test_a_command_looks_its_idempotency_key_up_by_the_index(client, db_url):
+    """The first message's literals carry the database's collation: compared in another ("C",
+    what convert_from hands on), the key's look-up was planned as a sequential scan of
+    idempotency_keys, empty or not — ~1 ms a command at 100k keys. A fresh session: no plan of
+    tt_open_command is cached in it yet."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute(open_command_sql("tester", f"k-{uuid.uuid4()}", []))
+        scans = await conn.fetchrow("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+                                    " WHERE relname = 'idempotency_keys'")
+        await conn.execute("ROLLBACK")
+    finally:
+        await conn.close()
+    assert (scans["seq_scan"], scans["idx_scan"]) == (0, 1)
+
+
+# Whatever would end or escape an SQL literal: a command's first message spells the principal,
+# the key and the locks as literals (shared/unit_of_work.py open_command_sql). A header is ASCII
+# (a key of other text is a 400 before this); a lock's name or a token's subject need not be.
+AWKWARD = "k'); SELECT pg_sleep(30); -- \\' \" $$ E'\\x00'"
+
+
+async def test_keys_and_locks_of_any_text_reach_the_first_message_intact(client, pool):
+    made = await client.post("/v1/widgets", json={"name": "awkward", "size": 1})
+    wid = made.json()["id"]
+    headers = {"Idempotency-Key": f"{AWKWARD} {uuid.uuid4()}"}
+    first = await client.post(f"/v1/widgets/{wid}/stamp", json={"name": AWKWARD}, headers=headers)
+    again = await client.post(f"/v1/widgets/{wid}/stamp", json={"name": AWKWARD}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    # The record is stored under the key as sent, character for character.
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1",
+                               headers["Idempotency-Key"]) == 1
+    async with pool.acquire() as conn:  # the lock taken is the one named, not a mangled name
+        await conn.execute(open_command_sql(f"教师{AWKWARD}", None, [f"报到{AWKWARD}"]))
+        held = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                                   " AND pid = pg_backend_pid() AND objid = (hashtextextended($1, 31) & 4294967295)",
+                                   f"报到{AWKWARD}")
+        await conn.execute("ROLLBACK")
+    assert held == 1
