@@ -434,12 +434,21 @@ def _merge(a: LoadResult, b: LoadResult) -> LoadResult:
                       a.latencies_ms + b.latencies_ms)
 
 
+# Below uvicorn's keep-alive timeout (5 s), so that the client drops an idle connection before the
+# service does (aiohttp checks the age when it hands one out). A run at 23:15 ended in its roster
+# phase on ServerDisconnectedError with nothing in the service's log: the org tree's 64 connections
+# sit idle while the roster's few import workers run, and one handed out just as the service closed
+# it, before this loop (busy building CSV) had read the close, fails that way.
+_KEEPALIVE_S = 2.0
+
+
 async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     where = machine()
     stack = await province_stack.start(work)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=900),
-                                         connector=aiohttp.TCPConnector(limit=max(64, args.concurrency))) as http:
+                                         connector=aiohttp.TCPConnector(limit=max(64, args.concurrency),
+                                                                        keepalive_timeout=_KEEPALIVE_S)) as http:
             return await Bench(args, stack, http, where).run()
     except BaseException:
         for s in stack.procs:
