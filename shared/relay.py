@@ -271,7 +271,7 @@ class OutboxRelay:
         if now - self._depth_reported < 1.0:
             return
         self._depth_reported = now
-        row = await conn.fetchrow("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM outbox")
+        row = await conn.fetchrow("SELECT n, oldest FROM tt_outbox_backlog()")  # by index (migration 0015)
         telemetry.OUTBOX_DEPTH.labels(service=self.service).set(row["n"])
         age = 0.0 if row["oldest"] is None else max(0.0, time.time() - row["oldest"].timestamp())
         telemetry.OUTBOX_OLDEST_AGE.labels(service=self.service).set(age)
@@ -289,7 +289,7 @@ def _refusal(fut: asyncio.Future[Any]) -> str | None:
 
 
 async def outbox_depth(conn: asyncpg.Connection) -> int:
-    depth: int = await conn.fetchval("SELECT count(*) FROM outbox")
+    depth: int = await conn.fetchval("SELECT n FROM tt_outbox_backlog()")
     return depth
 
 

@@ -121,9 +121,8 @@ async def outbox_status(pool: asyncpg.Pool, service: str) -> dict[str, Any]:
     whether a relay holds the leader lock (shared/relay.py) on this database."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            """SELECT count(*) AS depth, min(position) AS oldest_position,
-                      extract(epoch FROM now() - min(enqueued_at))::float8 AS oldest_age
-               FROM outbox""")
+            """SELECT n AS depth, oldest_position, extract(epoch FROM now() - oldest)::float8 AS oldest_age
+               FROM tt_outbox_backlog()""")
         leader = await conn.fetchrow(
             """SELECT a.pid, a.application_name, host(a.client_addr) AS client, a.backend_start
                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
