@@ -8,26 +8,15 @@
 -- statement has, "did this Idempotency-Key already run?", by raising: SQLSTATE TT409 when the
 -- key's record exists. The kernel then rolls back and reads the record (a replay costs two more
 -- round trips; a first attempt, the common case, none).
--- Everything else is tt_begin_command's (0013), in the same order: generic plans for the
--- command's own statements, INLINE_LOCK shared, the key's lock and look-up, then `p_locks`.
--- tt_begin_command stays for callers that want the record as a row.
+-- The claim itself stays tt_begin_command's (0013): generic plans for the command's own
+-- statements, INLINE_LOCK shared, the key's lock and look-up — a replay returns its record there,
+-- before `p_locks` — then `p_locks`.
 CREATE OR REPLACE FUNCTION tt_open_command(p_principal text, p_key text, p_locks text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    lk text;
 BEGIN
-    PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-    PERFORM pg_advisory_xact_lock_shared(128043333872750);  -- INLINE_LOCK
-    IF p_key IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended(p_principal || E'\n' || p_key, 11));
-        PERFORM 1 FROM idempotency_keys k WHERE k.principal = p_principal AND k.key = p_key;
-        IF FOUND THEN
-            RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'TT409';
-        END IF;
+    IF EXISTS (SELECT 1 FROM tt_begin_command(p_principal, p_key, p_locks)) THEN
+        RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'TT409';
     END IF;
-    FOREACH lk IN ARRAY coalesce(p_locks, '{}'::text[]) LOOP
-        PERFORM pg_advisory_xact_lock(hashtextextended(lk, 31));  -- COMMAND_LOCK_SEED
-    END LOOP;
 END
 $$;
