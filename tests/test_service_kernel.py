@@ -13,6 +13,7 @@ import pytest
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
+from shared.auth import Principal
 from shared.envelope import EventRegistry
 from shared.eventstore import NO_STREAM
 from shared.feed import store_source
@@ -20,7 +21,14 @@ from shared.inline import InlineProjection, InlineReplay
 from shared.projection import rebuild
 from shared.refusal import Refused
 from shared.service import ServiceSpec, create_app
-from shared.unit_of_work import Command, Reply, UnitOfWork, open_command_sql
+from shared.unit_of_work import (
+    Command,
+    CommandContext,
+    Reply,
+    UnitOfWork,
+    _Pruned,
+    open_command_sql,
+)
 from tests.conftest import eventually, running
 
 REGISTRY = EventRegistry()
@@ -409,6 +417,16 @@ async def test_a_command_looks_its_idempotency_key_up_by_the_index(client, db_ur
     finally:
         await conn.close()
     assert (scans["seq_scan"], scans["idx_scan"]) == (0, 1)
+
+
+async def test_a_replay_whose_record_was_pruned_meanwhile_runs_as_new(pool):
+    """tt_open_command saw the key's record (TT409) and rolled back; if pruning took the record
+    before the replay read it, the command is as if never run: _Pruned (run() retries it), not a
+    500 on a missing row."""
+    ctx = CommandContext(None, Principal(sub="tester", role="county_admin", org="610102"))  # type: ignore[arg-type]
+    async with pool.acquire() as conn:
+        with pytest.raises(_Pruned):
+            await ctx._replay(conn, f"gone-{uuid.uuid4()}", b"hash")
 
 
 # Whatever would end or escape an SQL literal: a command's first message spells the principal,
