@@ -45,6 +45,13 @@ def test_every_figure_is_measured_with_its_baseline_and_written_between_the_mark
         if "freshness" not in name:  # freshness has a target in ms, not a baseline
             assert NUMBER.match(baseline) and re.match(r"^\d+\.\d+$", ratio), (name, baseline, ratio)
 
+    # Each import is shown against its floor (its own writes COPYed, nothing else), measured.
+    for heading in ("### Roster import against its floor", "### Attendance import against its floor"):
+        section = block.split(heading, 1)[1].split("###", 1)[0]
+        floor = next(line for line in section.splitlines() if line.startswith("| floor:"))
+        rate = float(floor.split("|")[2].strip().replace(",", ""))
+        assert rate > 0, (heading, floor)
+
     # A rerun replaces the block instead of adding a second one.
     again = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--only", "peer", "--out", str(out)],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
