@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import orjson
+
 from bench.report import BEGIN, END
 from shared.settings import REPO_ROOT
 
@@ -58,3 +60,21 @@ def test_every_figure_is_measured_with_its_baseline_and_written_between_the_mark
     assert again.returncode == 0, again.stderr[-4000:]
     text = out.read_text(encoding="utf-8")
     assert text.count(BEGIN) == 1 and text.count(END) == 1 and "Analysis written by hand." in text
+
+
+def test_the_profile_writes_each_commands_stacks_statements_and_breakdown(tmp_path):
+    """`make bench-profile` at tiny sizes: py-spy's stacks of the service per command, PostgreSQL's
+    own statements (pg_stat_statements), and breakdown.md putting them together."""
+    profile = tmp_path / "profile"
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--only", "command", "--profile",
+                           str(profile), "--out", str(tmp_path / "bench.md")], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    breakdown = (profile / "breakdown.md").read_text(encoding="utf-8")
+    for command in ("nominate", "check-in", "attendance"):
+        assert (profile / f"{command}.txt").stat().st_size > 0, command  # the raw stacks py-spy sampled
+        statements = orjson.loads((profile / f"{command}-pg.json").read_bytes())
+        assert any("tt_open_command" in s["statement"] for s in statements), command  # the command's first message
+        section = breakdown.split(f"### {command}\n", 1)[1].split("\n### ", 1)[0]
+        own = re.search(r"PostgreSQL, its own time: (\d+) µs per request", section)
+        assert own is not None and int(own.group(1)) > 0, (command, section[:500])
