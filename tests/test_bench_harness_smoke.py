@@ -72,7 +72,8 @@ def test_the_profile_writes_each_commands_stacks_statements_and_breakdown(tmp_pa
     assert proc.returncode == 0, proc.stderr[-4000:]
     breakdown = (profile / "breakdown.md").read_text(encoding="utf-8")
     for command in ("nominate", "check-in", "attendance"):
-        assert (profile / f"{command}.txt").stat().st_size > 0, command  # the raw stacks py-spy sampled
+        # py-spy's raw stacks: written, though at smoke sizes it may have caught no sample at all
+        assert (profile / f"{command}.txt").is_file(), command
         statements = orjson.loads((profile / f"{command}-pg.json").read_bytes())
         assert any("tt_open_command" in s["statement"] for s in statements), command  # the command's first message
         section = breakdown.split(f"### {command}\n", 1)[1].split("\n### ", 1)[0]
