@@ -39,7 +39,9 @@ import psutil
 import psycopg
 import uvloop
 
+from bench.stack import postmaster_under, tree_cpu
 from shared.db import drop_database, ensure_database, with_database
+from shared.unit_of_work import hex_text
 
 _SCHEMA = """
 CREATE TABLE d_enrollments (id uuid PRIMARY KEY, project_id uuid NOT NULL, teacher_id uuid NOT NULL,
@@ -87,11 +89,6 @@ SIDES = {"asyncpg": "asyncpg, as the kernel (4)", "psycopg": "psycopg 3 pipeline
          "optimistic": "asyncpg, optimistic: facts, then one checked write (2)"}
 
 
-def _literal(text: str) -> str:
-    """As shared/unit_of_work.py sends a first message's arguments: hex, nothing can end it early."""
-    return f"convert_from(decode('{text.encode().hex()}', 'hex'), 'UTF8') COLLATE \"default\""
-
-
 def _write_args(enrollment: uuid.UUID, version: int, key: str) -> tuple:
     data = orjson.dumps({"enrollment_id": str(enrollment), "session_date": _SESSION.isoformat(), "status": "present",
                          "hours": 6.0}).decode()
@@ -102,8 +99,8 @@ def _write_args(enrollment: uuid.UUID, version: int, key: str) -> tuple:
 async def _asyncpg_command(conn: asyncpg.Connection, enrollment: uuid.UUID) -> None:
     """Four round trips, as the kernel sends them."""
     key = str(uuid.uuid4())
-    await conn.execute(f"BEGIN; SELECT d_open({_literal(f'enrollment-{enrollment}')}, {_literal(_PRINCIPAL)}, "
-                       f"{_literal(key)})")
+    await conn.execute(f"BEGIN; SELECT d_open({hex_text(f'enrollment-{enrollment}')}, {hex_text(_PRINCIPAL)}, "
+                       f"{hex_text(key)})")
     facts = await conn.fetchrow(_FACTS.format("$1"), enrollment)
     await conn.execute(_WRITE.format(*_DOLLARS), *_write_args(enrollment, facts[4] + 1, key))
     await conn.execute("COMMIT")
@@ -155,19 +152,6 @@ class Side:
         return f"| {SIDES[self.name]} | {rate:,.0f} | {client:,.0f} | {pg} | {total} |"
 
 
-def _tree_cpu(root: psutil.Process | None) -> float | None:
-    if root is None:
-        return None
-    total = 0.0
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system
-    return total
-
-
 async def _side(name: str, db: str, postmaster: psutil.Process | None, workers: int, commands: int) -> Side:
     setup = await asyncpg.connect(db)
     try:
@@ -199,10 +183,14 @@ async def _side(name: str, db: str, postmaster: psutil.Process | None, workers: 
         warm, timed = ids[:50 * workers], ids[50 * workers:]
         await asyncio.gather(*(work(c, warm[k::workers]) for k, c in enumerate(conns)))
         me = psutil.Process()
-        client0, server0, started = sum(me.cpu_times()[:2]), _tree_cpu(postmaster), time.perf_counter()
+
+        def server_cpu() -> float | None:
+            return tree_cpu(postmaster) if postmaster is not None else None
+
+        client0, server0, started = sum(me.cpu_times()[:2]), server_cpu(), time.perf_counter()
         await asyncio.gather(*(work(c, timed[k::workers]) for k, c in enumerate(conns)))
         seconds = time.perf_counter() - started
-        client1, server1 = sum(me.cpu_times()[:2]), _tree_cpu(postmaster)
+        client1, server1 = sum(me.cpu_times()[:2]), server_cpu()
     finally:
         for c in conns:
             await c.close()
@@ -216,13 +204,6 @@ async def _side(name: str, db: str, postmaster: psutil.Process | None, workers: 
         raise RuntimeError(f"{name}: {written} rows written for {len(ids)} commands (expected two each)")
     server = server1 - server0 if server0 is not None and server1 is not None else None
     return Side(name, len(timed), seconds, client1 - client0, server)
-
-
-def _postmaster(pgdata: Path) -> psutil.Process | None:
-    for p in psutil.process_iter(["name", "cmdline"]):
-        if p.info["name"] == "postgres" and any(str(pgdata) in arg for arg in p.info["cmdline"] or ()):
-            return p
-    return None
 
 
 async def measure(server: str, postmaster: psutil.Process | None, workers: int, commands: int,
@@ -256,7 +237,7 @@ async def _main(workers: int, commands: int, rounds: int) -> str:
     with tempfile.TemporaryDirectory(prefix="tt-driver-bench-") as d:
         server = start_postgres(Path(d))
         try:
-            return table(await measure(server, _postmaster((Path(d) / "pg").resolve()), workers, commands, rounds),
+            return table(await measure(server, postmaster_under((Path(d) / "pg").resolve()), workers, commands, rounds),
                          workers)
         finally:
             stop_postgres(Path(d))

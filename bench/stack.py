@@ -50,14 +50,12 @@ class Stack:
         """CPU time used so far (user + system, s) by the process serving `url` (with its children,
         e.g. under py-spy) and by this stack's PostgreSQL (postmaster and its backends). Differences
         over a figure's run give CPU per request: the physical cost a 2-core machine has to share."""
-        return _tree_cpu(psutil.Process(self.pids[url])), _tree_cpu(self._postmaster())
+        return tree_cpu(psutil.Process(self.pids[url])), tree_cpu(self._postmaster())
 
     def _postmaster(self) -> psutil.Process:
-        work = str(self.work)
-        for p in psutil.process_iter(["name", "cmdline"]):
-            if p.info["name"] == "postgres" and any(work in arg for arg in p.info["cmdline"] or ()):
-                return p
-        raise RuntimeError("this stack's PostgreSQL is not running")
+        if (found := postmaster_under(self.work)) is None:
+            raise RuntimeError("this stack's PostgreSQL is not running")
+        return found
 
     def __post_init__(self) -> None:
         self.keys = self.work / "keys"
@@ -221,7 +219,15 @@ async def _sql_window(pid: int, path: Path, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def _tree_cpu(root: psutil.Process) -> float:
+def postmaster_under(path: Path) -> psutil.Process | None:
+    """The embedded PostgreSQL whose data directory lies under `path`, if it runs."""
+    for p in psutil.process_iter(["name", "cmdline"]):
+        if p.info["name"] == "postgres" and any(str(path) in arg for arg in p.info["cmdline"] or ()):
+            return p
+    return None
+
+
+def tree_cpu(root: psutil.Process) -> float:
     total = 0.0
     for p in [root, *root.children(recursive=True)]:
         try:

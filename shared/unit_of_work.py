@@ -244,7 +244,7 @@ _ALREADY_RUN = "TT409"  # tt_open_command: this Idempotency-Key's record exists
 _STORED = "SELECT request_hash, status, body, headers FROM idempotency_keys WHERE principal = $1 AND key = $2"
 
 
-def _hex_text(value: str) -> str:
+def hex_text(value: str) -> str:
     """A text literal that needs no escaping whatever `value` holds: its UTF-8 bytes in hex.
     convert_from's result takes the collation of its `name` argument, "C", and a PL/pgSQL
     function called with it compares in "C" too: tt_open_command then planned its key look-up
@@ -255,9 +255,9 @@ def _hex_text(value: str) -> str:
 def open_command_sql(principal: str, key: str | None, locks: Sequence[str]) -> str:
     """The first message of a command: BEGIN, then tt_open_command. A simple-protocol message
     has no parameters, so the arguments travel as literals (hex: nothing in them can end one)."""
-    key_sql = "NULL" if key is None else _hex_text(key)
-    locks_sql = f"ARRAY[{', '.join(_hex_text(lk) for lk in locks)}]" if locks else "NULL"
-    return f"BEGIN; SELECT tt_open_command({_hex_text(principal)}, {key_sql}, {locks_sql})"
+    key_sql = "NULL" if key is None else hex_text(key)
+    locks_sql = f"ARRAY[{', '.join(hex_text(lk) for lk in locks)}]" if locks else "NULL"
+    return f"BEGIN; SELECT tt_open_command({hex_text(principal)}, {key_sql}, {locks_sql})"
 
 
 async def _roll_back(conn: asyncpg.Connection) -> None:
