@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,82 @@ def refusal(event: Envelope, reads: Reads) -> str | None:
     errors = "; ".join(f"{'/'.join(str(p) for p in e.instance_path) or '(data)'}: {e.message}"
                        for _, e in zip(range(3), validator.iter_errors(event.data), strict=False))
     return f"{service} {event.type} v{event.schema_version} does not fit its published schema: {errors}"
+
+
+def as_read(event: Envelope, reads: Reads) -> Envelope:
+    """`event` as a consumer that `refusal` admitted reads it: each field it reads that the producer
+    published as an integer holds an int. JSON Schema's integer admits any number without a
+    fraction (2023.0), which Python keeps as a float, and a float then fails where an int is
+    needed: an int column, a strict model of an event recorded in reaction (credits' award copies
+    the completion's year). The event itself when nothing changes (almost always: no copy)."""
+    paths = _integer_paths(event.source.strip("/"), event.type, event.schema_version,
+                           reads.get(event.type, frozenset()))
+    if not paths:
+        return event
+    data = event.data
+    for path in paths:
+        data = _whole(data, path)
+    return event if data is event.data else replace(event, data=data)
+
+
+def _whole(node: Any, path: tuple[str, ...]) -> Any:
+    """`node` with the integral float at `path` (through objects, and each item of an array) made
+    an int; the same object when there is none, else a copy of what leads to it."""
+    if isinstance(node, list):
+        items = [_whole(item, path) for item in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+    if not path or not isinstance(node, dict) or path[0] not in node:
+        return node
+    value = node[path[0]]
+    if len(path) == 1:
+        if isinstance(value, float) and value.is_integer():
+            return {**node, path[0]: int(value)}
+        return node
+    inner = _whole(value, path[1:])
+    return node if inner is value else {**node, path[0]: inner}
+
+
+@cache
+def _integer_paths(service: str, type_: str, version: int, fields: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    """The fields read (dotted paths) that the published schema types as integers (or integer or null)."""
+    schema = published(service, type_, version)
+    if schema is None:
+        return ()
+    integers = _integer_fields(schema)
+    return tuple(tuple(f.split(".")) for f in sorted(fields) if f in integers)
+
+
+def _integer_fields(schema: Mapping[str, Any]) -> set[str]:
+    """Every field path (as `fields_of` names them) whose published type is integer, alone or with null."""
+    defs: Mapping[str, Any] = schema.get("$defs", {})
+    out: set[str] = set()
+
+    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        if "$ref" in node:
+            target: Mapping[str, Any] = defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+            return target
+        return node
+
+    def integer(node: Mapping[str, Any]) -> bool:
+        kinds = {resolve(sub).get("type") for sub in node.get("anyOf", ())} | {node.get("type")}
+        return "integer" in kinds and "number" not in kinds
+
+    def walk(node: Mapping[str, Any], prefix: str, depth: int) -> None:
+        node = resolve(node)
+        if depth > 6:
+            return
+        for sub in node.get("anyOf", ()):
+            walk(sub, prefix, depth + 1)
+        if isinstance(node.get("items"), Mapping):
+            walk(node["items"], prefix, depth + 1)
+        for name, sub in (node.get("properties") or {}).items():
+            path = f"{prefix}{name}"
+            if integer(resolve(sub)):
+                out.add(path)
+            walk(sub, path + ".", depth + 1)
+
+    walk(schema, "", 0)
+    return out
 
 
 def fields_of(schema: Mapping[str, Any]) -> set[str]:

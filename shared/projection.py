@@ -41,7 +41,7 @@ from asyncpg.pgproto.pgproto import UUID as FastUUID
 from opentelemetry import trace
 
 from . import telemetry
-from .contracts import refusal
+from .contracts import as_read, refusal
 from .deadletters import NotPending, Replayed, replay
 from .envelope import Envelope
 from .eventstore import DataPage
@@ -214,11 +214,14 @@ class Applier:
                         and (reason := refusal(ev, self.projection.reads)) is not None):
                     log.error("projection %s dead-letters %s: %s", self.projection.name, ev.id, reason)
                     outcome = await self._dead_letter(conn, d, f"contract: {reason}")  # never applied nor retried
-                elif batched:  # applied below, all at once; a failure redoes the batch one by one
-                    admitted.append(d)
-                    outcome = Outcome.APPLIED
                 else:
-                    outcome = await self._apply_one(conn, d, isolate)
+                    if self.projection.reads is not None and (read := as_read(ev, self.projection.reads)) is not ev:
+                        d = d._replace(event=read)  # integers as ints (shared/contracts.py)
+                    if batched:  # applied below, all at once; a failure redoes the batch one by one
+                        admitted.append(d)
+                        outcome = Outcome.APPLIED
+                    else:
+                        outcome = await self._apply_one(conn, d, isolate)
                 outcomes.append(outcome)
                 if outcome in (Outcome.APPLIED, Outcome.DEAD):
                     if self.checkpoints:

@@ -19,7 +19,7 @@ from services.funding.projector.directory import PROJECTIONS as FUNDING_DIRECTOR
 from services.reporting.projector.directory import DirectoryProjection
 from services.reporting.projector.enrollments import EnrollmentProjection
 from services.reporting.projector.funding import FundingProjection
-from shared.contracts import fields_of, published, refusal, unmet
+from shared.contracts import as_read, fields_of, published, refusal, unmet
 from shared.envelope import Envelope
 from shared.projection import Applier, Delivery, Outcome, Projection, Traced, replay_dead_letter
 
@@ -70,6 +70,30 @@ def test_refusal_names_what_does_not_fit_of_what_the_consumer_reads():
         "no published schema for enrollment NoSuchEvent v1")
 
 
+def test_a_whole_number_where_an_integer_is_published_arrives_as_an_int():
+    # JSON Schema's integer admits 2023.0; Python keeps it a float, which an int column or the strict
+    # model of an event recorded in reaction (credits' award copies the year) refuses.
+    reads = {"EnrollmentCompleted": frozenset({"year", "hours"})}
+    whole = envelope(completed(year=2023.0, hours=30.0))
+    assert refusal(whole, reads) is None
+    read = as_read(whole, reads)
+    assert type(read.data["year"]) is int and read.data["year"] == 2023
+    assert type(read.data["hours"]) is float  # published as a number: left as sent
+    assert whole.data["year"] == 2023.0 and type(whole.data["year"]) is float  # the delivery is not changed
+    plain = envelope(completed())
+    assert as_read(plain, reads) is plain  # nothing to change: no copy
+    assert as_read(whole, {"EnrollmentCompleted": frozenset({"hours"})}) is whole  # not read: not touched
+    assert refusal(envelope(completed(year=2023.5)), reads) is not None  # a fraction is no integer at all
+    # Nested fields too (dotted reads), and only those read.
+    assessed = Envelope(uuid.uuid4(), "/funding", "FundingAssessed", f"funding-{uuid.uuid4()}",
+                        datetime(2023, 5, 1, tzinfo=UTC),
+                        {"year": 2023.0, "spent_fen": 150000.0, "policy": {"version": 3.0, "name": "x"}}, 1, 1, 1)
+    read = as_read(assessed, {"FundingAssessed": frozenset({"year", "policy.version"})})
+    assert read.data == {"year": 2023, "spent_fen": 150000.0, "policy": {"version": 3, "name": "x"}}
+    assert type(read.data["policy"]["version"]) is int and type(read.data["spent_fen"]) is float
+    assert assessed.data["policy"]["version"] == 3.0 and type(assessed.data["policy"]["version"]) is float
+
+
 class Completions(Projection):
     """Records what it applied (in memory): a consumer of enrollment's completions with a contract."""
 
@@ -113,3 +137,32 @@ async def test_data_that_breaks_the_contract_is_dead_lettered_at_once_with_its_r
     with pytest.raises(ValueError, match="contract"):
         await replay_dead_letter(pool, projection, dead[malformed.id]["id"])
     assert projection.applied == [good.id, later.id]
+
+
+class Years(Completions):
+    """Reads the year, which enrollment publishes as an integer, and needs it as one."""
+
+    reads = {"EnrollmentCompleted": frozenset({"teacher_id", "hours", "year"})}
+
+    async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
+        if type(event.data["year"]) is not int:
+            raise TypeError(f"year {event.data['year']!r} is not an int")
+        self.applied.append(event.id)
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one_by_one", "batched"])
+async def test_a_whole_float_is_applied_as_an_int_live_and_on_replay(pool, batched):
+    projection = Years(f"contract_{uuid.uuid4().hex[:8]}", batched)
+    whole = envelope(completed(year=2023.0))
+    assert await Applier(projection).apply(pool, [Delivery(whole, 1)]) == [Outcome.APPLIED]
+    assert projection.applied == [whole.id]
+    # A dead letter parked before consumers read integers as ints (the handler failed on the float)
+    # applies when replayed now.
+    parked = envelope(completed(year=2024.0))
+    dead_id = await pool.fetchval(
+        """INSERT INTO dead_letters (projection, event_id, stream_id, version, type, envelope, error, deliveries,
+                                     failures)
+           VALUES ($1, $2, $3, 1, 'EnrollmentCompleted', $4, 'TypeError: year 2024.0 is not an int', 5, 5)
+           RETURNING id""", projection.name, parked.id, f"enrollment:{parked.subject}", parked.to_cloudevent())
+    assert await replay_dead_letter(pool, projection, dead_id) is True
+    assert projection.applied == [whole.id, parked.id]

@@ -5,13 +5,14 @@ re-applying it directly and rebuilding the intake model."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import nats
 import pytest
 
 from services.credits.projector.intake import IntakeProjection, award_ids
 from shared.bus import BusNames
-from shared.projection import Applier, Delivery, rebuild
+from shared.projection import Applier, Delivery, Outcome, rebuild
 from tests.conftest import eventually
 from tests.credits.given import enrollment_event, given_enrollment, jiangxi_tree, ok, teacher
 
@@ -103,3 +104,19 @@ async def test_a_completion_without_hours_records_nothing(credits_app, cpool, ho
     await given_enrollment(credits_app, t, *enrollment_stream(t.data["teacher_id"], "EnrollmentCompleted", hours))
     assert await cpool.fetchval("SELECT count(*) FROM entries WHERE teacher_id = $1",
                                 uuid.UUID(t.data["teacher_id"])) == 0
+
+
+async def test_a_completion_whose_year_comes_as_a_whole_float_is_awarded(credits_app, cpool):
+    # The published schema types `year` as an integer, which admits 2023.0: the award must come
+    # out with an int project_year (its own model is strict), not fail until it is dead-lettered.
+    t = teacher(SCHOOL)
+    tid = t.data["teacher_id"]
+    await given_enrollment(credits_app, t)
+    events = enrollment_stream(tid, "EnrollmentCompleted")
+    completion = events[2]
+    events[2] = replace(completion, data={**completion.data, "year": 2023.0, "hours": 60.0})
+    intake = next(p for p in credits_app.state.spec.projections if isinstance(p, IntakeProjection))
+    assert await Applier(intake).apply(cpool, [Delivery(e) for e in events]) == [Outcome.APPLIED] * 3
+    data = await cpool.fetchval("SELECT data FROM events WHERE type = 'HoursAwarded' AND data->>'teacher_id' = $1", tid)
+    assert data["source"]["project_year"] == 2023 and type(data["source"]["project_year"]) is int
+    assert await cpool.fetchval("SELECT hours_tenths FROM entries WHERE teacher_id = $1", uuid.UUID(tid)) == 600
