@@ -97,12 +97,16 @@ def as_read(event: Envelope, reads: Reads) -> Envelope:
     fraction (2023.0), which Python keeps as a float, and a float then fails where an int is
     needed: an int column, a strict model of an event recorded in reaction (credits' award copies
     the completion's year). The event itself when nothing changes (almost always: no copy)."""
-    paths = _integer_paths(event.source.strip("/"), event.type, event.schema_version,
-                           reads.get(event.type, frozenset()))
+    fields = reads.get(event.type)
+    if not fields:
+        return event
+    paths = _integer_paths(event.source, event.type, event.schema_version, fields)
     if not paths:
         return event
     data = event.data
     for path in paths:
+        if len(path) == 1 and type(data.get(path[0])) is not float:  # the usual case, at a dict look-up's cost
+            continue
         data = _whole(data, path)
     return event if data is event.data else replace(event, data=data)
 
@@ -125,9 +129,9 @@ def _whole(node: Any, path: tuple[str, ...]) -> Any:
 
 
 @cache
-def _integer_paths(service: str, type_: str, version: int, fields: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+def _integer_paths(source: str, type_: str, version: int, fields: frozenset[str]) -> tuple[tuple[str, ...], ...]:
     """The fields read (dotted paths) that the published schema types as integers (or integer or null)."""
-    schema = published(service, type_, version)
+    schema = published(source.strip("/"), type_, version)
     if schema is None:
         return ()
     integers = _integer_fields(schema)
