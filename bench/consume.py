@@ -7,18 +7,28 @@ import asyncio
 import gc
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from shared.bus import Bus, BusNames, ensure_stream
 from shared.consumer import ProjectionConsumer
 from shared.envelope import Envelope
 
 
+class Meter(Protocol):
+    """Told when the projection's run starts and ends (bench/credits_split.py measures CPU between)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 async def raw_then_projection(nats_url: str, names: BusNames, pool, events: list[Envelope], projection,
-                              service: str, done: Callable[[ProjectionConsumer], Awaitable[bool]]
-                              ) -> tuple[float, float]:
+                              service: str, done: Callable[[ProjectionConsumer], Awaitable[bool]],
+                              meter: Meter | None = None) -> tuple[float, float]:
     """Publish `events` to a fresh enrollment stream; time a bare durable pull consumer (fetch 256,
     ack each) over all of them, then the kernel's ProjectionConsumer with `projection` on its own
-    durable until `done(consumer)`. Returns (raw msgs/s, projection events/s)."""
+    durable until `done(consumer)` (`meter` started and stopped around it). Returns (raw msgs/s,
+    projection events/s)."""
     bus = Bus(nats_url, "bench")
     bus.start()
     await bus.wait_connected(10)
@@ -43,6 +53,8 @@ async def raw_then_projection(nats_url: str, names: BusNames, pool, events: list
         raw = n / (time.perf_counter() - started)
         consumer = ProjectionConsumer(pool, bus, names, projection, "enrollment", service, batch_size=256)
         stop = asyncio.Event()
+        if meter is not None:
+            await meter.start()
         started = time.perf_counter()
         task = asyncio.create_task(consumer.run(stop))
         while not await done(consumer):  # poll: the consumer has no completion signal
@@ -51,6 +63,8 @@ async def raw_then_projection(nats_url: str, names: BusNames, pool, events: list
                 raise RuntimeError(f"the {service} consumer stopped")
             await asyncio.sleep(0.01)
         ours = n / (time.perf_counter() - started)
+        if meter is not None:
+            await meter.stop()
         stop.set()
         await asyncio.wait_for(task, 10)
         await js.delete_stream(names.stream("enrollment"))

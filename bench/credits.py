@@ -30,7 +30,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.consume import raw_then_projection
+from bench.consume import Meter, raw_then_projection
 from services.credits.events import registry
 from services.credits.main import spec
 from services.credits.projector.intake import IntakeProjection
@@ -71,8 +71,9 @@ async def _fresh_db(server: str) -> str:
     return url
 
 
-async def bench_apply(server: str, nats_url: str, n: int) -> tuple[float, float]:
-    """(raw consume+ack msgs/s, projection events/s) over the same n messages."""
+async def bench_apply(server: str, nats_url: str, n: int, meter: Meter | None = None) -> tuple[float, float]:
+    """(raw consume+ack msgs/s, projection events/s) over the same n messages; `meter` is started
+    and stopped around the projection's run."""
     names, db = BusNames(f"bench{uuid.uuid4().hex[:6]}"), await _fresh_db(server)
     teachers = [str(uuid.uuid4()) for _ in range(max(1, n // 20))]
     pool = await create_pool(db, 2, 8)
@@ -88,7 +89,7 @@ async def bench_apply(server: str, nats_url: str, n: int) -> tuple[float, float]
     try:
         # Ours: the live consumer of the credits service, on its own durable.
         intake = IntakeProjection(spec.inline)
-        raw, ours = await raw_then_projection(nats_url, names, pool, events, intake, "credits", applied)
+        raw, ours = await raw_then_projection(nats_url, names, pool, events, intake, "credits", applied, meter)
         if (entries := await pool.fetchval("SELECT count(*) FROM entries")) != n:
             raise RuntimeError(f"credits awarded {entries} entries for {n} completions")
         return raw, ours

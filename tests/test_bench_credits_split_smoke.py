@@ -1,0 +1,16 @@
+"""bench/credits_split.py at tiny sizes, so it cannot rot. No speed is asserted: the figures come
+from `python -m bench.credits_split`, never from a test."""
+
+from __future__ import annotations
+
+from bench.credits_split import measure, report
+
+
+async def test_the_split_measures_each_side_and_names_the_statements(tmp_path):
+    [only] = await measure(tmp_path, completions=200, rounds=1)
+    split = only.split
+    assert only.raw > 0 and only.ours > 0  # bench.credits checked every completion earned its entry
+    assert split.seconds > 0 and split.python > 0 and split.postgres > 0
+    assert any('COPY "events"' in text or "INSERT INTO events" in text for _, _, text in split.statements)
+    text = report([only])
+    assert text.startswith("| round | wall µs | Python µs | PostgreSQL µs |") and "| 1 |" in text
