@@ -32,7 +32,7 @@ import psutil
 import uvloop
 
 from bench import credits
-from bench.stack import postmaster_under, tree_cpu
+from bench.stack import configure, postmaster_under, tree_cpu
 from shared.devstack import start_nats, start_postgres, stop_postgres
 
 _STATEMENTS = r"""
@@ -60,7 +60,7 @@ class Split:
     _at: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     async def start(self) -> None:
-        await _execute(self.server, "SELECT pg_stat_statements_reset()")
+        await configure(self.server, "SELECT pg_stat_statements_reset()")
         self._at = (time.perf_counter(), time.process_time(), tree_cpu(self.postmaster), _cpu(self.nats))
 
     async def stop(self) -> None:
@@ -79,15 +79,6 @@ class Split:
 def _cpu(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return float(times.user + times.system)
-
-
-async def _execute(server: str, *statements: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @dataclass
@@ -116,11 +107,11 @@ def report(rounds: list[Round]) -> str:
 async def measure(work: Path, completions: int, rounds: int) -> list[Round]:
     server = start_postgres(work)
     # pg_stat_statements is loaded at start-up only: set it, then start the server again.
-    await _execute(server, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+    await configure(server, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
                    "ALTER SYSTEM SET wal_init_zero = off")
     stop_postgres(work)
     server = start_postgres(work)
-    await _execute(server, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    await configure(server, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     nats = start_nats(work)
     try:
         postmaster = postmaster_under(work)

@@ -71,18 +71,18 @@ class Stack:
             # them: WALWrite and WalInitWrite waits; docs/benchmarks.md). A server that has been
             # running recycles its segments instead; this is the nearest a fresh one gets without
             # writing gigabytes first. Both sides of every ratio share the server.
-            thread.submit(asyncio.run, _configure(
+            thread.submit(asyncio.run, configure(
                 self.pg, "ALTER SYSTEM SET wal_init_zero = off", "SELECT pg_reload_conf()")).result()
         if self.profile is not None:
             # --profile: PostgreSQL's own time per statement too (pg_stat_statements, loaded at
             # start-up only: set, then the server started again), beside the client's view.
             with ThreadPoolExecutor(1) as thread:
-                thread.submit(asyncio.run, _configure(
+                thread.submit(asyncio.run, configure(
                     self.pg, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
                     "ALTER SYSTEM SET pg_stat_statements.track_planning = on")).result()
                 stop_postgres(self.work)
                 self.pg = start_postgres(self.work)
-                thread.submit(asyncio.run, _configure(
+                thread.submit(asyncio.run, configure(
                     self.pg, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")).result()
         self.nats = start_nats(self.work)
         return self
@@ -136,7 +136,7 @@ class Stack:
         counted = url in self.sql_counted
         if counted:
             await _sql_window(pid, sql)  # what the service ran before the block is dropped
-        await _configure(self.pg, "SELECT pg_stat_statements_reset()")
+        await configure(self.pg, "SELECT pg_stat_statements_reset()")
         spy = str(Path(sys.executable).parent / "py-spy")
         samplers = [subprocess.Popen(  # noqa: ASYNC220 (returns at once)
             [spy, "record", "--pid", str(pid), "--rate", "100", "--format", fmt, "--full-filenames",
@@ -175,7 +175,8 @@ class Stack:
         stop_postgres(self.work)
 
 
-async def _configure(server: str, *statements: str) -> None:
+async def configure(server: str, *statements: str) -> None:
+    """Run `statements` one by one on a connection of their own (server settings, statistics resets)."""
     conn = await asyncpg.connect(server)
     try:
         for statement in statements:
