@@ -141,41 +141,26 @@ def _integer_paths(source: str, type_: str, version: int, fields: frozenset[str]
 def _integer_fields(schema: Mapping[str, Any]) -> set[str]:
     """Every field path (as `fields_of` names them) whose published type is integer, alone or with null."""
     defs: Mapping[str, Any] = schema.get("$defs", {})
-    out: set[str] = set()
 
-    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    def kinds(node: Mapping[str, Any]) -> set[Any]:
         if "$ref" in node:
-            target: Mapping[str, Any] = defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
-            return target
-        return node
+            node = defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+        return {node.get("type")} | {k for sub in node.get("anyOf", ()) for k in kinds(sub)}
 
-    def integer(node: Mapping[str, Any]) -> bool:
-        kinds = {resolve(sub).get("type") for sub in node.get("anyOf", ())} | {node.get("type")}
-        return "integer" in kinds and "number" not in kinds
-
-    def walk(node: Mapping[str, Any], prefix: str, depth: int) -> None:
-        node = resolve(node)
-        if depth > 6:
-            return
-        for sub in node.get("anyOf", ()):
-            walk(sub, prefix, depth + 1)
-        if isinstance(node.get("items"), Mapping):
-            walk(node["items"], prefix, depth + 1)
-        for name, sub in (node.get("properties") or {}).items():
-            path = f"{prefix}{name}"
-            if integer(resolve(sub)):
-                out.add(path)
-            walk(sub, path + ".", depth + 1)
-
-    walk(schema, "", 0)
-    return out
+    return {path for path, node in _fields(schema) if "integer" in (k := kinds(node)) and "number" not in k}
 
 
 def fields_of(schema: Mapping[str, Any]) -> set[str]:
     """Every field path a JSON Schema (as pydantic writes them) names: "source", "source.project_year",
     "rules.rule" (an array's items are reached through the array's name)."""
+    return {path for path, _ in _fields(schema)}
+
+
+def _fields(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each field path the schema names with the schema node that types it there (a field named in
+    several branches comes once per branch)."""
     defs: Mapping[str, Any] = schema.get("$defs", {})
-    out: set[str] = set()
+    out: list[tuple[str, Mapping[str, Any]]] = []
 
     def walk(node: Mapping[str, Any], prefix: str, depth: int) -> None:
         if depth > 6:
@@ -191,7 +176,7 @@ def fields_of(schema: Mapping[str, Any]) -> set[str]:
             walk(node["items"], prefix, depth + 1)
         for name, sub in (node.get("properties") or {}).items():
             path = f"{prefix}{name}"
-            out.add(path)
+            out.append((path, sub))
             walk(sub, path + ".", depth + 1)
 
     walk(schema, "", 0)
