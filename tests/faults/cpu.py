@@ -39,6 +39,12 @@ def _tree(pid: int, reaped: bool) -> float:
         return 0.0
 
 
+def _machine() -> float:
+    """CPU seconds the whole machine has been busy (every process, every core)."""
+    t = psutil.cpu_times()
+    return t.user + t.system + t.nice + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+
 def _postmaster(work: Path) -> int | None:
     for f in work.glob("pg/**/postmaster.pid"):
         try:
@@ -59,8 +65,7 @@ def snapshot(stack: FaultStack) -> dict[str, float]:
                                   if n.process is not None and n.alive)
         s["route proxy"] = _tree(stack.nats.proxy.pid, reaped=False) if stack.nats.proxy else 0.0
     s["load generator (pytest)"] = _busy(psutil.Process().cpu_times())
-    t = psutil.cpu_times()
-    s["machine"] = t.user + t.system + t.nice + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+    s["machine"] = _machine()
     return s
 
 
@@ -69,9 +74,15 @@ class CpuMeter:
     stack: FaultStack
     started: float = 0.0
     first: dict[str, float] = field(default_factory=dict)
+    at_fault: tuple[float, float] | None = None  # (monotonic, machine CPU seconds) when the fault began
 
     def start(self) -> None:
         self.started, self.first = time.monotonic(), snapshot(self.stack)
+
+    def fault(self) -> None:
+        """Mark the fault: the figures then also say how busy the machine was before it, the window
+        whose rate counts where the fault itself holds commands back."""
+        self.at_fault = (time.monotonic(), _machine())
 
     def figures(self, commands: int) -> dict:
         """CPU seconds per part since start(), ms per acknowledged command, and the machine's
@@ -81,9 +92,14 @@ class CpuMeter:
         used = {k: round(max(0.0, last[k] - self.first.get(k, 0.0)), 1) for k in last}
         ours = sum(v for k, v in used.items() if k != "machine")
         cores = psutil.cpu_count() or 1
+        before = None
+        if self.at_fault is not None and self.at_fault[0] > self.started:
+            before = round(100 * (self.at_fault[1] - self.first["machine"])
+                           / ((self.at_fault[0] - self.started) * cores), 1)
         return {"wall seconds": round(wall, 1), "cores": cores, "cpu seconds": used,
                 "stack cpu ms per command": round(1000 * ours / commands, 2) if commands else None,
                 "enrollment cpu ms per command": round(1000 * used.get("enrollment", 0) / commands, 2)
                 if commands else None,
                 "machine busy (% of all cores)": round(100 * used["machine"] / (wall * cores), 1),
+                "machine busy before the fault (% of all cores)": before,
                 "taken by processes outside the stack (cpu s)": round(max(0.0, used["machine"] - ours), 1)}

@@ -40,6 +40,11 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 RATE = float(os.environ.get("FAULTS_RATE", 160))  # commands per second offered, open loop
 MIN_RATE = float(os.environ.get("FAULTS_MIN_RATE", 150))  # issue 19: a run below it fails
+# A load that kept the machine SATURATED busy was as heavy as the machine could carry: CI's shared
+# 2 cores ran the same code at 11 and at 20 ms of CPU per command hours apart. Such a load passes at
+# FAULTS_SATURATED_MIN_RATE; by default that is FAULTS_MIN_RATE itself (no allowance).
+SATURATED_MIN_RATE = float(os.environ.get("FAULTS_SATURATED_MIN_RATE", MIN_RATE))
+SATURATED = 90.0  # % of all cores
 SECONDS = float(os.environ.get("FAULTS_SECONDS", 20))  # one load's length at RATE
 N = round(RATE * SECONDS / Wave.COMMANDS_PER_STEP)  # steps per load: 4N commands under fault
 FAULT_AT = SECONDS / 3  # load second of the fault: every consumer is busy by then
@@ -78,13 +83,22 @@ def assert_rate(figures: dict) -> None:
     load counts as sustained when the acknowledgements kept up over the whole load, fault included,
     or — where the fault itself holds commands back (503s while PostgreSQL is down, a killed
     enrollment) — over the seconds before it. The short window before the fault alone moves by
-    ±15 % between runs of the same code (one slow second in under six), the whole load much less."""
+    ±15 % between runs of the same code (one slow second in under six), the whole load much less.
+    Where a window kept the machine ≥ SATURATED % busy, the machine gave all it had: that window
+    counts at SATURATED_MIN_RATE (CI's allowance for a machine running at half its usual speed)."""
     offered = figures["rate offered (commands/s)"]
     before = figures["rate acknowledged before the fault (commands/s)"]
     whole = figures["rate acknowledged over the whole load (commands/s)"]
-    assert offered >= MIN_RATE and max(before, whole) >= MIN_RATE, (
-        f"load below {MIN_RATE:g} commands/s: offered {offered}, acknowledged before the fault {before}, "
-        f"over the whole load {whole} (the machine did not sustain it; FAULTS_RATE / FAULTS_MIN_RATE set the target)")
+    cpu = figures["cpu during the load"]
+    busy_before = cpu["machine busy before the fault (% of all cores)"] or 0.0
+    busy_whole = cpu["machine busy (% of all cores)"]
+    saturated = any(busy >= SATURATED and rate >= SATURATED_MIN_RATE
+                    for rate, busy in ((before, busy_before), (whole, busy_whole)))
+    assert offered >= MIN_RATE and (max(before, whole) >= MIN_RATE or saturated), (
+        f"load below {MIN_RATE:g} commands/s: offered {offered}, acknowledged before the fault {before} "
+        f"(machine {busy_before:g} % busy), over the whole load {whole} (machine {busy_whole:g} % busy); "
+        f"a window with the machine ≥ {SATURATED:g} % busy passes at {SATURATED_MIN_RATE:g}/s "
+        f"(FAULTS_RATE / FAULTS_MIN_RATE / FAULTS_SATURATED_MIN_RATE set the targets)")
 
 
 def assert_all_acknowledged(driver: Driver, wave: Wave) -> None:
@@ -119,6 +133,7 @@ async def test_kill_9_each_service_mid_load_then_restart(fault_stack: FaultStack
                 await asyncio.sleep(0.001)
             await asyncio.sleep(0.08)  # let some of them commit
         in_flight = driver.in_flight + burst_driver.in_flight
+        meter.fault()
         stack.kill(victim)
         killed_at = time.monotonic()
         await asyncio.sleep(2)
@@ -183,6 +198,7 @@ async def test_nats_cluster_stopped_30s_under_load(fault_stack: FaultStack):
         load = asyncio.create_task(run_load(stack, driver, wave, RATE))
         await asyncio.sleep(0)
         stopped_at = await until_load_second(wave, 5)
+        meter.fault()
         await asyncio.to_thread(stack.stop_nats)
         t0 = time.monotonic()
         async with httpx.AsyncClient(timeout=5) as client:
@@ -272,6 +288,7 @@ async def nats_node_fault(stack: FaultStack, name: str, fault, heal, down_for: f
         load = asyncio.create_task(run_load(stack, driver, wave, RATE))
         await asyncio.sleep(0)
         fault_at = await until_load_second(wave, FAULT_AT)
+        meter.fault()
         await asyncio.to_thread(fault, node)
         acked_at_fault = driver.acked
         cut_off_in = None
@@ -327,6 +344,7 @@ async def test_postgres_stopped_10s_under_load(fault_stack: FaultStack):
         await asyncio.sleep(0)
         fault_at = await until_load_second(wave, FAULT_AT)
         before_stop = dict(driver.statuses)
+        meter.fault()
         await asyncio.to_thread(stack.stop_postgres)
         t0 = time.monotonic()
         # A /readyz waits its turn behind the 503 storm on a loaded machine: 5 s was not always enough.
