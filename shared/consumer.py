@@ -21,7 +21,7 @@ from nats.js.errors import NotFoundError
 
 from . import telemetry
 from .bus import Bus, BusNames
-from .catchup import EARLY_DELIVERIES, FeedOpener, catch_up, hole, missed
+from .catchup import FeedOpener, catch_up, early_limit, hole, missed
 from .deadletters import PENDING
 from .envelope import Envelope
 from .projection import Applier, Delivery, Outcome, Projection
@@ -73,6 +73,7 @@ class ProjectionConsumer:
     batch_size: int = 256
     max_deliveries: int = 5
     ack_wait: float = 30.0
+    early_delay: float = 0.2  # seconds before an event whose predecessor is missing comes back
     # The source's events from its first, from its owner's record: what the consumer catches up
     # from when JetStream retention discarded messages it had not read (shared/catchup.py).
     feed: FeedOpener | None = None
@@ -340,13 +341,13 @@ class ProjectionConsumer:
                 max(settled))
         if any(o is Outcome.DEAD for o in outcomes):
             await self._report_dead_letters()
-        if self._behind is None and any(o is Outcome.EARLY and d.deliveries >= EARLY_DELIVERIES
+        limit = early_limit(self.ack_wait, self.early_delay)
+        if self._behind is None and any(o is Outcome.EARLY and d.deliveries >= limit
                                         for (_, d), o in zip(parsed, outcomes, strict=True)):
             # At most once in 5 minutes: a predecessor the feed does not have either must not
             # turn into a catch-up loop.
             if asyncio.get_running_loop().time() - self._last_catchup > 300:
-                self._fell_behind(f"an event was handed back {EARLY_DELIVERIES} times for a predecessor that "
-                                  "never came")
+                self._fell_behind(f"an event was handed back {limit} times for a predecessor that never came")
         # Only now, after COMMIT. The acks go out while the next batch's first statement runs
         # (the previous batch's are out first); `applied` counts a batch once its acks are sent.
         await self._settled()
@@ -378,7 +379,7 @@ class ProjectionConsumer:
                 if back and d.deliveries > 1:  # only a redelivery can have been handed back
                     back.discard(_stream_seq(msg))
             elif outcome is Outcome.EARLY:
-                await self._nak(msg, 0.2)
+                await self._nak(msg, self.early_delay)
             else:
                 await self._nak(msg, _retry_delay(d.deliveries))
         n = sum(o is Outcome.APPLIED for o in outcomes)

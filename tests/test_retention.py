@@ -5,12 +5,16 @@ consumer, an owner's HTTP feed) is tests/test_retention_catchup.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+import uuid
 
 import pytest
 
 from shared.bus import BusNames, Retention, ensure_stream
-from shared.catchup import hole, missed
-from shared.envelope import NewEvent
+from shared.catchup import early_limit, hole, missed
+from shared.envelope import Metadata, NewEvent
+from shared.eventstore import NO_STREAM
 from shared.feed import store_source
 from tests.conftest import eventually
 from tests.kernel import SERVICE, append_streams, background, connected_bus, consumer, expected_tally, relay, store
@@ -173,3 +177,53 @@ async def test_a_handed_back_message_the_stream_discarded_is_caught_up(pool, db_
             await eventually(complete, timeout=20, message="the discarded event applied from the feed, once")
         assert live.catchups >= 1 and "handed-back" in (live.behind_reason or ""), live.behind_reason
         assert await pool.fetchval("SELECT count(*) FROM projection_failures WHERE event_id = $1", event.id) == 0
+
+
+def test_an_early_event_counts_as_loss_only_after_twice_the_ack_wait():
+    assert early_limit(30.0, 0.2) == 300  # the services' settings: a minute of hand-backs
+    assert early_limit(6.0, 0.02) == 600
+    assert early_limit(1.0, 0.2) == 100  # never fewer than the old backstop
+
+
+async def test_a_consumer_restarted_after_a_kill_waits_for_the_messages_its_dead_self_held(
+        pool, db_url, nats_url, namespace):
+    """kill -9 of a consumer leaves the messages it had fetched pending until the ack wait passes;
+    the restarted consumer gets their successors first and hands them back as early. That is no
+    loss: the predecessor comes back after the ack wait and both apply, without a catch-up from the
+    owner's feed (the fault runs saw one after every kill: the whole feed read for a few events).
+    Hand-backs 20 ms apart and a 6 s ack wait: the old backstop (100 hand-backs) fired at 2–4 s."""
+    names = BusNames(namespace)
+    name, ack_wait, delay = "restart_after_kill", 6.0, 0.02
+    stream = f"project-{uuid.uuid4()}"
+
+    async def append(version: int, n: int) -> list:
+        async with pool.acquire() as conn, conn.transaction():
+            return await store.append(conn, stream, version, [NewEvent("Counted", {"n": n})], Metadata())
+
+    async with connected_bus(nats_url, names) as bus, background(relay(db_url, bus, names)):
+        doomed = Gated(name)  # holds its first event mid-apply until it is killed
+        async with connected_bus(nats_url, names) as doomed_bus:
+            first = consumer(pool, doomed_bus, names, doomed, ack_wait=ack_wait, early_delay=delay)
+            task = asyncio.create_task(first.run(asyncio.Event()))
+            v1 = await append(NO_STREAM, 1)
+            await asyncio.wait_for(doomed.waiting.wait(), 20)
+            assert doomed_bus.nc is not None
+            await doomed_bus.nc.close()  # as kill -9: no ack and no hand-back ever leaves it
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        killed = time.monotonic()
+        v2 = await append(1, 2)  # published now: it reaches the restarted consumer before v1 comes back
+        restarted = Tally(name)
+        live = consumer(pool, bus, names, restarted, ack_wait=ack_wait, early_delay=delay,
+                        feed=lambda source: store_source(pool, store))
+        async with background(live):
+            expected = expected_tally({stream: v1 + v2})
+
+            async def complete() -> bool:
+                return (await snapshot(pool, name)).get(stream) == expected[stream]
+
+            await eventually(complete, timeout=30, message="both events applied, in order, once")
+        took = time.monotonic() - killed
+    assert live.catchups == 0 and live.behind_reason is None, live.behind_reason
+    assert took >= ack_wait * 0.8, f"v1 came back after the ack wait ({took:.1f} s), not at once"

@@ -32,6 +32,12 @@ BUS_NAMESPACE = "faults"
 LOGS = REPO_ROOT / "test-output" / "faults"  # the services' stdout/stderr, one file each
 
 
+def catchups_logged() -> dict[str, int]:
+    """Per service, how many times its log says a projection fell behind JetStream retention (and
+    so read its source's whole feed). The fault runs keep days of retention: each is a false alarm."""
+    return {f.stem: f.read_bytes().count(b"fell behind JetStream retention") for f in sorted(LOGS.glob("*.log"))}
+
+
 @dataclass
 class FaultStack:
     work: Path
