@@ -35,7 +35,7 @@ def test_a_slow_load_on_a_machine_with_cores_to_spare_fails(ci_floors: None):
 
 
 def test_a_slow_load_that_saturated_the_machine_passes_down_to_the_saturated_floor(ci_floors: None):
-    # CI at 04:4x on 2026-12-05: kill-funding acknowledged 84.7/s before the fault, machine 95 % busy.
+    # CI on the morning of 2026-12-05: kill-funding acknowledged 84.7/s before the fault, machine 95 % busy.
     test_faults.assert_rate(run(before=84.7, whole=82.0, busy_before=95.3, busy_whole=95.3))
     # PostgreSQL stopped: the whole load idles through the outage; the window before it counts.
     test_faults.assert_rate(run(before=86.8, whole=69.2, busy_before=96.0, busy_whole=70.0))
