@@ -140,7 +140,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
                         f"{exc.stream_id} is no longer at the version in If-Match")
         else:
             p = Problem(409, "concurrency_conflict", "并发冲突 Concurrent change",
-                        f"{exc.stream_id} changed meanwhile; reload and retry")
+                        f"{exc.stream_id} kept changing while this command was run again; retry shortly")
         return problem_response(p, request.url.path)
 
     # The service's own routes first, in the order the spec lists them, then the kernel's: FastAPI

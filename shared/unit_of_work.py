@@ -23,8 +23,10 @@ runs again, in a new transaction, on the facts as they now stand — where the d
 (`quota_exhausted`, `national_limit`), not the constraint; after MAX_ATTEMPTS it is a 409.
 Same key + same body → the same response and no second event holds across crashes and concurrent
 retries: the record commits with the events, and a retry arriving meanwhile waits on the key.
-A stream that moved on since it was read raises ConcurrencyError (→ 409, or 412 with If-Match)
-at the append; a domain `Refused` becomes problem+json in the kernel (shared/problems.py).
+A stream that moved on since it was read raises ConcurrencyError at the append. With If-Match the
+client pinned the version: 412 at once. Without it the command runs again on the new facts, like
+a guard's race, and is 409 `concurrency_conflict` only after MAX_ATTEMPTS. A domain `Refused`
+becomes problem+json in the kernel (shared/problems.py).
 """
 
 from __future__ import annotations
@@ -186,6 +188,17 @@ class CommandContext:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return await self._attempt(handler, key, request_hash, if_match, locks)
+            except ConcurrencyError:
+                # With If-Match the client pinned the version it decided on: 412, never run again.
+                # Without it, the client asked for the command on the facts as they stand, and a
+                # command that committed meanwhile only moved them: decide again on the new facts,
+                # as the client's own retry would (two attendance sheets of one project touch the
+                # same enrollments; before, one of them came back 409 whole). Each attempt loses
+                # only to a commit that happened during it, so up to MAX_ATTEMPTS concurrent
+                # commands on one stream all get through; past that it is 409.
+                if if_match is not None or attempt == MAX_ATTEMPTS:
+                    raise
+                log.info("command on %s found its stream moved on, running it again", self.request.url.path)
             except (*RACES, _Pruned) as exc:
                 if attempt == MAX_ATTEMPTS:
                     raise
