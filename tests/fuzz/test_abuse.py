@@ -209,7 +209,8 @@ async def test_an_oversized_json_body_sent_normally_is_a_413_problem(world):
 
 async def test_an_upload_is_refused_up_front_past_the_upload_limit(world):
     before = await world.counts()
-    for path in ("/v1/teachers/import", f"/v1/projects/{world.ids['project']}/attendance/import"):
+    for path in ("/v1/teachers/import", f"/v1/projects/{world.ids['project']}/attendance/import",
+                 "/v1/orgs/import"):
         status, _, body, pulled = await asgi_post(
             world, path, [(b"content-type", b"text/csv"), (b"content-length", b"31457280")],
             endless(b"a" * 65536))
@@ -259,6 +260,19 @@ async def test_malformed_and_non_utf8_roster_files_are_refused(world, data, code
         assert doc["errors"] and all(e["line"] == 2 and e["reason"] for e in doc["errors"])
     if code == "csv_not_utf8":
         assert "UTF-8" in doc["detail"]
+    assert await world.counts() == before
+
+
+@pytest.mark.parametrize("data", [
+    "机构代码,机构名称\n610102077," + "校" * 200_000 + "\n",  # a cell past the csv module's field limit
+    '机构代码,机构名称\n610102077,"never closed\n610102078,x\n',  # the rest of the file one cell: no code
+    "机构代码,机构名称\n610102077,a\x00b\n",  # NUL in a name that would be stored
+])
+async def test_malformed_org_files_are_refused_whole(world, data):
+    before = await world.counts()
+    resp = await world.call("enrollment", "POST", "/v1/orgs/import", content=data.encode(),
+                            headers={"content-type": "text/csv"})
+    assert resp.status_code == 422 and resp.json()["code"] in ("bad_csv", "invalid_rows"), resp.text
     assert await world.counts() == before
 
 

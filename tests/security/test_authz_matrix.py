@@ -138,6 +138,9 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
             "name": "新城区", "kind": "county", "parent_code": CITY}, region="ok/scope"),
         ("GET", "/v1/orgs/{code}"): probe(f"/v1/orgs/{SCHOOL}", default="scope", admins="ok/scope",
                                           auditor="ok/scope", service="ok"),
+        # Like the roster import, a row outside the caller's jurisdiction is refused by line.
+        ("POST", "/v1/orgs/import"): probe("/v1/orgs/import", csv=f"机构代码,机构名称\n{COUNTY}099,授权矩阵小学\n",
+                                           region="ok/rows"),
         ("GET", "/v1/orgs"): probe(f"/v1/orgs?parent_code={COUNTY}", default="scope", region="ok/scope",
                                    auditor="ok/scope", service="ok"),
         ("PUT", "/v1/hosts/{host_id}"): probe("/v1/hosts/{H_A}", json={

@@ -18,13 +18,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from services.enrollment.api.inputs import CSV_UPLOAD_BODY, csv_text
 from services.enrollment.api.replies import AttendanceImported
 from services.enrollment.domain.attendance_import import Row
 from services.enrollment.handlers import import_attendance as import_attendance_handler
 from services.enrollment.handlers.access import ADMINS
 from services.enrollment.titles import problem
 from shared.auth import require_role
-from shared.limits import UPLOAD
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["enrollments"])
@@ -102,33 +102,9 @@ def _parse_rows(reader: Any) -> tuple[list[Row], list[dict[str, Any]]]:
     return rows, errors
 
 
-async def _csv_text(request: Request) -> str:
-    raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise problem("payload_too_large", f"at most {MAX_IMPORT_BYTES} bytes", 413)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        files = [v for _, v in (await request.form()).multi_items() if not isinstance(v, str)]
-        if not files:
-            raise problem("bad_csv", "no file in the form", 422)
-        raw = await files[0].read()
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GB18030
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise problem("bad_csv", "the file must be text in UTF-8 or GB18030 (GBK)", 422)
-
-
-_IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}},
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-}}} | UPLOAD
-
-
-@router.post("/v1/projects/{project_id}/attendance/import", openapi_extra=_IMPORT_BODY,
+@router.post("/v1/projects/{project_id}/attendance/import", openapi_extra=CSV_UPLOAD_BODY,
              summary="Import attendance from CSV, all or nothing", response_model=AttendanceImported)
 async def import_attendance(project_id: uuid.UUID, request: Request, cmd: Command) -> Response:
     require_role(cmd.principal, "host", *ADMINS)
-    rows, unreadable = parse_attendance_csv(await _csv_text(request))
+    rows, unreadable = parse_attendance_csv(await csv_text(request, MAX_IMPORT_BYTES))
     return await cmd.run(lambda uow: import_attendance_handler.handle(uow, project_id, rows, unreadable))

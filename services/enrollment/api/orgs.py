@@ -13,7 +13,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
+from services.enrollment.api.inputs import CSV_UPLOAD_BODY, csv_text
+from services.enrollment.domain import org_import
 from services.enrollment.domain.orgs import Host, Org
+from services.enrollment.handlers import import_orgs as import_orgs_handler
 from services.enrollment.handlers import register_host, register_org
 from services.enrollment.handlers.access import REGION_ADMINS, administers_host, require
 from services.enrollment.titles import problem
@@ -66,6 +69,28 @@ async def put_org(code: CodeParam, body: OrgCreate, cmd: Command) -> Response:
     require_role(cmd.principal, *REGION_ADMINS)
     require_within(cmd.principal, code)  # a province registers itself; others only inside their subtree
     return await cmd.run(lambda uow: register_org.handle(uow, Org(code, body.name, body.kind, body.parent_code)))
+
+
+class OrgsImported(BaseModel):
+    rows: int = Field(description="data rows in the file")
+    registered: int = Field(description="orgs registered for the first time")
+    renamed: int = Field(description="registered orgs whose row gave a new name")
+    unchanged: int = Field(description="rows that repeat an org as registered")
+
+
+MAX_IMPORT_BYTES, MAX_IMPORT_ROWS = 5 * 1024 * 1024, 20_000  # a province has ~10,000 schools
+
+
+@router.post("/v1/orgs/import", response_model=OrgsImported, openapi_extra=CSV_UPLOAD_BODY,
+             summary="Import orgs (a school list) from CSV: every row valid and written, or nothing is",
+             description="Columns code and name (机构代码, 机构名称); kind and parent_code (类型, 上级代码) "
+                         "are optional and follow from a GB/T 2260 code's shape. Parents may be rows of the "
+                         "same file. Each row is judged as PUT /v1/orgs/{code} would judge it; a row that "
+                         "repeats a registered org changes nothing, a new name renames it.")
+async def import_orgs(request: Request, cmd: Command) -> Response:
+    require_role(cmd.principal, *REGION_ADMINS)
+    rows, unreadable = org_import.read_org_csv(await csv_text(request, MAX_IMPORT_BYTES), MAX_IMPORT_ROWS)
+    return await cmd.run(lambda uow: import_orgs_handler.handle(uow, rows, unreadable))
 
 
 @router.get("/v1/orgs/{code}", response_model=OrgPublic)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.enrollment import pii
+from services.enrollment.api.inputs import CSV_UPLOAD_BODY
 from services.enrollment.domain import roster
 from services.enrollment.handlers import import_teachers as import_handler
 from services.enrollment.handlers import register_teacher as register_handler
@@ -23,7 +24,6 @@ from services.enrollment.titles import problem
 from shared.auth import Authenticated, require_role, require_within
 from shared.clock import Today
 from shared.inputs import IsoDateAnyYear
-from shared.limits import UPLOAD
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["teachers"])
@@ -110,14 +110,7 @@ async def _csv_bytes(request: Request) -> bytes:
     return data
 
 
-_IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}},
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-}}} | UPLOAD
-
-
-@router.post("/v1/teachers/import", status_code=201, response_model=ImportResult, openapi_extra=_IMPORT_BODY,
+@router.post("/v1/teachers/import", status_code=201, response_model=ImportResult, openapi_extra=CSV_UPLOAD_BODY,
              summary="Import a roster CSV: every row is valid and written, or nothing is")
 async def import_teachers(request: Request, cmd: Command, today: Today) -> Response:
     require_role(cmd.principal, *ROSTER_ADMINS)
