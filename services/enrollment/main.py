@@ -14,6 +14,7 @@ from services.enrollment.api import (
     orgs,
     policies,
     projects,
+    roster,
     teachers,
 )
 from services.enrollment.events import registry
@@ -30,7 +31,7 @@ spec = ServiceSpec(
     # reachable by its own path: tests/test_route_order.py).
     routers=[enrollments.router, enrollment_progress.router, enrollment_reads.router, me.router, leave.router,
              projects.router, teachers.router, orgs.router, attendance_import.router, policies.router,
-             eligibility.router, close_out.router],
+             eligibility.router, close_out.router, roster.router],
     registry=registry,
     inline=[*READ_MODELS, GUARDS],  # guards last: their row locks are held until COMMIT (shared/inline.py)
     titles=TITLES,

@@ -87,6 +87,7 @@ TITLES = {
     "bad_csv": "CSV 无效 Invalid CSV",
     "bad_cursor": "分页游标无效 Invalid cursor", "payload_too_large": "文件过大 Payload too large",
     "unsupported_media_type": "不支持的媒体类型 Unsupported media type",
+    "export_too_large": "导出数据过多 Too many rows to export",
 }
 
 

@@ -152,6 +152,10 @@ MATRIX: dict[str, dict[tuple[str, str], Probe]] = {
         ("POST", "/v1/teachers/import"): probe("/v1/teachers/import", csv=ROSTER_CSV, admins="ok/rows"),
         ("GET", "/v1/teachers/{teacher_id}"): probe("/v1/teachers/{T_A}", admins="ok/scope", auditor="ok/scope",
                                                     teacher="ok/scope", service="ok"),
+        # A region's roster read back (names, masked ID numbers): its admins and auditors, by subtree.
+        **{("GET", f"/v1/orgs/{{code}}/teachers{ext}"): probe(f"/v1/orgs/{SCHOOL}/teachers{ext}", admins="ok/scope",
+                                                               auditor="ok/scope", service="ok")
+           for ext in ("", ".csv", ".xlsx")},
         ("POST", "/v1/projects"): probe("/v1/projects", json=project_body(code="XC2023-99"), **ORGANIZE),
         **{("POST", f"/v1/projects/{{project_id}}/{a}"): probe(f"/v1/projects/{{P_A}}/{a}", **ORGANIZE)
            for a in ("open", "start", "close")},
