@@ -21,10 +21,11 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from .envelope import DATA_CONTENT_TYPE, EventRegistry, data_schema_url, wire_type
 
@@ -42,6 +43,18 @@ class EventData(BaseModel):
     type, one missing or one not modelled is refused (the decider and the model must agree)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _calendar_day(value: str) -> str:
+    date.fromisoformat(value)  # the pattern lets 2023-02-30 through; the calendar does not
+    return value
+
+
+# A calendar day in event data: ISO 8601's YYYY-MM-DD, as text (the decider's dict stays as it is).
+# Published as `"format": "date"` with its pattern, so a consumer's contract check refuses any
+# other spelling by the schema alone, not only a producer's gate.
+Day = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_day),
+                Field(json_schema_extra={"format": "date"})]
 
 
 def snake(type_: str) -> str:

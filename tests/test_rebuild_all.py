@@ -6,8 +6,12 @@ row for row. A table that no projection declares fails the test too: nothing unr
 
 from __future__ import annotations
 
+from typing import Any
+
+import jsonschema_rs
 import pytest
 
+from shared.contracts import published
 from tests.everything import (
     SERVICES,
     SYSTEMS_OF_RECORD,
@@ -42,3 +46,23 @@ async def test_every_table_rebuilt_from_the_event_stores_equals_the_live_copy(ap
     rebuilt = await snapshot(pool, tables)
     for table in sorted(tables):
         assert rebuilt[table] == live[table], f"{service}.{table} differs after the rebuild"
+
+
+@pytest.mark.parametrize("service", ("enrollment", "credits", "funding"))
+async def test_every_event_the_scenario_recorded_fits_its_published_schema(apps, world, service):
+    """What the deciders wrote through the four APIs, against the committed schemas of the versions
+    stored (docs/events/): the published contract — a calendar day as YYYY-MM-DD, say — describes
+    the store, not only the models the gate checks."""
+    rows = await apps[service].state.pool.fetch("SELECT type, schema_version, data FROM events")
+    assert len({r["type"] for r in rows}) > 3, f"{service}: the scenario recorded too little to check"
+    validators: dict[tuple[str, int], Any] = {}
+    unfit = []
+    for r in rows:
+        key = (r["type"], r["schema_version"])
+        if key not in validators:
+            schema = published(service, *key)
+            assert schema is not None, f"{service} publishes no schema for {key}"
+            validators[key] = jsonschema_rs.validator_for(schema)
+        if not validators[key].is_valid(r["data"]):
+            unfit.append((key, next(iter(validators[key].iter_errors(r["data"]))).message))
+    assert unfit == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.eventschemas import EventData
+from shared.eventschemas import Day, EventData
 
 
 class CategoryV1(EventData):
@@ -22,7 +22,7 @@ class CategoryV1(EventData):
 
 class PolicyPublishedV1(EventData):
     jurisdiction_code: str
-    effective_from: str
+    effective_from: Day
     hours_per_credit: float | None = None
     annual_hours: float | None = None
     cycle_years: int | None = None
@@ -34,7 +34,7 @@ class PolicyPublishedV1(EventData):
     category_map: dict[str, str] = {}
     school_year_start: str | None = None
     credit_decimals: int | None = None
-    published_on: str | None = None
+    published_on: Day | None = None
 
 
 class CompletionSourceV1(EventData):
@@ -68,12 +68,12 @@ class _Award(EventData):
     hours: float
     category: str
     hour_category: str | None = None  # optional to every reader: awards before the category map lack it
-    earned_on: str
-    recorded_on: str
+    earned_on: Day
+    recorded_on: Day
     school_year: int
     org_code: str | None = None
     jurisdiction_code: str | None = None
-    policy_effective_from: str | None = None
+    policy_effective_from: Day | None = None
     policy_version: int | None = None
 
 
@@ -92,10 +92,10 @@ class HoursClaimedV1(EventData):
     hours: float
     category: str
     source: str
-    earned_on: str
+    earned_on: Day
     evidence: str
     school_year: int
-    submitted_on: str
+    submitted_on: Day
     jurisdiction_code: str | None = None
 
 
@@ -113,10 +113,10 @@ class ClaimApprovedV1(EventData):
     org_code: str | None = None
     hours: float
     category: str
-    earned_on: str
+    earned_on: Day
     school_year: int
-    recorded_on: str
-    approved_on: str
+    recorded_on: Day
+    approved_on: Day
     source: ClaimSourceV1
     reason: str | None = None
 
@@ -125,7 +125,7 @@ class ClaimRejectedV1(EventData):
     claim_id: str
     teacher_id: str
     reason: str
-    rejected_on: str
+    rejected_on: Day
 
 
 class EntryRevokedV1(EventData):
@@ -136,7 +136,7 @@ class EntryRevokedV1(EventData):
     category: str
     school_year: int
     reason: str
-    revoked_on: str
+    revoked_on: Day
 
 
 class CertificateIssuedV1(EventData):
@@ -150,9 +150,9 @@ class CertificateIssuedV1(EventData):
     credits: float | None = None
     target: float
     jurisdiction_code: str
-    policy_effective_from: str | None = None
+    policy_effective_from: Day | None = None
     entry_ids: list[str]
-    issued_on: str
+    issued_on: Day
     credential: dict[str, Any]  # the signed W3C verifiable credential (credits/credential.py)
 
 
@@ -168,7 +168,7 @@ class ShortfallV1(EventData):
 class PolicyUsedV1(EventData):
     jurisdiction_code: str
     version: int
-    effective_from: str
+    effective_from: Day
 
 
 class TeacherShortOfHoursV1(EventData):
@@ -178,7 +178,7 @@ class TeacherShortOfHoursV1(EventData):
     school_code: str | None = None
     shortfalls: list[ShortfallV1]
     policy: PolicyUsedV1 | None = None
-    judged_on: str
+    judged_on: Day
 
 
 MODELS: dict[tuple[str, int], type[EventData]] = {

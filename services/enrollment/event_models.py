@@ -4,12 +4,12 @@ The registry (events.py) is the gate: each event a command decides is checked ag
 its type's current version before it is recorded (shared/envelope.py EventRegistry.version_for);
 the stored data stays the decider's plain dict. The committed JSON Schemas (docs/events/enrollment/,
 `make event-schemas`) are generated from these models and are what other services read against.
-Dates are ISO strings (YYYY-MM-DD), ids strings; a field `X | None = None` may be null or absent.
+Days are `Day` (ISO 8601 YYYY-MM-DD text, a real calendar day, published as format date), ids strings; a field `X | None = None` may be null or absent.
 """
 
 from __future__ import annotations
 
-from shared.eventschemas import EventData
+from shared.eventschemas import Day, EventData
 
 
 class OrgRegisteredV1(EventData):
@@ -33,7 +33,7 @@ class TeacherRegisteredV1(EventData):
     subject: str | None = None
     stage: str | None = None
     title: str | None = None
-    hired_on: str | None = None
+    hired_on: Day | None = None
 
 
 class ModuleV1(EventData):
@@ -54,12 +54,12 @@ class ProjectDraftedV1(EventData):
     organizer_code: str
     hours: float
     hour_category: str | None = None
-    starts_on: str
-    ends_on: str
+    starts_on: Day
+    ends_on: Day
     cross_year: bool = False
     practical_ratio: float
     modules: list[ModuleV1] = []
-    first_year_ends_on: str | None = None
+    first_year_ends_on: Day | None = None
     policy: str | None = None
 
 
@@ -67,7 +67,7 @@ class ProjectMovedV1(EventData):
     """A project's status moved on `on`."""
 
     project_id: str
-    on: str
+    on: Day
 
 
 class ProjectPlanSubmittedV1(ProjectMovedV1):
@@ -117,15 +117,15 @@ class CloseOutMaterialDeliveredV1(EventData):
     title: str
     count: int
     reference: str | None = None
-    received_on: str
+    received_on: Day
 
 
 class BulletinSubmittedV1(EventData):
     project_id: str
     issue_no: int
     title: str
-    published_on: str
-    received_on: str | None = None  # bulletins recorded before it existed carry only published_on
+    published_on: Day
+    received_on: Day | None = None  # bulletins recorded before it existed carry only published_on
 
 
 class _Enrollment(EventData):
@@ -139,7 +139,7 @@ class TeacherNominatedV1(_Enrollment):
     level: str
     category: str
     year: int
-    nominated_on: str
+    nominated_on: Day
     policy: str | None = None
     cross_year: bool | None = None  # present (true) only for a cross-year project
     until_year: int | None = None  # the last year a cross-year project's place takes
@@ -160,14 +160,14 @@ class EnrollmentWithdrawnV1(_Enrollment):
 class TeacherCheckedInV1(_Enrollment):
     region_code: str
     host_id: str | None  # the project's host: null while a project has none
-    checked_in_on: str
+    checked_in_on: Day
     via: str | None = None  # "code": by a session's check-in code, with its date and nonce
-    session_date: str | None = None
+    session_date: Day | None = None
     code_nonce: str | None = None
 
 
 class AttendanceRecordedV1(_Enrollment):
-    session_date: str
+    session_date: Day
     status: str
     hours: float | None = None
 
@@ -185,14 +185,14 @@ class EnrollmentCompletedV1(_Enrollment):
     year: int
     hours: float
     hour_category: str | None = None
-    completed_on: str
+    completed_on: Day
 
 
 class EnrollmentFailedV1(_Enrollment):
     region_code: str
     host_id: str | None  # the project's host: null while a project has none
     reason: str
-    failed_on: str
+    failed_on: Day
 
 
 class NoShowRecordedV1(_Enrollment):
@@ -206,7 +206,7 @@ class NoShowRecordedV1(_Enrollment):
 class NoShowExcusedV1(_Enrollment):
     region_code: str
     reason: str
-    excused_on: str
+    excused_on: Day
 
 
 class EvaluationSubmittedV1(_Enrollment):
@@ -219,16 +219,16 @@ class EvaluationSubmittedV1(_Enrollment):
 class LeaveRequestedV1(_Enrollment):
     region_code: str
     host_id: str | None  # the project's host: null while a project has none
-    session_date: str
+    session_date: Day
     reason: str | None = None
     requested_by: str | None = None
-    requested_on: str
+    requested_on: Day
 
 
 class LeaveDecidedV1(_Enrollment):
-    session_date: str
+    session_date: Day
     reason: str | None = None
-    decided_on: str
+    decided_on: Day
 
 
 class LeaveApprovedV1(LeaveDecidedV1):
@@ -248,7 +248,7 @@ class RankingWeightsV1(EventData):
 
 class EnrollmentPolicyPublishedV1(EventData):
     jurisdiction_code: str | None = None
-    effective_from: str | None = None
+    effective_from: Day | None = None
     nomination_window_days: int | None = None
     nomination_window_levels: list[str] = []
     min_attendance_share: float | None = None
@@ -273,7 +273,7 @@ class EnrollmentPolicyPublishedV1(EventData):
     close_out_min_cases: int | None = None
     close_out_min_course_videos: int | None = None
     ranking_weights: RankingWeightsV1 | None = None
-    published_on: str | None = None
+    published_on: Day | None = None
 
 
 MODELS: dict[str, type[EventData]] = {

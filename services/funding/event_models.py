@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.eventschemas import EventData
+from shared.eventschemas import Day, EventData
 
 
 class FundingPolicyPublishedV1(EventData):
     jurisdiction_code: str
-    effective_from: str
+    effective_from: Day
     school_share_basis: str
     school_public_funds_share: str | None = None
     district_payroll_share_min: str | None = None
@@ -74,12 +74,12 @@ class SettlementCalculatedV1(EventData):
     previously_settled_fen: int
     delta_fen: int
     derivation: str
-    counted_from: str
+    counted_from: str  # the event type the participants are counted from (TeacherCheckedIn)
 
 
 class PolicyInForceV1(EventData):
     jurisdiction_code: str
-    effective_from: str
+    effective_from: Day
     version: int
 
 
@@ -100,7 +100,7 @@ class RuleVerdictV1(EventData):
     notice: str | None = None
     source: str | None = None
     jurisdiction_code: str | None = None
-    effective_from: str | None = None
+    effective_from: Day | None = None
 
 
 class FundingAssessedV1(EventData):
@@ -123,7 +123,7 @@ class FundingAssessedV1(EventData):
     compliant: bool | None = None
     status: Literal["undeclared", "compliant", "not_compliant", "not_judged"] | None = None  # issue 20
     status_label: str | None = None
-    judged_on: str
+    judged_on: Day
 
 
 MODELS: dict[str, type[EventData]] = {
