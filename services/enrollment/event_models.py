@@ -4,7 +4,8 @@ The registry (events.py) is the gate: each event a command decides is checked ag
 its type's current version before it is recorded (shared/envelope.py EventRegistry.version_for);
 the stored data stays the decider's plain dict. The committed JSON Schemas (docs/events/enrollment/,
 `make event-schemas`) are generated from these models and are what other services read against.
-Days are `Day` (ISO 8601 YYYY-MM-DD text, a real calendar day, published as format date), ids strings; a field `X | None = None` may be null or absent.
+Days are `Day` (ISO 8601 YYYY-MM-DD text naming a real day, published as format date), ids
+strings; a field `X | None = None` may be null or absent.
 """
 
 from __future__ import annotations
