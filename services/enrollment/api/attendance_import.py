@@ -9,8 +9,6 @@ project's organizer.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from datetime import date
@@ -25,6 +23,7 @@ from services.enrollment.handlers import import_attendance as import_attendance_
 from services.enrollment.handlers.access import ADMINS
 from services.enrollment.titles import problem
 from shared.auth import require_role
+from shared.csvrows import csv_rows
 from shared.unit_of_work import Command
 
 router = APIRouter(tags=["enrollments"])
@@ -74,31 +73,19 @@ def _csv_row(line: int, raw: dict[str, str]) -> Row:
 
 def parse_attendance_csv(text: str) -> tuple[list[Row], list[dict[str, Any]]]:
     """(line, row) pairs and per-line errors; English or Chinese headers (报名编号, 教师编号, 日期, 出勤状态, 学时)."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        return _parse_rows(reader)
-    except csv.Error as exc:  # e.g. a cell past csv.field_size_limit() (128 KiB)
-        raise problem("bad_csv", f"malformed CSV near line {reader.line_num}: {exc}", 422) from None
-
-
-def _parse_rows(reader: Any) -> tuple[list[Row], list[dict[str, Any]]]:
-    cols = [_COLUMNS.get(h.strip().lower()) for h in next(reader, [])]
-    missing = {"session_date", "status", "hours"} - set(cols)
-    if not {"enrollment_id", "teacher_id"} & set(cols):
+    columns, cells = csv_rows(text, _COLUMNS, MAX_IMPORT_ROWS)
+    missing = {"session_date", "status", "hours"} - columns
+    if not {"enrollment_id", "teacher_id"} & columns:
         missing.add("enrollment_id or teacher_id")
     if missing:
         raise problem("bad_csv", f"missing columns: {', '.join(sorted(missing))}", 422)
     rows: list[Row] = []
     errors: list[dict[str, Any]] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(rows) + len(errors) >= MAX_IMPORT_ROWS:
-            raise problem("bad_csv", f"at most {MAX_IMPORT_ROWS} rows per import", 422)
+    for line, raw in cells:
         try:
-            rows.append(_csv_row(reader.line_num, {c: v.strip() for c, v in zip(cols, values, strict=False) if c}))
+            rows.append(_csv_row(line, raw))
         except ValueError as e:
-            errors.append({"line": reader.line_num, "reason": str(e)})
+            errors.append({"line": line, "reason": str(e)})
     return rows, errors
 
 

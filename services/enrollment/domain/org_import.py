@@ -10,20 +10,16 @@ parent follow from a GB/T 2260 code's shape, and when the file gives them they m
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from shared.csvrows import csv_rows
 from shared.orgs import gbt_parent, kind_of
 from shared.refusal import Refused
 from shared.text import text_issue
 
 from .orgs import KINDS, Org, decide_register_org
-
-if TYPE_CHECKING:
-    from _csv import Reader
 
 # Headings as a county's spreadsheet spells them, English or Chinese; the same column twice is refused.
 COLUMNS = {"code": "code", "机构代码": "code", "代码": "code", "行政区划代码": "code", "学校代码": "code",
@@ -49,34 +45,18 @@ Events = list[tuple[str, dict[str, Any]]]
 def read_org_csv(text: str, max_rows: int) -> tuple[list[OrgRow], list[dict[str, Any]]]:
     """The rows of a file and, by line, those that cannot be read as an org. Refused `bad_csv`
     (422) when the file has no code or name column, names a column twice, is not CSV, or holds
-    more than `max_rows` rows."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        return _read(reader, max_rows)
-    except csv.Error as exc:  # e.g. a cell past csv.field_size_limit() (128 KiB)
-        raise Refused("bad_csv", f"malformed CSV near line {reader.line_num}: {exc}", 422) from None
-
-
-def _read(reader: Reader, max_rows: int) -> tuple[list[OrgRow], list[dict[str, Any]]]:
-    heads = [COLUMNS.get(h.strip().lstrip("\ufeff").lower()) for h in next(reader, [])]
-    named = [h for h in heads if h]
-    if len(named) != len(set(named)):
-        raise Refused("bad_csv", "a column is named twice", 422)
-    missing = {"code", "name"} - set(named)
+    more than `max_rows` rows (shared/csvrows.py)."""
+    columns, cells = csv_rows(text, COLUMNS, max_rows)
+    missing = {"code", "name"} - columns
     if missing:
         raise Refused("bad_csv", f"missing columns: {', '.join(sorted(missing))} (机构代码, 机构名称)", 422)
     rows: list[OrgRow] = []
     errors: list[dict[str, Any]] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(rows) + len(errors) >= max_rows:
-            raise Refused("bad_csv", f"at most {max_rows} rows per import", 422)
-        cells = {h: v.strip() for h, v in zip(heads, values, strict=False) if h}
+    for line, row in cells:
         try:
-            rows.append(OrgRow(reader.line_num, _org(cells)))
+            rows.append(OrgRow(line, _org(row)))
         except ValueError as exc:
-            errors.append({"line": reader.line_num, "reason": str(exc)})
+            errors.append({"line": line, "reason": str(exc)})
     return rows, errors
 
 
