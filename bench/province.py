@@ -47,6 +47,7 @@ from bench.province_data import (
     Province,
     attendance_csv,
     build_province,
+    org_csv,
     pick_enrollments,
     plan_projects,
     project_dates,
@@ -202,21 +203,24 @@ class Bench:
     # ---- phases -------------------------------------------------------------------------------
 
     async def orgs(self) -> tuple[int, LoadResult, list[str]]:
+        """The tree as a go-live registers it (POST /v1/orgs/import, all or nothing per file): the
+        province with its cities and counties in one file, then every county's school list, the
+        counties uploading concurrently. (Runs before 2026-12-05 PUT one org at a time: 10,115 in
+        20–92 s.)"""
         pv = self.province
         top = [(pv.code, pv.name, "province", None)] + [(c, n, "city", pv.code) for c, n in pv.cities] + [
             (c.code, c.name, "county", c.city) for c in pv.counties]
-        schools = [(code, name, "school", c.code) for c in pv.counties for code, name, _ in c.schools]
-        rows = top + schools
+        files = [(self.prov, top)] + [(self.admins[c.code], [(code, name, "school", c.code)
+                                                             for code, name, _ in c.schools]) for c in pv.counties]
 
         def make(i: int) -> Call:
-            code, name, kind, parent = rows[i]
-            return call("PUT", self.url("enrollment", f"/v1/orgs/{code}"), self.prov,
-                        {"name": name, "kind": kind, "parent_code": parent})
+            token, rows = files[i]
+            return call("POST", self.url("enrollment", "/v1/orgs/import"), token, csv=org_csv(rows))
 
-        # Parents first: the province, cities and counties in order, then schools concurrently.
-        first, errors = await drive(self.http, make, len(top), 1)
-        rest, more = await drive(self.http, lambda i: make(len(top) + i), len(schools), self.args.concurrency)
-        return len(rows), _merge(first, rest), errors + more
+        # Parents first: the province's file, then the counties' school lists.
+        first, errors = await drive(self.http, make, 1, 1)
+        rest, more = await drive(self.http, lambda i: make(1 + i), len(files) - 1, self.args.import_concurrency)
+        return sum(len(rows) for _, rows in files), _merge(first, rest), errors + more
 
     async def roster(self) -> tuple[int, LoadResult, list[str]]:
         chunks = []

@@ -111,6 +111,15 @@ def teacher_id_number(i: int, county: str) -> str:
     return national_id((i * ID_STRIDE) % ID_SPACE, county)
 
 
+def org_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
+    """A school list (or the province's cities and counties) as POST /v1/orgs/import reads it."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["code", "name", "kind", "parent_code"])
+    w.writerows((code, name, kind, parent or "") for code, name, kind, parent in rows)
+    return out.getvalue().encode()
+
+
 def roster_csv(province: Province, county: County, indexes: range) -> bytes:
     """A county clerk's export: the columns the roster import reads, one row per teacher."""
     out = io.StringIO()
