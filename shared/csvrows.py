@@ -2,8 +2,8 @@
 so a service's domain/ may use it).
 
 Headings are matched as a spreadsheet spells them (stripped, any case, a stray BOM), through the
-import's own map of names to columns; blank lines are skipped; each row keeps the line it started
-on (a quoted cell may span lines), which is what per-row errors name. A file that is not CSV, names
+import's own map of names to columns; blank lines are skipped; each row keeps its line in the file
+(the last, when a quoted cell spans lines), which is what per-row errors name. A file that is not CSV, names
 a column twice, or holds more rows than the import takes is refused whole (422 `bad_csv`).
 """
 
@@ -23,7 +23,7 @@ def csv_rows(text: str, headings: Mapping[str, str], max_rows: int) -> tuple[set
     not know are ignored with their cells."""
     reader = csv.reader(io.StringIO(text))
     try:
-        columns = [headings.get(h.strip().lstrip("\ufeff").lower()) for h in next(reader, [])]
+        columns = [headings.get(h.lstrip("\ufeff").strip().lower()) for h in next(reader, [])]
         named = [c for c in columns if c]
         if len(named) != len(set(named)):
             raise Refused("bad_csv", "a column is named twice", 422)
