@@ -21,7 +21,7 @@ from shared.clock import Today
 from shared.exports import CSV, XLSX, attachment, csv_bytes, download, xlsx_bytes
 from shared.orgs import subtree_prefix
 from shared.orgtree import subtree_codes_sql
-from shared.paging import Page, cursor_text, page_cursor
+from shared.paging import BAD_CURSOR, Page, cursor_text, page_cursor
 
 router = APIRouter(tags=["teachers"])
 
@@ -74,7 +74,7 @@ def _after(cursor: str | None) -> tuple[str, uuid.UUID]:
     try:
         return school, uuid.UUID(tid)
     except ValueError:
-        raise problem("bad_cursor", "pass back the next_cursor of the previous page", 422) from None
+        raise problem("bad_cursor", BAD_CURSOR, 422) from None
 
 
 @router.get("/v1/orgs/{code}/teachers", response_model=RosterPage,
