@@ -67,14 +67,13 @@ async def start(work: Path) -> Stack:
             await ensure_database(dsn)
         ports = {s: free_port() for s in SERVICES}
         stack.urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
-        peers = {f"{s.upper()}_URL": u for s, u in stack.urls.items()}
+        peers = {f"{s.upper()}{kind}": u for s, u in stack.urls.items() for kind in ("_URL", "_PUBLIC_URL")}
         service_token = mint_token(keys, "service", sub="svc-internal", ttl_s=365 * 24 * 3600)
         (work / "logs").mkdir(exist_ok=True)
         for s in SERVICES:
             env = {**os.environ, **peers, "SERVICE_NAME": s, "DATABASE_URL": dsns[s], "NATS_URL": nats_url,
                    "BUS_NAMESPACE": names.namespace, "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token,
-                   "PII_KEY": ensure_pii_key(keys), "CREDITS_KEYS_DIR": str(keys),
-                   "CREDITS_PUBLIC_URL": stack.urls["credits"], "LOG_LEVEL": "WARNING"}
+                   "PII_KEY": ensure_pii_key(keys), "CREDITS_KEYS_DIR": str(keys), "LOG_LEVEL": "WARNING"}
             stack.procs[s] = _spawn(s, ports[s], env, work / "logs" / f"{s}.log")
         await _ready(stack)
         return stack

@@ -258,7 +258,8 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
         for url in db_urls.values():  # up front, so four services starting at once never race on CREATE DATABASE
             asyncio.run(ensure_database(url))
         service_token = mint_token(data_dir / "keys", "service", sub="svc-internal", ttl_s=365 * 24 * 3600)
-        peers = {f"{name.upper()}_URL": url for name, url in urls.items()}
+        # the feeds for rebuilds, and the public URLs envelopes name their schemas on (dataschema)
+        peers = {f"{name.upper()}{kind}": url for name, url in urls.items() for kind in ("_URL", "_PUBLIC_URL")}
         for name in SERVICES:
             env = {**os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": db_urls[name], "NATS_URL": nats_url,
                    "JWT_PUBLIC_KEYS": str(jwks), "SERVICE_TOKEN": service_token,
@@ -266,8 +267,9 @@ def run(data_dir: Path, host: str = "127.0.0.1") -> int:
                    # run the local stack as production would
                    "DEV_PROFILE": os.environ.get("DEV_PROFILE", "1"),
                    "PII_KEY": os.environ.get("PII_KEY") or ensure_pii_key(data_dir / "keys"),
-                   # credits signs certificates with a key it keeps beside the dev keys
-                   "CREDITS_KEYS_DIR": str(data_dir / "keys"), "CREDITS_PUBLIC_URL": urls["credits"]}
+                   # credits signs certificates with a key it keeps beside the dev keys (CREDITS_PUBLIC_URL
+                   # above is the URL written into them)
+                   "CREDITS_KEYS_DIR": str(data_dir / "keys")}
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", f"services.{name}.main:app", "--host", host,
                  "--port", str(ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5"],

@@ -32,8 +32,14 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 # the prefix (dead letters, a peer not yet upgraded) still parse.
 TYPE_PREFIX = "cn.teachertraining."
 # Every envelope names its data's JSON Schema (CloudEvents `dataschema`): the committed file
-# docs/events/<service>/<event>.v<N>.json, served by the owning service at this path (issue 16).
+# docs/events/<service>/<event>.v<N>.json, served by the owning service at this path (issue 16),
+# named by an absolute URL on the owner's public origin (set_schema_origins): CloudEvents types
+# `dataschema` as an absolute URI, and strict readers (the Rust and .NET SDKs) refuse a bare path.
 SCHEMA_PATH = "/v1/events/schemas"
+# Where an owner's origin is not configured (a script, a test's own source), a URL that is
+# absolute all the same; a service sets every owner's public origin at start (shared/service.py).
+FALLBACK_SCHEMA_ORIGIN = "http://localhost"
+_schema_origins: dict[str, str] = {}
 _wire_types: dict[tuple[str, str, int], str] = {}
 _data_schemas: dict[tuple[str, str, int], str] = {}
 _inner_types: dict[str, tuple[str, int | None]] = {}
@@ -190,13 +196,29 @@ def wire_type(source: str, type_: str, schema_version: int) -> str:
     return found
 
 
+def data_schema_path(source: str, type_: str, schema_version: int) -> str:
+    """TeacherNominated of /enrollment, v1 → /v1/events/schemas/enrollment/teacher_nominated.v1.json:
+    where the owning service serves the schema."""
+    return f"{SCHEMA_PATH}/{source.strip('/')}/{_SNAKE.sub('_', type_).lower()}.v{schema_version}.json"
+
+
 def data_schema_url(source: str, type_: str, schema_version: int) -> str:
-    """TeacherNominated of /enrollment, v1 → /v1/events/schemas/enrollment/teacher_nominated.v1.json"""
+    """An envelope's `dataschema`: data_schema_path on the owner's public origin, e.g.
+    https://enrollment.example.org/v1/events/schemas/enrollment/teacher_nominated.v1.json."""
     key = (source, type_, schema_version)
     if (found := _data_schemas.get(key)) is None:
-        found = _data_schemas[key] = (f"{SCHEMA_PATH}/{source.strip('/')}/"
-                                      f"{_SNAKE.sub('_', type_).lower()}.v{schema_version}.json")
+        origin = _schema_origins.get(source, FALLBACK_SCHEMA_ORIGIN)
+        found = _data_schemas[key] = origin + data_schema_path(source, type_, schema_version)
     return found
+
+
+def set_schema_origins(origins: dict[str, str]) -> None:
+    """The public base URL of each event owner (source "/enrollment" → "https://enrollment.example.org"),
+    from the settings (`ENROLLMENT_PUBLIC_URL`, …), for every envelope this process writes out:
+    its own events on NATS and the feed, and other owners' events in its dead letters."""
+    _schema_origins.clear()
+    _schema_origins.update({source: origin.rstrip("/") for source, origin in origins.items()})
+    _data_schemas.clear()
 
 
 def inner_type(wire: str) -> tuple[str, int | None]:

@@ -4,8 +4,8 @@ Each service models the data of every event type and version it records (service
 event_models.py, subclasses of EventData) and registers the models with its registry. From them:
 
 - docs/events/<service>/<event>.v<N>.json: one JSON Schema (draft 2020-12) per type and version,
-  served by the owning service at `schema_url(...)` (GET /v1/events/schemas/<service>/<file>) and
-  named by every envelope's CloudEvents `dataschema` attribute;
+  served by the owning service at `schema_path(...)` (GET /v1/events/schemas/<service>/<file>) and
+  named by every envelope's CloudEvents `dataschema` attribute, that path on the owner's public URL;
 - docs/asyncapi.json: an AsyncAPI 3.0 document of every NATS subject the services publish on, each
   message the structured-mode CloudEvent (docs/events.md) with its data's schema.
 
@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from .envelope import DATA_CONTENT_TYPE, EventRegistry, data_schema_url, wire_type
+from .envelope import DATA_CONTENT_TYPE, EventRegistry, data_schema_path, wire_type
 
 ROOT = Path(__file__).resolve().parent.parent
 # The committed files: the source tree's docs/, or where the image puts them (deploy/Dockerfile).
@@ -66,14 +66,21 @@ def schema_file(type_: str, version: int) -> str:
     return f"{snake(type_)}.v{version}.json"
 
 
-def schema_url(service: str, type_: str, version: int) -> str:
-    """The path the owning service serves the schema at, and every envelope's `dataschema`."""
-    return data_schema_url("/" + service, type_, version)
+def schema_path(service: str, type_: str, version: int) -> str:
+    """The path the owning service serves the schema at: the schema's `$id` (resolved against where
+    it was fetched from) and the path of every envelope's `dataschema` URL."""
+    return data_schema_path("/" + service, type_, version)
+
+
+def dataschema_pattern(service: str, type_: str, version: int) -> str:
+    """What an envelope's `dataschema` matches in the AsyncAPI document: the schema's path on any
+    absolute http(s) origin, as the deployment configures its public URLs (a path prefix kept)."""
+    return r"^https?://[^/?#]+(/[^?#]*)?" + re.escape(schema_path(service, type_, version)) + "$"
 
 
 def data_schema(service: str, type_: str, version: int, model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation")
-    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_url(service, type_, version),
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_path(service, type_, version),
             "title": f"{type_} v{version}", "x-event-type": wire_type("/" + service, type_, version),
             **{k: v for k, v in schema.items() if k != "title"}}
 
@@ -97,7 +104,7 @@ def _envelope_schema() -> dict[str, Any]:
             "specversion": {"const": "1.0"}, "id": string, "source": string, "type": string,
             "subject": string, "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": DATA_CONTENT_TYPE},
-            "dataschema": {"type": "string", "format": "uri-reference"},
+            "dataschema": {"type": "string", "format": "uri"},
             "schemaversion": {"type": "integer"}, "streamversion": {"type": "integer"},
             "position": {"type": "integer"}, "correlationid": string, "causationid": string,
             "actorid": string, "actorrole": string, "actororg": string, "traceparent": string,
@@ -137,7 +144,7 @@ def asyncapi(registries: Mapping[str, EventRegistry], version: str = "1.0.0") ->
                     {"$ref": "#/components/schemas/CloudEvent"},
                     {"type": "object", "properties": {
                         "type": {"const": wire}, "source": {"const": "/" + service},
-                        "dataschema": {"const": schema_url(service, type_, current)},
+                        "dataschema": {"type": "string", "pattern": dataschema_pattern(service, type_, current)},
                         "data": {"$ref": f"#/components/schemas/{key}"}}},
                 ]},
             }

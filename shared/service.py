@@ -28,7 +28,7 @@ from .consumer import ProjectionConsumer
 from .db import create_pool, ensure_database, migrate
 from .deadletter_api import dead_letter_router
 from .deadletters import PENDING
-from .envelope import Envelope, EventRegistry
+from .envelope import Envelope, EventRegistry, set_schema_origins
 from .eventschemas import ASYNCAPI_FILE, SCHEMA_DIR
 from .eventstore import ConcurrencyError, EventStore
 from .feed import feed_router, feed_source, store_source
@@ -80,6 +80,8 @@ def operation_id(route: APIRoute) -> str:
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings(service_name=spec.name)
+    # Every envelope this process writes out names its schema on its owner's public URL.
+    set_schema_origins(settings.public_urls())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,8 +7,9 @@ service-specific database is selected by giving each process its own DATABASE_UR
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,13 @@ class Settings(BaseSettings):
     credits_url: str = "http://127.0.0.1:8002"
     funding_url: str = "http://127.0.0.1:8003"
     reporting_url: str = "http://127.0.0.1:8004"
+    # Public base URLs of the four services, as other systems reach them (the ingress hosts):
+    # every envelope's `dataschema` is its owner's URL + the path its schema is served at
+    # (shared/envelope.py). Absolute http(s) URLs; a path prefix is kept.
+    enrollment_public_url: str = "http://127.0.0.1:8001"
+    credits_public_url: str = "http://127.0.0.1:8002"
+    funding_public_url: str = "http://127.0.0.1:8003"
+    reporting_public_url: str = "http://127.0.0.1:8004"
     # Token the service presents to the other services' feeds (role=service).
     service_token: str = ""
 
@@ -84,3 +92,16 @@ class Settings(BaseSettings):
     # sign-in page offers dev keys for any role and org, and commands honour an `X-Dev-Today` header
     # as the calendar day (shared/clock.py), so `make demo` can load three school years of history.
     dev_profile: bool = False
+
+    @field_validator("enrollment_public_url", "credits_public_url", "funding_public_url", "reporting_public_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"must be an absolute http(s) URL without query or fragment, got {value!r}")
+        return value.rstrip("/")
+
+    def public_urls(self) -> dict[str, str]:
+        """Each event owner's source ("/enrollment") → its public base URL."""
+        return {f"/{name}": getattr(self, f"{name}_public_url") for name in ("enrollment", "credits", "funding",
+                                                                              "reporting")}

@@ -14,8 +14,17 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from shared.bus import BusNames
-from shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope, Metadata, NewEvent, inner_type, wire_type
+from shared.envelope import (
+    STRUCTURED_CONTENT_TYPE,
+    Envelope,
+    Metadata,
+    NewEvent,
+    inner_type,
+    set_schema_origins,
+    wire_type,
+)
 from shared.eventstore import NO_STREAM
+from shared.settings import Settings
 from tests.conftest import eventually
 from tests.kernel import SERVICE, background, connected_bus, relay, store
 
@@ -45,12 +54,16 @@ def assert_conformant(raw: bytes) -> dict:
 
 
 def test_an_envelope_is_a_conformant_cloudevent_and_reads_back_the_same():
+    set_schema_origins(Settings().public_urls())  # as every service does at start
     env = envelope()
     ce = env.to_cloudevent()
     assert assert_conformant(env.to_json())["type"] == ce["type"]
     assert ce["type"] == "cn.teachertraining.enrollment.no_show_recorded.v2"
-    # The data's JSON Schema, served by enrollment from docs/events/ (issue 16), as the SDK reads it.
-    assert ce["dataschema"] == "/v1/events/schemas/enrollment/no_show_recorded.v2.json"
+    # The data's JSON Schema, served by enrollment from docs/events/ (issue 16), as the SDK reads it:
+    # an absolute URL on enrollment's public origin (CloudEvents' URI type; a bare path was refused
+    # by strict readers).
+    assert ce["dataschema"] == (Settings().enrollment_public_url
+                                + "/v1/events/schemas/enrollment/no_show_recorded.v2.json")
     assert assert_conformant(env.to_json())["dataschema"] == ce["dataschema"]
     assert (ce["actorid"], ce["actorrole"], ce["actororg"]) == ("u-1", "county_admin", "610102")
     assert "actor" not in ce

@@ -15,8 +15,9 @@ import pytest
 
 from scripts.event_schemas import REGISTRIES, stale
 from shared.bus import BusNames
-from shared.envelope import InvalidEventData, wire_type
-from shared.eventschemas import ASYNCAPI_FILE, SCHEMA_DIR, schema_file, schema_url
+from shared.envelope import InvalidEventData, data_schema_url, set_schema_origins, wire_type
+from shared.eventschemas import ASYNCAPI_FILE, SCHEMA_DIR, schema_file, schema_path
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ASYNCAPI_SPEC = ROOT / ".venv" / "share" / "asyncapi-specs" / "3.0.0.json"
@@ -61,8 +62,34 @@ def test_the_registry_refuses_data_that_does_not_fit_and_keeps_what_fits_as_it_i
 
 
 def test_dataschema_names_the_served_file_of_the_type_and_version():
-    assert schema_url("credits", "HoursAwarded", 2) == "/v1/events/schemas/credits/hours_awarded.v2.json"
+    assert schema_path("credits", "HoursAwarded", 2) == "/v1/events/schemas/credits/hours_awarded.v2.json"
     assert (SCHEMA_DIR / "credits" / "hours_awarded.v1.json").is_file()  # the old version stays published
+
+
+def test_dataschema_is_an_absolute_url_on_the_owners_public_origin():
+    """CloudEvents types `dataschema` as an absolute URI: strict readers (the Rust SDK's `Url`, the .NET
+    SDK's absolute `Uri`) refuse a bare path, which is what envelopes carried before. Each owner's
+    origin comes from the settings, a path prefix kept, and the AsyncAPI document admits exactly that."""
+    doc = json.loads(ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    published = doc["components"]["messages"]["credits.HoursAwarded"]["payload"]["allOf"][1]["properties"]
+    settings = Settings(credits_public_url="https://px.example.gov.cn/credits/", funding_public_url="http://f:8003")
+    try:
+        set_schema_origins(settings.public_urls())
+        url = data_schema_url("/credits", "HoursAwarded", 2)
+        assert url == "https://px.example.gov.cn/credits/v1/events/schemas/credits/hours_awarded.v2.json"
+        assert data_schema_url("/funding", "FundsAllocated", 1).startswith("http://f:8003/v1/events/schemas/funding/")
+        jsonschema.validate(url, published["dataschema"])
+        jsonschema.validate(url, doc["components"]["schemas"]["CloudEvent"]["properties"]["dataschema"],
+                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        for wrong in ("/v1/events/schemas/credits/hours_awarded.v2.json",  # the old, relative form
+                      "https://px.example.gov.cn/v1/events/schemas/credits/hours_awarded.v1.json"):  # another version
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(wrong, published["dataschema"])
+    finally:
+        set_schema_origins(Settings().public_urls())
+    for relative in ("/credits", "credits.example.org", "ftp://credits.example.org", "https://c.example.org/?x=1"):
+        with pytest.raises(ValueError, match="absolute http"):
+            Settings(credits_public_url=relative)
 
 
 def test_asyncapi_is_valid_asyncapi_3_by_the_asyncapi_initiatives_schema():
@@ -90,7 +117,7 @@ def test_asyncapi_has_a_channel_per_published_type_on_its_nats_subject():
             version = registry.current_version(type_)
             envelope = message["payload"]["allOf"][1]["properties"]
             assert envelope["type"]["const"] == wire_type("/" + service, type_, version)
-            assert envelope["dataschema"]["const"] == schema_url(service, type_, version)
+            assert re.fullmatch(envelope["dataschema"]["pattern"], data_schema_url("/" + service, type_, version))
             data = doc["components"]["schemas"][envelope["data"]["$ref"].rsplit("/", 1)[1]]
             model = registry.model(type_, version)
             assert model is not None and set(data["properties"]) == set(model.model_fields)

@@ -66,15 +66,14 @@ class FaultStack:
             await ensure_database(self.db(name))
             self.ports[name] = port
         token = mint_token(self.keys, "service", sub="svc-internal", ttl_s=24 * 3600)
-        peers = {f"{name.upper()}_URL": self.url(name) for name in SERVICES}
+        peers = {f"{name.upper()}{kind}": self.url(name) for name in SERVICES for kind in ("_URL", "_PUBLIC_URL")}
         for name in SERVICES:
             self.env[name] = {
                 **os.environ, **peers, "SERVICE_NAME": name, "DATABASE_URL": self.db(name),
                 "NATS_URL": self.nats.url, "NATS_STREAM_REPLICAS": str(self.nats.size),
                 "BUS_NAMESPACE": BUS_NAMESPACE,
                 "JWT_PUBLIC_KEYS": str(self.keys / "jwks.json"), "SERVICE_TOKEN": token,
-                "PII_KEY": ensure_pii_key(self.keys), "CREDITS_KEYS_DIR": str(self.keys),
-                "CREDITS_PUBLIC_URL": self.url("credits"), "LOG_LEVEL": "WARNING"}
+                "PII_KEY": ensure_pii_key(self.keys), "CREDITS_KEYS_DIR": str(self.keys), "LOG_LEVEL": "WARNING"}
         for name in SERVICES:
             self._spawn(name)
         await asyncio.gather(*(self.ready(name) for name in SERVICES))

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -199,20 +200,23 @@ async def test_every_event_of_the_flow_conforms_on_nats_and_in_the_feeds(keys_di
     """Issue 16 acceptance 1: every message the flow above put on NATS, and every item of every
     feed, is read by the CloudEvents SDK (structured mode, the content-type header on NATS), carries
     only scalar extension attributes, and its data validates against the JSON Schema its
-    `dataschema` names (the committed file the service serves at that path)."""
+    `dataschema` names: an absolute URL on its owner's public origin (CloudEvents types it as an
+    absolute URI), whose path is where the owner serves the committed file."""
     import jsonschema
     from cloudevents.core.formats.json import JSONFormat
 
     from shared.envelope import STRUCTURED_CONTENT_TYPE
 
     core = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data"}
+    origins = enrollment_app.state.settings.public_urls()
 
     def conforms(raw: bytes) -> str:
         event = JSONFormat().read(None, raw)
         attributes = event.get_attributes()
         assert all(isinstance(v, str | int | bool) for k, v in attributes.items() if k not in core), attributes
-        schema_path = attributes["dataschema"].removeprefix("/v1/events/schemas/")
-        schema = SCHEMAS[schema_path]
+        url = urlsplit(attributes["dataschema"])
+        assert f"{url.scheme}://{url.netloc}" == origins[attributes["source"]], attributes["dataschema"]
+        schema = SCHEMAS[url.path.removeprefix("/v1/events/schemas/")]
         jsonschema.validate(event.get_data(), schema)
         return str(attributes["type"])
 
