@@ -31,6 +31,7 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 from .eventstore import DataPage, EventStore, Remembered
 from .feed import StoreSource
 from .projection import LeanSource, Projection, Traced
+from .sqltext import spelled
 
 Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[None]]
 # Commands hold it shared (tt_begin_command, shared/migrations/0004); a rebuild exclusively.
@@ -107,21 +108,23 @@ class InlineProjection:
 async def project_and_append(
     conn: asyncpg.Connection, store: EventStore, projections: Sequence[InlineProjection],
     streams: Sequence[tuple[str, int, Sequence[NewEvent], Metadata | None]],
-    answer: Remembered | None = None,
+    answer: Remembered | None = None, commit_writes: list[str] | None = None,
 ) -> list[Envelope]:
     """The one way events enter a service's store: the append first (a stream that moved on fails
     before any table is touched), then the inline projections in the order the service lists them —
     its guards last: their row locks hold back other commands of the same facts until COMMIT, so
     they are taken as late as the transaction allows. One stream goes through `append` (envelopes
     back); several, through one `append_many` round trip. A command's idempotency record (`answer`)
-    goes in with the append's statement."""
+    goes in with the append's statement. With `commit_writes`, a command's one stream gives it the
+    handlers' `at_commit` statements, as text, for the caller to send with its COMMIT."""
     pending = [Pending(sid, expected + i, e.type, e.data)
                for sid, expected, evs, _ in streams for i, e in enumerate(evs, start=1)]
     if len(streams) == 1:
         # A command's usual case: the handlers' writes are kept and ride in the append's statement
         # (shared/combine.py), one round trip for the events, read models and guards.
         sid, expected, evs, meta = streams[0]
-        deferred = _Deferred(conn, lambda writes: store.append(conn, sid, expected, evs, meta, answer, writes))
+        deferred = _Deferred(conn, lambda writes: store.append(conn, sid, expected, evs, meta, answer, writes),
+                             commit_writes)
         for p in projections:
             await p.apply(deferred, pending)  # handlers see a connection that keeps their writes
         return await deferred.flush()
@@ -138,14 +141,16 @@ class _Deferred:
     the append by `flush`. Anything else a handler does on it — a read, a COPY — first appends and
     sends what was kept, in order, so it sees every write before it, as when each ran at once."""
 
-    __slots__ = ("_conn", "_append", "_writes", "_recorded")
+    __slots__ = ("_conn", "_append", "_writes", "_recorded", "commit_writes")
 
     def __init__(self, conn: asyncpg.Connection,
-                 append: Callable[[Sequence[tuple[str, Sequence[Any]]]], Awaitable[list[Envelope]]]) -> None:
+                 append: Callable[[Sequence[tuple[str, Sequence[Any]]]], Awaitable[list[Envelope]]],
+                 commit_writes: list[str] | None = None) -> None:
         self._conn = conn
         self._append = append
         self._writes: list[tuple[str, Sequence[Any]]] = []
         self._recorded: list[Envelope] | None = None
+        self.commit_writes = commit_writes  # at_commit's statements, when the caller sends them
 
     async def flush(self) -> list[Envelope]:
         """Append with the kept writes (once); later calls only send what was kept since."""
@@ -185,6 +190,21 @@ class _Deferred:
         # Anything else (a savepoint, a cursor) could not first send what was kept: refused
         # rather than run out of order. Inline handlers use only the methods above.
         raise AttributeError(f"inline handlers get execute, fetch*, executemany and COPY, not conn.{name}")
+
+
+async def at_commit(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
+    """A guard's write to a row that every command of the same facts writes too (a region's places
+    used, guards.py), sent in the COMMIT's own message when a command's unit of work runs it: the
+    row is then locked from this statement to the end of COMMIT inside one message, not across the
+    round trip and the service's event loop between the command's write and its COMMIT, where
+    concurrent nominations of one region used to queue (docs/benchmarks.md). A backstop it fires
+    (a CHECK) fails the COMMIT's message, and the command runs again like any race. Anywhere else
+    (a rebuild, a bulk import, a reaction) it runs at once, in order. `sql` uses $1, $2, … as
+    usual; its values are spelled into the text (shared/sqltext.py: text, UUIDs, ints)."""
+    if isinstance(conn, _Deferred) and conn.commit_writes is not None:
+        conn.commit_writes.append(spelled(sql, args))
+    else:
+        await conn.execute(sql, *args)
 
 
 def new_events(registry: EventRegistry, events: Sequence[tuple[str, dict[str, Any]]],

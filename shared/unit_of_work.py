@@ -16,7 +16,9 @@
 3. the append (shared/eventstore.py) with the idempotency record in the same statement, then the
    service's inline projections over the recorded events: read models, and its guards last, whose
    row locks hold back other commands of the same facts until COMMIT;
-4. COMMIT, and the Reply as the HTTP response.
+4. COMMIT, and the Reply as the HTTP response. A guard's write to a row every command of the same
+   facts writes (`at_commit`, shared/inline.py: a region's places used) goes in COMMIT's own
+   message, so the row is locked only while that message runs.
 A guard's unique key or check constraint that fires means another command committed the same
 fact between this one's facts query and its write: a race, not a refusal. The whole command then
 runs again, in a new transaction, on the facts as they now stand — where the domain decides
@@ -49,6 +51,7 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent, uuid4s
 from .eventstore import ConcurrencyError, EventStore, Remembered, remember
 from .inline import InlineProjection, project_and_append
 from .problems import Problem
+from .sqltext import hex_text
 
 MAX_KEY_LENGTH = 200
 MAX_ATTEMPTS = 5
@@ -85,6 +88,7 @@ class UnitOfWork:
         self._held = set(held)
         self._streams: list[tuple[str, int, list[NewEvent], Metadata | None]] = []
         self.recorded: list[Envelope] = []  # filled at commit, for the rare caller that needs positions
+        self.commit_writes: list[str] = []  # guards' at_commit statements (shared/inline.py), sent with COMMIT
 
     async def lock(self, name: str) -> None:
         """Hold the advisory lock `name` until the transaction ends, so the next statement's
@@ -133,7 +137,8 @@ class UnitOfWork:
     async def _commit(self, projections: Sequence[InlineProjection], store: EventStore,
                       answer: Remembered | None) -> None:
         if self._streams:
-            self.recorded = await project_and_append(self.conn, store, projections, self._streams, answer)
+            self.recorded = await project_and_append(self.conn, store, projections, self._streams, answer,
+                                                     self.commit_writes)
             self._streams = []
         elif answer:
             await remember(self.conn, answer)
@@ -228,7 +233,8 @@ class CommandContext:
                 if key is not None and request_hash is not None:
                     answer = Remembered(self.principal.sub, key, request_hash, reply.status, body, headers)
                 await uow._commit(projections, store, answer)  # last: see the module docstring
-                await conn.execute("COMMIT")
+                # Guards' writes to hot rows go in COMMIT's own message (shared/inline.py at_commit).
+                await conn.execute("; ".join([*uow.commit_writes, "COMMIT"]))
             except BaseException:
                 await _roll_back(conn)
                 raise
@@ -255,14 +261,6 @@ class _Pruned(Exception):
 
 _ALREADY_RUN = "TT409"  # tt_open_command: this Idempotency-Key's record exists
 _STORED = "SELECT request_hash, status, body, headers FROM idempotency_keys WHERE principal = $1 AND key = $2"
-
-
-def hex_text(value: str) -> str:
-    """A text literal that needs no escaping whatever `value` holds: its UTF-8 bytes in hex.
-    convert_from's result takes the collation of its `name` argument, "C", and a PL/pgSQL
-    function called with it compares in "C" too: tt_open_command then planned its key look-up
-    as a sequential scan of idempotency_keys (~1 ms a command at 100k keys). Hence the COLLATE."""
-    return f"convert_from(decode('{value.encode().hex()}', 'hex'), 'UTF8') COLLATE \"default\""
 
 
 def open_command_sql(principal: str, key: str | None, locks: Sequence[str]) -> str:

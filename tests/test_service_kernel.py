@@ -18,7 +18,7 @@ from shared.auth import Principal
 from shared.envelope import EventRegistry
 from shared.eventstore import NO_STREAM
 from shared.feed import store_source
-from shared.inline import InlineProjection, InlineReplay
+from shared.inline import InlineProjection, InlineReplay, at_commit
 from shared.projection import rebuild
 from shared.refusal import Refused
 from shared.service import ServiceSpec, create_app
@@ -34,14 +34,18 @@ from shared.unit_of_work import (
 from tests.conftest import eventually, running
 
 REGISTRY = EventRegistry()
-for _type in ("WidgetMade", "WidgetRenamed", "WidgetPainted"):
+for _type in ("WidgetMade", "WidgetRenamed", "WidgetPainted", "WidgetCounted"):
     REGISTRY.register(_type)
 
 # An inline projection as services declare theirs: a guard-like unique name and a read model.
 WIDGETS = InlineProjection("widgets", ("widgets",))
 MIGRATION = """CREATE TABLE IF NOT EXISTS widgets (id text PRIMARY KEY, name text NOT NULL, size int,
                                                     version int NOT NULL);
-               CREATE UNIQUE INDEX IF NOT EXISTS widgets_unique_name ON widgets (name) WHERE name LIKE 'unique-%'"""
+               CREATE UNIQUE INDEX IF NOT EXISTS widgets_unique_name ON widgets (name) WHERE name LIKE 'unique-%';
+               CREATE TABLE IF NOT EXISTS widget_tally (k text PRIMARY KEY, n int NOT NULL CHECK (n <= 3))"""
+# A guard-like hot row every count of one name writes, at commit (shared/inline.py at_commit), with a
+# backstop: a name counts at most three times.
+TALLY = InlineProjection("widget_tally", ("widget_tally",))
 
 
 @WIDGETS.handles("WidgetMade")
@@ -53,6 +57,12 @@ async def _made(conn, stream_id: str, version: int, d: dict) -> None:
 @WIDGETS.handles("WidgetRenamed", "WidgetPainted")
 async def _renamed(conn, stream_id: str, version: int, d: dict) -> None:
     await conn.execute("UPDATE widgets SET name = $2, version = $3 WHERE id = $1", stream_id, d["name"], version)
+
+
+@TALLY.handles("WidgetCounted")
+async def _counted(conn, stream_id: str, version: int, d: dict) -> None:
+    await at_commit(conn, "INSERT INTO widget_tally (k, n) VALUES ($1, 1) "
+                          "ON CONFLICT (k) DO UPDATE SET n = widget_tally.n + 1", d["name"])
 
 
 class WidgetCreate(BaseModel):
@@ -114,6 +124,15 @@ def widget_router() -> APIRouter:
             return Reply(200, {"seen": seen})
         return await cmd.run(handle, locks=[f"widget-stamp:{wid}"])
 
+    @router.post("/v1/widgets/{wid}/count")
+    async def count(wid: uuid.UUID, body: WidgetRename, cmd: Command):
+        async def handle(uow: UnitOfWork) -> Reply:
+            RUNS[body.name] += 1
+            version = await _version(uow, f"widget-{wid}")
+            uow.record(f"widget-{wid}", version, [("WidgetCounted", body.model_dump())])
+            return Reply(200, {"version": version + 1})
+        return await cmd.run(handle)
+
     return router
 
 
@@ -128,7 +147,8 @@ RUNS: collections.Counter[str] = collections.Counter()
 async def client(settings_for, token, tmp_path):
     (tmp_path / "0001_widgets.sql").write_text(MIGRATION)
     spec = ServiceSpec(name="enrollment", title="t", routers=[widget_router()], registry=REGISTRY,
-                       migrations=tmp_path, inline=[WIDGETS], titles={"name_forbidden": "名称保留 Name reserved"})
+                       migrations=tmp_path, inline=[WIDGETS, TALLY],
+                       titles={"name_forbidden": "名称保留 Name reserved"})
     app = create_app(spec, settings_for("enrollment"))
     async with running(app):
         transport = httpx.ASGITransport(app=app)
@@ -508,3 +528,53 @@ async def test_keys_and_locks_of_any_text_reach_the_first_message_intact(client,
                                    f"报到{AWKWARD}")
         await conn.execute("ROLLBACK")
     assert held == 1
+
+
+async def test_a_guards_hot_row_is_locked_only_in_the_commits_own_message(client, pool, monkeypatch):
+    """at_commit (shared/inline.py): a command that has sent its write and not yet its COMMIT holds
+    no lock on the hot row, so another writer of it is not held back (before, nominations of one
+    region queued on their quota row across that gap). COMMIT's message then writes it once, and a
+    rebuild, where it runs at once, leaves the same row."""
+    name = f"hot-{uuid.uuid4().hex[:8]}"
+    first = await client.post(f"/v1/widgets/{uuid.uuid4()}/count", json={"name": name})
+    assert first.status_code == 200
+    written, release = asyncio.Event(), asyncio.Event()
+    commit = UnitOfWork._commit
+
+    async def paused(self, *args, **kwargs):
+        await commit(self, *args, **kwargs)  # the events and the handlers' writes are sent
+        written.set()
+        await release.wait()  # … and COMMIT's message not yet
+
+    monkeypatch.setattr(UnitOfWork, "_commit", paused)
+    counting = asyncio.create_task(client.post(f"/v1/widgets/{uuid.uuid4()}/count", json={"name": name}))
+    await asyncio.wait_for(written.wait(), 10)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '2s'")  # the row's lock, if held, fails this
+            await conn.execute("UPDATE widget_tally SET n = n WHERE k = $1", name)
+    finally:
+        release.set()
+    assert (await counting).status_code == 200
+    assert await pool.fetchval("SELECT n FROM widget_tally WHERE k = $1", name) == 2
+    live = await pool.fetch("SELECT k, n FROM widget_tally ORDER BY k")
+    await rebuild(pool, InlineReplay("enrollment", [TALLY]), store_source(pool, client.app.state.store, limit=5))
+    assert await pool.fetch("SELECT k, n FROM widget_tally ORDER BY k") == live
+
+
+async def test_a_backstop_a_commit_time_write_fires_runs_the_command_again_and_writes_nothing(client, pool):
+    """The CHECK fires in COMMIT's own message: the command's transaction ends there with nothing of
+    it written, it runs again on the facts as they stand (a race, as in the write), and after
+    MAX_ATTEMPTS it is 409. The connection goes back to the pool fit for the next command."""
+    name = f"full-{uuid.uuid4().hex[:8]}"
+    await pool.execute("INSERT INTO widget_tally (k, n) VALUES ($1, 3)", name)
+    before = await _events(pool)
+    refused = await client.post(f"/v1/widgets/{uuid.uuid4()}/count", json={"name": name},
+                                headers={"Idempotency-Key": f"k-{name}"})
+    assert refused.status_code == 409 and refused.json()["code"] == "concurrency_conflict"
+    assert RUNS[name] == MAX_ATTEMPTS
+    assert await _events(pool) == before
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", f"k-{name}") == 0
+    assert await pool.fetchval("SELECT n FROM widget_tally WHERE k = $1", name) == 3
+    for _ in range(3):  # every connection of the pool took part: each runs the next command
+        assert (await client.post("/v1/widgets", json={"name": "after", "size": 1})).status_code == 201

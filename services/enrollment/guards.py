@@ -28,8 +28,9 @@ Locks, always taken in this order (a handler takes a prefix of it, never a later
 3. the project_quotas row, FOR UPDATE inside the facts query of a quota allocation: it reads
    `used` as the last nomination committed it. A city's split (handlers/split_quota.py) locks the
    city's row, then, by a later statement, its county's. A nomination reads the row without a lock and
-   writes `used + 1` last before COMMIT (the kernel runs guards after the read models and the
-   append), so nominations of one region hold the row only from that write to COMMIT.
+   writes `used + 1` in the COMMIT's own message (shared/inline.py `at_commit`), so nominations of
+   one region hold the row only while that message runs: not across the round trip between the
+   command's write and its COMMIT, where they queued before (docs/benchmarks.md).
 Locks 1 and 2 are taken before the facts query, by a statement of their own or, when the route
 names them up front, in the command's first statement (shared/unit_of_work.py): under READ
 COMMITTED the query's snapshot then includes whatever the lock's previous holder committed.
@@ -48,7 +49,7 @@ from typing import Any, Literal
 import asyncpg
 
 from services.enrollment.domain.selection import DEFAULT_RULES, NationalHistory
-from shared.inline import InlineProjection
+from shared.inline import InlineProjection, at_commit
 from shared.unit_of_work import UnitOfWork
 
 GUARDS = InlineProjection("enrollment_guards", ("project_quotas", "national_slots", "national_attended",
@@ -116,8 +117,8 @@ async def _split(conn: asyncpg.Connection, stream_id: str, version: int, d: dict
         d["project_id"], d["city_code"], d["region_code"], d["places"])
 
 
-# A nomination holds its region's quota row from this write to COMMIT, and other nominations of the
-# region queue on it: each guard writes its rows in one statement, one round trip.
+# A nomination holds its region's quota row only in its COMMIT's message (at_commit); each guard
+# writes its other rows in one statement, one round trip.
 
 @GUARDS.handles("TeacherNominated")
 async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: dict[str, Any]) -> None:
@@ -127,16 +128,18 @@ async def _nominated(conn: asyncpg.Connection, stream_id: str, version: int, d: 
     substitute_for = d.get("substitute_for")
     await conn.execute(
         """WITH place AS (INSERT INTO project_nominees (project_id, teacher_id, enrollment_id) VALUES ($1, $2, $3)),
-                used AS (UPDATE project_quotas SET used = used + 1
-                         WHERE project_id = $1 AND region_code = $4 AND $8::uuid IS NULL),
                 vacancy AS (INSERT INTO vacancies_filled (enrollment_id, substitute_id)
-                            SELECT $8::uuid, $3 WHERE $8::uuid IS NOT NULL)
+                            SELECT $7::uuid, $3 WHERE $7::uuid IS NOT NULL)
            INSERT INTO national_slots (teacher_id, year, enrollment_id, category, cross_year)
-           SELECT $2, y, $3, $6, $10 FROM generate_series($5::int, greatest($5::int, $9::int)) AS y
-           WHERE $7::boolean""",
-        d["project_id"], d["teacher_id"], d["enrollment_id"], d["region_code"], d["year"], d["category"],
+           SELECT $2, y, $3, $5, $9 FROM generate_series($4::int, greatest($4::int, $8::int)) AS y
+           WHERE $6::boolean""",
+        d["project_id"], d["teacher_id"], d["enrollment_id"], d["year"], d["category"],
         DEFAULT_RULES.is_national(d["level"]), substitute_for, d.get("until_year", d["year"]),
         bool(d.get("cross_year", False)))
+    if substitute_for is None:
+        # The region's row, which every nomination of the region writes: in COMMIT's own message.
+        await at_commit(conn, "UPDATE project_quotas SET used = used + 1 WHERE project_id = $1::uuid "
+                              "AND region_code = $2", d["project_id"], d["region_code"])
 
 
 @GUARDS.handles("NomineeReplaced")
