@@ -199,8 +199,10 @@ async def at_commit(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
     round trip and the service's event loop between the command's write and its COMMIT, where
     concurrent nominations of one region used to queue (docs/benchmarks.md). A backstop it fires
     (a CHECK) fails the COMMIT's message, and the command runs again like any race. Anywhere else
-    (a rebuild, a bulk import, a reaction) it runs at once, in order. `sql` uses $1, $2, … as
-    usual; its values are spelled into the text (shared/sqltext.py: text, UUIDs, ints)."""
+    (a rebuild, a bulk import, a reaction) it runs at once, in order. So the command's own later
+    reads do not see it: only for a row nothing after it in the command reads (a counter whose
+    CHECK is the backstop). `sql` uses $1, $2, … as usual; its values are spelled into the text
+    (shared/sqltext.py: text, UUIDs, ints)."""
     if isinstance(conn, _Deferred) and conn.commit_writes is not None:
         conn.commit_writes.append(spelled(sql, args))
     else:
