@@ -102,6 +102,5 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     def public_urls(self) -> dict[str, str]:
-        """Each event owner's source ("/enrollment") → its public base URL."""
-        return {f"/{name}": getattr(self, f"{name}_public_url") for name in ("enrollment", "credits", "funding",
-                                                                              "reporting")}
+        """Each event owner's source ("/enrollment") → its public base URL (the *_public_url fields)."""
+        return {f"/{name.removesuffix('_public_url')}": url for name, url in self if name.endswith("_public_url")}
