@@ -30,11 +30,12 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no 
     dropped when the transaction ended any other way. One that ends unseen (the connection lost
     mid-COMMIT) only costs the relay a wake: it polls as well."""
 
-    __slots__ = ("_after_commit",)
+    __slots__ = ("_after_commit", "prepared_names")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._after_commit: list[Callable[[], None]] = []
+        self.prepared_names: set[str] = set()  # SQL-level prepared statements (shared/sqltext.py Prepared)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` (once, however often it is registered) after this transaction commits."""

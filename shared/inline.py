@@ -21,6 +21,7 @@ exclusively for its whole run, so no command projects into a table while it is b
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
@@ -31,7 +32,7 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent
 from .eventstore import DataPage, EventStore, Remembered
 from .feed import StoreSource
 from .projection import LeanSource, Projection, Traced
-from .sqltext import spelled
+from .sqltext import Prepared
 
 Handler = Callable[[asyncpg.Connection, str, int, dict[str, Any]], Awaitable[None]]
 # Commands hold it shared (tt_begin_command, shared/migrations/0004); a rebuild exclusively.
@@ -192,6 +193,11 @@ class _Deferred:
         raise AttributeError(f"inline handlers get execute, fetch*, executemany and COPY, not conn.{name}")
 
 
+@functools.lru_cache(maxsize=256)
+def _commit_statement(sql: str) -> Prepared:
+    return Prepared(sql)
+
+
 async def at_commit(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
     """A guard's write to a row that every command of the same facts writes too (a region's places
     used, guards.py), sent in the COMMIT's own message when a command's unit of work runs it: the
@@ -201,10 +207,12 @@ async def at_commit(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
     (a CHECK) fails the COMMIT's message, and the command runs again like any race. Anywhere else
     (a rebuild, a bulk import, a reaction) it runs at once, in order. So the command's own later
     reads do not see it: only for a row nothing after it in the command reads (a counter whose
-    CHECK is the backstop). `sql` uses $1, $2, … as usual; its values are spelled into the text
-    (shared/sqltext.py: text, UUIDs, ints)."""
+    CHECK is the backstop). `sql` uses $1, $2, … as usual; it is prepared once per connection and
+    run by name, its values spelled into the message (shared/sqltext.py: text, UUIDs, ints)."""
     if isinstance(conn, _Deferred) and conn.commit_writes is not None:
-        conn.commit_writes.append(spelled(sql, args))
+        statement = _commit_statement(sql)
+        await statement.ready(conn._conn)
+        conn.commit_writes.append(statement.call(args))
     else:
         await conn.execute(sql, *args)
 

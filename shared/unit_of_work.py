@@ -51,7 +51,7 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent, uuid4s
 from .eventstore import ConcurrencyError, EventStore, Remembered, remember
 from .inline import InlineProjection, project_and_append
 from .problems import Problem
-from .sqltext import hex_text
+from .sqltext import Prepared, hex_text
 
 MAX_KEY_LENGTH = 200
 MAX_ATTEMPTS = 5
@@ -204,7 +204,7 @@ class CommandContext:
                 if if_match is not None or attempt == MAX_ATTEMPTS:
                     raise
                 log.info("command on %s found its stream moved on, running it again", self.request.url.path)
-            except (*RACES, _Pruned) as exc:
+            except (*RACES, _Pruned, asyncpg.InvalidSQLStatementNameError) as exc:
                 if attempt == MAX_ATTEMPTS:
                     raise
                 log.info("command on %s raced (%s), running it again", self.request.url.path, type(exc).__name__)
@@ -218,9 +218,10 @@ class CommandContext:
         async with state.pool.acquire() as conn:
             try:
                 # BEGIN and tt_open_command in one message: one round trip fewer (migration 0014).
-                await conn.execute(open_command_sql(self.principal.sub, key, locks))
+                await open_command(conn, self.principal.sub, key, locks)
             except asyncpg.PostgresError as exc:
                 await _roll_back(conn)
+                _forget_prepared(conn, exc)
                 if exc.sqlstate != _ALREADY_RUN:
                     raise
                 return await self._replay(conn, key, request_hash)
@@ -235,8 +236,9 @@ class CommandContext:
                 await uow._commit(projections, store, answer)  # last: see the module docstring
                 # Guards' writes to hot rows go in COMMIT's own message (shared/inline.py at_commit).
                 await conn.execute("; ".join([*uow.commit_writes, "COMMIT"]))
-            except BaseException:
+            except BaseException as exc:
                 await _roll_back(conn)
+                _forget_prepared(conn, exc)
                 raise
         return Response(body, status_code=reply.status, headers=headers, media_type="application/json")
 
@@ -263,12 +265,35 @@ _ALREADY_RUN = "TT409"  # tt_open_command: this Idempotency-Key's record exists
 _STORED = "SELECT request_hash, status, body, headers FROM idempotency_keys WHERE principal = $1 AND key = $2"
 
 
+# tt_open_command by name: a simple-protocol message is planned on every call, a prepared
+# statement once per connection (shared/sqltext.py Prepared).
+_OPEN_COMMAND = Prepared("SELECT tt_open_command($1, $2, $3)")
+
+
 def open_command_sql(principal: str, key: str | None, locks: Sequence[str]) -> str:
-    """The first message of a command: BEGIN, then tt_open_command. A simple-protocol message
-    has no parameters, so the arguments travel as literals (hex: nothing in them can end one)."""
+    """The first message of a command: BEGIN, then tt_open_command, for a connection `open_command`
+    readied. A simple-protocol message has no parameters, so the arguments travel as literals
+    (hex: nothing in them can end one)."""
     key_sql = "NULL" if key is None else hex_text(key)
     locks_sql = f"ARRAY[{', '.join(hex_text(lk) for lk in locks)}]" if locks else "NULL"
-    return f"BEGIN; SELECT tt_open_command({hex_text(principal)}, {key_sql}, {locks_sql})"
+    return f"BEGIN; EXECUTE {_OPEN_COMMAND.name}({hex_text(principal)}, {key_sql}, {locks_sql})"
+
+
+async def open_command(conn: asyncpg.Connection, principal: str, key: str | None, locks: Sequence[str]) -> None:
+    """Open a command's transaction on `conn`: BEGIN, the Idempotency-Key's claim, the locks named
+    up front (TT409 when the key already ran)."""
+    await _OPEN_COMMAND.ready(conn)
+    await conn.execute(open_command_sql(principal, key, locks))
+
+
+def _forget_prepared(conn: asyncpg.Connection, exc: BaseException) -> None:
+    """A session that lost its prepared statements (someone ran DEALLOCATE ALL) answers EXECUTE
+    with 26000: the connection forgets what it held, and the command runs again (`run`), preparing
+    anew."""
+    if isinstance(exc, asyncpg.InvalidSQLStatementNameError):
+        held = getattr(conn, "prepared_names", None)
+        if held is not None:
+            held.clear()
 
 
 async def _roll_back(conn: asyncpg.Connection) -> None:

@@ -1,14 +1,15 @@
 """shared/sqltext.py: values spelled into the simple-protocol statements a command sends with its
 BEGIN and its COMMIT. Each literal must read back in PostgreSQL as exactly the value it spells,
-whatever a text holds; a statement must use every argument, and nothing else is guessed at."""
+whatever a text holds, and nothing else is guessed at."""
 
 from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 
-from shared.sqltext import literal, spelled
+from shared.sqltext import Prepared, literal
 
 AWKWARD = ["", "'", "''; DROP TABLE events; --", "\\", "$1", "报到 第1期", "a\nb\tc", "\u00e9\u0301", "😀", "x" * 5000]
 
@@ -25,13 +26,31 @@ async def test_other_values_read_back_as_themselves(pool):
                                f"{literal(False)}, {literal(None)}::int") == (u, u, -42, True, False, None)
 
 
-def test_spelled_replaces_every_placeholder_and_refuses_what_does_not_fit():
-    sql = spelled("UPDATE t SET n = n + $2 WHERE k = $1 AND j IN ($3, $4, $5, $6, $7, $8, $9) AND m = $10",
-                  ["a", 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    assert sql.endswith("AND m = 9") and "n + 1 " in sql and "$" not in sql  # $10 is not $1 and a 0
-    with pytest.raises(ValueError, match=r"\$2 has no argument"):
-        spelled("SELECT $1, $2", ["a"])
-    with pytest.raises(ValueError, match="not used"):
-        spelled("SELECT $1", ["a", "b"])
+async def test_a_prepared_statement_runs_by_name_with_its_values_as_sent(pool, db_url):
+    """Prepared (a command's first message and its at_commit writes): readied once on a pool's
+    connection, which remembers it; any other connection's session is asked, so readying twice is
+    harmless there too; EXECUTE with the values spelled hands the statement exactly those values."""
+    stmt = Prepared("INSERT INTO seen (t, u, n, b) VALUES ($1, $2, $3 + 1, $4)")
+    u = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TEMP TABLE seen (t text, u uuid, n int, b bool)")
+        try:
+            await stmt.ready(conn)
+            assert stmt.name in conn.prepared_names
+            await stmt.ready(conn)  # remembered: no second PREPARE (which would fail)
+            for value in AWKWARD:
+                await conn.execute(f"TRUNCATE seen; {stmt.call([value, u, 41, None])}")
+                assert await conn.fetchrow("SELECT * FROM seen") == (value, u, 42, None)
+        finally:
+            await conn.execute(f"DEALLOCATE {stmt.name}; DROP TABLE seen")
+            conn.prepared_names.discard(stmt.name)
+    plain = await asyncpg.connect(db_url)
+    try:
+        await plain.execute("CREATE TEMP TABLE seen (t text, u uuid, n int, b bool)")
+        await stmt.ready(plain)
+        await stmt.ready(plain)
+        assert await plain.fetchval("SELECT count(*) FROM pg_prepared_statements WHERE name = $1", stmt.name) == 1
+    finally:
+        await plain.close()
     with pytest.raises(TypeError, match="float"):
         literal(1.5)  # a float's text is not what the caller meant to compare: refused, not rounded
