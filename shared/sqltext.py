@@ -52,13 +52,19 @@ class Prepared:
     was prepared in. Pool connections (shared/db.py Connection) remember what they hold; any other
     connection's session is asked (tools and tests). A session that lost them (DEALLOCATE ALL)
     fails the EXECUTE with InvalidSQLStatementNameError; the unit of work then forgets what that
-    connection held and runs the command again (shared/unit_of_work.py)."""
+    connection held and runs the command again (shared/unit_of_work.py).
 
-    __slots__ = ("sql", "name")
+    EXECUTE's arguments are expressions assigned to the parameters' types, and text has no
+    assignment cast to uuid: each value is spelled with an explicit cast to the type PostgreSQL
+    inferred for its parameter (read once, from pg_prepared_statements), as the extended
+    protocol's binding would have done."""
+
+    __slots__ = ("sql", "name", "_types")
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
         self.name = "tt_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+        self._types: tuple[str, ...] | None = None
 
     async def ready(self, conn: asyncpg.Connection) -> None:
         held: set[str] | None = getattr(conn, "prepared_names", None)
@@ -68,7 +74,16 @@ class Prepared:
         elif self.name not in held:
             await conn.execute(f"PREPARE {self.name} AS {self.sql}")
             held.add(self.name)
+        if self._types is None:
+            types = await conn.fetchval("SELECT parameter_types::text[] FROM pg_prepared_statements"
+                                        " WHERE name = $1", self.name)
+            self._types = tuple(types)
 
     def call(self, args: Sequence[object]) -> str:
         """`EXECUTE` of it with `args` spelled as literals: for a connection it is `ready` on."""
-        return f"EXECUTE {self.name}({', '.join(literal(a) for a in args)})" if args else f"EXECUTE {self.name}"
+        if self._types is None:
+            raise RuntimeError(f"{self.name} is not ready on any connection yet")
+        if len(args) != len(self._types):
+            raise ValueError(f"{self.name} takes {len(self._types)} argument(s), {len(args)} given")
+        spelled = ", ".join(f"{literal(a)}::{t}" for a, t in zip(args, self._types, strict=True))
+        return f"EXECUTE {self.name}({spelled})" if args else f"EXECUTE {self.name}"
