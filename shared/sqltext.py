@@ -51,8 +51,8 @@ class Prepared:
     PostgreSQL keeps a prepared statement for the session whatever becomes of the transaction it
     was prepared in. Pool connections (shared/db.py Connection) remember what they hold; any other
     connection's session is asked (tools and tests). A session that lost them (DEALLOCATE ALL)
-    fails the EXECUTE with InvalidSQLStatementNameError; the unit of work then forgets what that
-    connection held and runs the command again (shared/unit_of_work.py).
+    fails the EXECUTE with InvalidSQLStatementNameError; the unit of work then asks the session what
+    it still holds and runs the command again (shared/unit_of_work.py).
 
     EXECUTE's arguments are expressions assigned to the parameters' types, and text has no
     assignment cast to uuid: each value is spelled with an explicit cast to the type PostgreSQL

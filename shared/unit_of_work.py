@@ -221,7 +221,7 @@ class CommandContext:
                 await open_command(conn, self.principal.sub, key, locks)
             except asyncpg.PostgresError as exc:
                 await _roll_back(conn)
-                _forget_prepared(conn, exc)
+                await _resync_prepared(conn, exc)
                 if exc.sqlstate != _ALREADY_RUN:
                     raise
                 return await self._replay(conn, key, request_hash)
@@ -238,7 +238,7 @@ class CommandContext:
                 await conn.execute("; ".join([*uow.commit_writes, "COMMIT"]))
             except BaseException as exc:
                 await _roll_back(conn)
-                _forget_prepared(conn, exc)
+                await _resync_prepared(conn, exc)
                 raise
         return Response(body, status_code=reply.status, headers=headers, media_type="application/json")
 
@@ -286,14 +286,18 @@ async def open_command(conn: asyncpg.Connection, principal: str, key: str | None
     await conn.execute(open_command_sql(principal, key, locks))
 
 
-def _forget_prepared(conn: asyncpg.Connection, exc: BaseException) -> None:
-    """A session that lost its prepared statements (someone ran DEALLOCATE ALL) answers EXECUTE
-    with 26000: the connection forgets what it held, and the command runs again (`run`), preparing
-    anew."""
-    if isinstance(exc, asyncpg.InvalidSQLStatementNameError):
-        held = getattr(conn, "prepared_names", None)
-        if held is not None:
-            held.clear()
+async def _resync_prepared(conn: asyncpg.Connection, exc: BaseException) -> None:
+    """A session that lost prepared statements (someone ran DEALLOCATE) answers EXECUTE with
+    26000: after the rollback, the connection learns from the server what it still holds, and the
+    command runs again (`run`), preparing what went."""
+    held = getattr(conn, "prepared_names", None)
+    if not isinstance(exc, asyncpg.InvalidSQLStatementNameError) or held is None:
+        return
+    held.clear()
+    try:
+        held.update(r[0] for r in await conn.fetch("SELECT name FROM pg_prepared_statements"))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        log.warning("could not list the session's prepared statements; the pool discards it", exc_info=True)
 
 
 async def _roll_back(conn: asyncpg.Connection) -> None:

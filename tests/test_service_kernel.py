@@ -607,17 +607,21 @@ async def test_a_commands_first_message_and_its_commit_time_write_run_prepared_s
     assert await _prepared_uses(pool, "INSERT INTO widget_tally") == counted + 3
 
 
-async def test_a_session_that_lost_its_prepared_statements_prepares_them_again(client):
-    """DEALLOCATE ALL (an operator, a pooler) leaves the connections believing they hold statements
-    the server forgot: the EXECUTE fails, the connection forgets, and the command runs again."""
+@pytest.mark.parametrize("lost", ["all", "the commit-time write's"])
+async def test_a_session_that_lost_its_prepared_statements_prepares_them_again(client, lost):
+    """DEALLOCATE (an operator, a pooler) leaves the connections believing they hold statements the
+    server forgot: the EXECUTE fails — in the first message, or in COMMIT's own when only the
+    commit-time write's statement went — the connection forgets, and the command runs again."""
     pool = client.app.state.pool
     name = f"lost-{uuid.uuid4().hex[:8]}"
     assert (await client.post(f"/v1/widgets/{uuid.uuid4()}/count", json={"name": name})).status_code == 200
+    counted = _commit_statement(COUNTED)
     conns = [await pool.acquire() for _ in range(pool.get_size())]
     for c in conns:  # every connection holds both statements, then loses them
         await open_command(c, "tester", None, [])
-        await _commit_statement(COUNTED).ready(c)
-        await c.execute("ROLLBACK; DEALLOCATE ALL")  # their prepared_names still list what they held
+        await counted.ready(c)
+        await c.execute("ROLLBACK; " + ("DEALLOCATE ALL" if lost == "all" else f"DEALLOCATE {counted.name}"))
+        assert counted.name in c.prepared_names  # … and still believes it holds them
     for c in conns:
         await pool.release(c)
     for _ in range(2):
