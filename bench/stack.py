@@ -149,6 +149,10 @@ class Stack:
                 s.send_signal(signal.SIGINT)  # py-spy writes what it sampled on SIGINT
             for s in samplers:
                 await asyncio.to_thread(s.wait, 60)
+            # py-spy writes no raw file when it took no sample: a block shorter than its start-up
+            # (the smoke sizes' twenty requests). No file would read as a failed run; an empty one
+            # is what it saw.
+            (self.profile / f"{name}.txt").touch()
             if counted:
                 await _sql_window(pid, sql)
                 sql.replace(self.profile / f"{name}-sql.json")
