@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--only", default="command", help="bench.run's phases (comma-separated)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "test-output" / "ab")
     args = parser.parse_args()
+    args.out = args.out.resolve()  # each side's bench.run runs from its own checkout
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tt-ab-") as tmp:
         base = Path(tmp) / "base"
