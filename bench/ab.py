@@ -71,9 +71,9 @@ def compare(a: list[dict[str, float]], b: list[dict[str, float]], a_name: str, b
     return "\n".join(lines)
 
 
-def _run(checkout: Path, only: str, out: Path) -> dict[str, float]:
-    subprocess.run([sys.executable, "-m", "bench.run", "--only", only, "--out", str(out)], cwd=checkout,
-                   check=True, stdout=subprocess.DEVNULL)
+def _run(checkout: Path, only: str, out: Path, smoke: bool) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.run", "--only", only, "--out", str(out), *(["--smoke"] if smoke else [])]
+    subprocess.run(command, cwd=checkout, check=True, stdout=subprocess.DEVNULL)
     return figures(out.read_text())
 
 
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", default="command", help="bench.run's phases (comma-separated)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "test-output" / "ab")
+    parser.add_argument("--smoke", action="store_true", help="bench.run's tiny sizes (tests)")
     args = parser.parse_args()
     args.out = args.out.resolve()  # each side's bench.run runs from its own checkout
     args.out.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,7 @@ def main() -> None:
             for i in range(1, args.rounds + 1):
                 for side, checkout in (("base", base), ("here", REPO_ROOT)):
                     print(f"round {i}: {side}", file=sys.stderr, flush=True)
-                    sides[side].append(_run(checkout, args.only, args.out / f"{side}-{i}.md"))
+                    sides[side].append(_run(checkout, args.only, args.out / f"{side}-{i}.md", args.smoke))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=REPO_ROOT, check=False)
     print(f"`python -m bench.ab {args.base} --rounds {args.rounds} --only {args.only}`: base = {args.base}, "

@@ -4,6 +4,10 @@ longer read fails here, not in the middle of someone's measurement."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 from bench.ab import compare, figures
@@ -34,3 +38,21 @@ def test_two_sides_are_compared_by_their_medians():
     assert table[0] == "| figure | base 1 | here 1 | base 2 | here 2 | median base | median here | here / base |"
     assert table[2] == "| nominate | 800 | 990 | 1,000 | 810 | 900 | 900 | 1.000 |"
     assert len(table) == 3
+
+
+def test_a_revision_and_this_checkout_are_run_in_turn():
+    """The whole tool at bench.run's smoke sizes, against HEAD: the revision's worktree comes and
+    goes, and a relative --out is where both sides' reports land (it once went into the worktree
+    and was lost with it)."""
+    repo = DOCS.parent.parent
+    out = Path("test-output") / f"ab-test-{uuid.uuid4().hex}"  # relative, and new: nothing left from before
+    proc = subprocess.run([sys.executable, "-m", "bench.ab", "HEAD", "--rounds", "1", "--only", "peer", "--smoke",
+                           "--out", str(out)], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert sorted(p.name for p in (repo / out).iterdir()) == ["base-1.md", "here-1.md"]
+    table = proc.stdout.splitlines()
+    assert table[2] == "| figure | base 1 | here 1 | median base | median here | here / base |"
+    assert any(line.startswith("| event store append, 1 event/transaction |") for line in table)
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True)
+    assert "tt-ab-" not in worktrees.stdout
+    shutil.rmtree(repo / out)
