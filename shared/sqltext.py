@@ -26,7 +26,7 @@ def hex_text(value: str) -> str:
 
 def literal(value: object) -> str:
     """`value` as an SQL literal: text (hex, parenthesised so a cast may follow), a UUID, an int,
-    a bool or NULL."""
+    a bool, NULL, or a non-empty list of these (an ARRAY; an empty one has no type to read)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -37,6 +37,8 @@ def literal(value: object) -> str:
         return f"'{value}'::uuid"
     if isinstance(value, str):
         return f"({hex_text(value)})"
+    if isinstance(value, list | tuple) and value:
+        return f"ARRAY[{', '.join(literal(v) for v in value)}]"
     raise TypeError(f"no SQL literal for a {type(value).__name__}")
 
 

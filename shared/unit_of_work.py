@@ -51,7 +51,7 @@ from .envelope import Envelope, EventRegistry, Metadata, NewEvent, uuid4s
 from .eventstore import ConcurrencyError, EventStore, Remembered, remember
 from .inline import InlineProjection, project_and_append
 from .problems import Problem
-from .sqltext import Prepared, hex_text
+from .sqltext import Prepared
 
 MAX_KEY_LENGTH = 200
 MAX_ATTEMPTS = 5
@@ -270,20 +270,12 @@ _STORED = "SELECT request_hash, status, body, headers FROM idempotency_keys WHER
 _OPEN_COMMAND = Prepared("SELECT tt_open_command($1, $2, $3)")
 
 
-def open_command_sql(principal: str, key: str | None, locks: Sequence[str]) -> str:
-    """The first message of a command: BEGIN, then tt_open_command, for a connection `open_command`
-    readied. A simple-protocol message has no parameters, so the arguments travel as literals
-    (hex: nothing in them can end one)."""
-    key_sql = "NULL" if key is None else hex_text(key)
-    locks_sql = f"ARRAY[{', '.join(hex_text(lk) for lk in locks)}]" if locks else "NULL"
-    return f"BEGIN; EXECUTE {_OPEN_COMMAND.name}({hex_text(principal)}, {key_sql}, {locks_sql})"
-
-
 async def open_command(conn: asyncpg.Connection, principal: str, key: str | None, locks: Sequence[str]) -> None:
-    """Open a command's transaction on `conn`: BEGIN, the Idempotency-Key's claim, the locks named
-    up front (TT409 when the key already ran)."""
+    """Open a command's transaction on `conn` in one message: BEGIN, the Idempotency-Key's claim,
+    the locks named up front (TT409 when the key already ran). A simple-protocol message has no
+    parameters, so the arguments travel as literals (hex: nothing in them can end one)."""
     await _OPEN_COMMAND.ready(conn)
-    await conn.execute(open_command_sql(principal, key, locks))
+    await conn.execute("BEGIN; " + _OPEN_COMMAND.call([principal, key, list(locks) or None]))
 
 
 async def _resync_prepared(conn: asyncpg.Connection, exc: BaseException) -> None:

@@ -507,7 +507,7 @@ async def test_a_replay_whose_record_was_pruned_meanwhile_runs_as_new(pool):
 
 
 # Whatever would end or escape an SQL literal: a command's first message spells the principal,
-# the key and the locks as literals (shared/unit_of_work.py open_command_sql). A header is ASCII
+# the key and the locks as literals (shared/unit_of_work.py open_command). A header is ASCII
 # (a key of other text is a 400 before this); a lock's name or a token's subject need not be.
 AWKWARD = "k'); SELECT pg_sleep(30); -- \\' \" $$ E'\\x00'"
 

@@ -55,5 +55,8 @@ async def test_a_prepared_statement_runs_by_name_with_its_values_as_sent(pool, d
         assert await plain.fetchval("SELECT count(*) FROM pg_prepared_statements WHERE name = $1", stmt.name) == 1
     finally:
         await plain.close()
+    assert await pool.fetchval(f"SELECT {literal(AWKWARD)}::text[]") == AWKWARD  # a list: an ARRAY of them
+    with pytest.raises(TypeError):
+        literal([])  # an empty ARRAY has no element type to read
     with pytest.raises(TypeError, match="float"):
         literal(1.5)  # a float's text is not what the caller meant to compare: refused, not rounded
