@@ -41,7 +41,7 @@ import uvloop
 
 from bench.stack import postmaster_under, tree_cpu
 from shared.db import drop_database, ensure_database, with_database
-from shared.unit_of_work import hex_text
+from shared.sqltext import hex_text
 
 _SCHEMA = """
 CREATE TABLE d_enrollments (id uuid PRIMARY KEY, project_id uuid NOT NULL, teacher_id uuid NOT NULL,
