@@ -116,7 +116,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         tasks += [supervisor.start(c.task_name, functools.partial(c.run, stop), c.heartbeat)
                   for c in app.state.consumers]
         tasks.append(supervisor.start("prune-idempotency-keys", functools.partial(_prune_keys, pool, settings, stop)))
-        _freeze_startup_heap()
+        _tune_collector()
         try:
             yield
         finally:
@@ -182,14 +182,25 @@ def _feeds(app: FastAPI, spec: ServiceSpec, settings: Settings) -> FeedOpener:
     return feed
 
 
-def _freeze_startup_heap() -> None:
-    """Move what start-up built (modules, FastAPI's routes, pydantic's validators, codecs: a few
-    hundred thousand objects that live as long as the process) out of the collector's sight.
-    Otherwise every full collection walks them all: a bulk import allocating tens of thousands of
-    rows triggered one or two per request, 70–100 ms each on the bench machine, collecting nothing.
-    Cyclic garbage made later is collected as before."""
+def _tune_collector() -> None:
+    """Keep CPython's cycle collector off a request's path.
+
+    - Freeze what start-up built (modules, FastAPI's routes, pydantic's validators, codecs: a few
+      hundred thousand objects that live as long as the process) out of the collector's sight.
+      Otherwise every full collection walks them all: a bulk import allocating tens of thousands
+      of rows triggered one or two per request, 70-100 ms each on the bench machine, collecting
+      nothing.
+    - Run the youngest generation's pass after 10,000 net allocations, not CPython's 700. A
+      command's objects die by reference counting (tests/enrollment/test_no_cyclic_garbage.py
+      holds the command path to that), so the passes find nothing: a minute of the command bench
+      ran 1,125 of them, collected 0 objects, spent 0.53 s, and its full passes held every request
+      for 4-23 ms each. With 10,000: 4 passes in the same minute, 10 ms (docs/benchmarks.md).
+      Cycles made anyway (an error's traceback) are still collected, a few thousand allocations
+      later.
+    """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 async def _prune_keys(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> None:
