@@ -194,7 +194,7 @@ def _tune_collector() -> None:
       command's objects die by reference counting (tests/enrollment/test_no_cyclic_garbage.py
       holds the command path to that), so the passes find nothing: a minute of the command bench
       ran 1,125 of them, collected 0 objects, spent 0.53 s, and its full passes held every request
-      for 4-23 ms each. With 10,000: 4 passes in the same minute, 10 ms (docs/benchmarks.md).
+      for 4-23 ms each. With 10,000: 5 passes in the same minute, 20 ms (docs/benchmarks.md).
       Cycles made anyway (an error's traceback) are still collected, a few thousand allocations
       later.
     """

@@ -212,6 +212,7 @@ def test_other_key_same_kid(keys_dir, verifier):
     token = jwt.encode(claims(), impostor, algorithm="EdDSA", headers={"kid": kid_of(keys_dir)})
     assert_invalid(verifier, token, "signature")
 
+
 def test_a_small_order_key_in_the_set_vouches_for_nothing():
     # The identity point as a "public key": under it the signature (identity, 0) satisfies the
     # verification equation for every message, so a lax check lets anyone mint any token. A
@@ -224,7 +225,6 @@ def test_a_small_order_key_in_the_set_vouches_for_nothing():
     forged = hand_token({"alg": "EdDSA", "typ": "JWT", "kid": "k0"}, claims(role="province_admin", org="610000"),
                         sign=lambda signing_input: identity + bytes(32))
     assert_invalid(lax, forged, "signature")
-
 
 
 @pytest.mark.parametrize(("over", "reason"), [
