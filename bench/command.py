@@ -22,6 +22,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
+
 from bench.load import LoadResult, run_load, run_open_loop
 from bench.seed import COUNTY, World, ensure_teachers
 
@@ -37,9 +39,15 @@ Sample = Callable[[str, str], AbstractAsyncContextManager[None]]  # (URL, figure
 class CommandResults:
     baseline: dict[str, LoadResult]  # "closed" and, per command, "open <command>"
     ours: dict[str, dict[str, LoadResult]]  # command -> {"closed": ..., "open": ...}
-    # figure ("baseline" or a command) -> CPU ms per request of (the HTTP process, PostgreSQL),
-    # over its closed-loop run
+    # figure ("baseline", a floor or a command) -> CPU ms per request of (the HTTP process,
+    # PostgreSQL), over its closed-loop run
     cpu_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
+    floors: dict[str, LoadResult] = field(default_factory=dict)  # FLOORS' names -> closed loop
+
+
+# The commands' floor (bench/baseline_app.py): attendance's SQL alone behind bare FastAPI, in the
+# kernel's four round trips and in the optimistic two. Figure name -> the route's shape.
+FLOORS = {"floor (the kernel's 4 round trips)": "kernel", "floor (optimistic, 2 round trips)": "optimistic"}
 
 
 async def _costed(cpu: Cpu, url: str, into: dict[str, tuple[float, float]], name: str, run,
@@ -57,6 +65,33 @@ async def _costed(cpu: Cpu, url: str, into: dict[str, tuple[float, float]], name
 
 def _insert(i: int):
     return "POST", "/rows", {"teacher_id": str(uuid.uuid4()), "region_code": COUNTY}, {}
+
+
+def _floor(shape: str, enrollments: list[str]):
+    body = {"session_date": "2026-12-01", "status": "present", "hours": 6}
+    return lambda i: ("POST", f"/floor/{shape}/{enrollments[i]}", body, {"Idempotency-Key": f"floor-{i}"})
+
+
+async def _floor_enrollments(base_url: str, n: int) -> list[str]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        r = await client.post("/floor/enrollments", params={"n": n})
+        r.raise_for_status()
+        return r.json()
+
+
+async def measure_floors(base_url: str, requests: int, concurrency: int, cpu: Cpu,
+                         into: dict[str, tuple[float, float]]) -> dict[str, LoadResult]:
+    """Each floor's closed loop, as a command's: a warm-up, then `requests` on enrollments of their own."""
+    warm = max(concurrency, requests // 10)
+    out = {}
+    for name, shape in FLOORS.items():
+        ids = await _floor_enrollments(base_url, warm + requests)
+        await run_load(base_url, _floor(shape, ids), warm, concurrency)
+        out[name] = await _costed(cpu, base_url, into, name, run_load(base_url, _floor(shape, ids[warm:]), requests,
+                                                                      concurrency))
+        if out[name].errors:  # a floor that did not write is no floor
+            raise RuntimeError(f"{name}: {out[name].errors} of {requests} requests failed")
+    return out
 
 
 def nominate(world: World, teachers: list[str]):
@@ -97,6 +132,7 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     await run_load(base_url, _insert, warm, concurrency)
     base[CLOSED] = await _costed(cpu, base_url, costs, "baseline", run_load(base_url, _insert, requests, concurrency),
                             sample)
+    floors = await measure_floors(base_url, requests, concurrency, cpu, costs)
     ours: dict[str, dict[str, LoadResult]] = {"nominate": {}, "check-in": {}, "attendance": {}}
 
     def open_rate(closed: LoadResult) -> tuple[float, int]:
@@ -140,7 +176,7 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     ours["attendance"][OPEN] = await run_open_loop(world.url, attendance(world, checked_in, 1), rate, total)
     base["open attendance"] = await run_open_loop(base_url, _insert, rate, total)
     world.checked_in += checked_in
-    return CommandResults(base, ours, costs)
+    return CommandResults(base, ours, costs, floors)
 
 
 async def seed_checked_in(world: World, n: int, concurrency: int) -> None:

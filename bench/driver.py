@@ -43,7 +43,7 @@ from bench.stack import postmaster_under, tree_cpu
 from shared.db import drop_database, ensure_database, with_database
 from shared.sqltext import hex_text
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE d_enrollments (id uuid PRIMARY KEY, project_id uuid NOT NULL, teacher_id uuid NOT NULL,
     status text NOT NULL, version int NOT NULL);
 CREATE TABLE d_attendance (enrollment_id uuid REFERENCES d_enrollments (id), session_date date, status text,
@@ -96,7 +96,7 @@ def _write_args(enrollment: uuid.UUID, version: int, key: str) -> tuple:
             os.urandom(32), b'{"recorded": true}')
 
 
-async def _asyncpg_command(conn: asyncpg.Connection, enrollment: uuid.UUID) -> None:
+async def kernel_shape(conn: asyncpg.Connection, enrollment: uuid.UUID) -> None:
     """Four round trips, as the kernel sends them."""
     key = str(uuid.uuid4())
     await conn.execute(f"BEGIN; SELECT d_open({hex_text(f'enrollment-{enrollment}')}, {hex_text(_PRINCIPAL)}, "
@@ -106,7 +106,7 @@ async def _asyncpg_command(conn: asyncpg.Connection, enrollment: uuid.UUID) -> N
     await conn.execute("COMMIT")
 
 
-async def _optimistic_command(conn: asyncpg.Connection, enrollment: uuid.UUID) -> None:
+async def optimistic_shape(conn: asyncpg.Connection, enrollment: uuid.UUID) -> None:
     """Two round trips with asyncpg and no transaction block: the facts read without a lock, then
     one statement in PostgreSQL's implicit transaction that writes everything and holds the
     decision to the facts it was made on (the stream's version, checked by UNIQUE (stream_id,
@@ -136,6 +136,19 @@ async def _psycopg_command(conn: psycopg.AsyncConnection, enrollment: uuid.UUID)
         await pipeline.sync()
 
 
+async def seed(conn: asyncpg.Connection, n: int) -> list[uuid.UUID]:
+    """`n` checked-in enrollments (SCHEMA's tables) to record attendance on, one command each; returns their ids."""
+    ids = [uuid.uuid4() for _ in range(n)]
+    await conn.copy_records_to_table("d_enrollments", records=[(i, uuid.uuid4(), uuid.uuid4(), "checked_in", 2)
+                                                               for i in ids])
+    # A service that has run a while: keys recorded, statistics taken. On an empty table that
+    # was never analysed, d_open's look-up may be planned as a scan of the whole table.
+    await conn.copy_records_to_table("d_idempotency", records=[
+        ("host:earlier", str(uuid.uuid4()), os.urandom(32), 200, b"{}") for _ in range(n)])
+    await conn.execute("ANALYZE d_enrollments, d_idempotency, d_attendance, d_events")
+    return ids
+
+
 @dataclass(frozen=True)
 class Side:
     name: str
@@ -155,21 +168,14 @@ class Side:
 async def _side(name: str, db: str, postmaster: psutil.Process | None, workers: int, commands: int) -> Side:
     setup = await asyncpg.connect(db)
     try:
-        await setup.execute(_SCHEMA)
-        ids = [uuid.uuid4() for _ in range(commands + 50 * workers)]
-        await setup.copy_records_to_table("d_enrollments", records=[
-            (i, uuid.uuid4(), uuid.uuid4(), "checked_in", 2) for i in ids])
-        # A service that has run a while: keys recorded, statistics taken. On an empty table that
-        # was never analysed, d_open's look-up may be planned as a scan of the whole table.
-        await setup.copy_records_to_table("d_idempotency", records=[
-            ("host:earlier", str(uuid.uuid4()), os.urandom(32), 200, b"{}") for _ in range(len(ids))])
-        await setup.execute("ANALYZE")
+        await setup.execute(SCHEMA)
+        ids = await seed(setup, commands + 50 * workers)
     finally:
         await setup.close()
     run: Callable[[object, uuid.UUID], Awaitable[None]]
     if name in ("asyncpg", "optimistic"):
         conns: list = [await asyncpg.connect(db) for _ in range(workers)]
-        run = _asyncpg_command if name == "asyncpg" else _optimistic_command  # type: ignore[assignment]
+        run = kernel_shape if name == "asyncpg" else optimistic_shape  # type: ignore[assignment]
     else:
         conns = [await psycopg.AsyncConnection.connect(db, autocommit=True, prepare_threshold=0)
                  for _ in range(workers)]

@@ -54,6 +54,11 @@ def test_every_figure_is_measured_with_its_baseline_and_written_between_the_mark
         rate = float(floor.split("|")[2].strip().replace(",", ""))
         assert rate > 0, (heading, floor)
 
+    # The commands are shown against their floor: attendance's SQL alone, in both shapes, measured.
+    section = block.split("### Commands against their floor", 1)[1].split("###", 1)[0]
+    floors = [line for line in section.splitlines() if line.startswith("| floor (")]
+    assert len(floors) == 2 and all(float(f.split("|")[2].strip().replace(",", "")) > 0 for f in floors), floors
+
     # A rerun replaces the block instead of adding a second one.
     again = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--only", "peer", "--out", str(out)],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
