@@ -142,7 +142,8 @@ def _command_floor_table(results: command.CommandResults) -> list[str]:
            "(bench/baseline_app.py `/floor`; bench/driver.py's statements: the facts, an event with the event store's "
            "four indexes, the attendance row, the idempotency record, the enrollment's version): in the kernel's four "
            "round trips, and in the two an optimistic command would need. Same closed loop as the commands.", "",
-           "| figure | req/s | × baseline | CPU ms (HTTP process + PostgreSQL) | × baseline | × floor (4 round trips) |",
+           "| figure | req/s | × baseline | CPU ms (HTTP process + PostgreSQL) | × baseline "
+           "| × floor (4 round trips) |",
            "|---|---|---|---|---|---|"]
     for name, res in rows:
         a, p = results.cpu_ms[names.get(name, name)]
