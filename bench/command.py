@@ -46,15 +46,17 @@ class CommandResults:
 
 
 # The commands' floor (bench/baseline_app.py): attendance's SQL alone behind bare FastAPI, in the
-# kernel's four round trips and in the optimistic two. Figure name -> the route's shape.
+# kernel's four round trips and in the optimistic two. Figure name -> the route's shape; under
+# `make bench-profile` its files are named floor-<shape>.
 FLOORS = {"floor (the kernel's 4 round trips)": "kernel", "floor (optimistic, 2 round trips)": "optimistic"}
 
 
 async def _costed(cpu: Cpu, url: str, into: dict[str, tuple[float, float]], name: str, run,
-                  sample: Sample | None = None) -> LoadResult:
+                  sample: Sample | None = None, label: str | None = None) -> LoadResult:
     """Run a closed-loop figure and record its CPU per request on `url`'s process and PostgreSQL;
-    under `make bench-profile`, `sample` profiles `url`'s process meanwhile (Stack.sampling)."""
-    async with sample(url, name) if sample else contextlib.nullcontext():
+    under `make bench-profile`, `sample` profiles `url`'s process meanwhile (Stack.sampling), its
+    files named `label` (the figure's name unless given)."""
+    async with sample(url, label or name) if sample else contextlib.nullcontext():
         app0, pg0 = cpu(url)
         result = await run
         app1, pg1 = cpu(url)
@@ -80,7 +82,7 @@ async def _floor_enrollments(base_url: str, n: int) -> list[str]:
 
 
 async def measure_floors(base_url: str, requests: int, concurrency: int, cpu: Cpu,
-                         into: dict[str, tuple[float, float]]) -> dict[str, LoadResult]:
+                         into: dict[str, tuple[float, float]], sample: Sample | None = None) -> dict[str, LoadResult]:
     """Each floor's closed loop, as a command's: a warm-up, then `requests` on enrollments of their own."""
     warm = max(concurrency, requests // 10)
     out = {}
@@ -88,7 +90,7 @@ async def measure_floors(base_url: str, requests: int, concurrency: int, cpu: Cp
         ids = await _floor_enrollments(base_url, warm + requests)
         await run_load(base_url, _floor(shape, ids), warm, concurrency)
         out[name] = await _costed(cpu, base_url, into, name, run_load(base_url, _floor(shape, ids[warm:]), requests,
-                                                                      concurrency))
+                                                                      concurrency), sample, f"floor-{shape}")
         if out[name].errors:  # a floor that did not write is no floor
             raise RuntimeError(f"{name}: {out[name].errors} of {requests} requests failed")
     return out
@@ -132,7 +134,7 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     await run_load(base_url, _insert, warm, concurrency)
     base[CLOSED] = await _costed(cpu, base_url, costs, "baseline", run_load(base_url, _insert, requests, concurrency),
                             sample)
-    floors = await measure_floors(base_url, requests, concurrency, cpu, costs)
+    floors = await measure_floors(base_url, requests, concurrency, cpu, costs, sample)
     ours: dict[str, dict[str, LoadResult]] = {"nominate": {}, "check-in": {}, "attendance": {}}
 
     def open_rate(closed: LoadResult) -> tuple[float, int]:

@@ -46,7 +46,8 @@ from bench.seed import World, open_project, org_tree, start_project
 from bench.stack import Stack, machine
 from shared.settings import REPO_ROOT
 
-PROFILED = ["baseline", "nominate", "check-in", "attendance"]  # the closed-loop figures --profile samples
+# the closed-loop figures --profile samples (the floors' files: bench/command.py FLOORS)
+PROFILED = ["baseline", "floor-kernel", "floor-optimistic", "nominate", "check-in", "attendance"]
 PHASES = ("command", "imports", "freshness", "projections", "rebuild", "peer")
 
 
