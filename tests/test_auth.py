@@ -248,6 +248,18 @@ def test_tampered_payload(keys_dir, verifier):
     assert_invalid(verifier, f"{h}.{forged}.{s}", "signature")
 
 
+def test_a_header_seen_before_vouches_for_nothing(keys_dir, verifier):
+    """The verifier remembers which key a header names (JwtVerifier._kid); a forged token that
+    reuses a verified token's header, and even its signature, is still checked whole."""
+    genuine = mint_token(keys_dir, "county_admin", org="610102")
+    assert verifier.verify(genuine).role == "county_admin"
+    h, _, s = genuine.split(".")
+    forged = b64url(json.dumps(claims(role="province_admin", org="610000")).encode())
+    assert_invalid(verifier, f"{h}.{forged}.{s}", "signature")
+    assert_invalid(verifier, f"{h}.{forged}.", "signature")
+    assert verifier.verify(mint_token(keys_dir, "teacher")).role == "teacher"  # same header, new token
+
+
 def test_reload_picks_up_rotated_keys(tmp_path, keys_dir, verifier):
     old = mint_token(keys_dir, "teacher")
     assert verifier.verify(old).role == "teacher"  # remembered as verified …
