@@ -84,7 +84,7 @@ _DOLLARS = [f"${n}" for n in range(1, 12)]
 _NAMED = [f"%(p{n})s" for n in range(1, 12)]
 _META = orjson.dumps({"correlation_id": str(uuid.uuid4()),
                       "actor": {"sub": str(uuid.uuid4()), "role": "host", "org": "bench"}}).decode()
-_PRINCIPAL, _SESSION = "host:bench", date(2026, 12, 1)
+_PRINCIPAL, _SESSION, _EARLIER = "host:bench", date(2026, 12, 1), date(2026, 11, 30)
 SIDES = {"asyncpg": "asyncpg, as the kernel (4)", "psycopg": "psycopg 3 pipeline (2)",
          "optimistic": "asyncpg, optimistic: facts, then one checked write (2)"}
 
@@ -141,10 +141,13 @@ async def seed(conn: asyncpg.Connection, n: int) -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in range(n)]
     await conn.copy_records_to_table("d_enrollments", records=[(i, uuid.uuid4(), uuid.uuid4(), "checked_in", 2)
                                                                for i in ids])
-    # A service that has run a while: keys recorded, statistics taken. On an empty table that
-    # was never analysed, d_open's look-up may be planned as a scan of the whole table.
+    # A service that has run a while: keys recorded, an earlier session's attendance, statistics
+    # taken. A command's statements run on generic plans (d_open), and on a table that was empty
+    # when analysed the generic plan scans it whole: d_open's key look-up, and the facts' attendance
+    # (which then cost 71 µs a command instead of 17, growing with every record the run wrote).
     await conn.copy_records_to_table("d_idempotency", records=[
         ("host:earlier", str(uuid.uuid4()), os.urandom(32), 200, b"{}") for _ in range(n)])
+    await conn.copy_records_to_table("d_attendance", records=[(i, _EARLIER, "present", 6) for i in ids])
     await conn.execute("ANALYZE d_enrollments, d_idempotency, d_attendance, d_events")
     return ids
 
