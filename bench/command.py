@@ -8,7 +8,10 @@ Per command, on fresh enrollments each time (every request is a real state chang
    closed-loop throughput for `open_seconds`, on ours and on the baseline; latency counts from each
    request's scheduled start → p50/p99 of each at the same arrival rate. (At R = 100 % of our
    capacity our queue would grow for as long as the run lasts, so its p99 would measure the run's
-   length; below capacity it measures the service.)
+   length; below capacity it measures the service.) Each side's run starts on a settled server
+   (`settle`, Stack.settle: no autovacuum debt of earlier figures left to land in it) and opens with
+   `open_warm` seconds of the same schedule that are not timed (sessions planning their statements
+   again after the settle's ANALYZE, connections opened).
 
 Every request carries an Idempotency-Key, as the mobile app sends it.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +35,7 @@ OPEN = "open"
 
 
 Cpu = Callable[[str], tuple[float, float]]  # URL -> CPU seconds so far (its process, PostgreSQL)
+Settle = Callable[[], Awaitable[None]]  # before each open-loop run (Stack.settle)
 Sample = Callable[[str, str], AbstractAsyncContextManager[None]]  # (URL, figure) -> profiled while inside
 
 
@@ -126,8 +130,13 @@ async def _nominated(world: World, teachers: list[str]) -> list[tuple[str, str]]
     return got
 
 
+async def _settled() -> None:
+    return None
+
+
 async def measure(world: World, base_url: str, requests: int, concurrency: int, open_load: float,
-                  open_seconds: float, cpu: Cpu, sample: Sample | None = None) -> CommandResults:
+                  open_seconds: float, cpu: Cpu, sample: Sample | None = None, settle: Settle = _settled,
+                  open_warm: float = 0.0) -> CommandResults:
     warm = max(concurrency, requests // 10)
     base: dict[str, LoadResult] = {}
     costs: dict[str, tuple[float, float]] = {}
@@ -141,6 +150,14 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
         rate = max(1.0, open_load * closed.throughput)
         return rate, max(10, int(rate * open_seconds))
 
+    async def open_pair(name: str, ours_url: str, factory, rate: float, lead: int, total: int) -> None:
+        """Ours, then the baseline, each on a settled server, each after its untimed warm-up:
+        `total` timed requests after `lead` of the same schedule."""
+        await settle()
+        ours[name][OPEN] = await run_open_loop(ours_url, factory, rate, lead + total, warm=lead)
+        await settle()
+        base[f"open {name}"] = await run_open_loop(base_url, _insert, rate, lead + total, warm=lead)
+
     # nominate: each request nominates a teacher not yet nominated
     await ensure_teachers(world, warm + requests)
     warm_t, closed_t = world.take_teachers(warm), world.take_teachers(requests)
@@ -149,10 +166,10 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
                                              run_load(world.url, nominate(world, closed_t), requests, concurrency),
                                              sample)
     rate, total = open_rate(ours["nominate"][CLOSED])
-    await ensure_teachers(world, total)
-    open_t = world.take_teachers(total)
-    ours["nominate"][OPEN] = await run_open_loop(world.url, nominate(world, open_t), rate, total)
-    base["open nominate"] = await run_open_loop(base_url, _insert, rate, total)
+    lead = int(rate * open_warm)
+    await ensure_teachers(world, lead + total)
+    open_t = world.take_teachers(lead + total)
+    await open_pair("nominate", world.url, nominate(world, open_t), rate, lead, total)
 
     # check-in: each request checks in one of the enrollments just made
     warm_e, closed_e, open_e = [await _nominated(world, t) for t in (warm_t, closed_t, open_t)]
@@ -161,11 +178,11 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
                                              run_load(world.url, check_in(world, closed_e), len(closed_e), concurrency),
                                              sample)
     rate, total = open_rate(ours["check-in"][CLOSED])
-    total = min(total, len(open_e))
-    ours["check-in"][OPEN] = await run_open_loop(world.url, check_in(world, open_e), rate, total)
-    base["open check-in"] = await run_open_loop(base_url, _insert, rate, total)
-    if total < len(open_e):  # the rest still need their check-in for the figures that follow
-        rest = open_e[total:]
+    lead = min(int(rate * open_warm), len(open_e) // 4)
+    total = min(total, len(open_e) - lead)
+    await open_pair("check-in", world.url, check_in(world, open_e), rate, lead, total)
+    if lead + total < len(open_e):  # the rest still need their check-in for the figures that follow
+        rest = open_e[lead + total:]
         await run_load(world.url, check_in(world, rest), len(rest), concurrency)
     checked_in = warm_e + closed_e + open_e
 
@@ -174,9 +191,9 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
     ours["attendance"][CLOSED] = await _costed(cpu, world.url, costs, "attendance", run_load(
         world.url, attendance(world, checked_in[warm:], 0), requests, concurrency), sample)
     rate, total = open_rate(ours["attendance"][CLOSED])
-    total = min(total, len(checked_in))
-    ours["attendance"][OPEN] = await run_open_loop(world.url, attendance(world, checked_in, 1), rate, total)
-    base["open attendance"] = await run_open_loop(base_url, _insert, rate, total)
+    lead = min(int(rate * open_warm), len(checked_in) // 4)
+    total = min(total, len(checked_in) - lead)
+    await open_pair("attendance", world.url, attendance(world, checked_in, 1), rate, lead, total)
     world.checked_in += checked_in
     return CommandResults(base, ours, costs, floors)
 

@@ -118,10 +118,12 @@ async def run_load(base_url: str, make_request: RequestFactory, total: int, conc
 
 async def run_open_loop(base_url: str, make_request: RequestFactory, rate: float, total: int,
                         max_connections: int = 256, on_done: DoneCallback | None = None,
-                        ok: Callable[[int], bool] = lambda s: 200 <= s < 300) -> LoadResult:
+                        ok: Callable[[int], bool] = lambda s: 200 <= s < 300, warm: int = 0) -> LoadResult:
     """Start request i at t0 + i / rate. `seconds` runs from t0 to the last answer, so the
     throughput is the rate actually achieved; with more requests in flight than
-    `max_connections` the rest wait in the client, and that wait counts in their latency."""
+    `max_connections` the rest wait in the client, and that wait counts in their latency.
+    The first `warm` of the `total` requests are the same schedule's warm-up: sent, their
+    failures counted, their latencies not, and t0 is the first timed request's start."""
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=max_connections)
@@ -141,7 +143,8 @@ async def run_open_loop(base_url: str, make_request: RequestFactory, rate: float
                 status = 0
             done = time.perf_counter()
             last_done = max(last_done, done)
-            latencies.append((done - scheduled) * 1000)
+            if i >= warm:
+                latencies.append((done - scheduled) * 1000)
             if not ok(status):
                 errors += 1
             if on_done is not None:
@@ -156,4 +159,6 @@ async def run_open_loop(base_url: str, make_request: RequestFactory, rate: float
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i, scheduled)))
         await asyncio.gather(*tasks)
-    return LoadResult(total, errors, (last_done or time.perf_counter()) - started, latencies, offered_rate=rate)
+    timed_from = started + warm / rate
+    return LoadResult(total - warm, errors, (last_done or time.perf_counter()) - timed_from, latencies,
+                      offered_rate=rate)

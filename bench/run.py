@@ -57,6 +57,7 @@ class Sizes:
     concurrency: int = 32
     open_load: float = 0.7  # open-loop rate, as a share of our closed-loop throughput
     open_seconds: float = 10
+    open_warm: float = 1.0  # s of each open-loop run's schedule sent before timing starts (bench/command.py)
     roster_imports: int = 3
     roster_rows: int = 4000  # per import (a county's roster)
     roster_warm: int = 200
@@ -78,7 +79,8 @@ class Sizes:
     peer_batch: int = 10
 
 
-SMOKE = Sizes(requests=20, concurrency=4, open_seconds=1, roster_imports=2, roster_rows=30, roster_warm=10,
+SMOKE = Sizes(requests=20, concurrency=4, open_seconds=1, open_warm=0.2, roster_imports=2, roster_rows=30,
+              roster_warm=10,
               attendance_imports=2, attendance_rows=30, fresh_rate=40, fresh_seconds=0.5, sustain_seconds=0.5,
               probes=1000, credits_apply=300, reporting_apply=300, rebuild=3000, peer_events=200, peer_streams=20,
               peer_concurrency=4, peer_batch=5)
@@ -184,7 +186,8 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
     if "command" in only:
         async with run.phase("command path", cmd_rows):
             results = await command.measure(world, base_url, sizes.requests, sizes.concurrency, sizes.open_load,
-                                            sizes.open_seconds, stack.cpu_seconds, stack.sampling)
+                                            sizes.open_seconds, stack.cpu_seconds, stack.sampling, stack.settle,
+                                            sizes.open_warm)
             base = results.baseline[command.CLOSED]
             lat = ["| command | ours req/s (closed) | ours p50 / p99 ms | baseline req/s (closed) | "
                    "baseline p50 / p99 ms | open-loop rate | ours p50 / p99 ms | baseline p50 / p99 ms |",
@@ -204,7 +207,10 @@ async def enrollment_phases(run: Run, stack: Stack, sizes: Sizes, only: set[str]
                             f"Closed loop: {sizes.requests:,} requests per figure after a warm-up, "
                             f"{sizes.concurrency} clients, HTTP/1.1 keep-alive (aiohttp). Open loop: a fixed "
                             f"arrival rate of {sizes.open_load:g} × our closed-loop throughput for "
-                            f"{sizes.open_seconds:g} s on each side, latency from each request's scheduled start.",
+                            f"{sizes.open_seconds:g} s on each side, latency from each request's scheduled start; "
+                            f"each side's run starts on a settled server (VACUUM (ANALYZE) of every database, a "
+                            f"second's pause) and with {sizes.open_warm:g} s of the same schedule not timed "
+                            "(bench/command.py).",
                             "", *lat, ""]
             if stack.profile is not None:
                 print(f"bench: profile in {profile.write_breakdown(stack.profile, PROFILED, sizes.requests)}")

@@ -160,6 +160,23 @@ class Stack:
                 (self.profile / f"{name}-pg.json").write_bytes(orjson.dumps(await _server_statements(
                     self.pg, self.dbs[url])))
 
+    async def settle(self, pause: float = 1.0) -> None:
+        """No maintenance debt left to land in the next timed window: VACUUM (ANALYZE) every
+        database of this server, then a pause. Autovacuum otherwise starts on its own schedule on
+        whatever an earlier figure wrote, in any database: on two cores, a worker analysing the
+        import floor's database held 72 of one open-loop run's slowest requests, a worker vacuuming
+        the baseline's another 62 (docs/benchmarks.md). The statistics it takes make every session
+        plan its statements again, so a timed window after it needs a warm-up of its own."""
+        conn = await asyncpg.connect(self.pg)
+        try:
+            names = [r[0] for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate")]
+        finally:
+            await conn.close()
+        for name in names:
+            await configure(self.db(name), "VACUUM (ANALYZE)")
+        await asyncio.sleep(pause)
+
     def stop_services(self) -> None:
         for p in self.procs:
             if p.poll() is None:
