@@ -27,7 +27,7 @@ from datetime import timedelta
 
 import httpx
 
-from bench.load import LoadResult, run_load, run_open_loop
+from bench.load import LoadResult, RequestFactory, run_load, run_open_loop
 from bench.seed import COUNTY, World, ensure_teachers
 
 CLOSED = "closed"
@@ -150,7 +150,7 @@ async def measure(world: World, base_url: str, requests: int, concurrency: int, 
         rate = max(1.0, open_load * closed.throughput)
         return rate, max(10, int(rate * open_seconds))
 
-    async def open_pair(name: str, ours_url: str, factory, rate: float, lead: int, total: int) -> None:
+    async def open_pair(name: str, ours_url: str, factory: RequestFactory, rate: float, lead: int, total: int) -> None:
         """Ours, then the baseline, each on a settled server, each after its untimed warm-up:
         `total` timed requests after `lead` of the same schedule."""
         await settle()
