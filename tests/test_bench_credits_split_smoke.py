@@ -10,9 +10,9 @@ async def test_the_split_measures_each_side_and_names_the_statements(tmp_path):
     [only] = await measure(tmp_path, completions=200, rounds=1)
     split = only.split
     assert only.raw > 0 and only.ours > 0  # bench.credits checked every completion earned its entry
-    # Process CPU comes from /proc in clock ticks (10 ms): 200 completions can spend less than one
-    # tick in PostgreSQL, so its sample may read 0. pg_stat_statements times to the microsecond.
-    assert split.seconds > 0 and split.python > 0 and split.postgres >= 0
+    assert split.seconds > 0 and split.python > 0
+    # PostgreSQL's process CPU comes from /proc in clock ticks (10 ms), which 200 completions may not
+    # fill (it read 0.0 on CI): its work is asserted by pg_stat_statements, timed to the microsecond.
     assert sum(ms for _, ms, _ in split.statements) > 0
     assert any('COPY "events"' in text or "INSERT INTO events" in text for _, _, text in split.statements)
     text = report([only])
