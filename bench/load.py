@@ -65,7 +65,7 @@ class LoadResult:
     def stalled(self) -> bool:
         """The run's tail is a stall, not its service time: p99 at STALL × p50 or more. An open-loop
         baseline that stalled is no reference for a p99 ratio: on 2026-12-06 the bare insert's p99
-        was 1,384 ms against a p50 of 1.2 (a WAL flush held for a second), and nominate's 53 ms "met"
+        was 1,384 ms against a p50 of 1.2 (a stall of about a second), and nominate's 53 ms "met"
         ≤ 4× of it. Healthy runs of the bare insert stay at 2-5× (docs/benchmarks.md)."""
         return bool(self.latencies_ms) and self.p99 >= STALL * self.p50
 
