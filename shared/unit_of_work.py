@@ -272,8 +272,10 @@ _OPEN_COMMAND = Prepared("SELECT tt_open_command($1, $2, $3)")
 
 async def open_command(conn: asyncpg.Connection, principal: str, key: str | None, locks: Sequence[str]) -> None:
     """Open a command's transaction on `conn` in one message: BEGIN, the Idempotency-Key's claim,
-    the locks named up front (TT409 when the key already ran). A simple-protocol message has no
-    parameters, so the arguments travel as literals (hex: nothing in them can end one)."""
+    the locks named up front (TT409 when the key already ran), and the planner settings of the
+    command's own statements (generic plans that read by index: migrations 0013 and 0016). A
+    simple-protocol message has no parameters, so the arguments travel as literals (hex: nothing
+    in them can end one)."""
     await _OPEN_COMMAND.ready(conn)
     await conn.execute("BEGIN; " + _OPEN_COMMAND.call([principal, key, list(locks) or None]))
 

@@ -496,6 +496,34 @@ async def test_a_command_looks_its_idempotency_key_up_by_the_index(client, db_ur
     assert (scans["seq_scan"], scans["idx_scan"]) == (0, 1)
 
 
+async def test_a_command_reads_by_index_a_table_analysed_while_empty(client, db_url):
+    """A command's generic plan, made while a table was analysed empty, still reads it by its index
+    once it has filled (migration 0016). Otherwise the plan, kept by the connection until the
+    table's statistics change, scans the table whole on every command as it fills: a new
+    province's first hour, or the hour after `vacuumdb --analyze` on a restored database."""
+    conn = await asyncpg.connect(db_url)
+    select = "SELECT body FROM plan_probe WHERE id = $1"
+    # The session's scans not yet flushed to the shared statistics, earlier transactions' included.
+    scans = "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'plan_probe'"
+    try:
+        await conn.execute("DROP TABLE IF EXISTS plan_probe; "
+                           "CREATE TABLE plan_probe (id text PRIMARY KEY, body text NOT NULL); ANALYZE plan_probe")
+        await open_command(conn, "tester", f"k-{uuid.uuid4()}", [])
+        assert await conn.fetchval(select, "p-1") is None  # the plan is made here, on the empty table
+        await conn.execute("ROLLBACK")
+        await conn.execute("INSERT INTO plan_probe SELECT 'p-' || i, 'x' FROM generate_series(1, 5000) i")
+        await open_command(conn, "tester", f"k-{uuid.uuid4()}", [])
+        before = await conn.fetchrow(scans)
+        for i in (1, 2, 3):
+            assert await conn.fetchval(select, f"p-{i}") == "x"
+        after = await conn.fetchrow(scans)
+        await conn.execute("ROLLBACK")
+        await conn.execute("DROP TABLE plan_probe")
+    finally:
+        await conn.close()
+    assert (after["seq_scan"] - before["seq_scan"], after["idx_scan"] - before["idx_scan"]) == (0, 3)
+
+
 async def test_a_replay_whose_record_was_pruned_meanwhile_runs_as_new(pool):
     """tt_open_command saw the key's record (TT409) and rolled back; if pruning took the record
     before the replay read it, the command is as if never run: _Pruned (run() retries it), not a
