@@ -499,8 +499,9 @@ async def test_a_command_looks_its_idempotency_key_up_by_the_index(client, db_ur
 async def test_a_command_reads_by_index_a_table_analysed_while_empty(client, db_url):
     """A command's generic plan, made while a table was analysed empty, still reads it by its index
     once it has filled (migration 0016). Otherwise the plan, kept by the connection until the
-    table's statistics change, scans the table whole on every command as it fills: a new
-    province's first hour, or the hour after `vacuumdb --analyze` on a restored database."""
+    table is analysed again, scans the table whole on every command as it fills: a new province's
+    first minutes, or a restored database's after `vacuumdb --analyze`, until autovacuum's next
+    analyse of each table; in the bench, attendance's whole closed-loop run."""
     conn = await asyncpg.connect(db_url)
     select = "SELECT body FROM plan_probe WHERE id = $1"
     # The session's scans not yet flushed to the shared statistics, earlier transactions' included.
