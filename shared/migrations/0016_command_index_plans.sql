@@ -3,7 +3,7 @@
 --
 -- A command's statements run on generic plans (0013), made once per connection and kept until the
 -- statistics of a table they read change. A plan made while a table was analysed empty (a new
--- province's first hour, `vacuumdb --analyze` after an upgrade or a restore, the bench's settle)
+-- province's first minutes, `vacuumdb --analyze` after an upgrade or a restore, the bench's settle)
 -- reads that table by a sequential scan, and keeps doing so as the table fills, until autovacuum
 -- analyses it again. Measured (make bench-profile, 2026-12-06): attendance's facts query read the
 -- attendance table whole on every command of the closed-loop run, 164 µs a call against check-in's
