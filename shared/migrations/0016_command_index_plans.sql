@@ -13,9 +13,10 @@
 -- sequential scans off for its own transaction (is_local), as it sets plan_cache_mode. A table with
 -- no index to use is still read whole (the planner has no other path). Reads, reports, projections
 -- and rebuilds run outside commands and keep the defaults.
--- Measured (pg_stat_statements per call, four `make bench-profile` runs, without and with in turn): attendance's facts
--- 165-175 -> 54-73 µs, check-in's 76-96 -> 60-66 and its write 262-308 -> 221-256; nominate's facts
--- 85-88 -> 96-110 (not looked into); the imports' rates unchanged.
+-- Measured (pg_stat_statements per call, four `make bench-profile` runs, without and with in
+-- turn): attendance's facts 165-175 -> 54-73 µs, check-in's 76-96 -> 60-66 and its write
+-- 262-308 -> 221-256; nominate's facts 85-88 -> 96-110 (not looked into); the imports' rates
+-- unchanged.
 CREATE OR REPLACE FUNCTION tt_begin_command(p_principal text, p_key text, p_locks text[])
 RETURNS TABLE (request_hash bytea, status integer, body bytea, headers jsonb)
 LANGUAGE plpgsql VOLATILE AS $$
